@@ -1,0 +1,136 @@
+package wallet
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestLoad(t *testing.T) {
+	w, err := FromHex(hardhatKey, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	ks := filepath.Join(dir, "key.json")
+	if err := w.WriteKeystore(ks, testPassphrase, true); err != nil {
+		t.Fatal(err)
+	}
+	writeFile := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	passFile := writeFile("pass.txt", testPassphrase+"\n")
+	passFileCRLF := writeFile("pass-crlf.txt", testPassphrase+"\r\nsecond line\r\n")
+	passFileNoNL := writeFile("pass-nonl.txt", testPassphrase)
+	wrongFile := writeFile("wrong.txt", otherPassphrase+"\n")
+	emptyFile := writeFile("empty.txt", "\nsomething on line two\n")
+
+	tests := []struct {
+		name    string
+		src     Source
+		env     map[string]string
+		wantErr error    // nil: success with the Hardhat address
+		text    []string // substrings the error must contain
+	}{
+		{"keystore, passphrase from TOLL_PASSPHRASE",
+			Source{Keystore: ks}, map[string]string{"TOLL_PASSPHRASE": testPassphrase}, nil, nil},
+		{"keystore, passphrase from a named variable",
+			Source{Keystore: ks, PassphraseEnv: "MY_PASS"}, map[string]string{"MY_PASS": testPassphrase, "TOLL_PASSPHRASE": otherPassphrase}, nil, nil},
+		{"keystore, passphrase file",
+			Source{Keystore: ks, PassphraseFile: passFile}, nil, nil, nil},
+		{"keystore, passphrase file with CRLF and more lines",
+			Source{Keystore: ks, PassphraseFile: passFileCRLF}, nil, nil, nil},
+		{"keystore, passphrase file without newline",
+			Source{Keystore: ks, PassphraseFile: passFileNoNL}, nil, nil, nil},
+		{"passphrase file wins over the variable",
+			Source{Keystore: ks, PassphraseFile: passFile}, map[string]string{"TOLL_PASSPHRASE": otherPassphrase}, nil, nil},
+		{"keystore wins over a raw key that is not allowed",
+			Source{Keystore: ks, RawKeyEnv: "KEY"}, map[string]string{"TOLL_PASSPHRASE": testPassphrase, "KEY": "0x" + hardhatKey}, nil, nil},
+
+		{"missing passphrase",
+			Source{Keystore: ks}, nil, ErrNoPassphrase, []string{ks, "$TOLL_PASSPHRASE", "--passphrase-file"}},
+		{"missing passphrase, named variable",
+			Source{Keystore: ks, PassphraseEnv: "MY_PASS"}, map[string]string{"TOLL_PASSPHRASE": testPassphrase}, ErrNoPassphrase, []string{"$MY_PASS", "--passphrase-file"}},
+		{"empty first line in passphrase file",
+			Source{Keystore: ks, PassphraseFile: emptyFile}, map[string]string{"TOLL_PASSPHRASE": testPassphrase}, ErrNoPassphrase, []string{emptyFile}},
+		{"missing passphrase file",
+			Source{Keystore: ks, PassphraseFile: filepath.Join(dir, "absent.txt")}, nil, os.ErrNotExist, []string{"absent.txt"}},
+		{"wrong passphrase from the variable",
+			Source{Keystore: ks}, map[string]string{"TOLL_PASSPHRASE": otherPassphrase}, ErrWrongPassphrase, []string{"$TOLL_PASSPHRASE", ks}},
+		{"wrong passphrase from a file",
+			Source{Keystore: ks, PassphraseFile: wrongFile}, nil, ErrWrongPassphrase, []string{"file " + wrongFile}},
+		{"missing keystore",
+			Source{Keystore: filepath.Join(dir, "absent.json")}, map[string]string{"TOLL_PASSPHRASE": testPassphrase}, os.ErrNotExist, []string{"absent.json"}},
+		{"keystore and an allowed raw key",
+			Source{Keystore: ks, RawKeyEnv: "KEY", AllowRawKey: true}, map[string]string{"TOLL_PASSPHRASE": testPassphrase, "KEY": hardhatKey}, nil, []string{"use one"}},
+
+		{"raw key allowed",
+			Source{RawKeyEnv: "KEY", AllowRawKey: true}, map[string]string{"KEY": "0x" + hardhatKey}, nil, nil},
+		{"raw key allowed, bare hex",
+			Source{RawKeyEnv: "KEY", AllowRawKey: true}, map[string]string{"KEY": strings.ToUpper(hardhatKey) + "\n"}, nil, nil},
+		{"raw key not allowed",
+			Source{RawKeyEnv: "KEY"}, map[string]string{"KEY": "0x" + hardhatKey}, ErrRawKeyNotAllowed, []string{"$KEY", "--private-key-env KEY", "--keystore"}},
+		{"raw key not allowed, variable unset",
+			Source{RawKeyEnv: "KEY"}, nil, ErrRawKeyNotAllowed, []string{"$KEY"}},
+		{"raw key allowed, variable unset",
+			Source{RawKeyEnv: "KEY", AllowRawKey: true}, nil, ErrNoKey, []string{"$KEY"}},
+		{"raw key allowed, malformed",
+			Source{RawKeyEnv: "KEY", AllowRawKey: true}, map[string]string{"KEY": "0x" + hardhatKey[:63] + "q"}, nil, []string{"$KEY", "not hexadecimal"}},
+		{"raw key allowed, too long",
+			Source{RawKeyEnv: "KEY", AllowRawKey: true}, map[string]string{"KEY": hardhatKey + hardhatKey}, nil, []string{"$KEY", "got 128 hex digits"}},
+		{"raw key allowed, no variable named",
+			Source{AllowRawKey: true}, map[string]string{"TOLL_PASSPHRASE": testPassphrase}, ErrNoKey, []string{"no environment variable"}},
+
+		{"nothing configured",
+			Source{}, map[string]string{"TOLL_PASSPHRASE": testPassphrase}, ErrNoKey, []string{"--keystore", "--private-key-env"}},
+		{"passphrase alone is not a key",
+			Source{PassphraseFile: passFile}, nil, ErrNoKey, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			getenv := func(k string) string { return tt.env[k] }
+			got, err := Load(tt.src, getenv, Options{})
+			if tt.wantErr == nil && len(tt.text) == 0 {
+				if err != nil {
+					t.Fatalf("Load: %v", err)
+				}
+				if got.Address() != w.Address() {
+					t.Fatalf("Load gave %s, want %s", got.Address(), w.Address())
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("Load = %v, want an error", got)
+			}
+			if got != nil {
+				t.Errorf("Load returned a wallet with an error")
+			}
+			if tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
+				t.Errorf("Load error = %v, want %v", err, tt.wantErr)
+			}
+			for _, s := range tt.text {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("Load error = %q, want it to mention %q", err, s)
+				}
+			}
+			assertErrNoSecret(t, err)
+		})
+	}
+}
+
+func TestLoadDefaultGetenv(t *testing.T) {
+	t.Setenv("TOLL_TEST_RAW_KEY", "0x"+hardhatKey)
+	w, err := Load(Source{RawKeyEnv: "TOLL_TEST_RAW_KEY", AllowRawKey: true}, nil, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := w.Address().Hex(); got != hardhatAddr {
+		t.Errorf("Load with os.Getenv = %s, want %s", got, hardhatAddr)
+	}
+}

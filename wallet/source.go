@@ -1,0 +1,124 @@
+package wallet
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+)
+
+// DefaultPassphraseEnv is the environment variable Load reads a keystore
+// passphrase from when Source.PassphraseEnv is empty.
+const DefaultPassphraseEnv = "TOLL_PASSPHRASE"
+
+// Command-line flags that Load's error messages tell the user to use. They
+// must match the flags of cmd/toll ("toll serve --keystore FILE
+// --passphrase-file FILE", and "--private-key-env NAME", which sets both
+// RawKeyEnv and AllowRawKey).
+const (
+	flagKeystore       = "--keystore"
+	flagPassphraseFile = "--passphrase-file"
+	flagRawKeyEnv      = "--private-key-env"
+)
+
+// Source says where Load finds the key. The zero value configures nothing
+// (Load returns ErrNoKey).
+type Source struct {
+	// Keystore is the path of an encrypted go-ethereum v3 keystore file.
+	// When set it is the key source; a raw key is not consulted.
+	Keystore string
+	// PassphraseEnv names the environment variable holding the keystore
+	// passphrase. "" means DefaultPassphraseEnv ("TOLL_PASSPHRASE").
+	PassphraseEnv string
+	// PassphraseFile is the path of a file whose first line (without the
+	// trailing newline or carriage return) is the passphrase. It wins over
+	// the environment variable. "" means none.
+	PassphraseFile string
+	// RawKeyEnv names an environment variable holding a raw hex private key.
+	// It is used only when AllowRawKey is true; set without it, Load returns
+	// ErrRawKeyNotAllowed. "" means none.
+	RawKeyEnv string
+	// AllowRawKey is the user's explicit opt-in to an unencrypted key.
+	AllowRawKey bool
+}
+
+// Load resolves src into a wallet. getenv reads the environment (nil means
+// os.Getenv; tests pass a map lookup).
+//
+//   - Keystore set: decrypt it with the passphrase from PassphraseFile, else
+//     from the PassphraseEnv variable; neither gives ErrNoPassphrase. A wrong
+//     passphrase gives ErrWrongPassphrase.
+//   - Otherwise RawKeyEnv set: without AllowRawKey, ErrRawKeyNotAllowed;
+//     with it, the variable's value is parsed as FromHex does (an empty
+//     variable gives ErrNoKey).
+//   - Nothing set: ErrNoKey.
+//
+// Errors say what was wrong and what to do, and never contain the key or
+// the passphrase.
+func Load(src Source, getenv func(string) string, opts Options) (*Wallet, error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	switch {
+	case src.Keystore != "":
+		if src.AllowRawKey && src.RawKeyEnv != "" {
+			return nil, fmt.Errorf("load wallet: both a keystore (%s) and a raw key ($%s) are configured; use one", src.Keystore, src.RawKeyEnv)
+		}
+		pass, from, err := passphrase(src, getenv)
+		if err != nil {
+			return nil, fmt.Errorf("load wallet: %w", err)
+		}
+		w, err := OpenKeystore(src.Keystore, pass, opts)
+		if errors.Is(err, ErrWrongPassphrase) {
+			return nil, fmt.Errorf("load wallet: %w (passphrase taken from %s)", err, from)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("load wallet: %w", err)
+		}
+		return w, nil
+
+	case src.RawKeyEnv != "":
+		if !src.AllowRawKey {
+			return nil, fmt.Errorf("load wallet: %w: $%s is configured as a raw private key, which toll uses only when you opt in explicitly (%s %s); prefer an encrypted keystore (%s)",
+				ErrRawKeyNotAllowed, src.RawKeyEnv, flagRawKeyEnv, src.RawKeyEnv, flagKeystore)
+		}
+		v := getenv(src.RawKeyEnv)
+		if v == "" {
+			return nil, fmt.Errorf("load wallet: %w: $%s is empty or unset; export the hex key in it or use a keystore (%s)", ErrNoKey, src.RawKeyEnv, flagKeystore)
+		}
+		w, err := FromHex(v, opts)
+		if err != nil {
+			return nil, fmt.Errorf("load wallet: $%s: %w", src.RawKeyEnv, err)
+		}
+		return w, nil
+
+	case src.AllowRawKey:
+		return nil, fmt.Errorf("load wallet: %w: a raw key is allowed but no environment variable is named for it", ErrNoKey)
+	}
+	return nil, fmt.Errorf("load wallet: %w: pass %s with an encrypted keystore file (or, for a raw hex key in an environment variable, opt in with %s NAME)", ErrNoKey, flagKeystore, flagRawKeyEnv)
+}
+
+// passphrase returns the keystore passphrase and a description of where it
+// came from (for error messages; never the value).
+func passphrase(src Source, getenv func(string) string) (pass, from string, err error) {
+	if src.PassphraseFile != "" {
+		data, err := readLimited(src.PassphraseFile, maxPassphraseSize)
+		if err != nil {
+			return "", "", fmt.Errorf("read passphrase file: %w", err)
+		}
+		line, _, _ := strings.Cut(string(data), "\n")
+		line = strings.TrimSuffix(line, "\r")
+		if line == "" {
+			return "", "", fmt.Errorf("%w: the first line of passphrase file %s is empty; write the passphrase there", ErrNoPassphrase, src.PassphraseFile)
+		}
+		return line, "file " + src.PassphraseFile, nil
+	}
+	env := src.PassphraseEnv
+	if env == "" {
+		env = DefaultPassphraseEnv
+	}
+	if v := getenv(env); v != "" {
+		return v, "$" + env, nil
+	}
+	return "", "", fmt.Errorf("%w: keystore %s needs a passphrase: set $%s or pass %s", ErrNoPassphrase, src.Keystore, env, flagPassphraseFile)
+}
