@@ -1,0 +1,336 @@
+package catalog
+
+import (
+	"errors"
+	"fmt"
+	"math/big"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// Price is what an operation advertises it costs, read from the spec. toll
+// pays at most Amount for one call, whatever a 402 response asks.
+type Price struct {
+	Amount   *big.Int // atomic units: the most toll pays per call (the fixed amount, or the maximum of a dynamic range)
+	Min      *big.Int // the lower bound of a dynamic price in atomic units (zero when the spec gives none); nil for a fixed price
+	Decimals int      // decimals of Asset: 6 for USDC
+	Asset    string   // "USDC"
+	Network  string   // the network the spec pins (e.g. "eip155:84532"); "" when it names none, or several
+	Scheme   string   // x402 scheme: "exact" unless the spec names another
+	PayTo    string   // the recipient the spec pins; "" when it names none, or several
+	Mode     string   // "fixed" or "dynamic"
+	Source   string   // where the price was read: "x-payment-info"
+}
+
+// Price modes.
+const (
+	PriceFixed   = "fixed"
+	PriceDynamic = "dynamic"
+)
+
+// The only asset a price can be in today: USD prices are paid in USDC.
+const (
+	assetUSDC    = "USDC"
+	decimalsUSDC = 6
+)
+
+// Display writes the price for people: "0.001 USDC", or for a dynamic price
+// the range "0.001–0.01 USDC".
+func (p *Price) Display() string {
+	if p == nil {
+		return "free"
+	}
+	amount := FormatAmount(p.Amount, p.Decimals)
+	if p.Mode == PriceDynamic && p.Min != nil {
+		amount = FormatAmount(p.Min, p.Decimals) + "–" + amount
+	}
+	return amount + " " + p.Asset
+}
+
+// Line is the sentence a tool description ends with:
+// "Price: 0.001 USDC per call (x402, eip155:84532)", or without a pinned
+// network "Price: 0.001 USDC per call (x402)".
+func (p *Price) Line() string {
+	if p == nil {
+		return "Price: free"
+	}
+	how := "x402"
+	if p.Network != "" {
+		how += ", " + p.Network
+	}
+	return "Price: " + p.Display() + " per call (" + how + ")"
+}
+
+// Limits on the identifiers a price names; anything else is a malformed price.
+var (
+	networkPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9:_.-]{0,63}$`)
+	payToPattern   = regexp.MustCompile(`^[A-Za-z0-9]{1,128}$`)
+	schemePattern  = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
+)
+
+// errNoPrice marks x-payment-info that is well formed but advertises no price
+// toll can pay (another currency, no x402, no maximum).
+var errNoPrice = errors.New("no payable price")
+
+// parsePaymentInfo reads an operation's x-payment-info extension (x402.md
+// §10): {"price":{"mode":"fixed","amount":..,"currency":..}},
+// {"price":{"mode":"dynamic","min":..,"max":..}}, and the older
+// {"pricingMode":"fixed","price":..}, {"pricingMode":"range","minPrice":..,
+// "maxPrice":..} and {"pricingMode":"quote","maxPrice":..}; "protocols" as
+// objects ({"x402":{"network":..,"payTo":..}}) or plain strings ("x402").
+// An error says why there is no price; the operation stays, free of any
+// advertised price, so toll will refuse to pay it.
+func parsePaymentInfo(v any) (*Price, []string, error) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, nil, fmt.Errorf("x-payment-info is %s, not an object", kindOf(v))
+	}
+	var (
+		mode     string
+		lo, hi   any
+		currency any
+	)
+	currency = m["currency"]
+	switch pv := m["price"].(type) {
+	case map[string]any:
+		mode = PriceFixed
+		if s, ok := pv["mode"].(string); ok {
+			mode = strings.ToLower(s)
+		} else if pv["mode"] != nil {
+			return nil, nil, fmt.Errorf("price.mode is %s, not a string", kindOf(pv["mode"]))
+		}
+		if c, ok := pv["currency"]; ok {
+			currency = c
+		}
+		switch mode {
+		case PriceFixed:
+			hi = pv["amount"]
+			if hi == nil {
+				return nil, nil, errors.New("fixed price without amount")
+			}
+		case PriceDynamic:
+			lo, hi = pv["min"], pv["max"]
+		default:
+			return nil, nil, fmt.Errorf("unknown price.mode %q", clip(mode))
+		}
+	default:
+		pm, _ := m["pricingMode"].(string)
+		if pm == "" && m["pricingMode"] != nil {
+			return nil, nil, fmt.Errorf("pricingMode is %s, not a string", kindOf(m["pricingMode"]))
+		}
+		switch strings.ToLower(pm) {
+		case "", PriceFixed:
+			if pv == nil {
+				return nil, nil, errors.New("no price given")
+			}
+			mode, hi = PriceFixed, pv
+		case "range":
+			mode, lo, hi = PriceDynamic, m["minPrice"], m["maxPrice"]
+		case "quote":
+			mode, hi = PriceDynamic, m["maxPrice"]
+		default:
+			return nil, nil, fmt.Errorf("unknown pricingMode %q", clip(pm))
+		}
+	}
+
+	code := "USD"
+	if currency != nil {
+		s, ok := currency.(string)
+		if !ok {
+			return nil, nil, fmt.Errorf("currency is %s, not a string", kindOf(currency))
+		}
+		code = strings.ToUpper(strings.TrimSpace(s))
+	}
+	if code != "USD" && code != assetUSDC {
+		return nil, nil, fmt.Errorf("%w: currency %q (toll pays USD prices in USDC only)", errNoPrice, clip(code))
+	}
+
+	p := &Price{
+		Decimals: decimalsUSDC,
+		Asset:    assetUSDC,
+		Scheme:   "exact",
+		Mode:     mode,
+		Source:   "x-payment-info",
+	}
+	if hi == nil {
+		return nil, nil, fmt.Errorf("%w: dynamic price without a maximum", errNoPrice)
+	}
+	var err error
+	if p.Amount, err = priceAmount(hi, code); err != nil {
+		return nil, nil, err
+	}
+	if mode == PriceDynamic {
+		p.Min = new(big.Int)
+		if lo != nil {
+			if p.Min, err = priceAmount(lo, code); err != nil {
+				return nil, nil, err
+			}
+		}
+		if p.Min.Cmp(p.Amount) > 0 {
+			return nil, nil, fmt.Errorf("minimum %s is above maximum %s", FormatAmount(p.Min, p.Decimals), FormatAmount(p.Amount, p.Decimals))
+		}
+	}
+	notes, err := p.readProtocols(m["protocols"])
+	if err != nil {
+		return nil, nil, err
+	}
+	return p, notes, nil
+}
+
+// priceAmount reads a decimal currency amount. A string is parsed exactly (a
+// leading "$" is allowed for USD, as x402 middleware writes prices). A YAML
+// or JSON number has already been decoded to a float64; it is accepted when
+// its shortest decimal form has at most 15 significant digits, which is the
+// number the author wrote.
+func priceAmount(v any, code string) (*big.Int, error) {
+	var s string
+	switch x := v.(type) {
+	case string:
+		s = x
+		if code == "USD" {
+			s = strings.TrimPrefix(s, "$")
+		}
+	case float64:
+		s = strconv.FormatFloat(x, 'f', -1, 64)
+		if significantDigits(s) > 15 {
+			return nil, fmt.Errorf("amount %s is a number too precise to read exactly; write it as a string", clip(s))
+		}
+	case int:
+		s = strconv.Itoa(x)
+	case int64:
+		s = strconv.FormatInt(x, 10)
+	case uint64:
+		s = strconv.FormatUint(x, 10)
+	default:
+		return nil, fmt.Errorf("amount is %s, not a decimal string", kindOf(v))
+	}
+	a, err := ParseAmount(s, decimalsUSDC)
+	if err != nil {
+		return nil, fmt.Errorf("amount: %w", err)
+	}
+	return a, nil
+}
+
+// significantDigits counts the digits of a plain decimal string from the
+// first non-zero one.
+func significantDigits(s string) int {
+	s = strings.TrimLeft(strings.ReplaceAll(s, ".", ""), "0-")
+	return len(s)
+}
+
+// readProtocols reads "protocols" into p: absent means x402; a list must name
+// x402, as a string or as an object key whose value may pin network, payTo
+// and scheme. When the x402 entries disagree on a network or payTo, nothing
+// is pinned.
+func (p *Price) readProtocols(v any) ([]string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	list, ok := v.([]any)
+	if !ok {
+		return nil, fmt.Errorf("protocols is %s, not a list", kindOf(v))
+	}
+	var networks, payTos, schemes []string
+	found := false
+	for _, item := range list {
+		switch x := item.(type) {
+		case string:
+			if strings.EqualFold(x, "x402") {
+				found = true
+			}
+		case map[string]any:
+			var cfg any
+			isX402 := false
+			for k, v := range x {
+				if strings.EqualFold(k, "x402") {
+					cfg, isX402 = v, true
+				}
+			}
+			if !isX402 {
+				continue
+			}
+			found = true
+			if cfg == nil {
+				continue
+			}
+			c, ok := cfg.(map[string]any)
+			if !ok {
+				return nil, fmt.Errorf("protocols x402 entry is %s, not an object", kindOf(cfg))
+			}
+			for _, f := range []struct {
+				key  string
+				re   *regexp.Regexp
+				dest *[]string
+			}{{"network", networkPattern, &networks}, {"payTo", payToPattern, &payTos}, {"scheme", schemePattern, &schemes}} {
+				fv, ok := c[f.key]
+				if !ok || fv == nil {
+					continue
+				}
+				s, ok := fv.(string)
+				if !ok || !f.re.MatchString(s) {
+					return nil, fmt.Errorf("protocols x402 %s %s is malformed", f.key, clip(fmt.Sprint(fv)))
+				}
+				*f.dest = append(*f.dest, s)
+			}
+		default:
+			return nil, fmt.Errorf("protocols entry is %s, not a string or object", kindOf(item))
+		}
+	}
+	if !found {
+		return nil, fmt.Errorf("%w: protocols do not include x402", errNoPrice)
+	}
+	var notes []string
+	p.Network = agreed(networks)
+	if p.Network == "" && len(networks) > 0 {
+		notes = append(notes, fmt.Sprintf("x402 networks %q differ; no network pinned", networks))
+	}
+	p.PayTo = agreed(payTos)
+	if p.PayTo == "" && len(payTos) > 0 {
+		notes = append(notes, fmt.Sprintf("x402 payTo addresses %q differ; no recipient pinned", payTos))
+	}
+	if s := agreed(schemes); s != "" {
+		p.Scheme = s
+	} else if len(schemes) > 0 {
+		return nil, fmt.Errorf("protocols x402 name several schemes %q", schemes)
+	}
+	return notes, nil
+}
+
+// agreed returns the value when all of vs are the same, else "".
+func agreed(vs []string) string {
+	if len(vs) == 0 {
+		return ""
+	}
+	for _, v := range vs[1:] {
+		if v != vs[0] {
+			return ""
+		}
+	}
+	return vs[0]
+}
+
+// kindOf names the JSON kind of a decoded value, for messages.
+func kindOf(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return "a string"
+	case bool:
+		return "a boolean"
+	case float64, int, int64, uint64:
+		return "a number"
+	case []any:
+		return "a list"
+	case map[string]any:
+		return "an object"
+	}
+	return fmt.Sprintf("a %T", v)
+}
+
+// clip makes spec text safe to quote in a message: one line, at most 64 runes.
+func clip(s string) string {
+	s, _ = capRunes(sanitizeLine(s), 64)
+	return s
+}
