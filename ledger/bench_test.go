@@ -1,0 +1,171 @@
+package ledger
+
+import (
+	"context"
+	"fmt"
+	"math/big"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+var benchCaps = Caps{
+	PerCall: big.NewInt(1_000_000), PerSession: big.NewInt(1 << 60), PerDay: big.NewInt(1 << 60),
+	Total: big.NewInt(1 << 60), PerAPI: map[string]*big.Int{"weather": big.NewInt(1 << 60)},
+}
+
+// cycle is one paid call as toll records it: Reserve, then Settle.
+func cycle(b *testing.B, l *Ledger, id string) {
+	ctx := context.Background()
+	if _, err := l.Reserve(ctx, intent(id, 10_000), benchCaps); err != nil {
+		b.Fatal(err)
+	}
+	if err := l.Settle(ctx, id, "0xfeed"); err != nil {
+		b.Fatal(err)
+	}
+}
+
+func reportCycles(b *testing.B) {
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "cycles/s")
+}
+
+// BenchmarkReserve measures one reserve+settle cycle: two fsync'd bbolt
+// transactions, each with its own open, lock and close of the file.
+//
+//   - serial: one goroutine, one handle.
+//   - parallel: 4×GOMAXPROCS goroutines (b.RunParallel) on one handle; they
+//     queue on the handle, and the file is opened once per operation.
+//   - parallel-4handles: the same goroutines spread over four handles on one
+//     file, which contend for the file lock as separate processes would.
+//   - kept-open: the same transactions on a bbolt DB kept open, the baseline
+//     that a single-process ledger would pay; the difference from serial is
+//     the cost of not holding the lock between operations.
+func BenchmarkReserve(b *testing.B) {
+	b.Run("serial", func(b *testing.B) {
+		l := openLedger(b, filepath.Join(b.TempDir(), "ledger.db"), Options{})
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			i++
+			cycle(b, l, fmt.Sprintf("call-%d", i))
+		}
+		reportCycles(b)
+	})
+	b.Run("parallel", func(b *testing.B) {
+		l := openLedger(b, filepath.Join(b.TempDir(), "ledger.db"), Options{Timeout: time.Minute})
+		var n atomic.Int64
+		b.ReportAllocs()
+		b.SetParallelism(4)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				cycle(b, l, fmt.Sprintf("call-%d", n.Add(1)))
+			}
+		})
+		reportCycles(b)
+	})
+	b.Run("parallel-4handles", func(b *testing.B) {
+		path := filepath.Join(b.TempDir(), "ledger.db")
+		var hs []*Ledger
+		for range 4 {
+			hs = append(hs, openLedger(b, path, Options{Timeout: time.Minute}))
+		}
+		var n, g atomic.Int64
+		b.ReportAllocs()
+		b.SetParallelism(4)
+		b.RunParallel(func(pb *testing.PB) {
+			l := hs[int(g.Add(1))%len(hs)]
+			for pb.Next() {
+				cycle(b, l, fmt.Sprintf("call-%d", n.Add(1)))
+			}
+		})
+		reportCycles(b)
+	})
+	b.Run("kept-open", func(b *testing.B) {
+		l := openLedger(b, filepath.Join(b.TempDir(), "ledger.db"), Options{})
+		db, err := bolt.Open(l.Path(), 0o600, &bolt.Options{Timeout: time.Second})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer db.Close()
+		update := func(fn func(b buckets) error) error {
+			return db.Update(func(tx *bolt.Tx) error {
+				bk, err := openBuckets(tx)
+				if err != nil {
+					return err
+				}
+				return fn(bk)
+			})
+		}
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			i++
+			id := fmt.Sprintf("call-%d", i)
+			in := intent(id, 10_000)
+			if err := update(func(bk buckets) error {
+				_, _, err := reserveTx(bk, in, benchCaps, time.Now().UTC())
+				return err
+			}); err != nil {
+				b.Fatal(err)
+			}
+			if err := update(func(bk buckets) error {
+				return transitionTx(bk, id, KindSettled, "0xfeed", "", time.Now().UTC())
+			}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		reportCycles(b)
+	})
+}
+
+// BenchmarkLock measures the per-operation overhead alone, on a ledger of
+// 1000 settled calls: open the file, take the lock, map it, close it.
+//
+//   - read: shared lock and an empty read transaction (what Spend, Totals... add).
+//   - write: exclusive lock, freelist load, no transaction (what Reserve, Settle... add
+//     on top of their commit).
+func BenchmarkLock(b *testing.B) {
+	l := openLedger(b, filepath.Join(b.TempDir(), "ledger.db"), Options{})
+	for i := range 1000 {
+		cycle(b, l, fmt.Sprintf("call-%d", i))
+	}
+	ctx := context.Background()
+	b.Run("read", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := l.view(ctx, func(buckets) error { return nil }); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("write", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			db, err := l.lock(ctx, true, false, time.Now().Add(time.Minute))
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := db.Close(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkTotals is the read a budget tool makes.
+func BenchmarkTotals(b *testing.B) {
+	l := openLedger(b, filepath.Join(b.TempDir(), "ledger.db"), Options{})
+	for i := range 1000 {
+		cycle(b, l, fmt.Sprintf("call-%d", i))
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := l.Totals(ctx, "s1", "weather"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

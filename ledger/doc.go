@@ -1,0 +1,64 @@
+// Package ledger is toll's spending ledger: a bbolt file that records every
+// payment toll makes, enforces the spending caps, and can prove that its
+// history was not edited.
+//
+// # Life of a spend
+//
+// Before a payment is signed, Reserve records the intent (call id, amount,
+// payTo, nonce, validBefore...) and checks it against the caps, in one bbolt
+// write transaction that is fsync'd before Reserve returns. The outcome is
+// then recorded with Settle (paid), MarkUnknown (sent, outcome unknown),
+// Release (the signature never left toll) or Void (proven never settled).
+//
+//	reserved ──► settled            (final)
+//	reserved ──► unknown ──► settled (final)
+//	reserved ──► released           (final)
+//	reserved ──► voided             (final)
+//	unknown  ──► voided             (final)
+//
+// Any other change is ErrBadTransition.
+//
+// # Invariants
+//
+//   - Money is integer atomic units (*big.Int, 0 < amount < 2^256); never floats.
+//   - The intent is durable before the signature exists: Reserve returns only
+//     after its transaction committed (fsync'd).
+//   - Caps are checked against the current totals in the same write
+//     transaction that records the reservation, so no two reservations, from
+//     any goroutine, handle or process, can both pass a cap they jointly exceed.
+//   - Reserved, unknown and settled amounts count against every cap (per call,
+//     per session, per API, rolling 24 h by reservation time, total);
+//     released and voided amounts do not.
+//   - A call id is reserved at most once (ErrDuplicateCall): toll never pays
+//     twice for one call.
+//   - A refusal (over a cap in Reserve, or a policy refusal recorded with
+//     Refuse) is an event too, and changes no total.
+//   - Events are append-only. Each carries sha256(previous hash ‖ canonical
+//     encoding of the event), so an edited, inserted or deleted event breaks
+//     the chain; Verify also checks that the derived state (statuses,
+//     counters, the rolling-day index) is what the chain says.
+//   - The ledger stores no key and no signature; it has no field for them.
+//
+// # Sharing the file
+//
+// bbolt locks its file for as long as it is open, against other processes
+// and against other opens in the same process. A *Ledger therefore holds no
+// open file between operations: every operation opens the file, takes the
+// lock (exclusive for writes, shared for reads), runs one transaction and
+// closes it. Several toll processes (two MCP hosts) can share one ledger and
+// the caps hold across them. An operation that cannot get the lock within
+// Options.Timeout fails with ErrBusy. The price is an open, mmap and close
+// per operation, next to the two fsyncs of every commit (see BenchmarkReserve).
+//
+// # Example
+//
+//	l, err := ledger.Open(path, ledger.Options{})
+//	...
+//	caps := ledger.Caps{PerCall: big.NewInt(50_000), PerSession: big.NewInt(1_000_000)}
+//	sp, err := l.Reserve(ctx, intent, caps)
+//	if errors.Is(err, ledger.ErrCapExceeded) {
+//		// refuse the call: nothing is signed
+//	}
+//	// sign and send; then
+//	err = l.Settle(ctx, intent.CallID, txHash)
+package ledger

@@ -1,0 +1,99 @@
+package ledger
+
+import (
+	"errors"
+	"fmt"
+	"math/big"
+)
+
+var (
+	// ErrCapExceeded is matched (errors.Is) by the *CapError that Reserve returns
+	// when an amount would take a counted total over a cap. The refusal has been
+	// recorded as a "refused" event; nothing was reserved.
+	ErrCapExceeded = errors.New("spending cap exceeded")
+
+	// ErrDuplicateCall is returned by Reserve when the call id has already been
+	// reserved. Nothing is written: a call is paid for at most once.
+	ErrDuplicateCall = errors.New("call already reserved")
+
+	// ErrNotFound is returned when no reservation exists for a call id.
+	ErrNotFound = errors.New("call not found")
+
+	// ErrBadTransition is returned when a status change is not allowed from the
+	// current status (settled, released and voided are final).
+	ErrBadTransition = errors.New("invalid status transition")
+
+	// ErrTampered is matched (errors.Is) by the *TamperError that Verify and
+	// VerifyEvents return when the event chain or the state derived from it does
+	// not check out.
+	ErrTampered = errors.New("ledger tampered")
+
+	// ErrBusy is returned when the ledger file lock could not be taken within
+	// Options.Timeout: another toll process (or another open handle) holds it.
+	ErrBusy = errors.New("ledger busy")
+
+	// ErrInvalid is returned for an Intent, Caps or Refusal that cannot be
+	// recorded (empty call id, amount not > 0, malformed nonce...). Nothing is written.
+	ErrInvalid = errors.New("invalid ledger input")
+
+	// ErrClosed is returned by operations on a closed *Ledger.
+	ErrClosed = errors.New("ledger closed")
+)
+
+// Cap names, as reported in CapError.Cap and in refused events.
+const (
+	CapPerCall    = "per-call"
+	CapPerSession = "per-session"
+	CapPerAPI     = "per-api"
+	CapPerDay     = "per-day"
+	CapTotal      = "total"
+)
+
+// CapError reports the first cap that a reservation would exceed. Used is the
+// amount already counted (reserved + unknown + settled) against that cap
+// before this reservation; Used + Amount > Limit.
+type CapError struct {
+	Cap    string   // CapPerCall, CapPerSession, CapPerAPI, CapPerDay or CapTotal
+	API    string   // the API namespace, for CapPerAPI
+	Limit  *big.Int // the cap
+	Used   *big.Int // counted before this reservation (zero for CapPerCall)
+	Amount *big.Int // the amount asked
+}
+
+func (e *CapError) Error() string {
+	name := e.Cap
+	if e.Cap == CapPerAPI {
+		name = fmt.Sprintf("%s %q", e.Cap, e.API)
+	}
+	return fmt.Sprintf("%s cap exceeded: used %s + asked %s > limit %s (atomic units)",
+		name, decimal(e.Used), decimal(e.Amount), decimal(e.Limit))
+}
+
+// Unwrap makes errors.Is(err, ErrCapExceeded) true.
+func (e *CapError) Unwrap() error { return ErrCapExceeded }
+
+// TamperError reports where a verification failed. Seq is the position in the
+// event chain (1 is the first event); for a mismatch in derived state it is
+// the reservation event of the call concerned, or 0 when no event applies.
+type TamperError struct {
+	Seq    uint64
+	Detail string
+}
+
+func (e *TamperError) Error() string {
+	if e.Seq == 0 {
+		return fmt.Sprintf("ledger tampered: %s", e.Detail)
+	}
+	return fmt.Sprintf("ledger tampered at event %d: %s", e.Seq, e.Detail)
+}
+
+// Unwrap makes errors.Is(err, ErrTampered) true.
+func (e *TamperError) Unwrap() error { return ErrTampered }
+
+func tampered(seq uint64, format string, args ...any) error {
+	return &TamperError{Seq: seq, Detail: fmt.Sprintf(format, args...)}
+}
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
+}

@@ -1,0 +1,224 @@
+package ledger
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/big"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Kind is the kind of an event in the chain.
+type Kind string
+
+const (
+	KindReserved Kind = "reserved" // an intent was recorded; the call's amount counts
+	KindSettled  Kind = "settled"  // reserved|unknown → settled
+	KindUnknown  Kind = "unknown"  // reserved → unknown
+	KindReleased Kind = "released" // reserved → released
+	KindVoided   Kind = "voided"   // reserved|unknown → voided
+	KindRefused  Kind = "refused"  // a refusal: over a cap in Reserve, or a policy refusal (Refuse)
+)
+
+// Event is one entry of the append-only chain. Which fields are set depends
+// on Kind: reserved events carry the intent; refused events carry what was
+// asked and, for a cap refusal, Cap, Limit and Used; settled events carry
+// TxHash; unknown, released and voided events carry Reason.
+//
+// Hash is hex(sha256(prev || canonical encoding of the event without its
+// hashes)), where prev is the previous event's hash as 32 raw bytes (32 zero
+// bytes before the first event). PrevHash is hex(prev).
+type Event struct {
+	Seq    uint64 // position in the chain, from 1
+	Time   time.Time
+	Kind   Kind
+	CallID string
+
+	Session     string
+	API         string
+	Tool        string
+	URL         string
+	Network     string
+	Asset       string
+	Amount      *big.Int
+	PayTo       string
+	Payer       string
+	Nonce       string
+	ValidBefore time.Time
+
+	TxHash string
+	Reason string
+	Cap    string
+	Limit  *big.Int
+	Used   *big.Int
+
+	PrevHash string
+	Hash     string
+}
+
+const canonVersion = 1
+
+var genesis [sha256.Size]byte
+
+func validKind(k Kind) bool {
+	switch k {
+	case KindReserved, KindSettled, KindUnknown, KindReleased, KindVoided, KindRefused:
+		return true
+	}
+	return false
+}
+
+// canonical encodes every field of e except the hashes, in a fixed order, each
+// as a uvarint length followed by its bytes. Numbers are decimal, times are
+// "unix-seconds.nanoseconds", nil and zero values are empty.
+func (e *Event) canonical() []byte {
+	fields := [...]string{
+		strconv.FormatUint(e.Seq, 10), encTime(e.Time), string(e.Kind), e.CallID,
+		e.Session, e.API, e.Tool, e.URL, e.Network, e.Asset, encInt(e.Amount),
+		e.PayTo, e.Payer, e.Nonce, encTime(e.ValidBefore),
+		e.TxHash, e.Reason, e.Cap, encInt(e.Limit), encInt(e.Used),
+	}
+	n := 1
+	for _, f := range fields {
+		n += binary.MaxVarintLen64 + len(f)
+	}
+	b := make([]byte, 1, n)
+	b[0] = canonVersion
+	for _, f := range fields {
+		b = binary.AppendUvarint(b, uint64(len(f)))
+		b = append(b, f...)
+	}
+	return b
+}
+
+const canonFields = 20
+
+func decodeCanonical(b []byte) (Event, error) {
+	if len(b) == 0 || b[0] != canonVersion {
+		return Event{}, errors.New("unknown event encoding")
+	}
+	rest := b[1:]
+	var f [canonFields]string
+	for i := range f {
+		n, k := binary.Uvarint(rest)
+		if k <= 0 || n > uint64(len(rest)-k) {
+			return Event{}, errors.New("truncated event encoding")
+		}
+		f[i] = string(rest[k : k+int(n)])
+		rest = rest[k+int(n):]
+	}
+	if len(rest) != 0 {
+		return Event{}, errors.New("trailing bytes after event")
+	}
+	var e Event
+	var err error
+	if e.Seq, err = strconv.ParseUint(f[0], 10, 64); err != nil {
+		return Event{}, fmt.Errorf("seq: %w", err)
+	}
+	e.Kind, e.CallID = Kind(f[2]), f[3]
+	e.Session, e.API, e.Tool, e.URL, e.Network, e.Asset = f[4], f[5], f[6], f[7], f[8], f[9]
+	e.PayTo, e.Payer, e.Nonce = f[11], f[12], f[13]
+	e.TxHash, e.Reason, e.Cap = f[15], f[16], f[17]
+	for _, t := range []struct {
+		s   string
+		dst *time.Time
+	}{{f[1], &e.Time}, {f[14], &e.ValidBefore}} {
+		if *t.dst, err = decTime(t.s); err != nil {
+			return Event{}, err
+		}
+	}
+	for _, x := range []struct {
+		s   string
+		dst **big.Int
+	}{{f[10], &e.Amount}, {f[18], &e.Limit}, {f[19], &e.Used}} {
+		if *x.dst, err = decInt(x.s); err != nil {
+			return Event{}, err
+		}
+	}
+	if !bytes.Equal(e.canonical(), b) {
+		return Event{}, errors.New("event encoding is not canonical")
+	}
+	return e, nil
+}
+
+// chainHash is sha256(prev || canonical).
+func chainHash(prev []byte, canon []byte) [sha256.Size]byte {
+	h := sha256.New()
+	h.Write(prev)
+	h.Write(canon)
+	var out [sha256.Size]byte
+	h.Sum(out[:0])
+	return out
+}
+
+func encTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return fmt.Sprintf("%d.%09d", t.Unix(), t.Nanosecond())
+}
+
+func decTime(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	sec, nsec, ok := strings.Cut(s, ".")
+	if !ok || len(nsec) != 9 {
+		return time.Time{}, fmt.Errorf("bad time %q", s)
+	}
+	a, err1 := strconv.ParseInt(sec, 10, 64)
+	b, err2 := strconv.ParseUint(nsec, 10, 32)
+	if err1 != nil || err2 != nil {
+		return time.Time{}, fmt.Errorf("bad time %q", s)
+	}
+	return time.Unix(a, int64(b)).UTC(), nil
+}
+
+func encInt(x *big.Int) string {
+	if x == nil {
+		return ""
+	}
+	return x.String()
+}
+
+func decInt(s string) (*big.Int, error) {
+	if s == "" {
+		return nil, nil
+	}
+	x, ok := new(big.Int).SetString(s, 10)
+	if !ok {
+		return nil, fmt.Errorf("bad amount %q", s)
+	}
+	return x, nil
+}
+
+// record is the stored form of an event: prev hash, hash, canonical bytes.
+func encodeRecord(prev, hash [sha256.Size]byte, canon []byte) []byte {
+	v := make([]byte, 0, 2*sha256.Size+len(canon))
+	v = append(v, prev[:]...)
+	v = append(v, hash[:]...)
+	return append(v, canon...)
+}
+
+// decodeRecord parses a stored event and checks its own hash. It does not
+// check the link to the previous event.
+func decodeRecord(v []byte) (Event, error) {
+	if len(v) < 2*sha256.Size {
+		return Event{}, errors.New("short event record")
+	}
+	prev, hash, canon := v[:sha256.Size], v[sha256.Size:2*sha256.Size], v[2*sha256.Size:]
+	e, err := decodeCanonical(canon)
+	if err != nil {
+		return Event{}, err
+	}
+	if got := chainHash(prev, canon); !bytes.Equal(got[:], hash) {
+		return Event{}, errors.New("hash does not match the event's contents")
+	}
+	e.PrevHash, e.Hash = hex.EncodeToString(prev), hex.EncodeToString(hash)
+	return e, nil
+}

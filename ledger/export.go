@@ -1,0 +1,240 @@
+package ledger
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+)
+
+// JSON forms: snake_case names, amounts as decimal strings (exact in any
+// JSON reader), times as RFC 3339 in UTC with nanoseconds; empty fields are
+// left out.
+
+type eventJSON struct {
+	Seq         uint64 `json:"seq"`
+	Time        string `json:"time"`
+	Kind        Kind   `json:"kind"`
+	CallID      string `json:"call_id,omitempty"`
+	Session     string `json:"session,omitempty"`
+	API         string `json:"api,omitempty"`
+	Tool        string `json:"tool,omitempty"`
+	URL         string `json:"url,omitempty"`
+	Network     string `json:"network,omitempty"`
+	Asset       string `json:"asset,omitempty"`
+	Amount      string `json:"amount,omitempty"`
+	PayTo       string `json:"pay_to,omitempty"`
+	Payer       string `json:"payer,omitempty"`
+	Nonce       string `json:"nonce,omitempty"`
+	ValidBefore string `json:"valid_before,omitempty"`
+	TxHash      string `json:"tx_hash,omitempty"`
+	Reason      string `json:"reason,omitempty"`
+	Cap         string `json:"cap,omitempty"`
+	Limit       string `json:"limit,omitempty"`
+	Used        string `json:"used,omitempty"`
+	PrevHash    string `json:"prev_hash"`
+	Hash        string `json:"hash"`
+}
+
+// MarshalJSON encodes amounts as decimal strings.
+func (e Event) MarshalJSON() ([]byte, error) {
+	return json.Marshal(eventJSON{
+		Seq: e.Seq, Time: fmtTime(e.Time), Kind: e.Kind, CallID: e.CallID,
+		Session: e.Session, API: e.API, Tool: e.Tool, URL: e.URL, Network: e.Network, Asset: e.Asset,
+		Amount: encInt(e.Amount), PayTo: e.PayTo, Payer: e.Payer, Nonce: e.Nonce,
+		ValidBefore: fmtTime(e.ValidBefore), TxHash: e.TxHash, Reason: e.Reason, Cap: e.Cap,
+		Limit: encInt(e.Limit), Used: encInt(e.Used), PrevHash: e.PrevHash, Hash: e.Hash,
+	})
+}
+
+// UnmarshalJSON is the inverse of MarshalJSON. Unknown fields are an error:
+// an event must hash to what was exported.
+func (e *Event) UnmarshalJSON(b []byte) error {
+	var j eventJSON
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&j); err != nil {
+		return err
+	}
+	out := Event{
+		Seq: j.Seq, Kind: j.Kind, CallID: j.CallID, Session: j.Session, API: j.API, Tool: j.Tool,
+		URL: j.URL, Network: j.Network, Asset: j.Asset, PayTo: j.PayTo, Payer: j.Payer, Nonce: j.Nonce,
+		TxHash: j.TxHash, Reason: j.Reason, Cap: j.Cap, PrevHash: j.PrevHash, Hash: j.Hash,
+	}
+	var err error
+	if out.Time, err = parseTime(j.Time); err != nil {
+		return err
+	}
+	if out.ValidBefore, err = parseTime(j.ValidBefore); err != nil {
+		return err
+	}
+	if out.Amount, err = decInt(j.Amount); err != nil {
+		return err
+	}
+	if out.Limit, err = decInt(j.Limit); err != nil {
+		return err
+	}
+	if out.Used, err = decInt(j.Used); err != nil {
+		return err
+	}
+	*e = out
+	return nil
+}
+
+type spendJSON struct {
+	CallID      string `json:"call_id"`
+	Status      Status `json:"status"`
+	Session     string `json:"session,omitempty"`
+	API         string `json:"api,omitempty"`
+	Tool        string `json:"tool,omitempty"`
+	URL         string `json:"url,omitempty"`
+	Network     string `json:"network,omitempty"`
+	Asset       string `json:"asset,omitempty"`
+	Amount      string `json:"amount"`
+	PayTo       string `json:"pay_to,omitempty"`
+	Payer       string `json:"payer,omitempty"`
+	Nonce       string `json:"nonce,omitempty"`
+	ValidBefore string `json:"valid_before,omitempty"`
+	TxHash      string `json:"tx_hash,omitempty"`
+	Reason      string `json:"reason,omitempty"`
+	ReservedAt  string `json:"reserved_at"`
+	UpdatedAt   string `json:"updated_at"`
+}
+
+// MarshalJSON encodes amounts as decimal strings.
+func (s Spend) MarshalJSON() ([]byte, error) {
+	return json.Marshal(spendJSON{
+		CallID: s.CallID, Status: s.Status, Session: s.Session, API: s.API, Tool: s.Tool, URL: s.URL,
+		Network: s.Network, Asset: s.Asset, Amount: encInt(s.Amount), PayTo: s.PayTo, Payer: s.Payer,
+		Nonce: s.Nonce, ValidBefore: fmtTime(s.ValidBefore), TxHash: s.TxHash, Reason: s.Reason,
+		ReservedAt: fmtTime(s.ReservedAt), UpdatedAt: fmtTime(s.UpdatedAt),
+	})
+}
+
+// UnmarshalJSON is the inverse of MarshalJSON.
+func (s *Spend) UnmarshalJSON(b []byte) error {
+	var j spendJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	out := Spend{
+		Intent: Intent{
+			CallID: j.CallID, Session: j.Session, API: j.API, Tool: j.Tool, URL: j.URL,
+			Network: j.Network, Asset: j.Asset, PayTo: j.PayTo, Payer: j.Payer, Nonce: j.Nonce,
+		},
+		Status: j.Status, TxHash: j.TxHash, Reason: j.Reason,
+	}
+	var err error
+	if out.Amount, err = decInt(j.Amount); err != nil {
+		return err
+	}
+	for _, t := range []struct {
+		s   string
+		dst *time.Time
+	}{{j.ValidBefore, &out.ValidBefore}, {j.ReservedAt, &out.ReservedAt}, {j.UpdatedAt, &out.UpdatedAt}} {
+		if *t.dst, err = parseTime(t.s); err != nil {
+			return err
+		}
+	}
+	*s = out
+	return nil
+}
+
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+func parseTime(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return t.UTC(), nil
+}
+
+// ExportJSONL writes the whole event chain, one JSON object per line, in
+// order, hashes included: ReadJSONL reads it back and VerifyEvents checks it
+// without the ledger file. The ledger lock is released before w is written.
+func (l *Ledger) ExportJSONL(ctx context.Context, w io.Writer) error {
+	evs, err := l.Events(ctx)
+	if err != nil {
+		return fmt.Errorf("export jsonl: %w", err)
+	}
+	bw := bufio.NewWriter(w)
+	enc := json.NewEncoder(bw)
+	enc.SetEscapeHTML(false)
+	for i := range evs {
+		if err := enc.Encode(evs[i]); err != nil {
+			return fmt.Errorf("export jsonl: %w", err)
+		}
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("export jsonl: %w", err)
+	}
+	return nil
+}
+
+// ReadJSONL reads events written by ExportJSONL.
+func ReadJSONL(r io.Reader) ([]Event, error) {
+	dec := json.NewDecoder(r)
+	var evs []Event
+	for {
+		var e Event
+		err := dec.Decode(&e)
+		if errors.Is(err, io.EOF) {
+			return evs, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read jsonl: event %d: %w", len(evs)+1, err)
+		}
+		evs = append(evs, e)
+	}
+}
+
+// csvHeader is the header row of ExportCSV.
+var csvHeader = []string{
+	"call_id", "status", "amount", "asset", "network", "pay_to", "payer", "session", "api", "tool",
+	"url", "nonce", "valid_before", "reserved_at", "updated_at", "tx_hash", "reason",
+}
+
+// ExportCSV writes one row per reserved call (Spends), in reservation order,
+// after a header row: call_id, status, amount, asset, network, pay_to, payer,
+// session, api, tool, url, nonce, valid_before, reserved_at, updated_at,
+// tx_hash, reason. Amounts are atomic units as decimal
+// strings; times are RFC 3339 in UTC. The ledger lock is released before w
+// is written.
+func (l *Ledger) ExportCSV(ctx context.Context, w io.Writer) error {
+	spends, err := l.Spends(ctx)
+	if err != nil {
+		return fmt.Errorf("export csv: %w", err)
+	}
+	cw := csv.NewWriter(w)
+	if err := cw.Write(csvHeader); err != nil {
+		return fmt.Errorf("export csv: %w", err)
+	}
+	for _, s := range spends {
+		if err := cw.Write([]string{
+			s.CallID, string(s.Status), encInt(s.Amount), s.Asset, s.Network, s.PayTo, s.Payer,
+			s.Session, s.API, s.Tool, s.URL, s.Nonce, fmtTime(s.ValidBefore), fmtTime(s.ReservedAt),
+			fmtTime(s.UpdatedAt), s.TxHash, s.Reason,
+		}); err != nil {
+			return fmt.Errorf("export csv: %w", err)
+		}
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		return fmt.Errorf("export csv: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,531 @@
+package ledger
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	bolt "go.etcd.io/bbolt"
+)
+
+func TestMain(m *testing.M) {
+	// The cross-process test runs this binary again as a helper process.
+	if path := os.Getenv(helperEnv); path != "" {
+		os.Exit(helperProcess(path))
+	}
+	os.Exit(m.Run())
+}
+
+// clock is an injectable, settable ledger clock.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+func newClock() *clock { return &clock{t: t0} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+func (c *clock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = t
+}
+
+func amt(n int64) *big.Int { return big.NewInt(n) }
+
+func nonceFor(id string) string { return fmt.Sprintf("0x%x", sha256.Sum256([]byte(id))) }
+
+func intent(id string, amount int64) Intent {
+	return Intent{
+		CallID: id, Session: "s1", API: "weather", Tool: "weather_get_forecast",
+		URL: "https://api.example.com/forecast?city=Oslo", Network: "eip155:84532",
+		Asset: "0x036CbD53842c5426634e7929541eC2318f3dCF7e", Amount: amt(amount),
+		PayTo: "0x209693Bc6afc0C5328bA36FaF03C514EF312287C", Payer: "0x1111111111111111111111111111111111111111",
+		Nonce: nonceFor(id), ValidBefore: t0.Add(time.Hour),
+	}
+}
+
+// bigCmp lets go-cmp compare *big.Int values.
+var bigCmp = cmp.Comparer(func(a, b *big.Int) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return a.Cmp(b) == 0
+})
+
+func openLedger(t testing.TB, path string, opts Options) *Ledger {
+	t.Helper()
+	l, err := Open(path, opts)
+	if err != nil {
+		t.Fatalf("Open(%s): %v", path, err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+func newLedger(t testing.TB) (*Ledger, *clock) {
+	t.Helper()
+	c := newClock()
+	return openLedger(t, filepath.Join(t.TempDir(), "ledger.db"), Options{Now: c.Now}), c
+}
+
+func mustReserve(t testing.TB, l *Ledger, in Intent, caps Caps) Spend {
+	t.Helper()
+	sp, err := l.Reserve(context.Background(), in, caps)
+	if err != nil {
+		t.Fatalf("Reserve(%s, %v): %v", in.CallID, in.Amount, err)
+	}
+	return sp
+}
+
+func totals(t testing.TB, l *Ledger, session, api string) [4]int64 {
+	t.Helper()
+	tot, err := l.Totals(context.Background(), session, api)
+	if err != nil {
+		t.Fatalf("Totals: %v", err)
+	}
+	return [4]int64{tot.Session.Int64(), tot.Day.Int64(), tot.Total.Int64(), tot.API.Int64()}
+}
+
+func events(t testing.TB, l *Ledger) []Event {
+	t.Helper()
+	evs, err := l.Events(context.Background())
+	if err != nil {
+		t.Fatalf("Events: %v", err)
+	}
+	return evs
+}
+
+func verify(t testing.TB, l *Ledger) {
+	t.Helper()
+	if err := l.Verify(context.Background()); err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+}
+
+func TestLifecycle(t *testing.T) {
+	type step struct {
+		op      string // settle, unknown, release, void
+		status  Status
+		counted int64
+	}
+	tests := []struct {
+		name  string
+		steps []step
+	}{
+		{"settle", []step{{"settle", StatusSettled, 100}}},
+		{"unknown then settle", []step{{"unknown", StatusUnknown, 100}, {"settle", StatusSettled, 100}}},
+		{"unknown then void", []step{{"unknown", StatusUnknown, 100}, {"void", StatusVoided, 0}}},
+		{"release", []step{{"release", StatusReleased, 0}}},
+		{"void reserved", []step{{"void", StatusVoided, 0}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l, c := newLedger(t)
+			ctx := t.Context()
+			in := intent("call-1", 100)
+			sp := mustReserve(t, l, in, Caps{})
+			if sp.Status != StatusReserved || !sp.ReservedAt.Equal(t0) || sp.Amount.Int64() != 100 {
+				t.Fatalf("Reserve = %+v, want reserved 100 at %v", sp, t0)
+			}
+			if got, want := totals(t, l, "s1", "weather"), [4]int64{100, 100, 100, 100}; got != want {
+				t.Fatalf("totals after reserve = %v, want %v", got, want)
+			}
+			for i, st := range tt.steps {
+				c.Add(time.Minute)
+				var err error
+				switch st.op {
+				case "settle":
+					err = l.Settle(ctx, "call-1", "0xfeed")
+				case "unknown":
+					err = l.MarkUnknown(ctx, "call-1", "timeout after send")
+				case "release":
+					err = l.Release(ctx, "call-1", "signing failed")
+				case "void":
+					err = l.Void(ctx, "call-1", "nonce unused after validBefore")
+				}
+				if err != nil {
+					t.Fatalf("step %d %s: %v", i, st.op, err)
+				}
+				got, err := l.Spend(ctx, "call-1")
+				if err != nil {
+					t.Fatalf("Spend: %v", err)
+				}
+				if got.Status != st.status {
+					t.Errorf("after %s: status %s, want %s", st.op, got.Status, st.status)
+				}
+				if !got.UpdatedAt.Equal(c.Now()) || !got.ReservedAt.Equal(t0) {
+					t.Errorf("after %s: reserved %v updated %v, want %v and %v", st.op, got.ReservedAt, got.UpdatedAt, t0, c.Now())
+				}
+				if st.op == "settle" && got.TxHash != "0xfeed" {
+					t.Errorf("TxHash = %q, want 0xfeed", got.TxHash)
+				}
+				if st.op != "settle" && got.Reason == "" {
+					t.Errorf("after %s: empty reason", st.op)
+				}
+				if got.Status.Counts() != (st.counted > 0) {
+					t.Errorf("%s.Counts() = %v", got.Status, got.Status.Counts())
+				}
+				n := st.counted
+				if got, want := totals(t, l, "s1", "weather"), [4]int64{n, n, n, n}; got != want {
+					t.Errorf("totals after %s = %v, want %v", st.op, got, want)
+				}
+			}
+			evs := events(t, l)
+			if len(evs) != 1+len(tt.steps) {
+				t.Fatalf("%d events, want %d", len(evs), 1+len(tt.steps))
+			}
+			for i, st := range tt.steps {
+				if want := map[string]Kind{"settle": KindSettled, "unknown": KindUnknown, "release": KindReleased, "void": KindVoided}[st.op]; evs[i+1].Kind != want {
+					t.Errorf("event %d kind %s, want %s", i+2, evs[i+1].Kind, want)
+				}
+			}
+			verify(t, l)
+		})
+	}
+}
+
+func TestBadTransitions(t *testing.T) {
+	ctx := t.Context()
+	l, _ := newLedger(t)
+	ops := map[string]func(id string) error{
+		"settle":  func(id string) error { return l.Settle(ctx, id, "0xabc") },
+		"unknown": func(id string) error { return l.MarkUnknown(ctx, id, "r") },
+		"release": func(id string) error { return l.Release(ctx, id, "r") },
+		"void":    func(id string) error { return l.Void(ctx, id, "r") },
+	}
+	// Bring a call to each status, then try every transition that is not allowed.
+	setup := map[Status][]string{
+		StatusSettled:  {"settle"},
+		StatusReleased: {"release"},
+		StatusVoided:   {"void"},
+		StatusUnknown:  {"unknown"},
+	}
+	bad := map[Status][]string{
+		StatusSettled:  {"settle", "unknown", "release", "void"},
+		StatusReleased: {"settle", "unknown", "release", "void"},
+		StatusVoided:   {"settle", "unknown", "release", "void"},
+		StatusUnknown:  {"unknown", "release"},
+	}
+	for status, path := range setup {
+		id := "call-" + string(status)
+		mustReserve(t, l, intent(id, 10), Caps{})
+		for _, op := range path {
+			if err := ops[op](id); err != nil {
+				t.Fatalf("%s %s: %v", op, id, err)
+			}
+		}
+		before := len(events(t, l))
+		tot := totals(t, l, "s1", "weather")
+		for _, op := range bad[status] {
+			err := ops[op](id)
+			if !errors.Is(err, ErrBadTransition) {
+				t.Errorf("%s on %s call: err = %v, want ErrBadTransition", op, status, err)
+			}
+		}
+		if got := len(events(t, l)); got != before {
+			t.Errorf("bad transitions on %s wrote events: %d, want %d", status, got, before)
+		}
+		if got := totals(t, l, "s1", "weather"); got != tot {
+			t.Errorf("bad transitions on %s changed totals: %v, want %v", status, got, tot)
+		}
+		sp, err := l.Spend(ctx, id)
+		if err != nil || sp.Status != status {
+			t.Errorf("Spend(%s) = %s, %v; want %s", id, sp.Status, err, status)
+		}
+	}
+	for op, f := range ops {
+		if err := f("no-such-call"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("%s on a missing call: err = %v, want ErrNotFound", op, err)
+		}
+	}
+	if _, err := l.Spend(ctx, "no-such-call"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Spend(missing) err = %v, want ErrNotFound", err)
+	}
+	if err := l.Settle(ctx, "", "0x1"); !errors.Is(err, ErrInvalid) {
+		t.Errorf("Settle(\"\") err = %v, want ErrInvalid", err)
+	}
+	verify(t, l)
+}
+
+func TestDuplicateCall(t *testing.T) {
+	ctx := t.Context()
+	l, _ := newLedger(t)
+	mustReserve(t, l, intent("call-1", 10), Caps{})
+	for _, then := range []func() error{
+		func() error { return nil },
+		func() error { return l.Release(ctx, "call-1", "signing failed") },
+	} {
+		if err := then(); err != nil {
+			t.Fatal(err)
+		}
+		n := len(events(t, l))
+		in := intent("call-1", 5)
+		in.Nonce = nonceFor("another nonce")
+		_, err := l.Reserve(ctx, in, Caps{})
+		if !errors.Is(err, ErrDuplicateCall) {
+			t.Fatalf("second Reserve(call-1): err = %v, want ErrDuplicateCall", err)
+		}
+		if got := len(events(t, l)); got != n {
+			t.Errorf("duplicate Reserve wrote an event: %d events, want %d", got, n)
+		}
+	}
+	sp, _ := l.Spend(ctx, "call-1")
+	if sp.Amount.Int64() != 10 || sp.Status != StatusReleased {
+		t.Errorf("call-1 = %v %s, want the first reservation (10, released)", sp.Amount, sp.Status)
+	}
+}
+
+func TestInvalidInput(t *testing.T) {
+	l, _ := newLedger(t)
+	ctx := t.Context()
+	mod := func(f func(*Intent)) Intent { in := intent("call-x", 10); f(&in); return in }
+	tests := []struct {
+		name string
+		in   Intent
+		caps Caps
+	}{
+		{"empty call id", mod(func(in *Intent) { in.CallID = "" }), Caps{}},
+		{"nil amount", mod(func(in *Intent) { in.Amount = nil }), Caps{}},
+		{"zero amount", mod(func(in *Intent) { in.Amount = amt(0) }), Caps{}},
+		{"negative amount", mod(func(in *Intent) { in.Amount = amt(-1) }), Caps{}},
+		{"amount above uint256", mod(func(in *Intent) { in.Amount = new(big.Int).Lsh(amt(1), 256) }), Caps{}},
+		{"short nonce", mod(func(in *Intent) { in.Nonce = "0x1234" }), Caps{}},
+		{"non-hex nonce", mod(func(in *Intent) { in.Nonce = "0x" + strings.Repeat("g", 64) }), Caps{}},
+		{"no validBefore", mod(func(in *Intent) { in.ValidBefore = time.Time{} }), Caps{}},
+		{"huge url", mod(func(in *Intent) { in.URL = strings.Repeat("a", maxLong+1) }), Caps{}},
+		{"bad utf-8", mod(func(in *Intent) { in.Tool = "\xff" }), Caps{}},
+		{"negative cap", intent("call-x", 10), Caps{Total: amt(-1)}},
+		{"negative api cap", intent("call-x", 10), Caps{PerAPI: map[string]*big.Int{"weather": amt(-5)}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := l.Reserve(ctx, tt.in, tt.caps); !errors.Is(err, ErrInvalid) {
+				t.Errorf("Reserve err = %v, want ErrInvalid", err)
+			}
+		})
+	}
+	for _, r := range []Refusal{{Tool: "t"}, {Reason: "x", Amount: amt(-1)}} {
+		if err := l.Refuse(ctx, r); !errors.Is(err, ErrInvalid) {
+			t.Errorf("Refuse(%+v) err = %v, want ErrInvalid", r, err)
+		}
+	}
+	if n := len(events(t, l)); n != 0 {
+		t.Errorf("invalid input wrote %d events", n)
+	}
+	// The largest uint256 is fine.
+	if _, err := l.Reserve(ctx, mod(func(in *Intent) { in.Amount = maxAmount }), Caps{}); err != nil {
+		t.Errorf("Reserve(2^256-1): %v", err)
+	}
+}
+
+func TestRefuse(t *testing.T) {
+	l, c := newLedger(t)
+	ctx := t.Context()
+	r := Refusal{CallID: "c9", Session: "s1", API: "weather", Tool: "weather_get_forecast",
+		URL: "https://api.example.com/x", Amount: amt(70000), Reason: "402 asks more than advertised (50000)"}
+	if err := l.Refuse(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	evs := events(t, l)
+	if len(evs) != 1 {
+		t.Fatalf("%d events, want 1", len(evs))
+	}
+	want := Event{Seq: 1, Time: c.Now(), Kind: KindRefused, CallID: "c9", Session: "s1", API: "weather",
+		Tool: "weather_get_forecast", URL: "https://api.example.com/x", Amount: amt(70000), Reason: r.Reason}
+	if diff := cmp.Diff(want, evs[0], bigCmp, cmp.FilterPath(func(p cmp.Path) bool {
+		n := p.Last().String()
+		return n == ".Hash" || n == ".PrevHash"
+	}, cmp.Ignore())); diff != "" {
+		t.Errorf("refused event (-want +got):\n%s", diff)
+	}
+	if got := totals(t, l, "s1", "weather"); got != [4]int64{} {
+		t.Errorf("totals after a refusal = %v, want zeros", got)
+	}
+	if _, err := l.Spend(ctx, "c9"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("a refusal made a spend: %v", err)
+	}
+	// A refused call may still be reserved.
+	mustReserve(t, l, intent("c9", 1), Caps{})
+	verify(t, l)
+}
+
+func TestReopen(t *testing.T) {
+	ctx := t.Context()
+	c := newClock()
+	path := filepath.Join(t.TempDir(), "sub", "dir", "ledger.db")
+	l, err := Open(path, Options{Now: c.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, st := range []string{"settle", "unknown", "release", "reserved"} {
+		id := fmt.Sprintf("call-%d", i)
+		in := intent(id, int64(100*(i+1)))
+		in.Session = fmt.Sprintf("s%d", i%2)
+		mustReserve(t, l, in, Caps{})
+		c.Add(time.Second)
+		switch st {
+		case "settle":
+			err = l.Settle(ctx, id, "0xaa")
+		case "unknown":
+			err = l.MarkUnknown(ctx, id, "eof")
+		case "release":
+			err = l.Release(ctx, id, "no")
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Refuse(ctx, Refusal{Reason: "no acceptable requirement", Tool: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	spends, _ := l.Spends(ctx)
+	evs := events(t, l)
+	tot := totals(t, l, "s0", "weather")
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Spends(ctx); !errors.Is(err, ErrClosed) {
+		t.Errorf("Spends after Close: err = %v, want ErrClosed", err)
+	}
+	for p, want := range map[string]os.FileMode{path: 0o600, filepath.Dir(path): 0o700} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fi.Mode().Perm(); got != want {
+			t.Errorf("%s mode %v, want %v", p, got, want)
+		}
+	}
+
+	l2 := openLedger(t, path, Options{Now: c.Now})
+	spends2, err := l2.Spends(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(spends2) != 4 {
+		t.Fatalf("%d spends after reopen, want 4", len(spends2))
+	}
+	if diff := cmp.Diff(spends, spends2, bigCmp); diff != "" {
+		t.Errorf("spends changed across reopen (-before +after):\n%s", diff)
+	}
+	for i, want := range []Status{StatusSettled, StatusUnknown, StatusReleased, StatusReserved} {
+		if spends2[i].Status != want || spends2[i].CallID != fmt.Sprintf("call-%d", i) {
+			t.Errorf("spend %d = %s %s, want call-%d %s", i, spends2[i].CallID, spends2[i].Status, i, want)
+		}
+	}
+	if diff := cmp.Diff(evs, events(t, l2), bigCmp); diff != "" {
+		t.Errorf("events changed across reopen (-before +after):\n%s", diff)
+	}
+	// s0: call-0 (100, settled) + call-2 (300, released) = 100; all: 100+200+400.
+	if got, want := totals(t, l2, "s0", "weather"), [4]int64{100, 700, 700, 700}; got != want || got != tot {
+		t.Errorf("totals after reopen = %v, want %v (before: %v)", got, want, tot)
+	}
+	verify(t, l2)
+}
+
+func TestOpenErrors(t *testing.T) {
+	dir := t.TempDir()
+	garbage := filepath.Join(dir, "garbage.db")
+	if err := os.WriteFile(garbage, []byte(strings.Repeat("not a database ", 1000)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	other := filepath.Join(dir, "other.db")
+	db, err := bolt.Open(other, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucket([]byte("widgets")); return err }); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	tests := []struct {
+		name, path, want string
+	}{
+		{"not bbolt", garbage, "not a toll ledger"},
+		{"other bbolt", other, "not a toll ledger"},
+		{"directory", dir, "is a directory"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Open(tt.path, Options{Timeout: time.Second})
+			if err == nil || !strings.Contains(err.Error(), tt.path) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Open(%s) err = %v, want one naming the path and saying %q", tt.path, err, tt.want)
+			}
+		})
+	}
+	if _, err := Open(filepath.Join(dir, "x.db"), Options{Timeout: -time.Second}); err == nil {
+		t.Error("Open with a negative timeout: no error")
+	}
+}
+
+func TestFileGone(t *testing.T) {
+	ctx := t.Context()
+	l, _ := newLedger(t)
+	mustReserve(t, l, intent("a", 1), Caps{})
+	if err := os.Remove(l.Path()); err != nil {
+		t.Fatal(err)
+	}
+	_, err := l.Reserve(ctx, intent("b", 1), Caps{})
+	if err == nil || !strings.Contains(err.Error(), "gone") {
+		t.Errorf("Reserve on a deleted ledger: err = %v, want one saying the file is gone", err)
+	}
+	if _, err := os.Stat(l.Path()); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the ledger file was recreated (stat: %v)", err)
+	}
+	// A new ledger at the same path is a different ledger: the old handle refuses it.
+	openLedger(t, l.Path(), Options{})
+	if _, err := l.Reserve(ctx, intent("b", 1), Caps{}); err == nil || !strings.Contains(err.Error(), "replaced") {
+		t.Errorf("Reserve on a replaced ledger: err = %v, want one saying it was replaced", err)
+	}
+}
+
+func TestSpendJSON(t *testing.T) {
+	l, _ := newLedger(t)
+	huge, _ := new(big.Int).SetString("123456789012345678901234567890", 10)
+	in := intent("call-1", 1)
+	in.Amount = huge
+	sp := mustReserve(t, l, in, Caps{})
+	b, err := sp.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"amount":"123456789012345678901234567890"`) {
+		t.Errorf("Spend JSON %s: amount is not a decimal string", b)
+	}
+	var back Spend
+	if err := back.UnmarshalJSON(b); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(sp, back, bigCmp); diff != "" {
+		t.Errorf("Spend JSON round trip (-want +got):\n%s", diff)
+	}
+	// The caller's amount is copied, not kept.
+	huge.SetInt64(5)
+	if got, _ := l.Spend(t.Context(), "call-1"); got.Amount.Cmp(back.Amount) != 0 {
+		t.Errorf("stored amount changed with the caller's big.Int: %v", got.Amount)
+	}
+}

@@ -1,0 +1,372 @@
+package ledger
+
+import (
+	"context"
+	"fmt"
+	"math/big"
+	"slices"
+	"time"
+)
+
+// Reserve records the intent to pay for one call, before anything is signed.
+// In one bbolt write transaction (fsync'd on commit) it checks that the call
+// id was never reserved, checks in.Amount against every cap (per call, per
+// session, per API, rolling day, total, in that order) using the amounts that
+// count (reserved + unknown + settled, including those of other processes
+// sharing the file), and appends the reserved event.
+//
+// Over a cap it appends a refused event naming the cap, changes no total and
+// returns a *CapError (errors.Is(err, ErrCapExceeded)). A call id already
+// reserved returns ErrDuplicateCall and an invalid intent or caps return
+// ErrInvalid; in both cases nothing is written. A call refused by a cap may
+// be reserved later (nothing was signed for it).
+func (l *Ledger) Reserve(ctx context.Context, in Intent, caps Caps) (Spend, error) {
+	if err := in.validate(); err != nil {
+		return Spend{}, fmt.Errorf("reserve: %w", err)
+	}
+	if err := caps.validate(); err != nil {
+		return Spend{}, fmt.Errorf("reserve %q: %w", in.CallID, err)
+	}
+	in.Amount = copyInt(in.Amount)
+	in.ValidBefore = in.ValidBefore.UTC()
+	var (
+		sp     Spend
+		capErr *CapError
+	)
+	err := l.update(ctx, func(b buckets) error {
+		var err error
+		sp, capErr, err = reserveTx(b, in, caps, l.now().UTC())
+		return err
+	})
+	if err != nil {
+		return Spend{}, fmt.Errorf("reserve %q: %w", in.CallID, err)
+	}
+	if capErr != nil {
+		return Spend{}, capErr
+	}
+	return sp, nil
+}
+
+// reserveTx is Reserve inside its transaction. A returned error rolls the
+// transaction back; a *CapError commits the refused event.
+func reserveTx(b buckets, in Intent, caps Caps, now time.Time) (Spend, *CapError, error) {
+	rec, err := b.call(in.CallID)
+	if err != nil {
+		return Spend{}, nil, err
+	}
+	if rec != nil {
+		return Spend{}, nil, fmt.Errorf("%w (status %s)", ErrDuplicateCall, rec.Spend.Status)
+	}
+	capErr, err := checkCaps(b, &in, &caps, now)
+	if err != nil {
+		return Spend{}, nil, err
+	}
+	if capErr != nil {
+		ev := intentEvent(KindRefused, &in, now)
+		ev.Cap, ev.Limit, ev.Used, ev.Reason = capErr.Cap, capErr.Limit, capErr.Used, capErr.Error()
+		return Spend{}, capErr, b.appendEvent(&ev)
+	}
+	ev := intentEvent(KindReserved, &in, now)
+	if err := b.appendEvent(&ev); err != nil {
+		return Spend{}, nil, err
+	}
+	sp := Spend{Intent: in, Status: StatusReserved, ReservedAt: now, UpdatedAt: now}
+	if err := b.putCall(&callRecord{Spend: sp, Seq: ev.Seq, Last: ev.Seq}); err != nil {
+		return Spend{}, nil, err
+	}
+	return sp, nil, b.count(&sp, ev.Seq, in.Amount)
+}
+
+// checkCaps returns the first cap that in.Amount would exceed, or nil.
+func checkCaps(b buckets, in *Intent, caps *Caps, now time.Time) (*CapError, error) {
+	// Always move the rolling-day edge, so that the cache stays cheap to
+	// maintain whether or not a day cap is set.
+	daySum, err := b.daySum(now, true)
+	if err != nil {
+		return nil, err
+	}
+	over := func(cap, api string, limit, used *big.Int) *CapError {
+		if limit == nil || new(big.Int).Add(used, in.Amount).Cmp(limit) <= 0 {
+			return nil
+		}
+		return &CapError{Cap: cap, API: api, Limit: copyInt(limit), Used: copyInt(used), Amount: copyInt(in.Amount)}
+	}
+	if e := over(CapPerCall, "", caps.PerCall, new(big.Int)); e != nil {
+		return e, nil
+	}
+	type check struct {
+		cap, api string
+		limit    *big.Int
+		key      []byte
+	}
+	apiLimit := caps.PerAPI[in.API]
+	for _, c := range []check{
+		{CapPerSession, "", caps.PerSession, sessionKey(in.Session)},
+		{CapPerAPI, in.API, apiLimit, apiKey(in.API)},
+		{CapPerDay, "", caps.PerDay, nil},
+		{CapTotal, "", caps.Total, sumTotal},
+	} {
+		if c.limit == nil {
+			continue
+		}
+		used := daySum
+		if c.key != nil {
+			if used, err = b.sum(c.key); err != nil {
+				return nil, err
+			}
+		}
+		if e := over(c.cap, c.api, c.limit, used); e != nil {
+			return e, nil
+		}
+	}
+	return nil, nil
+}
+
+func intentEvent(kind Kind, in *Intent, now time.Time) Event {
+	return Event{
+		Time: now, Kind: kind, CallID: in.CallID,
+		Session: in.Session, API: in.API, Tool: in.Tool, URL: in.URL, Network: in.Network,
+		Asset: in.Asset, Amount: in.Amount, PayTo: in.PayTo, Payer: in.Payer, Nonce: in.Nonce,
+		ValidBefore: in.ValidBefore,
+	}
+}
+
+// Settle records that the call's payment settled in transaction txHash
+// (which may be empty when the server reported none): reserved|unknown →
+// settled. Settled is final.
+func (l *Ledger) Settle(ctx context.Context, callID, txHash string) error {
+	return l.transition(ctx, "settle", callID, KindSettled, txHash, "")
+}
+
+// MarkUnknown records that the payment was sent but its outcome is unknown:
+// reserved → unknown. The amount still counts.
+func (l *Ledger) MarkUnknown(ctx context.Context, callID, reason string) error {
+	return l.transition(ctx, "mark unknown", callID, KindUnknown, "", reason)
+}
+
+// Release records that the signature never left toll (e.g. signing failed):
+// reserved → released. The amount no longer counts. Final.
+func (l *Ledger) Release(ctx context.Context, callID, reason string) error {
+	return l.transition(ctx, "release", callID, KindReleased, "", reason)
+}
+
+// Void records that the payment is proven never to have settled (reconciled
+// against the chain): reserved|unknown → voided. The amount no longer counts.
+// Final.
+func (l *Ledger) Void(ctx context.Context, callID, reason string) error {
+	return l.transition(ctx, "void", callID, KindVoided, "", reason)
+}
+
+func (l *Ledger) transition(ctx context.Context, op, callID string, kind Kind, txHash, reason string) error {
+	if callID == "" {
+		return fmt.Errorf("%s: %w", op, invalid("empty call id"))
+	}
+	if err := checkText([]textField{
+		{"call id", callID, maxShort}, {"tx hash", txHash, maxShort}, {"reason", reason, maxLong},
+	}); err != nil {
+		return fmt.Errorf("%s %q: %w", op, clip(callID), err)
+	}
+	err := l.update(ctx, func(b buckets) error {
+		return transitionTx(b, callID, kind, txHash, reason, l.now().UTC())
+	})
+	if err != nil {
+		return fmt.Errorf("%s %q: %w", op, callID, err)
+	}
+	return nil
+}
+
+func transitionTx(b buckets, callID string, kind Kind, txHash, reason string, now time.Time) error {
+	rec, err := b.call(callID)
+	if err != nil {
+		return err
+	}
+	if rec == nil {
+		return ErrNotFound
+	}
+	from := rec.Spend.Status
+	ev := Event{Time: now, Kind: kind, CallID: callID, TxHash: txHash, Reason: reason}
+	if err := apply(&rec.Spend, &ev); err != nil {
+		return err
+	}
+	if err := b.appendEvent(&ev); err != nil {
+		return err
+	}
+	rec.Last = ev.Seq
+	if err := b.putCall(rec); err != nil {
+		return err
+	}
+	if from.Counts() && !rec.Spend.Status.Counts() {
+		return b.count(&rec.Spend, rec.Seq, new(big.Int).Neg(rec.Spend.Amount))
+	}
+	return nil
+}
+
+// next is the transition table.
+func next(from Status, kind Kind) (Status, bool) {
+	switch kind {
+	case KindSettled:
+		return StatusSettled, from == StatusReserved || from == StatusUnknown
+	case KindUnknown:
+		return StatusUnknown, from == StatusReserved
+	case KindReleased:
+		return StatusReleased, from == StatusReserved
+	case KindVoided:
+		return StatusVoided, from == StatusReserved || from == StatusUnknown
+	}
+	return "", false
+}
+
+// apply moves s by the transition event e (not a reserved or refused event).
+func apply(s *Spend, e *Event) error {
+	to, ok := next(s.Status, e.Kind)
+	if !ok {
+		return fmt.Errorf("%w: %s call cannot become %s", ErrBadTransition, s.Status, e.Kind)
+	}
+	s.Status, s.UpdatedAt = to, e.Time
+	if e.Kind == KindSettled {
+		s.TxHash = e.TxHash
+	}
+	if e.Reason != "" {
+		s.Reason = e.Reason
+	}
+	return nil
+}
+
+// Refuse records a policy refusal that had no reservation (nothing signed).
+func (l *Ledger) Refuse(ctx context.Context, r Refusal) error {
+	if err := r.validate(); err != nil {
+		return fmt.Errorf("refuse: %w", err)
+	}
+	ev := Event{
+		Kind: KindRefused, CallID: r.CallID, Session: r.Session, API: r.API, Tool: r.Tool,
+		URL: r.URL, Network: r.Network, Asset: r.Asset, Amount: copyInt(r.Amount), PayTo: r.PayTo,
+		Reason: r.Reason,
+	}
+	err := l.update(ctx, func(b buckets) error {
+		e := ev
+		e.Time = l.now().UTC()
+		return b.appendEvent(&e)
+	})
+	if err != nil {
+		return fmt.Errorf("refuse %q: %w", r.CallID, err)
+	}
+	return nil
+}
+
+// Spend returns the current state of one call, or ErrNotFound.
+func (l *Ledger) Spend(ctx context.Context, callID string) (Spend, error) {
+	var sp Spend
+	err := l.view(ctx, func(b buckets) error {
+		rec, err := b.call(callID)
+		if err != nil {
+			return err
+		}
+		if rec == nil {
+			return ErrNotFound
+		}
+		sp = rec.Spend
+		return nil
+	})
+	if err != nil {
+		return Spend{}, fmt.Errorf("spend %q: %w", callID, err)
+	}
+	return sp, nil
+}
+
+// Spends returns every reserved call, in reservation order.
+func (l *Ledger) Spends(ctx context.Context) ([]Spend, error) {
+	var recs []*callRecord
+	err := l.view(ctx, func(b buckets) error {
+		var err error
+		recs, err = b.allCalls()
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("spends: %w", err)
+	}
+	out := make([]Spend, len(recs))
+	for i, r := range recs {
+		out[i] = r.Spend
+	}
+	return out, nil
+}
+
+func (b buckets) allCalls() ([]*callRecord, error) {
+	var recs []*callRecord
+	err := b.calls.ForEach(func(k, _ []byte) error {
+		rec, err := b.call(string(k))
+		if err == nil {
+			recs = append(recs, rec)
+		}
+		return err
+	})
+	slices.SortFunc(recs, func(a, b *callRecord) int { return cmpU64(a.Seq, b.Seq) })
+	return recs, err
+}
+
+func cmpU64(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// Events returns the whole chain, in order. Each event's own hash is checked
+// (an event that fails returns a *TamperError); the links between events are
+// checked by Verify.
+func (l *Ledger) Events(ctx context.Context) ([]Event, error) {
+	var evs []Event
+	err := l.view(ctx, func(b buckets) error {
+		var err error
+		evs, err = b.allEvents()
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("events: %w", err)
+	}
+	return evs, nil
+}
+
+func (b buckets) allEvents() ([]Event, error) {
+	var evs []Event
+	err := b.events.ForEach(func(k, v []byte) error {
+		pos := uint64(len(evs) + 1)
+		if len(k) == 8 {
+			pos = be64(k)
+		}
+		e, err := decodeRecord(v)
+		if err != nil {
+			return tampered(pos, "%v", err)
+		}
+		evs = append(evs, e)
+		return nil
+	})
+	return evs, err
+}
+
+// Totals returns the counted amounts (reserved + unknown + settled) of the
+// session, of the API, of the rolling 24 h before now, and of the whole ledger.
+func (l *Ledger) Totals(ctx context.Context, session, api string) (Totals, error) {
+	var t Totals
+	err := l.view(ctx, func(b buckets) error {
+		var err error
+		if t.Session, err = b.sum(sessionKey(session)); err != nil {
+			return err
+		}
+		if t.API, err = b.sum(apiKey(api)); err != nil {
+			return err
+		}
+		if t.Total, err = b.sum(sumTotal); err != nil {
+			return err
+		}
+		t.Day, err = b.daySum(l.now(), false)
+		return err
+	})
+	if err != nil {
+		return Totals{}, fmt.Errorf("totals: %w", err)
+	}
+	return t, nil
+}

@@ -1,0 +1,246 @@
+package ledger
+
+// Bucket layout (private; Verify rebuilds everything but "events" and
+// compares):
+//
+//	meta    "format" → formatV1
+//	        "id"     → random id written at creation (detects a replaced file)
+//	        "head"   → seq (8 bytes, big endian) ‖ hash of the last event (32)
+//	        "day"    → W (8) ‖ decimal S: S is the counted sum of the window
+//	                   entries with time key > W (the rolling-day cache)
+//	events  seq (8, big endian) → prev hash (32) ‖ hash (32) ‖ canonical event
+//	calls   call id → JSON callRecord (current Spend, reservation and last seq)
+//	sums    "t" → counted total; "s"+session → counted per session;
+//	        "a"+api → counted per API (decimal strings)
+//	window  time key (8) ‖ seq (8) → decimal amount, one per counting call,
+//	        keyed by reservation time (time key: UnixNano with the sign bit
+//	        flipped, so byte order is time order)
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+var (
+	bucketMeta   = []byte("meta")
+	bucketEvents = []byte("events")
+	bucketCalls  = []byte("calls")
+	bucketSums   = []byte("sums")
+	bucketWindow = []byte("window")
+
+	allBuckets = [][]byte{bucketMeta, bucketEvents, bucketCalls, bucketSums, bucketWindow}
+
+	keyFormat = []byte("format")
+	keyID     = []byte("id")
+	keyHead   = []byte("head")
+	keyDay    = []byte("day")
+
+	sumTotal = []byte("t")
+)
+
+const (
+	formatV1 = "toll-ledger/1"
+	day      = 24 * time.Hour
+)
+
+func sessionKey(s string) []byte { return append([]byte{'s'}, s...) }
+func apiKey(a string) []byte     { return append([]byte{'a'}, a...) }
+
+// callRecord is the derived current state of one reserved call.
+type callRecord struct {
+	Spend Spend  `json:"spend"`
+	Seq   uint64 `json:"seq"`  // the reserved event
+	Last  uint64 `json:"last"` // the latest event of this call
+}
+
+func u64(x uint64) []byte { return binary.BigEndian.AppendUint64(nil, x) }
+
+func be64(b []byte) uint64 { return binary.BigEndian.Uint64(b) }
+
+// timeKey orders times as unsigned big-endian bytes.
+func timeKey(t time.Time) uint64 { return uint64(t.UnixNano()) ^ (1 << 63) }
+
+func windowKey(t time.Time, seq uint64) []byte {
+	return binary.BigEndian.AppendUint64(u64(timeKey(t)), seq)
+}
+
+// buckets returns the ledger's buckets, or an error when one is missing.
+type buckets struct {
+	meta, events, calls, sums, window *bolt.Bucket
+}
+
+func openBuckets(tx *bolt.Tx) (buckets, error) {
+	b := buckets{
+		meta: tx.Bucket(bucketMeta), events: tx.Bucket(bucketEvents), calls: tx.Bucket(bucketCalls),
+		sums: tx.Bucket(bucketSums), window: tx.Bucket(bucketWindow),
+	}
+	if b.meta == nil || b.events == nil || b.calls == nil || b.sums == nil || b.window == nil {
+		return b, errors.New("not a toll ledger (buckets missing)")
+	}
+	return b, nil
+}
+
+func readHead(meta *bolt.Bucket) (uint64, [sha256.Size]byte, error) {
+	var h [sha256.Size]byte
+	v := meta.Get(keyHead)
+	if len(v) != 8+sha256.Size {
+		return 0, h, errors.New("ledger head record is damaged")
+	}
+	copy(h[:], v[8:])
+	return binary.BigEndian.Uint64(v[:8]), h, nil
+}
+
+// appendEvent sets e.Seq, e.PrevHash and e.Hash and stores e after the head.
+func (b buckets) appendEvent(e *Event) error {
+	seq, prev, err := readHead(b.meta)
+	if err != nil {
+		return err
+	}
+	e.Seq = seq + 1
+	canon := e.canonical()
+	hash := chainHash(prev[:], canon)
+	if err := b.events.Put(u64(e.Seq), encodeRecord(prev, hash, canon)); err != nil {
+		return err
+	}
+	e.PrevHash, e.Hash = fmt.Sprintf("%x", prev), fmt.Sprintf("%x", hash)
+	return b.meta.Put(keyHead, append(u64(e.Seq), hash[:]...))
+}
+
+func (b buckets) call(id string) (*callRecord, error) {
+	v := b.calls.Get([]byte(id))
+	if v == nil {
+		return nil, nil
+	}
+	var rec callRecord
+	if err := json.Unmarshal(v, &rec); err != nil {
+		return nil, fmt.Errorf("call record %q is damaged: %w", id, err)
+	}
+	return &rec, nil
+}
+
+func (b buckets) putCall(rec *callRecord) error {
+	v, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	return b.calls.Put([]byte(rec.Spend.CallID), v)
+}
+
+func (b buckets) sum(key []byte) (*big.Int, error) {
+	v := b.sums.Get(key)
+	if v == nil {
+		return new(big.Int), nil
+	}
+	x, ok := new(big.Int).SetString(string(v), 10)
+	if !ok {
+		return nil, fmt.Errorf("counter %q is damaged", key)
+	}
+	return x, nil
+}
+
+func (b buckets) addSum(key []byte, delta *big.Int) error {
+	x, err := b.sum(key)
+	if err != nil {
+		return err
+	}
+	x.Add(x, delta)
+	if x.Sign() < 0 {
+		return fmt.Errorf("counter %q would go negative", key)
+	}
+	return b.sums.Put(key, []byte(x.String()))
+}
+
+// count adds delta (positive on reserve, negative on release or void) to
+// every counter the spend belongs to.
+func (b buckets) count(s *Spend, seq uint64, delta *big.Int) error {
+	for _, k := range [][]byte{sumTotal, sessionKey(s.Session), apiKey(s.API)} {
+		if err := b.addSum(k, delta); err != nil {
+			return err
+		}
+	}
+	w, sum, err := b.dayState()
+	if err != nil {
+		return err
+	}
+	wk := windowKey(s.ReservedAt, seq)
+	if delta.Sign() > 0 {
+		if err := b.window.Put(wk, []byte(delta.String())); err != nil {
+			return err
+		}
+	} else if err := b.window.Delete(wk); err != nil {
+		return err
+	}
+	if timeKey(s.ReservedAt) > w {
+		sum.Add(sum, delta)
+		return b.putDayState(w, sum)
+	}
+	return nil
+}
+
+func (b buckets) dayState() (uint64, *big.Int, error) {
+	v := b.meta.Get(keyDay)
+	if len(v) < 9 {
+		return 0, nil, errors.New("rolling-day record is damaged")
+	}
+	s, ok := new(big.Int).SetString(string(v[8:]), 10)
+	if !ok || s.Sign() < 0 {
+		return 0, nil, errors.New("rolling-day record is damaged")
+	}
+	return binary.BigEndian.Uint64(v[:8]), s, nil
+}
+
+func (b buckets) putDayState(w uint64, s *big.Int) error {
+	return b.meta.Put(keyDay, append(u64(w), s.String()...))
+}
+
+// daySum returns the counted amount reserved after now-24h. It moves the
+// cached window edge W to now-24h, walking only the entries that leave (or,
+// if the clock went back, re-enter) the window; persist stores the moved edge
+// (write transactions only).
+func (b buckets) daySum(now time.Time, persist bool) (*big.Int, error) {
+	w, s, err := b.dayState()
+	if err != nil {
+		return nil, err
+	}
+	nw := timeKey(now.Add(-day))
+	lo, hi, sign := w, nw, -1 // entries with lo < key <= hi leave the window
+	if nw < w {
+		lo, hi, sign = nw, w, +1 // the clock went back: they re-enter
+	}
+	if lo != hi {
+		c := b.window.Cursor()
+		for k, v := c.Seek(u64(lo + 1)); k != nil; k, v = c.Next() {
+			if len(k) != 16 {
+				return nil, fmt.Errorf("window key %x is damaged", k)
+			}
+			if be64(k) > hi {
+				break
+			}
+			x, ok := new(big.Int).SetString(string(v), 10)
+			if !ok || x.Sign() <= 0 {
+				return nil, fmt.Errorf("window entry %x is damaged", k)
+			}
+			if sign < 0 {
+				s.Sub(s, x)
+			} else {
+				s.Add(s, x)
+			}
+		}
+		if s.Sign() < 0 {
+			return nil, errors.New("rolling-day sum went negative: derived state is damaged")
+		}
+		if persist {
+			if err := b.putDayState(nw, s); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return s, nil
+}

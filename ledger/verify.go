@@ -1,0 +1,256 @@
+package ledger
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math/big"
+	"slices"
+)
+
+// Verify checks the whole ledger: the event chain (every event present, in
+// sequence, its hash matching its contents and linking to the previous
+// event's hash, the last one matching the stored head), that the chain is a
+// valid history (no transition from a final status, no call reserved twice),
+// and that the derived state used for the caps (each call's status, the
+// counters, the rolling-day index) is exactly what replaying the chain gives.
+// A failure is a *TamperError (errors.Is(err, ErrTampered)) naming the
+// position.
+//
+// The chain is not keyed: whoever can write the file can rewrite every hash
+// after an edit. Keep a copy of the last hash elsewhere (e.g. an export) to
+// detect that too.
+func (l *Ledger) Verify(ctx context.Context) error {
+	err := l.view(ctx, func(b buckets) error { return verifyTx(b) })
+	if err != nil {
+		return fmt.Errorf("verify %s: %w", l.path, err)
+	}
+	return nil
+}
+
+func verifyTx(b buckets) error {
+	ch := newChain()
+	c := b.events.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		want := ch.n + 1
+		if len(k) != 8 {
+			return tampered(want, "malformed event key %x", k)
+		}
+		if got := be64(k); got != want {
+			return tampered(want, "event missing (next stored event is %d)", got)
+		}
+		e, err := decodeRecord(v)
+		if err != nil {
+			return tampered(want, "%v", err)
+		}
+		if err := ch.add(&e); err != nil {
+			return err
+		}
+	}
+	seq, head, err := readHead(b.meta)
+	if err != nil {
+		return tampered(0, "%v", err)
+	}
+	if seq != ch.n || head != ch.prev {
+		// The first position that the chain and the head disagree on.
+		pos := min(seq, ch.n) + 1
+		if seq == ch.n {
+			pos = seq // same length, different last hash
+		}
+		return tampered(pos, "chain ends at event %d but the head says %d: events were deleted or added", ch.n, seq)
+	}
+	return ch.st.compare(b)
+}
+
+// VerifyEvents checks a chain read back from an export (ReadJSONL): sequence
+// numbers from 1, every hash against the event's contents and the previous
+// hash, and the history's transitions. It cannot tell whether events were cut
+// from the end; compare the last hash with one kept elsewhere for that.
+func VerifyEvents(events []Event) error {
+	ch := newChain()
+	for i := range events {
+		if err := ch.add(&events[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// chain checks events one at a time, in order, and replays them.
+type chain struct {
+	n    uint64            // events added
+	prev [sha256.Size]byte // hash of the last one
+	st   *derived
+}
+
+func newChain() *chain {
+	return &chain{st: &derived{calls: map[string]*callRecord{}, sums: map[string]*big.Int{}, window: map[string]string{}}}
+}
+
+func (ch *chain) add(e *Event) error {
+	want := ch.n + 1
+	if e.Seq != want {
+		return tampered(want, "event has sequence number %d", e.Seq)
+	}
+	if e.PrevHash != hex.EncodeToString(ch.prev[:]) {
+		return tampered(want, "previous hash does not match event %d", ch.n)
+	}
+	h := chainHash(ch.prev[:], e.canonical())
+	if e.Hash != hex.EncodeToString(h[:]) {
+		return tampered(want, "hash does not match the event's contents")
+	}
+	ch.n, ch.prev = want, h
+	return ch.st.replay(e)
+}
+
+// derived is the state Reserve and the transitions maintain, rebuilt from
+// the chain.
+type derived struct {
+	calls  map[string]*callRecord
+	sums   map[string]*big.Int
+	window map[string]string
+}
+
+// replay applies one event to the derived state; an event that is not a
+// valid next step of the history is tampering.
+func (st *derived) replay(e *Event) error {
+	if !validKind(e.Kind) {
+		return tampered(e.Seq, "unknown event kind %q", e.Kind)
+	}
+	switch e.Kind {
+	case KindRefused:
+	case KindReserved:
+		if e.CallID == "" || e.Amount == nil || e.Amount.Sign() <= 0 {
+			return tampered(e.Seq, "reservation without call id or positive amount")
+		}
+		if _, dup := st.calls[e.CallID]; dup {
+			return tampered(e.Seq, "call %q reserved twice", e.CallID)
+		}
+		sp := Spend{
+			Intent: Intent{
+				CallID: e.CallID, Session: e.Session, API: e.API, Tool: e.Tool, URL: e.URL,
+				Network: e.Network, Asset: e.Asset, Amount: e.Amount, PayTo: e.PayTo, Payer: e.Payer,
+				Nonce: e.Nonce, ValidBefore: e.ValidBefore,
+			},
+			Status: StatusReserved, ReservedAt: e.Time, UpdatedAt: e.Time,
+		}
+		st.calls[e.CallID] = &callRecord{Spend: sp, Seq: e.Seq, Last: e.Seq}
+		st.count(&sp, e.Seq, e.Amount)
+	default:
+		rec, ok := st.calls[e.CallID]
+		if !ok {
+			return tampered(e.Seq, "%s event for call %q, which was never reserved", e.Kind, e.CallID)
+		}
+		from := rec.Spend.Status
+		if err := apply(&rec.Spend, e); err != nil {
+			return tampered(e.Seq, "call %q: %v", e.CallID, err)
+		}
+		rec.Last = e.Seq
+		if from.Counts() && !rec.Spend.Status.Counts() {
+			st.count(&rec.Spend, rec.Seq, new(big.Int).Neg(rec.Spend.Amount))
+		}
+	}
+	return nil
+}
+
+func (st *derived) count(s *Spend, seq uint64, delta *big.Int) {
+	for _, k := range []string{string(sumTotal), string(sessionKey(s.Session)), string(apiKey(s.API))} {
+		x, ok := st.sums[k]
+		if !ok {
+			x = new(big.Int)
+			st.sums[k] = x
+		}
+		x.Add(x, delta)
+	}
+	wk := string(windowKey(s.ReservedAt, seq))
+	if delta.Sign() > 0 {
+		st.window[wk] = delta.String()
+	} else {
+		delete(st.window, wk)
+	}
+}
+
+// compare checks the stored derived state against the replayed one.
+func (st *derived) compare(b buckets) error {
+	recs, err := b.allCalls()
+	if err != nil {
+		return tampered(0, "%v", err)
+	}
+	for _, rec := range recs {
+		want, ok := st.calls[rec.Spend.CallID]
+		if !ok {
+			return tampered(rec.Seq, "call %q is recorded but has no reservation event", rec.Spend.CallID)
+		}
+		got, _ := json.Marshal(rec)
+		exp, _ := json.Marshal(want)
+		if !bytes.Equal(got, exp) {
+			return tampered(want.Seq, "recorded state of call %q does not match its events", rec.Spend.CallID)
+		}
+	}
+	if len(recs) != len(st.calls) {
+		missing := ""
+		for id, rec := range st.calls {
+			if b.calls.Get([]byte(id)) == nil {
+				missing = fmt.Sprintf("call %q (event %d)", id, rec.Seq)
+				break
+			}
+		}
+		return tampered(0, "%d calls recorded, %d reserved by events; missing %s", len(recs), len(st.calls), missing)
+	}
+
+	stored := map[string]string{}
+	_ = b.sums.ForEach(func(k, v []byte) error { stored[string(k)] = string(v); return nil })
+	for _, k := range sortedKeys(st.sums) {
+		if got, want := stored[k], st.sums[k].String(); got != want {
+			return tampered(0, "counter %q is %q, events give %s", k, got, want)
+		}
+		delete(stored, k)
+	}
+	if len(stored) > 0 {
+		return tampered(0, "counter %q has no events behind it", sortedKeys(stored)[0])
+	}
+
+	storedWin := map[string]string{}
+	_ = b.window.ForEach(func(k, v []byte) error { storedWin[string(k)] = string(v); return nil })
+	for _, k := range sortedKeys(st.window) {
+		if storedWin[k] != st.window[k] {
+			return tampered(be64([]byte(k[8:])), "rolling-day index entry missing or changed")
+		}
+		delete(storedWin, k)
+	}
+	if len(storedWin) > 0 {
+		k, seq := sortedKeys(storedWin)[0], uint64(0)
+		if len(k) == 16 {
+			seq = be64([]byte(k[8:]))
+		}
+		return tampered(seq, "rolling-day index has an entry for a call that does not count")
+	}
+
+	w, s, err := b.dayState()
+	if err != nil {
+		return tampered(0, "%v", err)
+	}
+	want := new(big.Int)
+	for k, v := range st.window {
+		if be64([]byte(k[:8])) > w {
+			x, _ := new(big.Int).SetString(v, 10)
+			want.Add(want, x)
+		}
+	}
+	if s.Cmp(want) != 0 {
+		return tampered(0, "rolling-day sum is %s, the index gives %s", s, want)
+	}
+	return nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
