@@ -122,3 +122,14 @@ func passphrase(src Source, getenv func(string) string) (pass, from string, err 
 	}
 	return "", "", fmt.Errorf("%w: keystore %s needs a passphrase: set $%s or pass %s", ErrNoPassphrase, src.Keystore, env, flagPassphraseFile)
 }
+
+// Passphrase resolves the passphrase a Source names (its PassphraseFile, else its
+// PassphraseEnv variable), for commands that create a keystore. Errors name where the
+// passphrase was looked for, never its value.
+func Passphrase(src Source, getenv func(string) string) (string, error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	pass, _, err := passphrase(src, getenv)
+	return pass, err
+}

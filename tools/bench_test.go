@@ -1,0 +1,101 @@
+package tools
+
+import (
+	"encoding/json"
+	"math/big"
+	"net/http/httptest"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/tollhq/toll/catalog"
+	"github.com/tollhq/toll/ledger"
+	"github.com/tollhq/toll/tools/x402test"
+	"github.com/tollhq/toll/wallet"
+)
+
+// BenchmarkPaidCallInstant is toll's own cost per paid call: two HTTP exchanges on
+// loopback with an API that answers at once (no facilitator, no chain), the choice, the
+// ledger reservation and outcome (two fsync'd bbolt transactions) and the signature.
+func BenchmarkPaidCallInstant(b *testing.B) {
+	api := &hostileAPI{unpaid: write402(good()), paid: settledOK}
+	srv := httptest.NewServer(api)
+	defer srv.Close()
+	w, err := wallet.Generate(wallet.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	led, err := ledger.Open(filepath.Join(b.TempDir(), "ledger.db"), ledger.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer led.Close()
+	c, err := New(Config{Wallet: w, Ledger: led, Policy: Policy{Networks: []string{"base-sepolia"}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	op := &catalog.Operation{
+		API: "bench", Name: "bench_get", Method: "GET", ServerURL: srv.URL, Path: "/thing/{id}",
+		Params:      []catalog.Param{{Name: "id", In: "path", Arg: "id", Required: true}},
+		InputSchema: json.RawMessage(`{"type":"object","properties":{"id":{"type":"string"}},"required":["id"]}`),
+		Price:       &catalog.Price{Amount: big.NewInt(1000), Decimals: 6, Asset: "USDC", Scheme: "exact", Mode: "fixed"},
+	}
+	args := json.RawMessage(`{"id":"1"}`)
+	b.ResetTimer()
+	for b.Loop() {
+		res, err := c.Call(b.Context(), Call{Op: op, Arguments: args, Session: "bench"})
+		if err != nil || res.Payment == nil || res.Payment.Status != "settled" {
+			b.Fatalf("call: %v %+v", err, res)
+		}
+	}
+}
+
+// BenchmarkPaidCallLocalWorld is a whole paid call against the local x402 world: 402,
+// choice, reservation, signature, retry, facilitator verify and on-chain settlement of a
+// real EIP-3009 transfer, outcome.
+func BenchmarkPaidCallLocalWorld(b *testing.B) {
+	ctx := b.Context()
+	world, err := x402test.Start(ctx, x402test.Options{MaxClockSkew: 24 * time.Hour, MaxTimeoutSeconds: 48 * 3600})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer world.Close()
+	api, err := catalog.Load(ctx, world.SpecYAML(), "weather.yaml", catalog.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var op *catalog.Operation
+	for _, o := range api.Operations {
+		if o.OperationID == "getWeather" {
+			op = o
+		}
+	}
+	w, err := wallet.Generate(wallet.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := world.Fund(ctx, w.Address().Hex(), big.NewInt(1_000_000_000_000)); err != nil {
+		b.Fatal(err)
+	}
+	led, err := ledger.Open(filepath.Join(b.TempDir(), "ledger.db"), ledger.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer led.Close()
+	c, err := New(Config{Wallet: w, Ledger: led, Policy: Policy{
+		Networks:  []string{world.Chain.NetworkV2()},
+		Assets:    []Asset{{Address: world.Chain.TokenAddress()}},
+		MaxWindow: 48 * time.Hour,
+	}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	args := json.RawMessage(`{"city":"Oslo"}`)
+	b.ResetTimer()
+	for b.Loop() {
+		res, err := c.Call(ctx, Call{Op: op, Arguments: args, Session: "bench"})
+		if err != nil || res.Payment == nil || res.Payment.Status != "settled" {
+			b.Fatalf("call: %v %+v", err, res)
+		}
+	}
+}

@@ -1,0 +1,378 @@
+package tools
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/big"
+	"net/http"
+	"time"
+
+	"github.com/tollhq/toll/catalog"
+	"github.com/tollhq/toll/ledger"
+	"github.com/tollhq/toll/tools/x402"
+	"github.com/tollhq/toll/wallet"
+)
+
+// DefaultMaxResponse is how much of a response body a call keeps when
+// Config.MaxResponseBytes is zero.
+const DefaultMaxResponse = 1 << 20
+
+// Config configures a Client. Wallet and Ledger are required; every other zero value
+// means the default.
+type Config struct {
+	Wallet *wallet.Wallet
+	Ledger *ledger.Ledger
+	Policy Policy
+	// HTTPClient sends the API requests. nil: a client with a 60 s timeout. toll never
+	// follows redirects, whatever this client's CheckRedirect says: a payment header must
+	// not travel to another URL.
+	HTTPClient *http.Client
+	// MaxResponseBytes bounds the response body a call keeps (the rest is cut and the
+	// result says so). Zero: DefaultMaxResponse.
+	MaxResponseBytes int64
+	// Logger receives one line per call and per payment step; nil is silent.
+	Logger *slog.Logger
+}
+
+// Client calls catalog operations and pays for them within its Policy. It is safe for
+// concurrent use.
+type Client struct {
+	wallet  *wallet.Wallet
+	ledger  *ledger.Ledger
+	policy  *compiledPolicy
+	http    *http.Client
+	paid    *http.Client // sends paid requests on a fresh connection (see New)
+	maxBody int64
+	log     *slog.Logger
+	schemas schemas
+}
+
+// New validates cfg and returns a Client.
+func New(cfg Config) (*Client, error) {
+	if cfg.Wallet == nil {
+		return nil, errors.New("tools: no wallet")
+	}
+	if cfg.Ledger == nil {
+		return nil, errors.New("tools: no ledger")
+	}
+	pol, err := compilePolicy(cfg.Policy)
+	if err != nil {
+		return nil, err
+	}
+	hc := http.Client{Timeout: 60 * time.Second}
+	if cfg.HTTPClient != nil {
+		hc = *cfg.HTTPClient
+	}
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	// net/http silently resends an idempotent request (GET, HEAD) when a reused
+	// connection breaks after the request was written. For a paid request that would
+	// hand the signed payment to the server twice, so paid requests go on a fresh
+	// connection, which the transport never retries.
+	paid := hc
+	if t, ok := transportOf(&hc).(*http.Transport); ok {
+		t = t.Clone()
+		t.DisableKeepAlives = true
+		paid.Transport = t
+	}
+	c := &Client{
+		paid:    &paid,
+		wallet:  cfg.Wallet,
+		ledger:  cfg.Ledger,
+		policy:  pol,
+		http:    &hc,
+		maxBody: cfg.MaxResponseBytes,
+		log:     cfg.Logger,
+	}
+	if c.maxBody <= 0 {
+		c.maxBody = DefaultMaxResponse
+	}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	return c, nil
+}
+
+// Payer is the address that pays.
+func (c *Client) Payer() wallet.Address { return c.wallet.Address() }
+
+// Caps returns the caps the client enforces.
+func (c *Client) Caps() ledger.Caps { return c.policy.caps }
+
+// Call is one tool invocation.
+type Call struct {
+	Op        *catalog.Operation
+	Arguments json.RawMessage // a JSON object; nil means {}
+	Session   string          // the MCP session, for the per-session cap
+}
+
+// Result is what an API answered. Payment is nil when nothing was paid.
+type Result struct {
+	Status      int
+	ContentType string
+	Body        []byte
+	Truncated   bool // Body was cut at the response limit
+	Payment     *Receipt
+}
+
+// Receipt says what a call paid. Amount is in atomic units.
+type Receipt struct {
+	CallID      string   `json:"callId"`
+	Status      string   `json:"status"` // "settled" or "unknown" (counts as spent until reconciled)
+	Amount      *big.Int `json:"amount"`
+	Display     string   `json:"display"` // "0.001 USDC"
+	Network     string   `json:"network"`
+	Asset       string   `json:"asset"`
+	PayTo       string   `json:"payTo"`
+	Payer       string   `json:"payer"`
+	Nonce       string   `json:"nonce"`
+	Transaction string   `json:"transaction,omitempty"`
+	Version     int      `json:"x402Version"`
+}
+
+// Call runs one tool call: validate, send, and on 402 pay once within the policy.
+//
+// Errors: *RefusedError (nothing signed), *PaymentError (a payment left toll but was not
+// proven settled; it counts as spent), ErrInvalidArguments (nothing sent), ErrUpstream
+// (the API failed before any payment). A non-402 answer from the API, even a 5xx, is a
+// Result, not an error.
+func (c *Client) Call(ctx context.Context, call Call) (*Result, error) {
+	op := call.Op
+	args, err := c.schemas.decodeArguments(op, call.Arguments)
+	if err != nil {
+		return nil, err
+	}
+	req, err := buildRequest(op, args)
+	if err != nil {
+		return nil, err
+	}
+	log := c.log.With("tool", op.Name, "method", req.method, "url", req.url)
+	resp, body, truncated, err := c.send(ctx, req, nil)
+	if err != nil {
+		log.Warn("request failed", "err", err)
+		return nil, fmt.Errorf("%w: %s %s: %v", ErrUpstream, req.method, req.url, err)
+	}
+	if resp.StatusCode != http.StatusPaymentRequired {
+		log.Info("call done", "status", resp.StatusCode, "paid", false)
+		return &Result{Status: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"), Body: body, Truncated: truncated}, nil
+	}
+	ch, err := x402.ParseChallenge(resp.Header, body)
+	if err != nil {
+		log.Warn("unusable 402", "err", err)
+		return nil, fmt.Errorf("%w: %s answered 402 without terms toll can read: %v", ErrUpstream, req.url, err)
+	}
+	return c.pay(ctx, call, req, ch, log)
+}
+
+// pay chooses, reserves, signs, sends once and records. It is the only place that signs.
+func (c *Client) pay(ctx context.Context, call Call, req *request, ch *x402.Challenge, log *slog.Logger) (*Result, error) {
+	op := call.Op
+	callID := newCallID()
+	log = log.With("call", callID)
+	pick, err := c.policy.choose(op, ch)
+	if err != nil {
+		c.recordRefusal(ctx, call, req, ch, callID, err, log)
+		return nil, err
+	}
+	o := pick.option
+	auth, err := c.wallet.NewAuthorization(pick.payTo, o.Amount, pick.window)
+	if err != nil {
+		return nil, fmt.Errorf("prepare authorization: %w", err)
+	}
+	domain := wallet.Domain{Name: o.Domain.Name, Version: o.Domain.Version, ChainID: pick.chainID, VerifyingContract: pick.asset}
+	if err := wallet.Validate(domain, auth); err != nil {
+		return nil, fmt.Errorf("prepare authorization (nothing was signed): %w", err)
+	}
+	rc := &Receipt{
+		CallID:  callID,
+		Amount:  new(big.Int).Set(o.Amount),
+		Display: amountText(o.Amount),
+		Network: o.Network,
+		Asset:   pick.asset.Hex(),
+		PayTo:   pick.payTo.Hex(),
+		Payer:   auth.From.Hex(),
+		Nonce:   "0x" + hex.EncodeToString(auth.Nonce[:]),
+		Version: ch.Version,
+	}
+	intent := ledger.Intent{
+		CallID:      callID,
+		Session:     call.Session,
+		API:         op.API,
+		Tool:        op.Name,
+		URL:         req.url,
+		Network:     o.Network,
+		Asset:       rc.Asset,
+		Amount:      o.Amount,
+		PayTo:       rc.PayTo,
+		Payer:       rc.Payer,
+		Nonce:       rc.Nonce,
+		ValidBefore: time.Unix(auth.ValidBefore.Int64(), 0),
+	}
+	if _, err := c.ledger.Reserve(ctx, intent, c.policy.caps); err != nil {
+		var capErr *ledger.CapError
+		if errors.As(err, &capErr) {
+			log.Info("payment refused by cap", "cap", capErr.Cap, "amount", o.Amount)
+			return nil, &RefusedError{
+				Rule: capErr.Cap + " cap",
+				Msg: fmt.Sprintf("%s asks %s, but the %s cap is %s and %s is already spent or reserved; nothing was signed. %s",
+					op.Name, amountText(o.Amount), capErr.Cap, amountText(capErr.Limit), amountText(capErr.Used), raiseHint(capErr.Cap)),
+				Err: err,
+			}
+		}
+		return nil, fmt.Errorf("reserve payment in the ledger (nothing was signed): %w", err)
+	}
+	sig, err := c.wallet.Sign(ctx, domain, auth)
+	if err != nil {
+		c.settleLedger(ctx, log, func(ctx context.Context) error { return c.ledger.Release(ctx, callID, "signing failed: "+err.Error()) })
+		return nil, fmt.Errorf("sign payment: %w", err)
+	}
+	payload := x402.ExactEVMPayload{
+		Signature: "0x" + hex.EncodeToString(sig),
+		Authorization: x402.Authorization{
+			From:        auth.From.Hex(),
+			To:          auth.To.Hex(),
+			Value:       auth.Value.String(),
+			ValidAfter:  auth.ValidAfter.String(),
+			ValidBefore: auth.ValidBefore.String(),
+			Nonce:       rc.Nonce,
+		},
+	}
+	name, value, err := ch.PaymentHeader(o.Index, payload)
+	if err != nil {
+		c.settleLedger(ctx, log, func(ctx context.Context) error { return c.ledger.Release(ctx, callID, "payment header: "+err.Error()) })
+		return nil, fmt.Errorf("build payment header: %w", err)
+	}
+	log.Info("paying", "amount", o.Amount, "network", o.Network, "asset", rc.Asset, "payTo", rc.PayTo, "nonce", rc.Nonce, "x402Version", ch.Version)
+
+	// From here the signed authorization may be in the server's hands: nothing but a
+	// settlement proof or a later reconcile against the chain ends its count.
+	resp, body, truncated, err := c.send(ctx, req, http.Header{name: {value}})
+	if err != nil {
+		reason := "sending the paid request failed: " + err.Error()
+		c.settleLedger(ctx, log, func(ctx context.Context) error { return c.ledger.MarkUnknown(ctx, callID, reason) })
+		rc.Status = string(ledger.StatusUnknown)
+		return nil, &PaymentError{
+			Msg:     fmt.Sprintf("the paid request to %s failed after the payment was signed (%v); %s counts as spent until `toll ledger reconcile` shows it never settled. toll will not pay again for this call", req.url, err, rc.Display),
+			Receipt: rc,
+			Err:     ErrPaymentNotSettled,
+		}
+	}
+	res := &Result{Status: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"), Body: body, Truncated: truncated, Payment: rc}
+	settlement, serr := x402.ParseSettlement(resp.Header)
+	switch {
+	case resp.StatusCode < 400 && settlement != nil && settlement.Success && settlement.Transaction != "":
+		rc.Status = string(ledger.StatusSettled)
+		rc.Transaction = settlement.Transaction
+		c.settleLedger(ctx, log, func(ctx context.Context) error { return c.ledger.Settle(ctx, callID, settlement.Transaction) })
+		log.Info("paid", "status", resp.StatusCode, "tx", settlement.Transaction)
+		return res, nil
+	case resp.StatusCode == http.StatusPaymentRequired:
+		reason := "the server answered 402 to the paid request"
+		if settlement != nil && settlement.ErrorReason != "" {
+			reason += ": " + settlement.ErrorReason
+		} else if again, err := x402.ParseChallenge(resp.Header, body); err == nil && again.Error != "" {
+			reason += ": " + again.Error
+		}
+		c.settleLedger(ctx, log, func(ctx context.Context) error { return c.ledger.MarkUnknown(ctx, callID, reason) })
+		rc.Status = string(ledger.StatusUnknown)
+		log.Warn("payment not accepted", "reason", reason)
+		return nil, &PaymentError{
+			Msg: fmt.Sprintf("%s (%s). toll does not pay twice for one call; the signed %s counts as spent until `toll ledger reconcile` shows it never settled",
+				reason, req.url, rc.Display),
+			Receipt: rc,
+			Err:     ErrPaymentNotSettled,
+		}
+	default:
+		reason := fmt.Sprintf("the server answered %d with no settlement proof", resp.StatusCode)
+		if serr != nil {
+			reason += " (" + serr.Error() + ")"
+		} else if settlement != nil && !settlement.Success {
+			reason = fmt.Sprintf("the server answered %d and reported a failed settlement: %s", resp.StatusCode, settlement.ErrorReason)
+		}
+		c.settleLedger(ctx, log, func(ctx context.Context) error { return c.ledger.MarkUnknown(ctx, callID, reason) })
+		rc.Status = string(ledger.StatusUnknown)
+		log.Warn("payment outcome unknown", "reason", reason)
+		return res, nil
+	}
+}
+
+// settleLedger records an outcome even when the call's context is already done: losing
+// the record of a signed payment is worse than a late write.
+func (c *Client) settleLedger(ctx context.Context, log *slog.Logger, write func(context.Context) error) {
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err := write(wctx); err != nil {
+		log.Error("ledger outcome not recorded; the reservation still counts against the caps", "err", err)
+	}
+}
+
+func (c *Client) recordRefusal(ctx context.Context, call Call, req *request, ch *x402.Challenge, callID string, refusal error, log *slog.Logger) {
+	r := ledger.Refusal{
+		CallID:  callID,
+		Session: call.Session,
+		API:     call.Op.API,
+		Tool:    call.Op.Name,
+		URL:     req.url,
+		Reason:  refusal.Error(),
+	}
+	if len(ch.Options) > 0 {
+		o := ch.Options[0]
+		r.Network, r.Asset, r.PayTo, r.Amount = o.Network, o.Asset, o.PayTo, o.Amount
+	}
+	log.Info("payment refused by policy", "reason", refusal.Error())
+	c.settleLedger(ctx, log, func(ctx context.Context) error { return c.ledger.Refuse(ctx, r) })
+}
+
+func transportOf(hc *http.Client) http.RoundTripper {
+	if hc.Transport != nil {
+		return hc.Transport
+	}
+	return http.DefaultTransport
+}
+
+// send makes one HTTP exchange and reads the body up to the limit. A request that carries
+// a payment (extra != nil) goes through the paid client.
+func (c *Client) send(ctx context.Context, r *request, extra http.Header) (*http.Response, []byte, bool, error) {
+	req, err := r.httpRequest(ctx, extra)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	hc := c.http
+	if extra != nil {
+		hc = c.paid
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
+	if err != nil {
+		return nil, nil, false, fmt.Errorf("read response: %w", err)
+	}
+	truncated := int64(len(body)) > c.maxBody
+	if truncated {
+		body = body[:c.maxBody]
+	}
+	return resp, body, truncated, nil
+}
+
+func newCallID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return "call_" + hex.EncodeToString(b[:])
+}
+
+// raiseHint tells the user how to change the cap that refused.
+func raiseHint(cap string) string {
+	switch cap {
+	case ledger.CapPerCall, ledger.CapPerSession, ledger.CapPerDay, ledger.CapTotal:
+		return "The user can raise it with toll serve --max-" + cap + "."
+	}
+	return "The user can raise it in toll's configuration."
+}

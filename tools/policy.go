@@ -1,0 +1,230 @@
+package tools
+
+import (
+	"fmt"
+	"math/big"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/tollhq/toll/catalog"
+	"github.com/tollhq/toll/ledger"
+	"github.com/tollhq/toll/tools/x402"
+	"github.com/tollhq/toll/wallet"
+)
+
+// DefaultMaxWindow is the longest an authorization stays valid when Policy.MaxWindow is zero.
+const DefaultMaxWindow = 10 * time.Minute
+
+// Policy is what the user allows toll to pay. No tool, argument or response can change it.
+type Policy struct {
+	// Caps are checked by the ledger in the same transaction that records the intent.
+	Caps ledger.Caps
+	// Networks the user allows payments on, as CAIP-2 ids ("eip155:8453") or x402 v1 names
+	// ("base"). Empty allows none: every payment is refused.
+	Networks []string
+	// Assets are token contracts allowed besides the known USDC of each allowed network.
+	Assets []Asset
+	// MaxWindow is the longest an authorization may stay valid (validBefore - now);
+	// a server's longer maxTimeoutSeconds is cut to it. Zero: DefaultMaxWindow.
+	MaxWindow time.Duration
+}
+
+// Asset is a token contract allowed for payment on one network.
+type Asset struct {
+	Network string // CAIP-2 id or v1 name; "" means every allowed network
+	Address string // 0x token address
+}
+
+// knownUSDC lists the USDC (EIP-3009) contract of each chain id (x402.md §3.5). A
+// network's USDC is allowed whenever the network is.
+var knownUSDC = map[int64]string{
+	8453:   "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913",
+	84532:  "0x036CbD53842c5426634e7929541eC2318f3dCF7e",
+	1:      "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48",
+	43114:  "0xB97EF9Ef8734C71904D8002F8b6Bc66Dd9c48a6E",
+	43113:  "0x5425890298aed601595a70AB815c96711a31Bc65",
+	137:    "0x3c499c542cEF5E3811e1192ce70d8cC03d5c3359",
+	80002:  "0x41E94Eb019C0762f9Bfcf9Fb1E58725BfB0e7582",
+	42161:  "0xaf88d065e77c8cC2239327C5EDb3A432268e5831",
+	421614: "0x75faf114eafb1BDbe2F0316DF893fd58CE46AA4d",
+}
+
+// compiledPolicy is a Policy with its networks and assets resolved to chain ids and
+// addresses, so the paid path does no parsing of its own configuration.
+type compiledPolicy struct {
+	caps      ledger.Caps
+	chains    map[string]bool            // chain id (decimal) → allowed
+	assets    map[string]map[string]bool // chain id → lower-case address → allowed
+	anyAssets map[string]bool            // lower-case addresses allowed on every allowed chain
+	names     []string                   // allowed networks as configured, for messages
+	maxWindow time.Duration
+}
+
+func compilePolicy(p Policy) (*compiledPolicy, error) {
+	cp := &compiledPolicy{
+		caps:      p.Caps,
+		chains:    map[string]bool{},
+		assets:    map[string]map[string]bool{},
+		anyAssets: map[string]bool{},
+		maxWindow: p.MaxWindow,
+	}
+	if cp.maxWindow == 0 {
+		cp.maxWindow = DefaultMaxWindow
+	}
+	if cp.maxWindow < 0 {
+		return nil, fmt.Errorf("policy: negative authorization window %s", cp.maxWindow)
+	}
+	for _, n := range p.Networks {
+		id, err := x402.ChainID(n)
+		if err != nil {
+			return nil, fmt.Errorf("policy: allowed network: %w", err)
+		}
+		key := id.String()
+		cp.chains[key] = true
+		cp.names = append(cp.names, n)
+		if usdc, ok := knownUSDC[id.Int64()]; ok && id.IsInt64() {
+			cp.allowAsset(key, usdc)
+		}
+	}
+	for _, a := range p.Assets {
+		addr, err := wallet.ParseAddress(a.Address)
+		if err != nil {
+			return nil, fmt.Errorf("policy: allowed asset %q: %w", a.Address, err)
+		}
+		if a.Network == "" {
+			cp.anyAssets[strings.ToLower(addr.Hex())] = true
+			continue
+		}
+		id, err := x402.ChainID(a.Network)
+		if err != nil {
+			return nil, fmt.Errorf("policy: allowed asset %s: %w", a.Address, err)
+		}
+		cp.allowAsset(id.String(), addr.Hex())
+	}
+	return cp, nil
+}
+
+func (cp *compiledPolicy) allowAsset(chain, addr string) {
+	if cp.assets[chain] == nil {
+		cp.assets[chain] = map[string]bool{}
+	}
+	cp.assets[chain][strings.ToLower(addr)] = true
+}
+
+// choice is the requirement toll decided to pay, resolved for signing.
+type choice struct {
+	option  x402.Option
+	chainID *big.Int
+	asset   wallet.Address
+	payTo   wallet.Address
+	window  time.Duration
+}
+
+// choose picks the cheapest requirement of c that the policy and the operation's
+// advertised price allow. When none fits it returns a *RefusedError with one reason per
+// requirement.
+func (cp *compiledPolicy) choose(op *catalog.Operation, c *x402.Challenge) (*choice, error) {
+	if op.Price == nil {
+		return nil, &RefusedError{
+			Rule: "advertised price",
+			Msg: fmt.Sprintf("%s advertises no price, and toll pays only what the catalog advertises; "+
+				"add an x-payment-info price to the operation in its OpenAPI spec if you mean to pay for it", op.Name),
+			Err: ErrNoAcceptableRequirement,
+		}
+	}
+	var (
+		best    *choice
+		reasons []string
+		rules   []string
+	)
+	for _, o := range c.Options {
+		ch, rule, why := cp.weigh(op, o)
+		if ch == nil {
+			reasons = append(reasons, fmt.Sprintf("requirement %d (%s %s on %s): %s", o.Index+1, amountText(o.Amount), o.Scheme, o.Network, why))
+			if !slices.Contains(rules, rule) {
+				rules = append(rules, rule)
+			}
+			continue
+		}
+		if best == nil || ch.option.Amount.Cmp(best.option.Amount) < 0 {
+			best = ch
+		}
+	}
+	if best != nil {
+		return best, nil
+	}
+	rule := "policy"
+	if len(rules) == 1 {
+		rule = rules[0]
+	}
+	return nil, &RefusedError{
+		Rule:    rule,
+		Msg:     fmt.Sprintf("none of the %d payment requirements of %s fits toll's policy; nothing was signed", len(c.Options), op.Name),
+		Reasons: reasons,
+		Err:     ErrNoAcceptableRequirement,
+	}
+}
+
+// weigh checks one requirement. It returns a choice, or the rule that refused it and why.
+func (cp *compiledPolicy) weigh(op *catalog.Operation, o x402.Option) (*choice, string, string) {
+	if o.Problem != "" {
+		return nil, "malformed requirement", o.Problem
+	}
+	if o.Scheme != x402.SchemeExact {
+		return nil, "scheme", fmt.Sprintf("scheme %q is not supported; toll pays the exact scheme only", o.Scheme)
+	}
+	id, err := x402.ChainID(o.Network)
+	if err != nil {
+		return nil, "network allowlist", fmt.Sprintf("network %q is not an EVM network toll knows", o.Network)
+	}
+	chain := id.String()
+	if !cp.chains[chain] {
+		allowed := "none"
+		if len(cp.names) > 0 {
+			allowed = strings.Join(cp.names, ", ")
+		}
+		return nil, "network allowlist", fmt.Sprintf("network %s is not allowed (allowed: %s); the user can allow it with --network eip155:%s", o.Network, allowed, chain)
+	}
+	if op.Price.Network != "" && !x402.SameNetwork(op.Price.Network, o.Network) {
+		return nil, "advertised price", fmt.Sprintf("network %s differs from the advertised %s", o.Network, op.Price.Network)
+	}
+	asset, err := wallet.ParseAddress(o.Asset)
+	if err != nil {
+		return nil, "asset allowlist", fmt.Sprintf("asset %q is not a token address", o.Asset)
+	}
+	key := strings.ToLower(asset.Hex())
+	if !cp.assets[chain][key] && !cp.anyAssets[key] {
+		return nil, "asset allowlist", fmt.Sprintf("asset %s is not an allowed token on %s (allowed: that network's USDC and --asset)", asset.Hex(), o.Network)
+	}
+	payTo, err := wallet.ParseAddress(o.PayTo)
+	if err != nil || payTo.IsZero() {
+		return nil, "malformed requirement", fmt.Sprintf("payTo %q is not an address", o.PayTo)
+	}
+	if op.Price.PayTo != "" && !strings.EqualFold(op.Price.PayTo, payTo.Hex()) {
+		return nil, "payTo pinning", fmt.Sprintf("payTo %s is not the pinned recipient %s", payTo.Hex(), op.Price.PayTo)
+	}
+	if o.Amount.Sign() == 0 {
+		return nil, "malformed requirement", "asks for zero"
+	}
+	if o.Amount.Cmp(op.Price.Amount) > 0 {
+		return nil, "advertised price", fmt.Sprintf("asks %s, more than the advertised price %s", amountText(o.Amount), amountText(op.Price.Amount))
+	}
+	if cp.caps.PerCall != nil && o.Amount.Cmp(cp.caps.PerCall) > 0 {
+		return nil, "per-call cap", fmt.Sprintf("asks %s, more than the per-call cap %s; the user can raise it with --max-per-call", amountText(o.Amount), amountText(cp.caps.PerCall))
+	}
+	window := time.Duration(o.MaxTimeoutSeconds) * time.Second
+	if window > cp.maxWindow || o.MaxTimeoutSeconds > int64(cp.maxWindow/time.Second) {
+		window = cp.maxWindow
+	}
+	return &choice{option: o, chainID: id, asset: asset, payTo: payTo, window: window}, "", ""
+}
+
+// amountText writes atomic USDC units for people: "0.001 USDC (1000)". Every asset toll
+// allows by default has 6 decimals.
+func amountText(v *big.Int) string {
+	if v == nil {
+		return "?"
+	}
+	return catalog.FormatAmount(v, 6) + " USDC"
+}
