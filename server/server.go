@@ -1,0 +1,252 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	mcpserver "github.com/mark3labs/mcp-go/server"
+
+	"github.com/tollhq/toll/catalog"
+	"github.com/tollhq/toll/tools"
+)
+
+// Meta keys toll sets. MetaPrice is on every paid tool; MetaReceipt and
+// MetaPaymentResponse are on the result of a paid call.
+const (
+	MetaPrice           = "x402/price"
+	MetaOperation       = "toll/operation"
+	MetaReceipt         = "toll/receipt"
+	MetaPaymentResponse = "x402/payment-response"
+)
+
+// BudgetTool is the name of the built-in tool that reports caps and spending.
+const BudgetTool = "toll_budget"
+
+// Options configures a Server; the zero value means the defaults.
+type Options struct {
+	Name    string       // server name in the MCP handshake; "" means "toll"
+	Version string       // server version; "" means "dev"
+	Logger  *slog.Logger // nil is silent
+}
+
+// Server is toll's MCP server.
+type Server struct {
+	mcp    *mcpserver.MCPServer
+	client *tools.Client
+	ops    map[string]*catalog.Operation
+	run    string // this process run, so stdio's fixed session id still means one run
+	log    *slog.Logger
+}
+
+// New registers one tool per operation plus the built-in budget tool. Two operations with
+// the same tool name are an error.
+func New(client *tools.Client, ops []*catalog.Operation, opts Options) (*Server, error) {
+	if client == nil {
+		return nil, errors.New("server: no tools client")
+	}
+	if opts.Name == "" {
+		opts.Name = "toll"
+	}
+	if opts.Version == "" {
+		opts.Version = "dev"
+	}
+	lg := opts.Logger
+	if lg == nil {
+		lg = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{client: client, ops: map[string]*catalog.Operation{}, run: runID(), log: lg}
+	s.mcp = mcpserver.NewMCPServer(opts.Name, opts.Version,
+		mcpserver.WithToolCapabilities(false),
+		mcpserver.WithRecovery(),
+		mcpserver.WithInstructions("toll's tools call HTTP APIs. Tools whose description has a Price line are paid with x402 (USDC) from the user's wallet, "+
+			"within caps the user set; the price is charged per successful call. Call "+BudgetTool+" to see what you may still spend. "+
+			"A refused payment means nothing was paid: tell the user which cap or rule refused it rather than retrying."),
+	)
+	var st []mcpserver.ServerTool
+	for _, op := range ops {
+		if op.Name == BudgetTool {
+			return nil, fmt.Errorf("server: operation %s uses the reserved tool name %s", op.OperationID, BudgetTool)
+		}
+		if prev, dup := s.ops[op.Name]; dup {
+			return nil, fmt.Errorf("server: tool name %s is used by both %s %s and %s %s", op.Name, prev.Method, prev.Path, op.Method, op.Path)
+		}
+		s.ops[op.Name] = op
+		st = append(st, mcpserver.ServerTool{Tool: toolFor(op), Handler: s.handler(op)})
+	}
+	st = append(st, mcpserver.ServerTool{Tool: budgetTool(), Handler: s.budget})
+	s.mcp.AddTools(st...)
+	return s, nil
+}
+
+// toolFor describes one operation as an MCP tool.
+func toolFor(op *catalog.Operation) mcp.Tool {
+	desc := op.Description
+	if desc == "" {
+		desc = op.Title
+	}
+	if desc == "" {
+		desc = op.Method + " " + op.Path
+	}
+	if op.Price != nil {
+		desc += "\n\n" + op.Price.Line()
+	} else {
+		desc += "\n\nPrice: free"
+	}
+	t := mcp.NewToolWithRawSchema(op.Name, desc, op.InputSchema)
+	t.Title = op.Title
+	method := strings.ToUpper(op.Method)
+	t.Annotations = mcp.ToolAnnotation{
+		Title:           op.Title,
+		ReadOnlyHint:    mcp.ToBoolPtr(method == http.MethodGet || method == http.MethodHead),
+		DestructiveHint: mcp.ToBoolPtr(method == http.MethodDelete),
+		IdempotentHint:  mcp.ToBoolPtr(op.Price == nil && (method == http.MethodGet || method == http.MethodHead || method == http.MethodPut || method == http.MethodDelete)),
+		OpenWorldHint:   mcp.ToBoolPtr(true),
+	}
+	meta := map[string]any{MetaOperation: method + " " + op.Path}
+	if p := op.Price; p != nil {
+		price := map[string]any{
+			"amount":   p.Amount.String(),
+			"decimals": p.Decimals,
+			"asset":    p.Asset,
+			"scheme":   p.Scheme,
+			"mode":     p.Mode,
+			"display":  p.Display(),
+			"source":   p.Source,
+		}
+		if p.Network != "" {
+			price["network"] = p.Network
+		}
+		if p.Min != nil {
+			price["min"] = p.Min.String()
+		}
+		if p.PayTo != "" {
+			price["payTo"] = p.PayTo
+		}
+		meta[MetaPrice] = price
+	}
+	t.Meta = mcp.NewMetaFromMap(meta)
+	return t
+}
+
+// handler runs one operation for the MCP host.
+func (s *Server) handler(op *catalog.Operation) mcpserver.ToolHandlerFunc {
+	return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		args := req.Params.RawArguments
+		if len(args) == 0 && req.Params.Arguments != nil {
+			b, err := json.Marshal(req.Params.Arguments)
+			if err != nil {
+				return mcp.NewToolResultError("arguments are not a JSON object: " + err.Error()), nil
+			}
+			args = b
+		}
+		res, err := s.client.Call(ctx, tools.Call{Op: op, Arguments: args, Session: s.session(ctx)})
+		if err != nil {
+			return s.failure(op, err), nil
+		}
+		return s.success(op, res), nil
+	}
+}
+
+// session names the MCP session for the per-session cap: this run plus the transport's
+// session id (stdio has one fixed id, so a stdio session is one process run).
+func (s *Server) session(ctx context.Context) string {
+	if cs := mcpserver.ClientSessionFromContext(ctx); cs != nil && cs.SessionID() != "" {
+		return s.run + "/" + cs.SessionID()
+	}
+	return s.run
+}
+
+func (s *Server) success(op *catalog.Operation, res *tools.Result) *mcp.CallToolResult {
+	var b strings.Builder
+	body := string(res.Body)
+	if body == "" {
+		body = "(empty body)"
+	}
+	isErr := res.Status >= 400
+	if isErr {
+		fmt.Fprintf(&b, "%s answered HTTP %d:\n", op.Name, res.Status)
+	}
+	b.WriteString(body)
+	if res.Truncated {
+		fmt.Fprintf(&b, "\n[response cut at %d bytes]", len(res.Body))
+	}
+	result := &mcp.CallToolResult{IsError: isErr}
+	result.Content = append(result.Content, mcp.NewTextContent(b.String()))
+	result.Content = append(result.Content, mcp.NewTextContent(costLine(res.Payment)))
+	if rc := res.Payment; rc != nil {
+		result.Meta = mcp.NewMetaFromMap(receiptMeta(rc))
+	}
+	return result
+}
+
+func (s *Server) failure(op *catalog.Operation, err error) *mcp.CallToolResult {
+	var refused *tools.RefusedError
+	var perr *tools.PaymentError
+	msg := err.Error()
+	switch {
+	case errors.As(err, &refused):
+		msg = "Not paid: " + refused.Error()
+	case errors.As(err, &perr):
+		msg = "Payment problem: " + perr.Error()
+	case errors.Is(err, tools.ErrInvalidArguments), errors.Is(err, tools.ErrUpstream):
+	default:
+		s.log.Error("tool call failed", "tool", op.Name, "err", err)
+		msg = fmt.Sprintf("%s failed inside toll: %v", op.Name, err)
+	}
+	result := mcp.NewToolResultError(msg)
+	if perr != nil && perr.Receipt != nil {
+		result.Meta = mcp.NewMetaFromMap(receiptMeta(perr.Receipt))
+	}
+	return result
+}
+
+func costLine(rc *tools.Receipt) string {
+	switch {
+	case rc == nil:
+		return "Cost: nothing paid."
+	case rc.Status == "settled":
+		return fmt.Sprintf("Cost: paid %s on %s to %s (transaction %s).", rc.Display, rc.Network, rc.PayTo, rc.Transaction)
+	default:
+		return fmt.Sprintf("Cost: %s was authorized on %s but the server gave no proof of settlement; it counts as spent until reconciled.", rc.Display, rc.Network)
+	}
+}
+
+func receiptMeta(rc *tools.Receipt) map[string]any {
+	m := map[string]any{MetaReceipt: rc}
+	if rc.Status == "settled" {
+		m[MetaPaymentResponse] = map[string]any{"success": true, "transaction": rc.Transaction, "network": rc.Network, "payer": rc.Payer}
+	}
+	return m
+}
+
+// ServeStdio serves MCP over in and out until in ends or ctx is done. out carries only
+// JSON-RPC. Only one stdio server can run per process (mcp-go keeps one stdio session).
+func (s *Server) ServeStdio(ctx context.Context, in io.Reader, out io.Writer, errlog io.Writer) error {
+	ss := mcpserver.NewStdioServer(s.mcp)
+	if errlog == nil {
+		errlog = io.Discard
+	}
+	ss.SetErrorLogger(log.New(errlog, "mcp: ", log.LstdFlags))
+	return ss.Listen(ctx, in, out)
+}
+
+// HTTPHandler serves MCP over streamable HTTP at /mcp.
+func (s *Server) HTTPHandler() http.Handler {
+	return mcpserver.NewStreamableHTTPServer(s.mcp, mcpserver.WithEndpointPath("/mcp"))
+}
+
+func runID() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return "run-" + hex.EncodeToString(b[:])
+}

@@ -1,0 +1,184 @@
+package server
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mark3labs/mcp-go/client"
+	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/tollhq/toll/catalog"
+	"github.com/tollhq/toll/ledger"
+	"github.com/tollhq/toll/tools"
+	"github.com/tollhq/toll/wallet"
+)
+
+// newTestServer serves the demo weather spec against a local API that answers /health
+// and asks every other path for a payment on a network the policy does not allow.
+func newTestServer(t *testing.T) (*Server, *client.Client) {
+	t.Helper()
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/health" {
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte(`{"status":"ok"}`))
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusPaymentRequired)
+		w.Write([]byte(`{"x402Version":1,"error":"pay","accepts":[{"scheme":"exact","network":"base","maxAmountRequired":"1000","resource":"x","description":"","mimeType":"","payTo":"0x209693Bc6afc0C5328bA36FaF03C514EF312287C","maxTimeoutSeconds":60,"asset":"0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913","extra":{"name":"USD Coin","version":"2"}}]}`))
+	}))
+	t.Cleanup(api.Close)
+	spec, err := os.ReadFile(filepath.Join("..", "testdata", "specs", "weather.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, err := catalog.Load(t.Context(), spec, "weather.yaml", catalog.Options{BaseURL: api.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := wallet.Generate(wallet.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	led, err := ledger.Open(filepath.Join(t.TempDir(), "ledger.db"), ledger.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { led.Close() })
+	tc, err := tools.New(tools.Config{Wallet: w, Ledger: led, Policy: tools.Policy{Networks: []string{"eip155:84532"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(tc, cat.Operations, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.NewInProcessClient(s.mcp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if err := c.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	var init mcp.InitializeRequest
+	init.Params.ProtocolVersion = mcp.ProtocolVersion20250618
+	if _, err := c.Initialize(t.Context(), init); err != nil {
+		t.Fatal(err)
+	}
+	return s, c
+}
+
+func TestToolsList(t *testing.T) {
+	_, c := newTestServer(t)
+	res, err := c.ListTools(t.Context(), mcp.ListToolsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byOp := map[string]mcp.Tool{}
+	for _, tool := range res.Tools {
+		op := BudgetTool
+		if tool.Name != BudgetTool {
+			op, _ = tool.Meta.AdditionalFields[MetaOperation].(string)
+		}
+		byOp[op] = tool
+	}
+	if len(byOp) != 5 {
+		t.Fatalf("%d tools: %v", len(byOp), byOp)
+	}
+	weather := byOp["GET /weather/{city}"]
+	if !strings.HasSuffix(weather.Description, "Price: 0.001 USDC per call (x402, eip155:84532)") {
+		t.Errorf("description: %q", weather.Description)
+	}
+	if a := weather.Annotations; !*a.ReadOnlyHint || *a.DestructiveHint || *a.IdempotentHint || !*a.OpenWorldHint {
+		t.Errorf("GET paid annotations: %+v", a)
+	}
+	if a := byOp["POST /reports"].Annotations; *a.ReadOnlyHint || *a.IdempotentHint {
+		t.Errorf("POST annotations: %+v", a)
+	}
+	if a := byOp["GET /health"].Annotations; !*a.ReadOnlyHint || !*a.IdempotentHint {
+		t.Errorf("free GET annotations: %+v", a)
+	}
+	price, ok := weather.Meta.AdditionalFields[MetaPrice].(map[string]any)
+	if !ok {
+		t.Fatalf("no %s in _meta: %v", MetaPrice, weather.Meta.AdditionalFields)
+	}
+	for k, want := range map[string]any{"amount": "1000", "decimals": float64(6), "asset": "USDC", "network": "eip155:84532", "scheme": "exact", "display": "0.001 USDC", "mode": "fixed"} {
+		if price[k] != want {
+			t.Errorf("price[%s] = %v, want %v", k, price[k], want)
+		}
+	}
+	var schema map[string]any
+	raw, _ := json.Marshal(weather.InputSchema)
+	if len(weather.RawInputSchema) > 0 {
+		raw = weather.RawInputSchema
+	}
+	if err := json.Unmarshal(raw, &schema); err != nil || schema["type"] != "object" {
+		t.Errorf("input schema %s: %v", raw, err)
+	}
+}
+
+func TestCallResults(t *testing.T) {
+	_, c := newTestServer(t)
+	call := func(name string, args any) *mcp.CallToolResult {
+		t.Helper()
+		var req mcp.CallToolRequest
+		req.Params.Name = name
+		req.Params.Arguments = args
+		res, err := c.CallTool(t.Context(), req)
+		if err != nil {
+			t.Fatalf("%s: Go error %v; failures must be tool results", name, err)
+		}
+		return res
+	}
+	text := func(r *mcp.CallToolResult) string {
+		var b strings.Builder
+		for _, c := range r.Content {
+			if tc, ok := mcp.AsTextContent(c); ok {
+				b.WriteString(tc.Text + "\n")
+			}
+		}
+		return b.String()
+	}
+	if r := call("weather_demo_health", map[string]any{}); r.IsError || !strings.Contains(text(r), `{"status":"ok"}`) || !strings.Contains(text(r), "nothing paid") {
+		t.Errorf("health: %v %s", r.IsError, text(r))
+	}
+	r := call("weather_demo_getWeather", map[string]any{"city": "Oslo"})
+	if !r.IsError || !strings.Contains(text(r), "Not paid") || !strings.Contains(text(r), "network") {
+		t.Errorf("refused payment: %v %s", r.IsError, text(r))
+	}
+	if r := call("weather_demo_getWeather", map[string]any{"units": "kelvin"}); !r.IsError || !strings.Contains(text(r), "invalid arguments") {
+		t.Errorf("invalid arguments: %v %s", r.IsError, text(r))
+	}
+	r = call(BudgetTool, map[string]any{})
+	if r.IsError || !strings.Contains(text(r), "per-call") {
+		t.Errorf("budget: %v %s", r.IsError, text(r))
+	}
+}
+
+func TestDuplicateToolNames(t *testing.T) {
+	w, _ := wallet.Generate(wallet.Options{})
+	led, err := ledger.Open(filepath.Join(t.TempDir(), "l.db"), ledger.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer led.Close()
+	tc, err := tools.New(tools.Config{Wallet: w, Ledger: led})
+	if err != nil {
+		t.Fatal(err)
+	}
+	op := &catalog.Operation{Name: "same", Method: "GET", Path: "/a", InputSchema: json.RawMessage(`{"type":"object"}`)}
+	op2 := &catalog.Operation{Name: "same", Method: "GET", Path: "/b", InputSchema: json.RawMessage(`{"type":"object"}`)}
+	if _, err := New(tc, []*catalog.Operation{op, op2}, Options{}); err == nil || !strings.Contains(err.Error(), "/a") {
+		t.Errorf("duplicate names: err = %v", err)
+	}
+	reserved := &catalog.Operation{Name: BudgetTool, Method: "GET", Path: "/c", InputSchema: json.RawMessage(`{"type":"object"}`)}
+	if _, err := New(tc, []*catalog.Operation{reserved}, Options{}); err == nil {
+		t.Error("reserved name accepted")
+	}
+}
