@@ -1,0 +1,117 @@
+package main
+
+import (
+	"encoding/json"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/tollhq/toll"
+
+// TestImportGraph guards DESIGN.md's package graph with go list -deps: each heavy
+// dependency stays behind the one package that wraps it, and no program code reaches the
+// testing package.
+func TestImportGraph(t *testing.T) {
+	deps := func(pkg string) map[string]bool {
+		t.Helper()
+		out, err := exec.Command("go", "list", "-deps", module+"/"+pkg).Output()
+		if err != nil {
+			t.Fatalf("go list -deps %s: %v", pkg, err)
+		}
+		m := map[string]bool{}
+		for _, line := range strings.Fields(string(out)) {
+			m[line] = true
+		}
+		return m
+	}
+	reaches := func(m map[string]bool, prefix string) string {
+		for p := range m {
+			if p == prefix || strings.HasPrefix(p, prefix+"/") {
+				return p
+			}
+		}
+		return ""
+	}
+	const (
+		mcpgo = "github.com/mark3labs/mcp-go"
+		geth  = "github.com/ethereum/go-ethereum"
+		bolt  = "go.etcd.io/bbolt"
+		kin   = "github.com/getkin/kin-openapi"
+	)
+	rules := []struct {
+		pkg       string
+		forbidden []string
+	}{
+		{"catalog", []string{mcpgo, geth, bolt, module + "/wallet", module + "/ledger", module + "/tools", module + "/server"}},
+		{"wallet", []string{mcpgo, bolt, kin, module + "/catalog", module + "/ledger", module + "/tools", module + "/server"}},
+		{"ledger", []string{mcpgo, geth, kin, module + "/catalog", module + "/wallet", module + "/tools", module + "/server"}},
+		{"tools/x402", []string{mcpgo, geth, bolt, kin}},
+		{"tools", []string{mcpgo, module + "/server", module + "/tools/x402test"}},
+		{"server", []string{module + "/tools/x402test"}},
+	}
+	for _, r := range rules {
+		m := deps(r.pkg)
+		for _, f := range r.forbidden {
+			if p := reaches(m, f); p != "" {
+				t.Errorf("%s reaches %s (DESIGN.md forbids it)", r.pkg, p)
+			}
+		}
+	}
+	for _, pkg := range []string{"cmd/toll", "server", "tools", "tools/x402", "tools/x402test", "wallet", "ledger", "catalog"} {
+		if deps(pkg)["testing"] {
+			t.Errorf("%s reaches the testing package", pkg)
+		}
+	}
+	// Direct importers: only the wrapping package imports each heavy dependency.
+	out, err := exec.Command("go", "list", "-json=ImportPath,Imports", module+"/...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	owners := map[string][]string{
+		mcpgo: {module + "/server"},
+		kin:   {module + "/catalog"},
+		bolt:  {module + "/ledger"},
+		geth:  {module + "/wallet", module + "/tools/x402test"},
+	}
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	for dec.More() {
+		var p struct {
+			ImportPath string
+			Imports    []string
+		}
+		if err := dec.Decode(&p); err != nil {
+			t.Fatal(err)
+		}
+		for _, imp := range p.Imports {
+			for dep, allowed := range owners {
+				if imp != dep && !strings.HasPrefix(imp, dep+"/") {
+					continue
+				}
+				ok := false
+				for _, a := range allowed {
+					if p.ImportPath == a || strings.HasPrefix(p.ImportPath, a+"/") {
+						ok = true
+					}
+				}
+				if !ok {
+					t.Errorf("%s imports %s; only %v may", p.ImportPath, imp, allowed)
+				}
+			}
+		}
+	}
+}
+
+// TestPackageDocs checks that every package has a doc comment.
+func TestPackageDocs(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", "{{.ImportPath}}\t{{.Doc}}", module+"/...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		pkg, doc, _ := strings.Cut(line, "\t")
+		if strings.TrimSpace(doc) == "" {
+			t.Errorf("package %s has no doc comment", pkg)
+		}
+	}
+}

@@ -1,0 +1,230 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/tollhq/toll/catalog"
+	"github.com/tollhq/toll/ledger"
+	"github.com/tollhq/toll/server"
+	"github.com/tollhq/toll/tools"
+	"github.com/tollhq/toll/wallet"
+)
+
+// Default caps, in USDC. They are deliberately small: the user raises them on purpose.
+const (
+	defaultMaxPerCall    = "0.10"
+	defaultMaxPerSession = "1.00"
+	defaultMaxPerDay     = "5.00"
+)
+
+// listFlag collects a repeatable flag.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+func (l *listFlag) Set(s string) error {
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			*l = append(*l, part)
+		}
+	}
+	return nil
+}
+
+// policyFlags are the spending rules shared by serve (and reused by demo).
+type policyFlags struct {
+	networks   listFlag
+	assets     listFlag
+	perCall    string
+	perSession string
+	perDay     string
+	total      string
+	maxWindow  time.Duration
+}
+
+func (p *policyFlags) register(fs *flag.FlagSet) {
+	fs.Var(&p.networks, "network", "allow payments on this network, as CAIP-2 (eip155:8453) or x402 v1 name (base); repeatable. None allowed by default")
+	fs.Var(&p.assets, "asset", "also allow this token, as ADDRESS or NETWORK=ADDRESS; repeatable (each allowed network's USDC is allowed already)")
+	fs.StringVar(&p.perCall, "max-per-call", defaultMaxPerCall, "most one call may pay, in USDC (\"none\" for no cap)")
+	fs.StringVar(&p.perSession, "max-per-session", defaultMaxPerSession, "most one MCP session may pay, in USDC (stdio: one process run)")
+	fs.StringVar(&p.perDay, "max-per-day", defaultMaxPerDay, "most paid in any rolling 24 hours, in USDC")
+	fs.StringVar(&p.total, "max-total", "none", "most this ledger may ever pay, in USDC")
+	fs.DurationVar(&p.maxWindow, "max-window", tools.DefaultMaxWindow, "longest an authorization may stay valid")
+}
+
+func (p *policyFlags) policy() (tools.Policy, error) {
+	var pol tools.Policy
+	var err error
+	for _, c := range []struct {
+		flag, value string
+		dst         **big.Int
+	}{
+		{"max-per-call", p.perCall, &pol.Caps.PerCall},
+		{"max-per-session", p.perSession, &pol.Caps.PerSession},
+		{"max-per-day", p.perDay, &pol.Caps.PerDay},
+		{"max-total", p.total, &pol.Caps.Total},
+	} {
+		if *c.dst, err = parseCap(c.value); err != nil {
+			return pol, usagef("--%s %q: %v (write a USDC amount such as 0.05, or none)", c.flag, c.value, err)
+		}
+	}
+	pol.Networks = p.networks
+	for _, a := range p.assets {
+		network, addr, ok := strings.Cut(a, "=")
+		if !ok {
+			network, addr = "", a
+		}
+		if _, err := wallet.ParseAddress(addr); err != nil {
+			return pol, usagef("--asset %q: %v", a, err)
+		}
+		pol.Assets = append(pol.Assets, tools.Asset{Network: network, Address: addr})
+	}
+	if p.maxWindow <= 0 {
+		return pol, usagef("--max-window %s: must be positive", p.maxWindow)
+	}
+	pol.MaxWindow = p.maxWindow
+	return pol, nil
+}
+
+func parseCap(s string) (*big.Int, error) {
+	if strings.EqualFold(strings.TrimSpace(s), "none") {
+		return nil, nil
+	}
+	return catalog.ParseAmount(strings.TrimSpace(s), 6)
+}
+
+// runServe is "toll serve".
+func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv env) error {
+	fs := flag.NewFlagSet("toll serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		specs      listFlag
+		pf         policyFlags
+		baseURL    = fs.String("base-url", "", "send requests to this base URL instead of the spec's servers[0].url")
+		ledgerPath = fs.String("ledger", "", "ledger file (default $TOLL_LEDGER, else toll/ledger.db in the user config dir)")
+		keystore   = fs.String("keystore", "", "encrypted keystore file holding the payer key (default $TOLL_KEYSTORE)")
+		passFile   = fs.String("passphrase-file", "", "file holding the keystore passphrase (default: the $TOLL_PASSPHRASE variable)")
+		keyEnv     = fs.String("private-key-env", "", "read a raw hex private key from this environment variable instead of a keystore (explicit opt-in; prefer a keystore)")
+		httpAddr   = fs.String("http", "", "serve MCP over streamable HTTP on this address (e.g. 127.0.0.1:8402) instead of stdio")
+		logLevel   = fs.String("log-level", "info", "debug, info, warn or error (logs go to stderr)")
+	)
+	fs.Var(&specs, "spec", "OpenAPI spec file (YAML or JSON); repeatable, or give them as arguments")
+	pf.register(fs)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, "Usage: toll serve [flags] SPEC...\n\nServe the operations of OpenAPI specs as MCP tools, paying x402 prices within caps.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	specs = append(specs, fs.Args()...)
+	if len(specs) == 0 {
+		return usagef("toll serve needs at least one OpenAPI spec: toll serve --spec api.yaml")
+	}
+	pol, err := pf.policy()
+	if err != nil {
+		return err
+	}
+	logger, err := newLogger(stderr, *logLevel)
+	if err != nil {
+		return err
+	}
+	var ops []*catalog.Operation
+	for _, path := range specs {
+		api, err := catalog.LoadFile(ctx, path, catalog.Options{BaseURL: *baseURL})
+		if err != nil {
+			return fmt.Errorf("load spec: %w", err)
+		}
+		for _, w := range api.Warnings {
+			logger.Warn("spec", "file", path, "warning", w)
+		}
+		ops = append(ops, api.Operations...)
+	}
+	src := wallet.Source{Keystore: *keystore, PassphraseFile: *passFile}
+	if *keyEnv != "" {
+		src.RawKeyEnv, src.AllowRawKey = *keyEnv, true
+	} else if src.Keystore == "" {
+		src.Keystore = getenv("TOLL_KEYSTORE")
+	}
+	w, err := wallet.Load(src, getenv, wallet.Options{})
+	if err != nil {
+		return fmt.Errorf("unlock wallet: %w", err)
+	}
+	path := *ledgerPath
+	if path == "" {
+		if path, err = defaultLedgerPath(getenv); err != nil {
+			return err
+		}
+	}
+	led, err := ledger.Open(path, ledger.Options{})
+	if err != nil {
+		return fmt.Errorf("open ledger: %w", err)
+	}
+	defer led.Close()
+	client, err := tools.New(tools.Config{Wallet: w, Ledger: led, Policy: pol, Logger: logger})
+	if err != nil {
+		return usagef("%v", err)
+	}
+	srv, err := server.New(client, ops, server.Options{Version: version(), Logger: logger})
+	if err != nil {
+		return err
+	}
+	logger.Info("toll serving", "tools", len(ops), "payer", w.Address().Hex(), "ledger", path,
+		"networks", strings.Join(pol.Networks, ","), "max_per_call", pf.perCall, "max_per_session", pf.perSession)
+	if len(pol.Networks) == 0 {
+		logger.Warn("no network allowed: every payment will be refused; allow one with --network (e.g. --network eip155:8453)")
+	}
+	if *httpAddr == "" {
+		return srv.ServeStdio(ctx, stdin, stdout, stderr)
+	}
+	return serveHTTP(ctx, *httpAddr, srv.HTTPHandler(), logger)
+}
+
+func serveHTTP(ctx context.Context, addr string, h http.Handler, logger *slog.Logger) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	logger.Info("MCP over streamable HTTP", "url", "http://"+ln.Addr().String()+"/mcp")
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		_ = hs.Shutdown(sctx)
+	}()
+	if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, usagef("--log-level %q: want debug, info, warn or error", level)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+func defaultLedgerPath(getenv env) (string, error) {
+	if p := getenv("TOLL_LEDGER"); p != "" {
+		return p, nil
+	}
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		return "", fmt.Errorf("no ledger path: %v; pass --ledger FILE or set TOLL_LEDGER", err)
+	}
+	return filepath.Join(dir, "toll", "ledger.db"), nil
+}
