@@ -322,38 +322,9 @@ func (a *PaidAPI) serveV1(w http.ResponseWriter, r *http.Request, rt Route, run 
 		return
 	}
 	freq := x402.FacilitatorRequest{X402Version: 1, PaymentPayload: payloadJSON, PaymentRequirements: reqJSON}
-	var vr x402.VerifyResponse
-	if err := a.callFacilitator(r.Context(), "/verify", freq, &vr); err != nil {
-		a.facilitatorError(w, err)
-		return
-	}
-	if !vr.IsValid {
-		a.log.Info("x402test api: payment invalid", "route", rt.key(), "version", 1, "payer", vr.Payer, "reason", vr.InvalidReason)
-		paymentRequired(vr.InvalidReason, vr.Payer)
-		return
-	}
-	buf := newBufferedResponse()
-	run(buf, r)
-	if buf.status >= 400 {
-		a.log.Info("x402test api: handler failed, not settled", "route", rt.key(), "status", buf.status)
-		buf.flush(w)
-		return
-	}
-	var sr x402.SettlementResponse
-	if err := a.callFacilitator(r.Context(), "/settle", freq, &sr); err != nil {
-		a.facilitatorError(w, err)
-		return
-	}
-	if !sr.Success {
-		a.log.Info("x402test api: settlement failed", "route", rt.key(), "version", 1, "payer", sr.Payer, "reason", sr.ErrorReason)
-		paymentRequired(sr.ErrorReason, sr.Payer)
-		return
-	}
-	if err := a.settled(buf.Header(), x402.HeaderXPaymentResponse, sr, rt, 1, resource); err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	buf.flush(w)
+	a.verifyRunSettle(w, r, rt, run, freq, resource, x402.HeaderXPaymentResponse, func(reason, payer string, _ *x402.SettlementResponse) {
+		paymentRequired(reason, payer)
+	})
 }
 
 // serveV2 is the version 2 flow (x402.md §2).
@@ -425,14 +396,26 @@ func (a *PaidAPI) serveV2(w http.ResponseWriter, r *http.Request, rt Route, run 
 	}
 	// Verify against the server's own requirement, forwarding the payload as received.
 	freq := x402.FacilitatorRequest{X402Version: 2, PaymentPayload: raw, PaymentRequirements: reqJSON}
+	a.verifyRunSettle(w, r, rt, run, freq, resource, x402.HeaderPaymentResponse, func(reason, _ string, sr *x402.SettlementResponse) {
+		paymentRequired(reason, sr)
+	})
+}
+
+// verifyRunSettle is the part of a paid request both versions share: verify with the
+// facilitator, run the handler into a buffer, send a 4xx/5xx as is with nothing settled,
+// else settle and, on success, send the buffered response with the settlement header.
+// fail answers 402 in the version's form; sr is set when a settlement failed.
+func (a *PaidAPI) verifyRunSettle(w http.ResponseWriter, r *http.Request, rt Route, run http.HandlerFunc,
+	freq x402.FacilitatorRequest, resource, settlementHeader string, fail func(reason, payer string, sr *x402.SettlementResponse)) {
+	version := freq.X402Version
 	var vr x402.VerifyResponse
 	if err := a.callFacilitator(r.Context(), "/verify", freq, &vr); err != nil {
 		a.facilitatorError(w, err)
 		return
 	}
 	if !vr.IsValid {
-		a.log.Info("x402test api: payment invalid", "route", rt.key(), "version", 2, "payer", vr.Payer, "reason", vr.InvalidReason)
-		paymentRequired(vr.InvalidReason, nil)
+		a.log.Info("x402test api: payment invalid", "route", rt.key(), "version", version, "payer", vr.Payer, "reason", vr.InvalidReason)
+		fail(vr.InvalidReason, vr.Payer, nil)
 		return
 	}
 	buf := newBufferedResponse()
@@ -448,11 +431,11 @@ func (a *PaidAPI) serveV2(w http.ResponseWriter, r *http.Request, rt Route, run 
 		return
 	}
 	if !sr.Success {
-		a.log.Info("x402test api: settlement failed", "route", rt.key(), "version", 2, "payer", sr.Payer, "reason", sr.ErrorReason)
-		paymentRequired(sr.ErrorReason, &sr)
+		a.log.Info("x402test api: settlement failed", "route", rt.key(), "version", version, "payer", sr.Payer, "reason", sr.ErrorReason)
+		fail(sr.ErrorReason, sr.Payer, &sr)
 		return
 	}
-	if err := a.settled(buf.Header(), x402.HeaderPaymentResponse, sr, rt, 2, resource); err != nil {
+	if err := a.settled(buf.Header(), settlementHeader, sr, rt, version, resource); err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
