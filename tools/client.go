@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"math/big"
 	"net/http"
+	"net/http/httptrace"
 	"time"
 
 	"github.com/tollhq/toll/catalog"
@@ -38,6 +39,11 @@ type Config struct {
 	MaxResponseBytes int64
 	// Logger receives one line per call and per payment step; nil is silent.
 	Logger *slog.Logger
+	// Checkpoint, when set, is called at each step of a paid call: "reserved" (the intent
+	// is in the ledger), "signed", "sent" (the paid request is on the wire), "responded"
+	// (its response is read) and "recorded" (the outcome is in the ledger). Crash tests
+	// use it to kill the process at a precise step; nil does nothing.
+	Checkpoint func(step string)
 }
 
 // Client calls catalog operations and pays for them within its Policy. It is safe for
@@ -50,6 +56,7 @@ type Client struct {
 	paid    *http.Client // sends paid requests on a fresh connection (see New)
 	maxBody int64
 	log     *slog.Logger
+	check   func(string)
 	schemas schemas
 }
 
@@ -94,6 +101,10 @@ func New(cfg Config) (*Client, error) {
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
+	}
+	c.check = cfg.Checkpoint
+	if c.check == nil {
+		c.check = func(string) {}
 	}
 	return c, nil
 }
@@ -226,11 +237,13 @@ func (c *Client) pay(ctx context.Context, call Call, req *request, ch *x402.Chal
 		}
 		return nil, fmt.Errorf("reserve payment in the ledger (nothing was signed): %w", err)
 	}
+	c.check("reserved")
 	sig, err := c.wallet.Sign(ctx, domain, auth)
 	if err != nil {
 		c.settleLedger(ctx, log, func(ctx context.Context) error { return c.ledger.Release(ctx, callID, "signing failed: "+err.Error()) })
 		return nil, fmt.Errorf("sign payment: %w", err)
 	}
+	c.check("signed")
 	payload := x402.ExactEVMPayload{
 		Signature: "0x" + hex.EncodeToString(sig),
 		Authorization: x402.Authorization{
@@ -251,7 +264,11 @@ func (c *Client) pay(ctx context.Context, call Call, req *request, ch *x402.Chal
 
 	// From here the signed authorization may be in the server's hands: nothing but a
 	// settlement proof or a later reconcile against the chain ends its count.
-	resp, body, truncated, err := c.send(ctx, req, http.Header{name: {value}})
+	sentCtx := httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		WroteRequest: func(httptrace.WroteRequestInfo) { c.check("sent") },
+	})
+	resp, body, truncated, err := c.send(sentCtx, req, http.Header{name: {value}})
+	c.check("responded")
 	if err != nil {
 		reason := "sending the paid request failed: " + err.Error()
 		c.settleLedger(ctx, log, func(ctx context.Context) error { return c.ledger.MarkUnknown(ctx, callID, reason) })
@@ -308,7 +325,9 @@ func (c *Client) settleLedger(ctx context.Context, log *slog.Logger, write func(
 	defer cancel()
 	if err := write(wctx); err != nil {
 		log.Error("ledger outcome not recorded; the reservation still counts against the caps", "err", err)
+		return
 	}
+	c.check("recorded")
 }
 
 func (c *Client) recordRefusal(ctx context.Context, call Call, req *request, ch *x402.Challenge, callID string, refusal error, log *slog.Logger) {

@@ -172,7 +172,7 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return fmt.Errorf("open ledger: %w", err)
 	}
 	defer led.Close()
-	client, err := tools.New(tools.Config{Wallet: w, Ledger: led, Policy: pol, Logger: logger})
+	client, err := tools.New(tools.Config{Wallet: w, Ledger: led, Policy: pol, Logger: logger, Checkpoint: crashAt(getenv("TOLL_TEST_CRASH_AT"))})
 	if err != nil {
 		return usagef("%v", err)
 	}
@@ -227,4 +227,22 @@ func defaultLedgerPath(getenv env) (string, error) {
 		return "", fmt.Errorf("no ledger path: %v; pass --ledger FILE or set TOLL_LEDGER", err)
 	}
 	return filepath.Join(dir, "toll", "ledger.db"), nil
+}
+
+// crashAt returns a checkpoint hook that kills the process with SIGKILL at the named step
+// of a paid call (see tools.Config.Checkpoint). It exists for the crash tests, which set
+// TOLL_TEST_CRASH_AT; unset, it does nothing.
+func crashAt(step string) func(string) {
+	if step == "" {
+		return nil
+	}
+	return func(s string) {
+		if s == step {
+			p, err := os.FindProcess(os.Getpid())
+			if err == nil {
+				_ = p.Kill()
+			}
+			select {} // never returns: the kill is on its way
+		}
+	}
 }
