@@ -21,8 +21,11 @@ func wantRefused(t *testing.T, l *Ledger, err error, in Intent, capName string, 
 		t.Fatalf("Reserve(%s, %v): err = %v, want a *CapError", in.CallID, in.Amount, err)
 	}
 	want := &CapError{Cap: capName, Limit: amt(limit), Used: amt(used), Amount: in.Amount}
-	if capName == CapPerAPI {
+	switch capName {
+	case CapPerAPI:
 		want.API = in.API
+	case CapPerTool:
+		want.API = in.Tool
 	}
 	if diff := cmp.Diff(want, ce, bigCmp); diff != "" {
 		t.Errorf("CapError (-want +got):\n%s", diff)
@@ -64,6 +67,7 @@ func TestCumulativeCaps(t *testing.T) {
 	}{
 		{"per-session", Caps{PerSession: amt(100)}, CapPerSession, func(in *Intent) { in.Session = "s2" }},
 		{"per-api", Caps{PerAPI: map[string]*big.Int{"weather": amt(100)}}, CapPerAPI, func(in *Intent) { in.API = "maps" }},
+		{"per-tool", Caps{PerTool: map[string]*big.Int{"weather_get_forecast": amt(100)}}, CapPerTool, func(in *Intent) { in.Tool = "weather_get_report" }},
 		{"per-day", Caps{PerDay: amt(100)}, CapPerDay, nil},
 		{"total", Caps{Total: amt(100)}, CapTotal, nil},
 	}

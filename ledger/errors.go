@@ -45,6 +45,7 @@ const (
 	CapPerCall    = "per-call"
 	CapPerSession = "per-session"
 	CapPerAPI     = "per-api"
+	CapPerTool    = "per-tool"
 	CapPerDay     = "per-day"
 	CapTotal      = "total"
 )
@@ -53,8 +54,8 @@ const (
 // amount already counted (reserved + unknown + settled) against that cap
 // before this reservation; Used + Amount > Limit.
 type CapError struct {
-	Cap    string   // CapPerCall, CapPerSession, CapPerAPI, CapPerDay or CapTotal
-	API    string   // the API namespace, for CapPerAPI
+	Cap    string   // CapPerCall, CapPerSession, CapPerAPI, CapPerTool, CapPerDay or CapTotal
+	API    string   // the API namespace (CapPerAPI) or the tool name (CapPerTool)
 	Limit  *big.Int // the cap
 	Used   *big.Int // counted before this reservation (zero for CapPerCall)
 	Amount *big.Int // the amount asked
@@ -62,7 +63,7 @@ type CapError struct {
 
 func (e *CapError) Error() string {
 	name := e.Cap
-	if e.Cap == CapPerAPI {
+	if e.Cap == CapPerAPI || e.Cap == CapPerTool {
 		name = fmt.Sprintf("%s %q", e.Cap, e.API)
 	}
 	return fmt.Sprintf("%s cap exceeded: used %s + asked %s > limit %s (atomic units)",

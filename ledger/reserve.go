@@ -103,6 +103,7 @@ func checkCaps(b buckets, in *Intent, caps *Caps, now time.Time) (*CapError, err
 	for _, c := range []check{
 		{CapPerSession, "", caps.PerSession, sessionKey(in.Session)},
 		{CapPerAPI, in.API, apiLimit, apiKey(in.API)},
+		{CapPerTool, in.Tool, caps.PerTool[in.Tool], toolKey(in.Tool)},
 		{CapPerDay, "", caps.PerDay, nil},
 		{CapTotal, "", caps.Total, sumTotal},
 	} {

@@ -58,6 +58,7 @@ type Caps struct {
 	PerDay     *big.Int            // counted total reserved in the 24 h before now (rolling window)
 	Total      *big.Int            // counted total of the whole ledger
 	PerAPI     map[string]*big.Int // counted total of Intent.API; an absent API has no cap
+	PerTool    map[string]*big.Int // counted total of Intent.Tool; an absent tool has no cap
 }
 
 // Spend is the current state of one reserved call: its intent and what became
@@ -159,6 +160,11 @@ func (c *Caps) validate() error {
 	for api, v := range c.PerAPI {
 		if v != nil && v.Sign() < 0 {
 			return invalid("per-api cap of %q is %s, negative", api, v)
+		}
+	}
+	for tool, v := range c.PerTool {
+		if v != nil && v.Sign() < 0 {
+			return invalid("per-tool cap of %q is %s, negative", tool, v)
 		}
 	}
 	return nil

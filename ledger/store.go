@@ -52,6 +52,7 @@ const (
 
 func sessionKey(s string) []byte { return append([]byte{'s'}, s...) }
 func apiKey(a string) []byte     { return append([]byte{'a'}, a...) }
+func toolKey(t string) []byte    { return append([]byte{'t'}, t...) }
 
 // callRecord is the derived current state of one reserved call.
 type callRecord struct {
@@ -160,7 +161,7 @@ func (b buckets) addSum(key []byte, delta *big.Int) error {
 // count adds delta (positive on reserve, negative on release or void) to
 // every counter the spend belongs to.
 func (b buckets) count(s *Spend, seq uint64, delta *big.Int) error {
-	for _, k := range [][]byte{sumTotal, sessionKey(s.Session), apiKey(s.API)} {
+	for _, k := range [][]byte{sumTotal, sessionKey(s.Session), apiKey(s.API), toolKey(s.Tool)} {
 		if err := b.addSum(k, delta); err != nil {
 			return err
 		}

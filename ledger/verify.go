@@ -157,7 +157,7 @@ func (st *derived) replay(e *Event) error {
 }
 
 func (st *derived) count(s *Spend, seq uint64, delta *big.Int) {
-	for _, k := range []string{string(sumTotal), string(sessionKey(s.Session)), string(apiKey(s.API))} {
+	for _, k := range []string{string(sumTotal), string(sessionKey(s.Session)), string(apiKey(s.API)), string(toolKey(s.Tool))} {
 		x, ok := st.sums[k]
 		if !ok {
 			x = new(big.Int)
