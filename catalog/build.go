@@ -4,10 +4,14 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"math/big"
+	"net/url"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/getkin/kin-openapi/openapi3"
 )
@@ -17,9 +21,37 @@ type builder struct {
 	doc       *openapi3.T
 	opts      Options
 	openapi30 bool
-	baseURL   string          // Options.BaseURL without a trailing slash
-	apiNotes  []string        // warnings about the whole document, in order
-	noted     map[string]bool // apiNotes already given
+	base      *url.URL                // the spec's URL: relative server URLs resolve against it; nil for a file
+	baseURL   string                  // Options.BaseURL without a trailing slash
+	apiNotes  []string                // warnings about the whole document, in order
+	noted     map[string]bool         // apiNotes already given
+	prices    map[string]*big.Int     // Options.Prices by operationKey
+	probes    map[string]*ProbedPrice // Options.Probes by operationKey
+	credUsed  map[string]int          // credential parameters left out of the arguments, by "in name"
+}
+
+// opState is what the operations built by one goroutine share: caches, and
+// the schemas to compile.
+type opState struct {
+	texts   map[string]sanitized
+	checker *schemaChecker
+}
+
+// sanitized is a schema text after sanitizeText and stripPriceLines.
+type sanitized struct {
+	text    string
+	removed int
+}
+
+// entry is an operation of the document on its way to be a tool.
+type entry struct {
+	path   string
+	method string // upper case
+	item   *openapi3.PathItem
+	op     *openapi3.Operation
+	key    string // unique in the API: "METHOD /path" (with the server for discovery)
+	price  *Price // a price known from elsewhere than x-payment-info (discovery), or nil
+	pnotes []string
 }
 
 // pending is an operation on its way into the API, with what was changed.
@@ -27,14 +59,21 @@ type pending struct {
 	op    *Operation
 	key   string   // "METHOD /path": unique in the document
 	notes []string // warnings about this operation
+	// Said about the whole API while building it, merged in order.
+	apiNotes []string
+	credUsed []string
 }
 
-func build(ctx context.Context, doc *openapi3.T, source string, opts Options) (*API, error) {
+func newBuilder(doc *openapi3.T, base *url.URL, opts Options) *builder {
 	b := &builder{
 		doc:       doc,
 		opts:      opts,
 		openapi30: doc.IsOpenAPI30(),
+		base:      base,
 		noted:     make(map[string]bool),
+		prices:    make(map[string]*big.Int),
+		probes:    make(map[string]*ProbedPrice),
+		credUsed:  make(map[string]int),
 	}
 	if opts.MaxDescription == 0 {
 		b.opts.MaxDescription = defaultMaxDescription
@@ -42,7 +81,22 @@ func build(ctx context.Context, doc *openapi3.T, source string, opts Options) (*
 	if opts.BaseURL != "" {
 		b.baseURL, _ = absoluteHTTPURL(opts.BaseURL) // checked by Options.check
 	}
-	api := &API{Source: source}
+	for k, v := range opts.Prices {
+		key, _ := operationKey(k)                       // checked by Options.check
+		b.prices[key], _ = ParseAmount(v, decimalsUSDC) // checked by Options.check
+	}
+	for i := range opts.Probes {
+		key, _ := operationKey(opts.Probes[i].Operation)
+		b.probes[key] = &opts.Probes[i]
+	}
+	return b
+}
+
+// build turns a parsed document into an API.
+func build(ctx context.Context, d *document, o origin, opts Options) (*API, error) {
+	doc := d.doc
+	b := newBuilder(doc, o.base, opts)
+	api := &API{Source: o.source, Format: d.format}
 	if doc.Info != nil {
 		api.Title, _ = capRunes(sanitizeLine(doc.Info.Title), maxTitle)
 		api.Version, _ = capRunes(sanitizeLine(doc.Info.Version), maxTitle)
@@ -51,12 +105,14 @@ func build(ctx context.Context, doc *openapi3.T, source string, opts Options) (*
 	if api.Name == "" {
 		api.Name = deriveNamespace(api.Title)
 	}
-	if !b.openapi30 {
-		b.noteAPI(fmt.Sprintf("OpenAPI %s is read on a best effort: toll is tested with OpenAPI 3.0", clip(doc.OpenAPI)))
+	for _, n := range d.notes {
+		b.noteAPI(n)
+	}
+	if !b.openapi30 && !strings.HasPrefix(doc.OpenAPI, "3.1") {
+		b.noteAPI(fmt.Sprintf("OpenAPI %s is read as OpenAPI 3.1", clip(doc.OpenAPI)))
 	}
 
-	var ops []*pending
-	var skipped []string
+	var entries []entry
 	var paths []string
 	if doc.Paths != nil {
 		paths = slices.Sorted(maps.Keys(doc.Paths.Map()))
@@ -68,23 +124,112 @@ func build(ctx context.Context, doc *openapi3.T, source string, opts Options) (*
 		}
 		byMethod := item.Operations()
 		for _, method := range slices.Sorted(maps.Keys(byMethod)) {
-			if err := ctx.Err(); err != nil {
-				return nil, err
+			if op := byMethod[method]; op != nil {
+				m := strings.ToUpper(method)
+				entries = append(entries, entry{path: path, method: m, item: item, op: op, key: m + " " + path})
 			}
-			op := byMethod[method]
-			if op == nil {
-				continue
-			}
-			p, err := b.operation(api.Name, path, item, method, op)
-			if err != nil {
-				skipped = append(skipped, fmt.Sprintf("%s %s: skipped: %v", strings.ToUpper(method), pathLabel(path), err))
-				continue
-			}
-			ops = append(ops, p)
+		}
+	}
+	if err := b.run(ctx, api, entries); err != nil {
+		return nil, err
+	}
+	return api, nil
+}
+
+// run makes the entries tools, in order, and writes the API's operations and
+// warnings.
+func (b *builder) run(ctx context.Context, api *API, entries []entry) error {
+	var ops []*pending
+	var skipped []string
+	keys := make(map[string]bool) // every way the config can name an operation of this API
+	left := make([]string, len(entries))
+	for i, e := range entries {
+		keys[e.method+" "+e.path] = true
+		if e.op.OperationID != "" {
+			keys[e.op.OperationID] = true
+		}
+		if why, out := b.excluded(e); out {
+			left[i] = why
 		}
 	}
 
+	// The operations are independent: build them on every CPU, each
+	// goroutine with its own caches, then merge in order.
+	results := make([]*pending, len(entries))
+	errs := make([]error, len(entries))
+	workers := max(1, min(runtime.GOMAXPROCS(0), 8, len(entries)/16))
+	states := make([]*opState, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		st := &opState{texts: make(map[string]sanitized), checker: newSchemaChecker(!b.opts.SkipSchemaCompile)}
+		states[w] = st
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(entries); i += workers {
+				if ctx.Err() != nil {
+					return
+				}
+				if left[i] == "" {
+					results[i], errs[i] = b.operation(api.Name, entries[i], st)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	for i, p := range results {
+		label := entries[i].method + " " + pathLabel(entries[i].path)
+		switch {
+		case left[i] != "":
+			skipped = append(skipped, fmt.Sprintf("%s: left out: %s", label, left[i]))
+			continue
+		case errs[i] != nil:
+			skipped = append(skipped, fmt.Sprintf("%s: skipped: %v", label, errs[i]))
+			continue
+		}
+		for _, n := range p.apiNotes {
+			b.noteAPI(n)
+		}
+		for _, c := range p.credUsed {
+			b.credUsed[c]++
+		}
+		ops = append(ops, p)
+	}
+	checker := states[0].checker
+	for _, st := range states[1:] {
+		checker.merge(st.checker)
+	}
+	if err := checker.check(); err != nil {
+		// Some schema does not compile: find the operations it is in.
+		kept := ops[:0]
+		for _, p := range ops {
+			if err := compileSchema(p.op.InputSchema); err != nil {
+				skipped = append(skipped, fmt.Sprintf("%s %s: skipped: input schema does not compile as JSON Schema 2020-12: %s", p.op.Method, pathLabel(p.op.Path), oneLine(err.Error())))
+				continue
+			}
+			kept = append(kept, p)
+		}
+		ops = kept
+	}
+
 	b.name(api.Name, ops)
+
+	for _, k := range sortedKeys(b.prices) {
+		if !keys[k] {
+			b.noteAPI(fmt.Sprintf("prices: no operation is %q; check the operationId, or write \"METHOD /path\"", clip(k)))
+		}
+	}
+	for _, k := range sortedKeys(b.probes) {
+		if !keys[k] {
+			b.noteAPI(fmt.Sprintf("probed price for %q matches no operation; probe the catalog again", clip(k)))
+		}
+	}
+	for _, k := range sortedKeys(b.credUsed) {
+		b.noteAPI(fmt.Sprintf("credentials: %s parameter left out of the arguments of %d operation(s); toll sends it from the environment", k, b.credUsed[k]))
+	}
 
 	api.Warnings = append(api.Warnings, b.apiNotes...)
 	api.Warnings = append(api.Warnings, skipped...)
@@ -94,7 +239,19 @@ func build(ctx context.Context, doc *openapi3.T, source string, opts Options) (*
 			api.Warnings = append(api.Warnings, fmt.Sprintf("%s (%s %s): %s", p.op.Name, p.op.Method, pathLabel(p.op.Path), n))
 		}
 	}
-	return api, nil
+	return nil
+}
+
+// excluded applies the include and exclude filters of the options.
+func (b *builder) excluded(e entry) (string, bool) {
+	id := e.op.OperationID
+	if !b.opts.Include.empty() && !b.opts.Include.selects(e.op.Tags, id, e.method, e.path) {
+		return "include does not select it", true
+	}
+	if why, ok := b.opts.Exclude.matches(e.op.Tags, id, e.method, e.path); ok {
+		return "exclude " + clip(why), true
+	}
+	return "", false
 }
 
 // noteAPI adds a warning about the whole document, once.
@@ -112,28 +269,36 @@ func pathLabel(path string) string {
 }
 
 // operation describes one operation; an error says why it cannot be a tool.
-func (b *builder) operation(namespace, path string, item *openapi3.PathItem, method string, op *openapi3.Operation) (*pending, error) {
+// It only reads the builder: what it would say about the whole API goes in
+// pending.apiNotes.
+func (b *builder) operation(namespace string, e entry, st *opState) (*pending, error) {
+	path, item, method, op := e.path, e.item, e.method, e.op
 	if err := checkPath(path); err != nil {
 		return nil, err
 	}
-	method = strings.ToUpper(method)
 	if !methodPattern.MatchString(method) {
 		return nil, fmt.Errorf("method %q is not an HTTP method token", clip(method))
 	}
 	p := &pending{
-		key: method + " " + path,
+		key: e.key,
 		op: &Operation{
 			API:         namespace,
 			OperationID: sanitizeLine(op.OperationID),
 			Method:      method,
 			Path:        path,
 		},
+		notes: e.pnotes,
 	}
 	o := p.op
 	o.Title, o.Description = b.describe(p, op)
-	o.ServerURL = b.serverURL(item, op)
+	o.ServerURL = b.serverURL(p, item, op)
+	for _, t := range op.Tags {
+		if t, _ = capRunes(sanitizeLine(t), 64); t != "" && !slices.Contains(o.Tags, t) {
+			o.Tags = append(o.Tags, t)
+		}
+	}
 
-	conv := newSchemaConverter(b.openapi30, true)
+	conv := b.newConverter(st)
 	props := make(map[string]any)
 	var required []any
 
@@ -149,6 +314,10 @@ func (b *builder) operation(namespace, path string, item *openapi3.PathItem, met
 	}
 
 	for _, prm := range b.params(p, item, op) {
+		if c, ok := b.credential(prm); ok {
+			p.credUsed = append(p.credUsed, fmt.Sprintf("%s %q (%s)", c.In, clip(c.Name), c.Env))
+			continue
+		}
 		param := Param{Name: prm.Name, In: prm.In, Required: prm.Required || prm.In == openapi3.ParameterInPath}
 		param.Style, param.Explode = serialization(prm)
 		param.Arg = argFor(p, param, props)
@@ -164,6 +333,7 @@ func (b *builder) operation(namespace, path string, item *openapi3.PathItem, met
 		}
 		o.Params = append(o.Params, param)
 	}
+	o.Credentials = slices.Clone(b.opts.Credentials)
 
 	root := map[string]any{
 		"type":                 "object",
@@ -183,24 +353,106 @@ func (b *builder) operation(namespace, path string, item *openapi3.PathItem, met
 	if err != nil {
 		return nil, fmt.Errorf("input schema: %s", oneLine(err.Error()))
 	}
-	if err := compileSchema(raw); err != nil {
-		return nil, fmt.Errorf("input schema does not compile as JSON Schema 2020-12: %s", oneLine(err.Error()))
-	}
+	st.checker.addRoot(root)
 	o.InputSchema = raw
 
-	if v, ok := op.Extensions["x-payment-info"]; ok {
-		price, notes, err := parsePaymentInfo(v)
-		if err != nil {
-			p.notes = append(p.notes, fmt.Sprintf("x-payment-info: %v; no price is advertised, so toll will not pay for this operation", err))
-		} else {
-			o.Price = price
-			for _, n := range notes {
-				p.notes = append(p.notes, "x-payment-info: "+n)
+	b.price(p, e)
+	b.checkSecurity(p, op)
+	return p, nil
+}
+
+// price sets the operation's price: from the config's prices, else from a
+// probe, else the spec's (x-payment-info, or the discovery entry).
+func (b *builder) price(p *pending, e entry) {
+	spec := e.price
+	var specErr error
+	if spec == nil {
+		if v, ok := e.op.Extensions["x-payment-info"]; ok {
+			price, notes, err := parsePaymentInfo(v)
+			if err != nil {
+				specErr = err
+			} else {
+				spec = price
+				for _, n := range notes {
+					p.notes = append(p.notes, "x-payment-info: "+n)
+				}
 			}
 		}
 	}
-	b.checkSecurity(p, op)
-	return p, nil
+	lookup := func(m map[string]bool) string {
+		if m[e.method+" "+e.path] {
+			return e.method + " " + e.path
+		}
+		if id := e.op.OperationID; id != "" && m[id] {
+			return id
+		}
+		return ""
+	}
+	inPrices := make(map[string]bool, 2)
+	inProbes := make(map[string]bool, 2)
+	for _, k := range []string{e.method + " " + e.path, e.op.OperationID} {
+		_, inPrices[k] = b.prices[k]
+		_, inProbes[k] = b.probes[k]
+	}
+	var probed *Price
+	if k := lookup(inProbes); k != "" {
+		probed = b.probes[k].price()
+	}
+	var configured *Price
+	if k := lookup(inPrices); k != "" {
+		configured = &Price{
+			Amount:   new(big.Int).Set(b.prices[k]),
+			Decimals: decimalsUSDC,
+			Asset:    assetUSDC,
+			Scheme:   "exact",
+			Mode:     PriceFixed,
+			Source:   PriceFromConfig,
+		}
+	}
+	if specErr != nil {
+		if configured == nil && probed == nil {
+			p.notes = append(p.notes, fmt.Sprintf("x-payment-info: %v; no price is advertised, so toll will not pay for this operation", specErr))
+		} else {
+			p.notes = append(p.notes, fmt.Sprintf("x-payment-info: %v; the price from the config or a probe is used", specErr))
+		}
+	}
+	replaced := spec
+	if probed != nil {
+		replaced = probed
+	}
+	switch {
+	case configured != nil:
+		if replaced != nil {
+			// The config sets the amount; where to pay stays as the
+			// probe or the spec pinned it.
+			configured.Network, configured.PayTo, configured.AssetAddress = replaced.Network, replaced.PayTo, replaced.AssetAddress
+			configured.Scheme = replaced.Scheme
+			if replaced.Amount.Cmp(configured.Amount) != 0 || replaced.Mode != PriceFixed {
+				p.notes = append(p.notes, fmt.Sprintf("price %s from the config in place of %s from %s", configured.Display(), replaced.Display(), replaced.Source))
+			}
+		}
+		p.op.Price = configured
+	case probed != nil:
+		if spec != nil && (spec.Amount.Cmp(probed.Amount) != 0 || spec.Mode != PriceFixed) {
+			p.notes = append(p.notes, fmt.Sprintf("price %s from a probe in place of %s from %s", probed.Display(), spec.Display(), spec.Source))
+		}
+		p.op.Price = probed
+	default:
+		p.op.Price = spec
+	}
+}
+
+// credential returns the configured credential a parameter stands for.
+func (b *builder) credential(prm *openapi3.Parameter) (Credential, bool) {
+	for _, c := range b.opts.Credentials {
+		if c.In != prm.In {
+			continue
+		}
+		if c.Name == prm.Name || (c.In == openapi3.ParameterInHeader && strings.EqualFold(c.Name, prm.Name)) {
+			return c, true
+		}
+	}
+	return Credential{}, false
 }
 
 // methodPattern matches the methods toll sends: the fixed ones and the
@@ -240,7 +492,7 @@ func (b *builder) describe(p *pending, op *openapi3.Operation) (title, desc stri
 	}
 	desc, removed := stripPriceLines(strings.Join(parts, "\n\n"))
 	if removed > 0 {
-		p.notes = append(p.notes, fmt.Sprintf("removed %d line(s) stating a price from the description: the price shown is the one x-payment-info advertises", removed))
+		p.notes = append(p.notes, fmt.Sprintf("removed %d line(s) stating a price from the description: the price shown is the one toll advertises", removed))
 	}
 	if short, cut := capRunes(desc, b.opts.MaxDescription); cut {
 		p.notes = append(p.notes, fmt.Sprintf("description shortened from %d to %d characters", len([]rune(desc)), b.opts.MaxDescription))
@@ -252,7 +504,7 @@ func (b *builder) describe(p *pending, op *openapi3.Operation) (title, desc stri
 // serverURL is where the operation is sent: Options.BaseURL, or the first
 // server of the operation, its path item or the document, with its
 // variables set to their defaults.
-func (b *builder) serverURL(item *openapi3.PathItem, op *openapi3.Operation) string {
+func (b *builder) serverURL(p *pending, item *openapi3.PathItem, op *openapi3.Operation) string {
 	if b.baseURL != "" {
 		return b.baseURL
 	}
@@ -264,7 +516,7 @@ func (b *builder) serverURL(item *openapi3.PathItem, op *openapi3.Operation) str
 		servers = item.Servers
 	}
 	if len(servers) == 0 || servers[0] == nil {
-		b.noteAPI("the document names no server: operations have no server URL (set a base URL)")
+		p.apiNotes = append(p.apiNotes, "the document names no server: operations have no server URL (set a base URL)")
 		return ""
 	}
 	s := servers[0]
@@ -274,9 +526,14 @@ func (b *builder) serverURL(item *openapi3.PathItem, op *openapi3.Operation) str
 			raw = strings.ReplaceAll(raw, "{"+name+"}", v.Default)
 		}
 	}
+	if b.base != nil {
+		if ref, err := url.Parse(raw); err == nil && ref.Scheme == "" && ref.Host == "" {
+			raw = b.base.ResolveReference(ref).String()
+		}
+	}
 	u, err := absoluteHTTPURL(raw)
 	if err != nil {
-		b.noteAPI(fmt.Sprintf("server URL not usable: %v; operations using it have no server URL (set a base URL)", err))
+		p.apiNotes = append(p.apiNotes, fmt.Sprintf("server URL not usable: %v; operations using it have no server URL (set a base URL)", err))
 		return ""
 	}
 	return u
@@ -450,7 +707,8 @@ func pickMediaType(content openapi3.Content) (string, *openapi3.MediaType) {
 }
 
 // checkSecurity warns when the operation needs credentials toll does not
-// send (x402 needs none).
+// send (x402 needs none): no alternative of its security requirements is
+// met by the configured credentials.
 func (b *builder) checkSecurity(p *pending, op *openapi3.Operation) {
 	reqs := b.doc.Security
 	if op.Security != nil {
@@ -461,17 +719,48 @@ func (b *builder) checkSecurity(p *pending, op *openapi3.Operation) {
 	}
 	var names []string
 	for _, r := range reqs {
-		if len(r) == 0 {
-			return // one alternative needs nothing
-		}
+		met := true
 		for name := range r {
-			if !slices.Contains(names, clip(name)) {
-				names = append(names, clip(name))
+			if !b.schemeMet(name) {
+				met = false
+				if !slices.Contains(names, clip(name)) {
+					names = append(names, clip(name))
+				}
 			}
+		}
+		if met {
+			return // one alternative needs nothing more
 		}
 	}
 	slices.Sort(names)
-	p.notes = append(p.notes, fmt.Sprintf("needs credentials (%s) that toll does not send; calls may be refused", strings.Join(names, ", ")))
+	p.notes = append(p.notes, fmt.Sprintf("needs credentials (%s) that toll does not send; calls may be refused (add them under credentials in the config)", strings.Join(names, ", ")))
+}
+
+// schemeMet reports whether a configured credential supplies the named
+// security scheme: an API key in the same place, or an Authorization header
+// for HTTP, OAuth 2 and OpenID Connect schemes.
+func (b *builder) schemeMet(name string) bool {
+	if len(b.opts.Credentials) == 0 || b.doc.Components == nil {
+		return false
+	}
+	ref := b.doc.Components.SecuritySchemes[name]
+	if ref == nil || ref.Value == nil {
+		return false
+	}
+	s := ref.Value
+	for _, c := range b.opts.Credentials {
+		switch s.Type {
+		case "apiKey":
+			if c.In == s.In && (c.Name == s.Name || (c.In == "header" && strings.EqualFold(c.Name, s.Name))) {
+				return true
+			}
+		case "http", "oauth2", "openIdConnect":
+			if c.In == "header" && strings.EqualFold(c.Name, "Authorization") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // name gives every operation its tool name: namespace_operationId, or

@@ -5,28 +5,64 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
+	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 )
 
-// MaxSpecBytes is the largest document LoadFile and Load accept.
+// MaxSpecBytes is the largest document toll reads: a larger file or
+// response is refused by its size, before it is read where the size is
+// known, and once this many bytes have arrived where it is not.
 const MaxSpecBytes = 32 << 20
 
 // Options say how a document becomes tools. The zero value is ready to use.
+// The yaml keys are those of an API's entry in toll.yaml (see SourceConfig);
+// the fields without one are set by the program.
 type Options struct {
 	// Namespace prefixes every tool name ("weather" → "weather_getForecast").
 	// It must match ^[a-zA-Z0-9_-]{1,24}$. "" derives a slug of at most 16
 	// characters from info.title ("Weather Demo" → "weather_demo"), or "api".
-	Namespace string
+	Namespace string `yaml:"namespace,omitempty"`
 	// BaseURL, when set, is where every operation is sent, in place of the
 	// document's servers. It must be an absolute http or https URL. "" uses
 	// the first server of the operation, its path or the document.
-	BaseURL string
+	BaseURL string `yaml:"base_url,omitempty"`
 	// MaxDescription caps a tool description, in runes. Zero means 1024; it
 	// must not be negative.
-	MaxDescription int
+	MaxDescription int `yaml:"max_description,omitempty"`
+	// Prices set operations' prices, overriding what the spec and probes
+	// say: decimal USDC amounts ("0.01") by operationId or by
+	// "METHOD /path". The network and recipient stay those the probe or
+	// spec pinned. nil: none.
+	Prices map[string]string `yaml:"prices,omitempty"`
+	// Credentials are sent on every call of the API, from environment
+	// variables; the parameters they stand for are not tool arguments.
+	Credentials []Credential `yaml:"credentials,omitempty"`
+	// Include, when not empty, keeps only the operations it selects: each
+	// of its lists that is not empty must match. Exclude then leaves out
+	// every operation that any of its entries matches. Operations left out
+	// are listed in API.Warnings.
+	Include Filter `yaml:"include,omitempty"`
+	Exclude Filter `yaml:"exclude,omitempty"`
+	// AllowExternalRefs lets a spec file's $refs name other files in its
+	// folder (relative paths only: never a URL, an absolute path, or a path
+	// out of the folder). false: a spec must be one self-contained document.
+	AllowExternalRefs bool `yaml:"allow_external_refs,omitempty"`
+
+	// Probes are prices read from the operations' own 402 responses (see
+	// ProbedPrice). They come before the spec's prices and after Prices.
+	Probes []ProbedPrice `yaml:"-"`
+	// HTTPClient fetches specs given as URLs. nil: a client with a 30 s
+	// timeout. Whatever the client, toll follows no redirect to a URL it
+	// would not fetch itself.
+	HTTPClient *http.Client `yaml:"-" json:"-"`
+	// SkipSchemaCompile skips compiling the input schemas with the JSON
+	// Schema library the MCP layer uses. false: they are compiled (once per
+	// distinct subschema), and an operation whose schema does not compile
+	// is left out with a warning.
+	SkipSchemaCompile bool `yaml:"-"`
 }
 
 const (
@@ -41,7 +77,8 @@ type API struct {
 	Name       string       // the namespace: prefix of every tool name
 	Title      string       // info.title, sanitized
 	Version    string       // info.version, sanitized
-	Source     string       // where the document came from, as given to Load or LoadFile
+	Source     string       // where the document came from, as given to Load, LoadFile or LoadSource
+	Format     string       // what it was: "OpenAPI 3.0.3", "Swagger 2.0", "x402 discovery"
 	Operations []*Operation // sorted by path, then method
 	// Warnings say what was changed, shortened or skipped, and why. An
 	// operation is never dropped without one.
@@ -51,8 +88,8 @@ type API struct {
 // Operation is one HTTP operation, described for a model as a tool.
 type Operation struct {
 	API         string // the API's Name
-	Name        string // tool name: ^[a-zA-Z0-9_-]+$, at most 48 characters, unique within the API
-	OperationID string // as in the document ("" when it has none)
+	Name        string // tool name: ^[a-zA-Z0-9_-]+$, at most 48 characters, unique within the API (and the Catalog)
+	OperationID string // as in the document ("" when it has none); for a discovery entry, made of host, method and path
 	Title       string // the summary, sanitized, one line
 	Description string // summary and description, sanitized and capped; the price is not in it (see Price.Line)
 	Method      string // upper case
@@ -66,6 +103,10 @@ type Operation struct {
 	// refuses arguments it does not name.
 	InputSchema json.RawMessage
 	Price       *Price // nil: the document advertises no price, and toll pays nothing
+	// Credentials are the API's own credentials (Options.Credentials), to
+	// send on every call: the names of environment variables, not values.
+	Credentials []Credential `json:",omitempty"`
+	Tags        []string     `json:",omitempty"` // the operation's tags, sanitized
 }
 
 // Param is one parameter of an operation, in declaration order within its
@@ -92,22 +133,23 @@ type Body struct {
 	Required  bool
 }
 
-// LoadFile reads an OpenAPI 3 document (YAML or JSON) from a file and loads
-// it with Load. Errors name the file and the reason, on one line.
+// LoadFile reads a spec file (YAML or JSON) and loads it as Load does;
+// with Options.AllowExternalRefs its $refs may name files in its folder.
+// Errors name the file and the reason, on one line.
 func LoadFile(ctx context.Context, path string, opts Options) (*API, error) {
-	f, err := os.Open(path)
+	api, err := loadFile(ctx, path, opts)
 	if err != nil {
-		return nil, fmt.Errorf("load %s: %w", path, unwrapPathError(err))
+		return nil, fmt.Errorf("load %s: %w", sanitizeLine(path), err)
 	}
-	defer f.Close()
-	if fi, err := f.Stat(); err == nil && fi.IsDir() {
-		return nil, fmt.Errorf("load %s: is a directory, not a spec file", path)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, MaxSpecBytes+1))
+	return api, nil
+}
+
+func loadFile(ctx context.Context, path string, opts Options) (*API, error) {
+	p, err := prepareFile(ctx, path, opts)
 	if err != nil {
-		return nil, fmt.Errorf("load %s: %w", path, unwrapPathError(err))
+		return nil, err
 	}
-	return Load(ctx, data, path, opts)
+	return p.build(ctx, opts.Namespace)
 }
 
 // unwrapPathError drops the path an *os.PathError repeats.
@@ -119,20 +161,33 @@ func unwrapPathError(err error) error {
 	return err
 }
 
-// Load reads an OpenAPI 3.0 document (YAML or JSON; 3.1 is read on a best
-// effort) and returns its operations as tools. source names the document's
-// origin in errors and in API.Source. External $refs are refused; the
-// document must validate. Problems with single operations do not fail the
-// load: they become API.Warnings.
+// Load reads a document and returns its operations as tools: an OpenAPI 3.0
+// or 3.1 document, a Swagger 2.0 document (converted to OpenAPI 3.0), or
+// an x402 discovery response (see FromDiscovery), in YAML or JSON. source
+// names the document's origin in errors and in API.Source. External $refs
+// are refused; the document must validate. Problems with single operations
+// do not fail the load: they become API.Warnings.
 func Load(ctx context.Context, data []byte, source string, opts Options) (*API, error) {
-	api, err := load(ctx, data, source, opts)
-	if err != nil {
-		return nil, fmt.Errorf("load %s: %w", sanitizeLine(source), err)
+	p, err := prepare(ctx, data, origin{source: source}, opts)
+	if err == nil {
+		var api *API
+		if api, err = p.build(ctx, opts.Namespace); err == nil {
+			return api, nil
+		}
 	}
-	return api, nil
+	return nil, fmt.Errorf("load %s: %w", sanitizeLine(source), err)
 }
 
-func load(ctx context.Context, data []byte, source string, opts Options) (*API, error) {
+// prepared is a document read and parsed, waiting for its namespace.
+type prepared struct {
+	source string
+	title  string // what a namespace is derived from
+	build  func(ctx context.Context, namespace string) (*API, error)
+}
+
+// prepare reads a document: an OpenAPI or Swagger document, or an x402
+// discovery response.
+func prepare(ctx context.Context, data []byte, o origin, opts Options) (*prepared, error) {
 	if err := opts.check(); err != nil {
 		return nil, err
 	}
@@ -142,27 +197,44 @@ func load(ctx context.Context, data []byte, source string, opts Options) (*API, 
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	doc, err := parse(ctx, data)
+	kind, top := sniff(data)
+	if kind == kindDiscovery {
+		d, err := parseDiscovery(data)
+		if err != nil {
+			return nil, err
+		}
+		return &prepared{source: o.source, title: discoveryTitle, build: func(ctx context.Context, ns string) (*API, error) {
+			opts.Namespace = ns
+			return buildDiscovery(ctx, d, o, opts)
+		}}, nil
+	}
+	d, err := parse(ctx, data, kind, top, o, opts)
 	if err != nil {
 		return nil, err
 	}
-	return build(ctx, doc, source, opts)
+	title := ""
+	if d.doc.Info != nil {
+		title, _ = capRunes(sanitizeLine(d.doc.Info.Title), maxTitle)
+	}
+	return &prepared{source: o.source, title: title, build: func(ctx context.Context, ns string) (*API, error) {
+		opts.Namespace = ns
+		return build(ctx, d, o, opts)
+	}}, nil
 }
 
-// check validates the options.
-func (o Options) check() error {
-	if o.Namespace != "" && (len(o.Namespace) > maxNamespace || !toolNamePattern.MatchString(o.Namespace)) {
-		return fmt.Errorf("%w: namespace %q must be 1 to %d letters, digits, '_' or '-'", ErrInvalidOptions, clip(o.Namespace), maxNamespace)
+// prepareFile reads and prepares a spec file.
+func prepareFile(ctx context.Context, path string, opts Options) (*prepared, error) {
+	data, err := readFileCapped(path, MaxSpecBytes, false)
+	if err != nil {
+		return nil, err
 	}
-	if o.MaxDescription < 0 {
-		return fmt.Errorf("%w: negative MaxDescription %d", ErrInvalidOptions, o.MaxDescription)
-	}
-	if o.BaseURL != "" {
-		if _, err := absoluteHTTPURL(o.BaseURL); err != nil {
-			return fmt.Errorf("%w: base URL: %v", ErrInvalidOptions, err)
+	o := origin{source: path}
+	if opts.AllowExternalRefs {
+		if o.file, err = filepath.Abs(path); err != nil {
+			return nil, err
 		}
 	}
-	return nil
+	return prepare(ctx, data, o, opts)
 }
 
 // absoluteHTTPURL checks that s is an absolute http or https URL with a host,

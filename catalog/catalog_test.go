@@ -222,7 +222,7 @@ func TestLoadErrors(t *testing.T) {
 		{"invalid document", "invalid.yaml", ErrInvalidSpec, []string{"invalid.yaml", "must define exactly all path parameters"}},
 		{"external file ref", "external_ref.yaml", ErrExternalRef, []string{"external_ref.yaml", `"external_other.yaml#/components/schemas/Secret"`}},
 		{"external URL ref", "external_url_ref.yaml", ErrExternalRef, []string{"external_url_ref.yaml", "169.254.169.254"}},
-		{"swagger 2", "swagger2.yaml", ErrUnsupportedVersion, []string{"swagger2.yaml", "Swagger 2.0"}},
+		{"swagger 1.2", "swagger12.yaml", ErrUnsupportedVersion, []string{"swagger12.yaml", `swagger "1.2"`}},
 		{"missing file", filepath.Join(dir, "nope.yaml"), fs.ErrNotExist, []string{"nope.yaml", "no such file"}},
 		{"directory", dir, nil, []string{dir, "is a directory"}},
 	}

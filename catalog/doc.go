@@ -1,30 +1,70 @@
-// Package catalog reads OpenAPI documents and describes each operation as a
+// Package catalog reads API descriptions and describes each operation as a
 // tool: a name, a sanitized description, where and how to send the request,
-// a JSON Schema of the arguments, and the price the document advertises.
+// a JSON Schema of the arguments, and the price the API advertises.
 //
 // It is toll's only user of kin-openapi, and knows nothing of MCP, wallets
 // or ledgers. Everything in a document is untrusted: text a model will read
 // is stripped of control, bidi and invisible characters and capped; no
-// external $ref is followed; a malformed price leaves an operation without a
+// external $ref is followed unless the config allows it, and then only to
+// files beside the spec; a malformed price leaves an operation without a
 // price (so toll will not pay for it) and a warning, never a crash.
 //
-// Invariants of a loaded API:
-//   - Operations are sorted by path, then method; tool names match
-//     ^[a-zA-Z0-9_-]+$, have at most 48 characters, are unique, and do not
-//     depend on the order of the operations in the document.
-//   - Each InputSchema is a JSON Schema 2020-12 object schema with no $ref,
-//     compiled once here with the validator the MCP layer uses.
+// # Sources and formats
+//
+// LoadSource reads a spec file, a folder of them, or a URL (https, or http
+// to this machine only), and LoadAll several at once, each with its own
+// Options (SourceConfig is an API's entry in toll.yaml, with the YAML keys
+// documented there). A document is OpenAPI 3.0 or 3.1, Swagger 2.0
+// (converted to OpenAPI 3.0 with kin-openapi's openapi2conv, and a warning
+// says so), or an x402 discovery response (FromDiscovery), in JSON or YAML.
+// Load and LoadFile read one document.
+//
+// # Prices
+//
+// An operation's price comes from, in order of precedence: the config's
+// prices (Options.Prices, Source "config"), a probe of the operation's own
+// 402 response (Options.Probes, "probe"), the spec's x-payment-info
+// ("x-payment-info"), or a discovery entry's payment requirements
+// ("discovery"). A config price sets the amount; the network, recipient and
+// asset stay those the probe or spec pinned.
+//
+// # Large specs
+//
+// A JSON document takes a fast path: a scanner splits it without decoding,
+// the parts toll never reads (responses, examples, callbacks, webhooks,
+// extensions, component schemas no request reaches) are dropped, and
+// kin-openapi decodes the rest, path items on every CPU. Operations are
+// built in parallel, and their input schemas are compiled once per distinct
+// subschema shape (see check.go). GitHub's REST API (about 1,000
+// operations, 10 MB) loads in well under a second. Before kin-openapi
+// resolves a document's $refs, toll bounds the work that will take
+// (refwork.go): a document built to be slow to resolve is refused.
+//
+// # Invariants
+//
+// Of a loaded API:
+//   - Operations are sorted by path, then method (discovery: by URL); tool
+//     names match ^[a-zA-Z0-9_-]+$, have at most 48 characters, are unique
+//     (across a Catalog too), and do not depend on the order of the
+//     operations in the document.
+//   - Each InputSchema is a JSON Schema 2020-12 object schema with no $ref
+//     and no combinator at its root, that compiles with the validator the
+//     MCP layer uses; it has no argument for a configured credential.
 //   - Prices are exact integers in atomic units (*big.Int), parsed from
 //     decimal strings with ParseAmount; no float is used for money.
-//   - Nothing is dropped without a line in API.Warnings.
+//   - Nothing is dropped without a line in API.Warnings: operations left
+//     out by include/exclude filters, or skipped, are listed there.
 //
 // Example:
 //
-//	api, err := catalog.LoadFile(ctx, "weather.yaml", catalog.Options{})
-//	if err != nil {
-//		return err // "load weather.yaml: invalid OpenAPI document: …"
+//	cat, errs := catalog.LoadAll(ctx, []catalog.SourceConfig{
+//		{Spec: "specs/weather.yaml", Options: catalog.Options{Namespace: "wx"}},
+//		{Spec: "https://api.example.com/openapi.json"},
+//	})
+//	for _, err := range errs {
+//		log.Print(err) // "load specs/weather.yaml: invalid OpenAPI document: …"
 //	}
-//	for _, op := range api.Operations {
+//	for _, op := range cat.Operations() {
 //		fmt.Println(op.Name, op.Price.Display())
 //	}
 package catalog

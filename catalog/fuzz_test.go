@@ -2,7 +2,6 @@ package catalog
 
 import (
 	"context"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,7 +20,8 @@ const maxFuzzSpec = 64 << 10
 // the exec count stands still; -fuzzminimizetime=5s keeps a short run moving.
 func FuzzLoad(f *testing.F) {
 	files, _ := filepath.Glob("../testdata/catalog/*.*")
-	files = append(files, weatherFile)
+	split, _ := filepath.Glob("../testdata/catalog/split/*.yaml")
+	files = append(append(files, split...), weatherFile)
 	for _, name := range files {
 		if data, err := os.ReadFile(name); err == nil && len(data) <= maxFuzzSpec {
 			f.Add(data)
@@ -35,6 +35,9 @@ func FuzzLoad(f *testing.F) {
 		"openapi: 3.0.0\ninfo: {title: t, version: v}\npaths:\n  /a/{b}:\n    get:\n      parameters: [{name: b, in: path, required: true, schema: {$ref: '#/components/schemas/A'}}]\n      responses: {'200': {description: x}}\ncomponents: {schemas: {A: {$ref: '#/components/schemas/A'}}}",
 		"a: &a [*a]",
 		"- &x [*x, *x]",
+		`{"openapi":"3.1.0","info":{"title":"t","version":"1"},"paths":{"/a":{"post":{"requestBody":{"content":{"application/json":{"schema":{"$defs":{"A":{"type":["string","null"]}},"$ref":"#/$defs/A"}}}},"responses":{"200":{"description":"x"}}}}}}`,
+		`{"swagger":"2.0","info":{"title":"t","version":"1"},"paths":{"/a/{b}":{"get":{"parameters":[{"name":"b","in":"path","required":true,"type":"string"},{"in":"body","name":"x","schema":{"$ref":"#/definitions/D"}}],"responses":{"200":{"description":"x"}}}}},"definitions":{"D":{"$ref":"#/definitions/D"}}}`,
+		`{"openapi":"3.0.0","info":{"title":"t","version":"1"},"paths":{"/a":{"get":{"parameters":[{"$ref":"#/paths/~1a/get/parameters/0"}],"responses":{"200":{"description":"x"}}}}}}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -55,26 +58,6 @@ func FuzzLoad(f *testing.F) {
 			}
 			return
 		}
-		names := make(map[string]bool)
-		for _, op := range api.Operations {
-			if !nameRE.MatchString(op.Name) || len(op.Name) > maxToolName || names[op.Name] {
-				t.Fatalf("bad or repeated tool name %q", op.Name)
-			}
-			names[op.Name] = true
-			var root map[string]any
-			if err := json.Unmarshal(op.InputSchema, &root); err != nil {
-				t.Fatalf("%s: input schema is not a JSON object: %v", op.Name, err)
-			}
-			if root["type"] != "object" || root["additionalProperties"] != false {
-				t.Fatalf("%s: input schema root %s", op.Name, op.InputSchema)
-			}
-			if k := schemaProblem(root); k != "" {
-				t.Fatalf("%s: input schema has %q: %s", op.Name, k, op.InputSchema)
-			}
-			compile(t, op.InputSchema)
-			if p := op.Price; p != nil && (p.Amount == nil || p.Amount.Sign() < 0 || (p.Min != nil && p.Min.Cmp(p.Amount) > 0)) {
-				t.Fatalf("%s: price %+v", op.Name, p)
-			}
-		}
+		checkInvariants(t, api)
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Price is what an operation advertises it costs, read from the spec. toll
@@ -20,13 +21,28 @@ type Price struct {
 	Scheme   string   // x402 scheme: "exact" unless the spec names another
 	PayTo    string   // the recipient the spec pins; "" when it names none, or several
 	Mode     string   // "fixed" or "dynamic"
-	Source   string   // where the price was read: "x-payment-info"
+	Source   string   // where the price came from: PriceFromSpec, PriceFromConfig, PriceFromProbe or PriceFromDiscovery
+	// AssetAddress is the token contract a probe or a discovery entry
+	// named; "" when the price names none (x-payment-info, config).
+	AssetAddress string `json:",omitzero"`
+	// ObservedAt is when a probed or discovered price was seen; zero for
+	// the others.
+	ObservedAt time.Time `json:",omitzero"`
 }
 
 // Price modes.
 const (
 	PriceFixed   = "fixed"
 	PriceDynamic = "dynamic"
+)
+
+// Where a price came from, in order of precedence: the config overrides a
+// probe, which overrides the spec (or the discovery entry).
+const (
+	PriceFromConfig    = "config"         // Options.Prices
+	PriceFromProbe     = "probe"          // Options.Probes
+	PriceFromSpec      = "x-payment-info" // the operation's x-payment-info
+	PriceFromDiscovery = "discovery"      // the accepts of an x402 discovery entry
 )
 
 // The only asset a price can be in today: USD prices are paid in USDC.
@@ -151,7 +167,7 @@ func parsePaymentInfo(v any) (*Price, []string, error) {
 		Asset:    assetUSDC,
 		Scheme:   "exact",
 		Mode:     mode,
-		Source:   "x-payment-info",
+		Source:   PriceFromSpec,
 	}
 	if hi == nil {
 		return nil, nil, fmt.Errorf("%w: dynamic price without a maximum", errNoPrice)
@@ -295,6 +311,26 @@ func (p *Price) readProtocols(v any) ([]string, error) {
 		return nil, fmt.Errorf("protocols x402 name several schemes %q", schemes)
 	}
 	return notes, nil
+}
+
+// price is the Price a probe read.
+func (p *ProbedPrice) price() *Price {
+	scheme := p.Scheme
+	if scheme == "" {
+		scheme = "exact"
+	}
+	return &Price{
+		Amount:       new(big.Int).Set(p.Amount),
+		Decimals:     decimalsUSDC,
+		Asset:        assetUSDC,
+		Network:      p.Network,
+		Scheme:       scheme,
+		PayTo:        p.PayTo,
+		Mode:         PriceFixed,
+		Source:       PriceFromProbe,
+		AssetAddress: p.Asset,
+		ObservedAt:   p.ObservedAt,
+	}
 }
 
 // agreed returns the value when all of vs are the same, else "".

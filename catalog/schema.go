@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"github.com/getkin/kin-openapi/openapi3"
-	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
 // Limits of the conversion from OpenAPI schemas to JSON Schema. Every $ref
@@ -33,6 +32,8 @@ const (
 type schemaConverter struct {
 	openapi30 bool                      // nullable and boolean exclusive bounds are 3.0 keywords
 	input     bool                      // request direction: readOnly properties are left out
+	texts     map[string]sanitized      // sanitized texts, shared by the converters of a document
+	checker   *schemaChecker            // what to compile; nil: nothing
 	nodes     int                       // schema objects written so far
 	onPath    map[*openapi3.Schema]bool // the schemas being converted: the current one's ancestors
 	notes     []string                  // what was changed, without duplicates
@@ -40,7 +41,14 @@ type schemaConverter struct {
 }
 
 func newSchemaConverter(openapi30, input bool) *schemaConverter {
-	return &schemaConverter{openapi30: openapi30, input: input, onPath: make(map[*openapi3.Schema]bool)}
+	return &schemaConverter{openapi30: openapi30, input: input, onPath: make(map[*openapi3.Schema]bool), texts: make(map[string]sanitized)}
+}
+
+// newConverter returns a converter for one operation of the document.
+func (b *builder) newConverter(st *opState) *schemaConverter {
+	c := newSchemaConverter(b.openapi30, true)
+	c.texts, c.checker = st.texts, st.checker
+	return c
 }
 
 func (c *schemaConverter) note(format string, args ...any) {
@@ -300,6 +308,10 @@ func (c *schemaConverter) convert(ref *openapi3.SchemaRef, depth int) any {
 		c.note("$dynamicRef %q is not followed; any value is accepted there", clip(s.DynamicRef))
 	}
 
+	if c.checker != nil {
+		c.checker.add(s, out)
+	}
+
 	// A 3.0 nullable schema without a type but with subschemas: the
 	// subschemas would refuse null, so allow it beside them.
 	if nullable && s.Type.Slice() == nil && (len(s.AllOf)+len(s.AnyOf)+len(s.OneOf) > 0 || s.Not != nil) {
@@ -351,12 +363,16 @@ func (c *schemaConverter) text(s string) string {
 	if s == "" {
 		return ""
 	}
-	t, n := stripPriceLines(sanitizeText(s))
-	if n > 0 {
+	t, ok := c.texts[s]
+	if !ok {
+		t.text, t.removed = stripPriceLines(sanitizeText(s))
+		t.text, _ = capRunes(t.text, maxSchemaText)
+		c.texts[s] = t
+	}
+	if t.removed > 0 {
 		c.note("price statements removed from schema descriptions")
 	}
-	t, _ = capRunes(t, maxSchemaText)
-	return t
+	return t.text
 }
 
 // regexpOK reports whether a pattern compiles with Go's regexp, the engine
@@ -470,23 +486,4 @@ func marshalSchema(v any) (json.RawMessage, error) {
 		return nil, err
 	}
 	return json.RawMessage(bytes.TrimSuffix(buf.Bytes(), []byte("\n"))), nil
-}
-
-// compileSchema checks that raw compiles as a JSON Schema 2020-12 with the
-// validator the MCP layer uses: a schema it cannot compile would otherwise be
-// skipped there silently, leaving the tool's arguments unchecked.
-func compileSchema(raw json.RawMessage) error {
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
-	if err != nil {
-		return err
-	}
-	c := jsonschema.NewCompiler()
-	c.DefaultDraft(jsonschema.Draft2020)
-	c.UseLoader(jsonschema.SchemeURLLoader{}) // never read a file or URL
-	const loc = "toll:input.json"
-	if err := c.AddResource(loc, doc); err != nil {
-		return err
-	}
-	_, err = c.Compile(loc)
-	return err
 }

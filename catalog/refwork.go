@@ -1,0 +1,212 @@
+package catalog
+
+import (
+	"bytes"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"go.yaml.in/yaml/v4"
+)
+
+// kin-openapi's work on a document's schemas grows with the schemas each
+// component and each operation reaches through $refs, not with the
+// document's size: it validates every component schema with all the
+// schemas it reaches (a fresh walk per component), every parameter and
+// media type likewise, and it resolves a chain of n bare $refs in about
+// n²/2 steps. A hostile document of a few hundred kilobytes (2,000 schemas
+// each referring to twenty earlier ones, or a chain of 5,000 $refs) could
+// keep it busy for minutes. So before kin-openapi sees a document, toll
+// counts the schemas reached, summed over the component schemas and over
+// every $ref outside them, and refuses the document above maxRefWork. A
+// real spec is far below: GitHub's sums to some tens of thousands.
+
+// maxRefWork bounds that sum: a few seconds of kin-openapi's time at most
+// (it takes 2 to 4 µs per schema reached here).
+const maxRefWork = 1_000_000
+
+// refGraph maps each component schema to those its $refs name, and lists
+// the component schemas named by $refs elsewhere in the document.
+type refGraph struct {
+	edges   map[string][]string
+	outside []string
+}
+
+// checkRefWork refuses a document whose schemas reach too much in all.
+func checkRefWork(g refGraph) error {
+	if len(g.edges) == 0 {
+		return nil
+	}
+	reach := make(map[string]int, len(g.edges)) // schemas reached from one, itself included
+	total := 0
+	seen := make(map[string]int) // stamp of the walk that last saw a schema
+	stamp := 0
+	count := func(start string) int {
+		if n, ok := reach[start]; ok {
+			return n
+		}
+		stamp++
+		n := 0
+		queue := []string{start}
+		seen[start] = stamp
+		for len(queue) > 0 && total+n <= maxRefWork {
+			name := queue[0]
+			queue = queue[1:]
+			n++
+			for _, to := range g.edges[name] {
+				if _, known := g.edges[to]; known && seen[to] != stamp {
+					seen[to] = stamp
+					queue = append(queue, to)
+				}
+			}
+		}
+		reach[start] = n
+		return n
+	}
+	for name := range g.edges {
+		if total += count(name); total > maxRefWork {
+			return errRefWork(total)
+		}
+	}
+	for _, name := range g.outside {
+		if _, known := g.edges[name]; known {
+			if total += count(name); total > maxRefWork {
+				return errRefWork(total)
+			}
+		}
+	}
+	return nil
+}
+
+func errRefWork(total int) error {
+	return fmt.Errorf("%w: its schemas reach more than %d schemas through $refs in all: the document is built to be slow to resolve", ErrInvalidSpec, maxRefWork)
+}
+
+// refName returns the schema a local $ref names under prefix
+// ("#/components/schemas/" or "#/definitions/"), or "".
+func refTarget(ref, prefix string) string {
+	rest, ok := strings.CutPrefix(ref, prefix)
+	if !ok {
+		return ""
+	}
+	seg, _, _ := strings.Cut(rest, "/")
+	if u, err := url.PathUnescape(seg); err == nil {
+		seg = u
+	}
+	return strings.ReplaceAll(strings.ReplaceAll(seg, "~1", "/"), "~0", "~")
+}
+
+// jsonRefGraph builds the graph of a JSON document: its component schemas
+// (components.schemas, or a Swagger document's definitions) and the $refs
+// to them elsewhere.
+func jsonRefGraph(top []member) refGraph {
+	g := refGraph{edges: make(map[string][]string)}
+	prefix := "#/components/schemas/"
+	for _, m := range top {
+		if m.name == "definitions" {
+			prefix = "#/definitions/"
+		}
+	}
+	addSchemas := func(schemas []byte) {
+		if !isObject(schemas) {
+			return
+		}
+		_ = members(schemas, func(name string, value []byte) error {
+			var to []string
+			localRefs(value, func(ref string) {
+				if t := refTarget(ref, prefix); t != "" {
+					to = append(to, t)
+				}
+			})
+			g.edges[name] = to
+			return nil
+		})
+	}
+	outside := func(data []byte) {
+		localRefs(data, func(ref string) {
+			if t := refTarget(ref, prefix); t != "" {
+				g.outside = append(g.outside, t)
+			}
+		})
+	}
+	for _, m := range top {
+		switch {
+		case m.name == "definitions":
+			addSchemas(m.value)
+		case m.name == "components" && isObject(m.value):
+			_ = members(m.value, func(name string, value []byte) error {
+				if name == "schemas" {
+					addSchemas(value)
+				} else {
+					outside(value)
+				}
+				return nil
+			})
+		default:
+			outside(m.value)
+		}
+	}
+	return g
+}
+
+// yamlRefGraph builds the graph of a YAML document. It costs a parse, so
+// it is only built when the document has enough $refs to matter: n $refs
+// reach at most n² schemas in all.
+func yamlRefGraph(data []byte) (refGraph, error) {
+	if n := bytes.Count(data, []byte("$ref")); n*n <= maxRefWork {
+		return refGraph{}, nil
+	}
+	root, err := yamlLoad(data)
+	if err != nil {
+		return refGraph{}, nil // kin-openapi will say what is wrong
+	}
+	doc := root
+	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
+		doc = doc.Content[0]
+	}
+	g := refGraph{edges: make(map[string][]string)}
+	prefix := "#/components/schemas/"
+	schemas := mapValue(mapValue(doc, "components"), "schemas")
+	if d := mapValue(doc, "definitions"); d != nil {
+		prefix, schemas = "#/definitions/", d
+	}
+	if schemas != nil && schemas.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(schemas.Content); i += 2 {
+			var to []string
+			yamlRefs(schemas.Content[i+1], 0, nil, func(ref string) {
+				if t := refTarget(ref, prefix); t != "" {
+					to = append(to, t)
+				}
+			})
+			g.edges[schemas.Content[i].Value] = to
+		}
+	}
+	yamlRefs(doc, 0, schemas, func(ref string) {
+		if t := refTarget(ref, prefix); t != "" {
+			g.outside = append(g.outside, t)
+		}
+	})
+	return g, nil
+}
+
+// yamlRefs calls fn with every $ref under node, but not under skip, and
+// not following aliases.
+func yamlRefs(node *yaml.Node, depth int, skip *yaml.Node, fn func(string)) {
+	if node == nil || node == skip || depth > maxScanDepth {
+		return
+	}
+	switch node.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(node.Content); i += 2 {
+			if k, v := node.Content[i], node.Content[i+1]; k.Value == "$ref" && v.Kind == yaml.ScalarNode {
+				fn(v.Value)
+			} else {
+				yamlRefs(v, depth+1, skip, fn)
+			}
+		}
+	case yaml.SequenceNode:
+		for _, c := range node.Content {
+			yamlRefs(c, depth+1, skip, fn)
+		}
+	}
+}

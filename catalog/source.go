@@ -1,0 +1,215 @@
+package catalog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// defaultFetchTimeout bounds fetching a spec from a URL, body included.
+const defaultFetchTimeout = 30 * time.Second
+
+// maxRedirects is how many redirects a fetch follows.
+const maxRedirects = 10
+
+// LoadSource loads every API of one source: a spec file, a folder, or a
+// URL.
+//
+// A folder means every *.yaml, *.yml and *.json file directly in it (not
+// in its subfolders, which commonly hold the fragments of a split spec
+// that are not specs themselves, or unrelated files), in name order,
+// hidden files aside. A URL must be https, or http to a loopback host
+// (127.0.0.0/8, ::1, localhost); it is fetched with Options.HTTPClient
+// (default: a 30 s timeout), following redirects only to such URLs, and
+// refused beyond MaxSpecBytes. A relative server URL in a fetched spec is
+// resolved against the spec's URL.
+//
+// It returns the APIs that loaded. When some spec of a folder does not
+// load, the error says which, one line per spec, and the others are still
+// returned. Namespaces and tool names are made distinct as LoadAll does.
+func LoadSource(ctx context.Context, source string, opts Options) ([]*API, error) {
+	cat, errs := LoadAll(ctx, []SourceConfig{{Spec: source, Options: opts}})
+	return cat.APIs, errors.Join(errs...)
+}
+
+// isURL reports whether a source is meant as a URL rather than a path.
+func isURL(source string) bool {
+	scheme, rest, ok := strings.Cut(source, "://")
+	return ok && rest != "" && len(scheme) > 1 && !strings.ContainsAny(scheme, `/\.`)
+}
+
+// prepareSource reads the documents of one source. It returns one error per
+// spec that cannot be read, naming it.
+func prepareSource(ctx context.Context, source string, opts Options) ([]*prepared, []error) {
+	fail := func(name string, err error) []error {
+		return []error{fmt.Errorf("load %s: %w", sanitizeLine(name), err)}
+	}
+	if isURL(source) {
+		u, err := url.Parse(source)
+		if err != nil {
+			return nil, fail(source, fmt.Errorf("%w: not a URL", ErrURLNotAllowed))
+		}
+		name := u.Redacted()
+		if opts.AllowExternalRefs {
+			return nil, fail(name, fmt.Errorf("%w: allow_external_refs: applies to spec files and folders only; bundle a spec read from a URL into one document", ErrInvalidOptions))
+		}
+		data, final, err := fetch(ctx, u, opts.HTTPClient)
+		if err != nil {
+			return nil, fail(name, err)
+		}
+		p, err := prepare(ctx, data, origin{source: name, base: final}, opts)
+		if err != nil {
+			return nil, fail(name, err)
+		}
+		return []*prepared{p}, nil
+	}
+	fi, err := os.Stat(source)
+	if err != nil {
+		return nil, fail(source, unwrapPathError(err))
+	}
+	if !fi.IsDir() {
+		p, err := prepareFile(ctx, source, opts)
+		if err != nil {
+			return nil, fail(source, err)
+		}
+		return []*prepared{p}, nil
+	}
+	entries, err := os.ReadDir(source)
+	if err != nil {
+		return nil, fail(source, unwrapPathError(err))
+	}
+	var out []*prepared
+	var errs []error
+	found := 0
+	for _, e := range entries {
+		name := e.Name()
+		switch strings.ToLower(filepath.Ext(name)) {
+		case ".yaml", ".yml", ".json":
+		default:
+			continue
+		}
+		if strings.HasPrefix(name, ".") || e.IsDir() {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return out, append(errs, fail(source, err)...)
+		}
+		path := filepath.Join(source, name)
+		if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+			continue
+		}
+		found++
+		p, err := prepareFile(ctx, path, opts)
+		if err != nil {
+			errs = append(errs, fail(path, err)...)
+			continue
+		}
+		out = append(out, p)
+	}
+	if found == 0 {
+		return nil, fail(source, errors.New("the folder holds no *.yaml, *.yml or *.json file"))
+	}
+	return out, errs
+}
+
+// checkURL accepts https URLs, and http URLs to a loopback host.
+func checkURL(u *url.URL) error {
+	switch {
+	case u.Host == "":
+		return fmt.Errorf("%w: %q has no host", ErrURLNotAllowed, clip(u.Redacted()))
+	case u.Scheme == "https":
+		return nil
+	case u.Scheme == "http" && loopback(u.Hostname()):
+		return nil
+	case u.Scheme == "http":
+		return fmt.Errorf("%w: %s is http to a host that is not this machine; use https", ErrURLNotAllowed, clip(u.Redacted()))
+	}
+	return fmt.Errorf("%w: %s is not an https URL", ErrURLNotAllowed, clip(u.Redacted()))
+}
+
+// loopback reports whether host is this machine: localhost, 127.0.0.0/8 or
+// ::1.
+func loopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// fetch reads a spec from a URL. It returns the body and the URL it was
+// finally read from.
+func fetch(ctx context.Context, u *url.URL, client *http.Client) ([]byte, *url.URL, error) {
+	if err := checkURL(u); err != nil {
+		return nil, nil, err
+	}
+	c := &http.Client{Timeout: defaultFetchTimeout}
+	if client != nil {
+		cc := *client
+		c = &cc
+		if c.Timeout == 0 {
+			c.Timeout = defaultFetchTimeout
+		}
+	}
+	next := c.CheckRedirect
+	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if err := checkURL(req.URL); err != nil {
+			return fmt.Errorf("redirected: %w", err)
+		}
+		if len(via) >= maxRedirects {
+			return fmt.Errorf("more than %d redirects", maxRedirects)
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		return nil
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %v", ErrFetch, err)
+	}
+	req.Header.Set("Accept", "application/json, application/yaml;q=0.9, */*;q=0.5")
+	resp, err := c.Do(req)
+	if err != nil {
+		if errors.Is(err, ErrURLNotAllowed) {
+			return nil, nil, errors.Unwrap(err) // the url.Error repeats the URL
+		}
+		return nil, nil, fmt.Errorf("%w: %s", ErrFetch, fetchReason(err))
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, nil, fmt.Errorf("%w: HTTP status %d", ErrFetch, resp.StatusCode)
+	}
+	if resp.ContentLength > MaxSpecBytes {
+		return nil, nil, fmt.Errorf("%w: %d bytes, more than %d", ErrTooLarge, resp.ContentLength, MaxSpecBytes)
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxSpecBytes+1))
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: reading the body: %s", ErrFetch, fetchReason(err))
+	}
+	if len(data) > MaxSpecBytes {
+		return nil, nil, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, MaxSpecBytes)
+	}
+	return data, resp.Request.URL, nil
+}
+
+// fetchReason words a client error without the URL it repeats.
+func fetchReason(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return "timed out: " + oneLine(err.Error())
+	}
+	return oneLine(err.Error())
+}
