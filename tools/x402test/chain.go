@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
+	"net"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -46,6 +48,14 @@ type ChainOptions struct {
 	// one second: block time never runs ahead (at most one block per second).
 	MaxClockSkew time.Duration
 
+	// RPCAddr, when set, serves the chain's JSON-RPC over HTTP (modules eth, net and web3)
+	// on this host:port, so that other processes can read it (toll ledger reconcile, toll
+	// wallet balance) and send transactions to it; a port of 0 takes a free port. Use a
+	// loopback host: the endpoint has no authentication. A goroutine then watches for
+	// transactions sent by others and commits a block for them (within MaxClockSkew).
+	// Empty: no JSON-RPC server.
+	RPCAddr string
+
 	// Logger receives a line per deployment, mint and settlement. Nil: silent.
 	Logger *slog.Logger
 }
@@ -73,8 +83,13 @@ type Chain struct {
 	facilitatorKey *ecdsa.PrivateKey
 	facilitator    common.Address
 
+	rpcURL   string             // the JSON-RPC endpoint, when ChainOptions.RPCAddr is set
+	stopLoop context.CancelFunc // stops the commit loop; nil without RPCAddr
+	loopDone chan struct{}      // closed when the commit loop has returned
+
 	mu            sync.Mutex // serializes sends and commits; guards the fields below
 	lastBlockTime uint64
+	advanced      int64 // seconds AdvanceTime moved block time ahead, on top of skew
 	closed        bool
 }
 
@@ -128,7 +143,12 @@ func NewChain(ctx context.Context, opts ChainOptions) (*Chain, error) {
 		c.deployer:    {Balance: ethFunding},
 		c.facilitator: {Balance: ethFunding},
 	}
-	if c.backend, err = newBackend(alloc, chainID); err != nil {
+	if opts.RPCAddr == "" {
+		c.backend, err = newBackend(alloc, chainID, "", 0)
+	} else {
+		c.backend, c.rpcURL, err = newRPCBackend(alloc, chainID, opts.RPCAddr)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("new chain: %w", err)
 	}
 	c.client = c.backend.Client()
@@ -136,25 +156,113 @@ func NewChain(ctx context.Context, opts ChainOptions) (*Chain, error) {
 		c.backend.Close()
 		return nil, fmt.Errorf("new chain: %w", err)
 	}
-	c.log.Info("x402test chain started", "chainId", chainID, "token", c.address.Hex(), "facilitator", c.facilitator.Hex())
+	if c.rpcURL != "" {
+		loopCtx, cancel := context.WithCancel(context.Background())
+		c.stopLoop, c.loopDone = cancel, make(chan struct{})
+		go c.commitLoop(loopCtx)
+	}
+	c.log.Info("x402test chain started", "chainId", chainID, "token", c.address.Hex(), "facilitator", c.facilitator.Hex(), "rpc", c.rpcURL)
 	return c, nil
 }
 
 // newBackend starts the simulated backend with a copy of the dev chain config that
-// carries chainID. NewBackend panics when the node cannot be assembled ("should never
-// happen"); that becomes an error.
-func newBackend(alloc types.GenesisAlloc, chainID *big.Int) (b *simulated.Backend, err error) {
+// carries chainID, serving JSON-RPC over HTTP on host:port when host is not empty.
+// NewBackend panics when the node cannot be assembled or started (a port already taken);
+// that becomes an error.
+func newBackend(alloc types.GenesisAlloc, chainID *big.Int, host string, port int) (b *simulated.Backend, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("simulated backend: %v", r)
 		}
 	}()
-	return simulated.NewBackend(alloc, func(_ *node.Config, ethConf *ethconfig.Config) {
+	return simulated.NewBackend(alloc, func(nodeConf *node.Config, ethConf *ethconfig.Config) {
 		// Copy the dev chain config, never mutate the global one.
 		cfg := *params.AllDevChainProtocolChanges
 		cfg.ChainID = new(big.Int).Set(chainID)
 		ethConf.Genesis.Config = &cfg
+		if host != "" {
+			nodeConf.HTTPHost = host
+			nodeConf.HTTPPort = port
+			nodeConf.HTTPModules = []string{"eth", "net", "web3"}
+		}
 	}), nil
+}
+
+// newRPCBackend is newBackend serving JSON-RPC on addr. The node cannot report the port
+// it bound, so a port of 0 is resolved here first: a free port is found by listening on
+// it and closing, and taken again by the node; if another process takes it in between,
+// the start fails and another port is tried.
+func newRPCBackend(alloc types.GenesisAlloc, chainID *big.Int, addr string) (*simulated.Backend, string, error) {
+	host, portText, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, "", fmt.Errorf("RPCAddr %q: %w", addr, err)
+	}
+	if host == "" {
+		return nil, "", fmt.Errorf("RPCAddr %q: no host (use 127.0.0.1)", addr)
+	}
+	port, err := strconv.Atoi(portText)
+	if err != nil || port < 0 || port > 65535 {
+		return nil, "", fmt.Errorf("RPCAddr %q: bad port", addr)
+	}
+	attempts := 1
+	if port == 0 {
+		attempts = 5
+	}
+	for i := 0; ; i++ {
+		p := port
+		if p == 0 {
+			if p, err = freePort(host); err != nil {
+				return nil, "", fmt.Errorf("RPCAddr %q: %w", addr, err)
+			}
+		}
+		b, err := newBackend(alloc, chainID, host, p)
+		if err == nil {
+			return b, "http://" + net.JoinHostPort(host, strconv.Itoa(p)), nil
+		}
+		if i+1 >= attempts {
+			return nil, "", fmt.Errorf("JSON-RPC on %s: %w", net.JoinHostPort(host, strconv.Itoa(p)), err)
+		}
+	}
+}
+
+func freePort(host string) (int, error) {
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// commitPoll is how often the commit loop looks for transactions sent by other processes.
+const commitPoll = 20 * time.Millisecond
+
+// commitLoop mines the transactions that other processes send over JSON-RPC: nothing
+// else would, since every method here commits its own. It stops when ctx is done.
+func (c *Chain) commitLoop(ctx context.Context) {
+	defer close(c.loopDone)
+	t := time.NewTicker(commitPoll)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		c.mu.Lock()
+		if c.closed {
+			c.mu.Unlock()
+			return
+		}
+		if n, err := c.client.PendingTransactionCount(ctx); err == nil && n > 0 {
+			if err := c.commitLocked(ctx); err != nil && ctx.Err() == nil {
+				c.log.Warn("x402test commit of pending transactions failed", "err", err)
+			} else if err == nil {
+				c.log.Debug("x402test committed transactions sent over JSON-RPC", "count", n)
+			}
+		}
+		c.mu.Unlock()
+	}
 }
 
 func (c *Chain) deploy(ctx context.Context) error {
@@ -177,6 +285,10 @@ func (c *Chain) deploy(ctx context.Context) error {
 
 // Close stops the chain. It is safe to call more than once.
 func (c *Chain) Close() error {
+	if c.stopLoop != nil {
+		c.stopLoop() // the loop may hold c.mu while it waits for a block slot
+		<-c.loopDone
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
@@ -200,6 +312,10 @@ func (c *Chain) NetworkV1() string {
 
 // NetworkV2 is the chain's CAIP-2 id, the x402 version 2 network ("eip155:84532").
 func (c *Chain) NetworkV2() string { return "eip155:" + c.chainID.String() }
+
+// RPCURL is the chain's JSON-RPC endpoint over HTTP ("http://127.0.0.1:40123"), or ""
+// when ChainOptions.RPCAddr was empty.
+func (c *Chain) RPCURL() string { return c.rpcURL }
 
 // TokenAddress is the token's checksummed address.
 func (c *Chain) TokenAddress() string { return c.address.Hex() }
@@ -279,6 +395,46 @@ func (c *Chain) Commit(ctx context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.commitLocked(ctx)
+}
+
+// AdvanceTime mines a block stamped d (whole seconds, at least one) later than a block
+// mined now would be, first committing any pending transaction. It is how a test makes
+// authorizations expire: every later block is stamped after it. MaxClockSkew then counts
+// from the advanced time, so later commits do not wait for the wall clock to catch up.
+func (c *Chain) AdvanceTime(ctx context.Context, d time.Duration) error {
+	secs := int64(d / time.Second)
+	if secs < 1 {
+		return fmt.Errorf("advance time: %v is less than a second", d)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return ErrClosed
+	}
+	// AdjustTime refuses to seal a block while the transaction pool holds a transaction
+	// (one sent over JSON-RPC and not yet committed, or one just mined that the pool,
+	// which resets in the background, has not dropped yet): commit, and try again.
+	for attempt := 0; ; attempt++ {
+		next := max(time.Now().Unix(), int64(c.lastBlockTime)+1)
+		err := c.backend.AdjustTime(time.Duration(next+secs-int64(c.lastBlockTime)) * time.Second)
+		if err == nil {
+			break
+		}
+		if !strings.Contains(err.Error(), "non-empty block") || attempt >= 20 {
+			return fmt.Errorf("advance time: %w", err)
+		}
+		if err := c.commitLocked(ctx); err != nil {
+			return fmt.Errorf("advance time: %w", err)
+		}
+	}
+	h, err := c.client.HeaderByNumber(context.Background(), nil)
+	if err != nil {
+		return fmt.Errorf("advance time: %w", err)
+	}
+	c.lastBlockTime = h.Time
+	c.advanced += secs
+	c.log.Info("x402test chain time advanced", "by", d, "blockTime", time.Unix(int64(h.Time), 0).UTC())
+	return nil
 }
 
 // Receipt is the outcome of a mined transaction.
@@ -446,7 +602,9 @@ func (c *Chain) sendLocked(ctx context.Context, key *ecdsa.PrivateKey, to *commo
 	if err != nil {
 		return nil, fmt.Errorf("sign: %w", err)
 	}
-	if err := c.client.SendTransaction(ctx, tx); err != nil {
+	// Not ctx: a send cut short could leave the transaction in the pool, to be mined by
+	// some later commit while its sender reported a failure.
+	if err := c.client.SendTransaction(context.WithoutCancel(ctx), tx); err != nil {
 		return nil, fmt.Errorf("send: %w", err)
 	}
 	if err := c.mineLocked(); err != nil {
@@ -511,10 +669,11 @@ func (c *Chain) waitSlotLocked(ctx context.Context) error {
 		}
 		now := time.Now().Unix()
 		next := max(now, int64(c.lastBlockTime)+1)
-		if next-now <= c.skew {
+		allowed := c.skew + c.advanced
+		if next-now <= allowed {
 			return nil
 		}
-		wait := time.Until(time.Unix(next-c.skew, 0))
+		wait := time.Until(time.Unix(next-allowed, 0))
 		c.log.Debug("x402test chain ahead of the wall clock, waiting", "ahead", time.Duration(next-now)*time.Second, "wait", wait)
 		select {
 		case <-ctx.Done():

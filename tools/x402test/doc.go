@@ -23,7 +23,12 @@
 // that would run more than ChainOptions.MaxClockSkew (30 s by default) ahead waits for
 // the wall clock. Bursts are fast, and authorizations valid for the usual minutes do not
 // expire early. The facilitator checks time windows against the time the settlement block
-// will carry.
+// will carry. Chain.AdvanceTime moves block time ahead on purpose, to make authorizations
+// expire in a test.
+//
+// JSON-RPC: with Options.RPCAddr (or ChainOptions.RPCAddr) the chain also serves JSON-RPC
+// over HTTP (eth, net, web3) at World.RPCURL, for other processes such as `toll ledger
+// reconcile`; transactions they send are mined by a loop that commits when any is pending.
 //
 // Example:
 //

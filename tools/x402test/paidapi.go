@@ -83,6 +83,11 @@ type PaidAPIOptions struct {
 	BaseURL string
 	// HTTPClient calls the facilitator. Nil: a client with a 30 s timeout.
 	HTTPClient *http.Client
+	// IgnoreDisconnect makes a paid request verify and settle to the end even when its
+	// client goes away meanwhile, as servers that do not watch for disconnects do: the
+	// payment settles and nobody hears of it. False: the request's context ends the
+	// facilitator calls when the client disconnects.
+	IgnoreDisconnect bool
 	// Logger receives a line per payment event. Nil: silent.
 	Logger *slog.Logger
 }
@@ -408,8 +413,12 @@ func (a *PaidAPI) serveV2(w http.ResponseWriter, r *http.Request, rt Route, run 
 func (a *PaidAPI) verifyRunSettle(w http.ResponseWriter, r *http.Request, rt Route, run http.HandlerFunc,
 	freq x402.FacilitatorRequest, resource, settlementHeader string, fail func(reason, payer string, sr *x402.SettlementResponse)) {
 	version := freq.X402Version
+	ctx := r.Context()
+	if a.opts.IgnoreDisconnect {
+		ctx = context.WithoutCancel(ctx)
+	}
 	var vr x402.VerifyResponse
-	if err := a.callFacilitator(r.Context(), "/verify", freq, &vr); err != nil {
+	if err := a.callFacilitator(ctx, "/verify", freq, &vr); err != nil {
 		a.facilitatorError(w, err)
 		return
 	}
@@ -426,7 +435,7 @@ func (a *PaidAPI) verifyRunSettle(w http.ResponseWriter, r *http.Request, rt Rou
 		return
 	}
 	var sr x402.SettlementResponse
-	if err := a.callFacilitator(r.Context(), "/settle", freq, &sr); err != nil {
+	if err := a.callFacilitator(ctx, "/settle", freq, &sr); err != nil {
 		a.facilitatorError(w, err)
 		return
 	}

@@ -42,6 +42,15 @@ type Options struct {
 	// Empty: 127.0.0.1 on a free port. The facilitator always takes a free port.
 	APIAddr string
 
+	// IgnoreDisconnect: the paid API settles a payment even when its client disconnects
+	// before the answer; see PaidAPIOptions.IgnoreDisconnect.
+	IgnoreDisconnect bool
+
+	// RPCAddr, when set, serves the chain's JSON-RPC over HTTP on this address for other
+	// processes, e.g. "127.0.0.1:8545", or "127.0.0.1:0" for a free port; see
+	// ChainOptions.RPCAddr. Empty: none (the chain is reachable in this process only).
+	RPCAddr string
+
 	// Logger receives the chain's, the facilitator's and the API's log lines. Nil: silent.
 	Logger *slog.Logger
 }
@@ -54,6 +63,9 @@ type World struct {
 	APIURL string
 	// FacilitatorURL is the facilitator's base URL (POST /verify, POST /settle, GET /supported).
 	FacilitatorURL string
+	// RPCURL is the chain's JSON-RPC endpoint, e.g. "http://127.0.0.1:40125"; empty
+	// unless Options.RPCAddr was set.
+	RPCURL string
 	// Chain is the simulated chain.
 	Chain *Chain
 	// Facilitator is the facilitator's handler.
@@ -89,10 +101,11 @@ func Start(ctx context.Context, opts Options) (*World, error) {
 		}
 	}()
 
-	w.Chain, err = NewChain(ctx, ChainOptions{ChainID: opts.ChainID, MaxClockSkew: opts.MaxClockSkew, Logger: log})
+	w.Chain, err = NewChain(ctx, ChainOptions{ChainID: opts.ChainID, MaxClockSkew: opts.MaxClockSkew, RPCAddr: opts.RPCAddr, Logger: log})
 	if err != nil {
 		return nil, fmt.Errorf("start x402 world: %w", err)
 	}
+	w.RPCURL = w.Chain.RPCURL()
 	w.Facilitator = NewFacilitator(w.Chain, log)
 	fURL, err := w.serve("127.0.0.1:0", w.Facilitator)
 	if err != nil {
@@ -118,6 +131,7 @@ func Start(ctx context.Context, opts Options) (*World, error) {
 		Routes:            opts.Routes,
 		Spec:              opts.Spec,
 		BaseURL:           w.APIURL,
+		IgnoreDisconnect:  opts.IgnoreDisconnect,
 		Logger:            log,
 	})
 	if err != nil {
@@ -126,7 +140,7 @@ func Start(ctx context.Context, opts Options) (*World, error) {
 	}
 	w.serveOn(ln, w.API)
 	started = true
-	log.Info("x402test world started", "api", w.APIURL, "facilitator", w.FacilitatorURL,
+	log.Info("x402test world started", "api", w.APIURL, "facilitator", w.FacilitatorURL, "rpc", w.RPCURL,
 		"chainId", w.Chain.ChainID(), "token", w.Chain.TokenAddress(), "payTo", w.payTo)
 	return w, nil
 }

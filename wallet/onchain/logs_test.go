@@ -1,0 +1,141 @@
+package onchain_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/tollhq/toll/wallet"
+	"github.com/tollhq/toll/wallet/onchain"
+)
+
+// fakeNode answers eth_blockNumber and eth_getLogs like a hosted provider that refuses
+// ranges wider than maxRange blocks, with one AuthorizationUsed log at block logAt.
+type fakeNode struct {
+	head, logAt, maxRange uint64
+
+	mu     sync.Mutex
+	ranges [][2]uint64 // the ranges asked, in order (refused ones included)
+}
+
+func (f *fakeNode) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		ID     json.RawMessage   `json:"id"`
+		Method string            `json:"method"`
+		Params []json.RawMessage `json:"params"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	reply := func(result any, rpcErr any) {
+		msg := map[string]any{"jsonrpc": "2.0", "id": req.ID}
+		if rpcErr != nil {
+			msg["error"] = rpcErr
+		} else {
+			msg["result"] = result
+		}
+		json.NewEncoder(w).Encode(msg)
+	}
+	switch req.Method {
+	case "eth_blockNumber":
+		reply(fmt.Sprintf("%#x", f.head), nil)
+	case "eth_getLogs":
+		var q struct {
+			FromBlock, ToBlock string
+			Topics             []json.RawMessage
+		}
+		json.Unmarshal(req.Params[0], &q)
+		from, _ := strconv.ParseUint(strings.TrimPrefix(q.FromBlock, "0x"), 16, 64)
+		to, _ := strconv.ParseUint(strings.TrimPrefix(q.ToBlock, "0x"), 16, 64)
+		f.mu.Lock()
+		f.ranges = append(f.ranges, [2]uint64{from, to})
+		f.mu.Unlock()
+		if to-from+1 > f.maxRange {
+			reply(nil, map[string]any{"code": -32005, "message": fmt.Sprintf("block range too large, max %d", f.maxRange)})
+			return
+		}
+		logs := []any{}
+		if from <= f.logAt && f.logAt <= to && len(q.Topics) == 3 {
+			var topics []string
+			for _, t := range q.Topics {
+				var one []string
+				json.Unmarshal(t, &one)
+				topics = append(topics, one[0])
+			}
+			logs = append(logs, map[string]any{
+				"address": "0x0000000000000000000000000000000000000001", "topics": topics, "data": "0x",
+				"blockNumber": fmt.Sprintf("%#x", f.logAt), "transactionHash": "0x" + strings.Repeat("ab", 32),
+				"transactionIndex": "0x0", "blockHash": "0x" + strings.Repeat("cd", 32), "logIndex": "0x0", "removed": false,
+			})
+		}
+		reply(logs, nil)
+	default:
+		reply(nil, map[string]any{"code": -32601, "message": "method not found"})
+	}
+}
+
+func TestFindAuthorizationWindows(t *testing.T) {
+	token, payer := wallet.Address{1}, wallet.Address{2}
+	t.Run("found after narrowing the window", func(t *testing.T) {
+		f := &fakeNode{head: 10_000, logAt: 6_000, maxRange: 500}
+		srv := httptest.NewServer(f)
+		defer srv.Close()
+		c, err := onchain.Dial(t.Context(), srv.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		tx, found, err := c.FindAuthorization(t.Context(), token, payer, [32]byte{3})
+		if err != nil || !found || tx != "0x"+strings.Repeat("ab", 32) {
+			t.Fatalf("FindAuthorization = %q, %v, %v", tx, found, err)
+		}
+		// 2000 → 1000 → 500 refused twice, then newest-first windows of 500 down to 6000.
+		if got := f.ranges[:3]; got[0] != [2]uint64{8_001, 10_000} || got[2] != [2]uint64{9_501, 10_000} {
+			t.Errorf("first ranges = %v", got)
+		}
+		last := f.ranges[len(f.ranges)-1]
+		if last != [2]uint64{5_501, 6_000} {
+			t.Errorf("last range = %v, want the window holding block 6000", last)
+		}
+	})
+	t.Run("bounded search", func(t *testing.T) {
+		f := &fakeNode{head: 10_000_000, logAt: 1, maxRange: onchain.LogWindow}
+		srv := httptest.NewServer(f)
+		defer srv.Close()
+		c, err := onchain.Dial(t.Context(), srv.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		_, found, err := c.FindAuthorization(t.Context(), token, payer, [32]byte{3})
+		if err != nil || found {
+			t.Fatalf("FindAuthorization = %v, %v; want not found", found, err)
+		}
+		if n, want := len(f.ranges), onchain.SearchBlocks/onchain.LogWindow; n != want {
+			t.Errorf("%d eth_getLogs requests, want %d", n, want)
+		}
+		if low := f.ranges[len(f.ranges)-1][0]; low != 10_000_000-onchain.SearchBlocks+1 {
+			t.Errorf("search went down to block %d, want %d", low, 10_000_000-onchain.SearchBlocks+1)
+		}
+	})
+	t.Run("provider refuses every range", func(t *testing.T) {
+		f := &fakeNode{head: 10_000, logAt: 1, maxRange: 0}
+		srv := httptest.NewServer(f)
+		defer srv.Close()
+		c, err := onchain.Dial(t.Context(), srv.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		_, _, err = c.FindAuthorization(t.Context(), token, payer, [32]byte{3})
+		if err == nil || !strings.Contains(err.Error(), "block range too large") || len(f.ranges) > 10 {
+			t.Errorf("err = %v after %d requests, want the provider's refusal after a few", err, len(f.ranges))
+		}
+	})
+}
