@@ -10,8 +10,10 @@ import (
 	"io"
 	"log/slog"
 	"math/big"
+	"net"
 	"net/http"
-	"net/http/httptrace"
+	"os"
+	"sync"
 	"time"
 
 	"github.com/tollhq/toll/catalog"
@@ -39,6 +41,17 @@ type Config struct {
 	MaxResponseBytes int64
 	// Logger receives one line per call and per payment step; nil is silent.
 	Logger *slog.Logger
+	// TermsTTL is how long the terms of an operation's last settled payment are trusted:
+	// within it, a repeat call sends its payment with the first request (one round trip
+	// instead of two). If the server answers 402 anyway, that payment counts as spent until
+	// reconciled, the call fails without paying again, and the terms are forgotten. Zero
+	// turns this off: every call is sent unpaid first.
+	TermsTTL time.Duration
+	// Getenv reads the environment variables that hold the APIs' own credentials
+	// (catalog.Operation.Credentials); nil: os.Getenv.
+	Getenv func(string) string
+	// Now is the clock of the terms cache; nil: time.Now.
+	Now func() time.Time
 	// Checkpoint, when set, is called at each step of a paid call: "reserved" (the intent
 	// is in the ledger), "signed", "sent" (the paid request is on the wire), "responded"
 	// (its response is read) and "recorded" (the outcome is in the ledger). Crash tests
@@ -57,6 +70,8 @@ type Client struct {
 	maxBody int64
 	log     *slog.Logger
 	check   func(string)
+	getenv  func(string) string
+	terms   termsCache
 	schemas schemas
 }
 
@@ -82,9 +97,25 @@ func New(cfg Config) (*Client, error) {
 	// hand the signed payment to the server twice, so paid requests go on a fresh
 	// connection, which the transport never retries.
 	paid := hc
+	var check func(string)
 	if t, ok := transportOf(&hc).(*http.Transport); ok {
 		t = t.Clone()
 		t.DisableKeepAlives = true
+		if cfg.Checkpoint != nil {
+			// The "sent" checkpoint fires once bytes of a paid request have left the
+			// process (for plain HTTP: the request; over TLS: the first handshake bytes).
+			dial := t.DialContext
+			if dial == nil {
+				dial = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+			}
+			t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+				conn, err := dial(ctx, network, addr)
+				if err != nil {
+					return nil, err
+				}
+				return &checkConn{Conn: conn, check: func() { check("sent") }}, nil
+			}
+		}
 		paid.Transport = t
 	}
 	c := &Client{
@@ -102,10 +133,19 @@ func New(cfg Config) (*Client, error) {
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
+	c.terms = termsCache{ttl: cfg.TermsTTL, now: cfg.Now}
+	if c.terms.now == nil {
+		c.terms.now = time.Now
+	}
+	c.getenv = cfg.Getenv
+	if c.getenv == nil {
+		c.getenv = os.Getenv
+	}
 	c.check = cfg.Checkpoint
 	if c.check == nil {
 		c.check = func(string) {}
 	}
+	check = c.check
 	return c, nil
 }
 
@@ -158,11 +198,15 @@ func (c *Client) Call(ctx context.Context, call Call) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	req, err := buildRequest(op, args)
+	req, err := buildRequest(op, args, c.getenv)
 	if err != nil {
 		return nil, err
 	}
 	log := c.log.With("tool", op.Name, "method", req.method, "url", req.url)
+	if ch := c.terms.get(op); ch != nil {
+		log.Debug("paying with the first request: terms seen recently")
+		return c.pay(ctx, call, req, ch, true, log)
+	}
 	resp, body, truncated, err := c.send(ctx, req, nil)
 	if err != nil {
 		log.Warn("request failed", "err", err)
@@ -177,11 +221,23 @@ func (c *Client) Call(ctx context.Context, call Call) (*Result, error) {
 		log.Warn("unusable 402", "err", err)
 		return nil, fmt.Errorf("%w: %s answered 402 without terms toll can read: %v", ErrUpstream, req.url, err)
 	}
-	return c.pay(ctx, call, req, ch, log)
+	return c.pay(ctx, call, req, ch, false, log)
 }
 
 // pay chooses, reserves, signs, sends once and records. It is the only place that signs.
-func (c *Client) pay(ctx context.Context, call Call, req *request, ch *x402.Challenge, log *slog.Logger) (*Result, error) {
+// upfront means ch comes from the terms cache and the request has not been sent yet.
+func (c *Client) pay(ctx context.Context, call Call, req *request, ch *x402.Challenge, upfront bool, log *slog.Logger) (*Result, error) {
+	op := call.Op
+	res, err := c.payOnce(ctx, call, req, ch, upfront, log)
+	if err == nil && res.Payment != nil && res.Payment.Status == string(ledger.StatusSettled) {
+		c.terms.put(op, ch)
+	} else {
+		c.terms.drop(op)
+	}
+	return res, err
+}
+
+func (c *Client) payOnce(ctx context.Context, call Call, req *request, ch *x402.Challenge, upfront bool, log *slog.Logger) (*Result, error) {
 	op := call.Op
 	callID := newCallID()
 	log = log.With("call", callID)
@@ -264,10 +320,7 @@ func (c *Client) pay(ctx context.Context, call Call, req *request, ch *x402.Chal
 
 	// From here the signed authorization may be in the server's hands: nothing but a
 	// settlement proof or a later reconcile against the chain ends its count.
-	sentCtx := httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-		WroteRequest: func(httptrace.WroteRequestInfo) { c.check("sent") },
-	})
-	resp, body, truncated, err := c.send(sentCtx, req, http.Header{name: {value}})
+	resp, body, truncated, err := c.send(ctx, req, http.Header{name: {value}})
 	c.check("responded")
 	if err != nil {
 		reason := "sending the paid request failed: " + err.Error()
@@ -290,6 +343,9 @@ func (c *Client) pay(ctx context.Context, call Call, req *request, ch *x402.Chal
 		return res, nil
 	case resp.StatusCode == http.StatusPaymentRequired:
 		reason := "the server answered 402 to the paid request"
+		if upfront {
+			reason = "the server answered 402 to a payment sent with the first request (its terms changed since the last call)"
+		}
 		if settlement != nil && settlement.ErrorReason != "" {
 			reason += ": " + settlement.ErrorReason
 		} else if again, err := x402.ParseChallenge(resp.Header, body); err == nil && again.Error != "" {
@@ -394,4 +450,19 @@ func raiseHint(cap string) string {
 		return "The user can raise it with toll serve --max-" + cap + "."
 	}
 	return "The user can raise it in toll's configuration."
+}
+
+// checkConn calls check after its first successful write: the crash tests' "sent" step.
+type checkConn struct {
+	net.Conn
+	once  sync.Once
+	check func()
+}
+
+func (c *checkConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	if n > 0 {
+		c.once.Do(c.check)
+	}
+	return n, err
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -385,5 +386,59 @@ func TestV2EchoesAcceptedAndPaysOnce(t *testing.T) {
 	raw, _ := base64.StdEncoding.DecodeString(api.payments[0])
 	if !strings.Contains(string(raw), `"accepted":`+accepted) {
 		t.Errorf("accepted not echoed exactly: %s", raw)
+	}
+}
+
+func decodeInto(h string, v any) error { return x402.DecodeHeader(h, v) }
+
+// TestCredentialsAreSentNotRecorded: an API's own credentials come from the environment,
+// reach the API, and appear neither in the logs nor in the ledger.
+func TestCredentialsAreSentNotRecorded(t *testing.T) {
+	const secret = "sk-live-do-not-log-7f3a"
+	var got struct{ header, query string }
+	api := &hostileAPI{unpaid: write402(good()), paid: func(w http.ResponseWriter, r *http.Request) {
+		got.header, got.query = r.Header.Get("X-Api-Key"), r.URL.Query().Get("api_key")
+		settledOK(w, r)
+	}}
+	srv := httptest.NewServer(api)
+	defer srv.Close()
+	f := newFixture(t, srv.URL, Policy{})
+	var logs strings.Builder
+	c, err := New(Config{
+		Wallet: f.wallet, Ledger: f.ledger, Policy: Policy{Networks: []string{"base-sepolia"}},
+		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Getenv: func(k string) string {
+			if k == "WX_KEY" {
+				return secret
+			}
+			return ""
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.op.Credentials = []catalog.Credential{{In: "header", Name: "X-Api-Key", Env: "WX_KEY"}, {In: "query", Name: "api_key", Env: "WX_KEY"}}
+	if _, err := c.Call(t.Context(), Call{Op: f.op, Arguments: json.RawMessage(`{"id":"1"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if got.header != secret || got.query != secret {
+		t.Errorf("API received header %q, query %q", got.header, got.query)
+	}
+	if strings.Contains(logs.String(), secret) {
+		t.Error("the credential appears in the logs")
+	}
+	events, err := f.ledger.Events(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range events {
+		if strings.Contains(e.URL, secret) || strings.Contains(e.Reason, secret) {
+			t.Errorf("the credential appears in ledger event %d", e.Seq)
+		}
+	}
+	// A missing variable is a clear error, and nothing is sent.
+	f.op.Credentials = []catalog.Credential{{In: "header", Name: "X-Api-Key", Env: "UNSET_VAR"}}
+	if _, err := c.Call(t.Context(), Call{Op: f.op, Arguments: json.RawMessage(`{"id":"1"}`)}); err == nil || !strings.Contains(err.Error(), "UNSET_VAR") {
+		t.Errorf("missing credential: %v", err)
 	}
 }

@@ -19,9 +19,14 @@ import (
 // (unpaid, then paid) with the same bytes.
 type request struct {
 	method string
-	url    string
+	url    string // as logged and recorded: without credentials
 	header http.Header
 	body   []byte
+
+	// The API's own credentials (catalog.Credential), added only when the request is
+	// made: never logged, never in the ledger.
+	credHeader http.Header
+	credQuery  url.Values
 }
 
 // reservedHeaders may not be set from tool arguments: they carry payments, framing or
@@ -34,7 +39,7 @@ var reservedHeaders = map[string]bool{
 }
 
 // buildRequest turns validated arguments into the operation's HTTP request.
-func buildRequest(op *catalog.Operation, args map[string]any) (*request, error) {
+func buildRequest(op *catalog.Operation, args map[string]any, getenv func(string) string) (*request, error) {
 	known := map[string]bool{}
 	path := op.Path
 	query := url.Values{}
@@ -137,6 +142,24 @@ func buildRequest(op *catalog.Operation, args map[string]any) (*request, error) 
 	}
 	r.url = u.String()
 	header.Set("Accept", "application/json, */*;q=0.5")
+	for _, c := range op.Credentials {
+		v := getenv(c.Env)
+		if v == "" {
+			return nil, fmt.Errorf("%w: %s needs the credential %s %q from the environment variable %s, which is empty; set it where toll runs", ErrUpstream, op.Name, c.In, c.Name, c.Env)
+		}
+		switch c.In {
+		case "header":
+			if r.credHeader == nil {
+				r.credHeader = http.Header{}
+			}
+			r.credHeader.Set(c.Name, v)
+		case "query":
+			if r.credQuery == nil {
+				r.credQuery = url.Values{}
+			}
+			r.credQuery.Set(c.Name, v)
+		}
+	}
 	return r, nil
 }
 
@@ -155,6 +178,16 @@ func (r *request) httpRequest(ctx context.Context, extra http.Header) (*http.Req
 	}
 	if err != nil {
 		return nil, err
+	}
+	if len(r.credQuery) > 0 {
+		q := req.URL.Query()
+		for k, vs := range r.credQuery {
+			q[k] = vs
+		}
+		req.URL.RawQuery = q.Encode()
+	}
+	for k, vs := range r.credHeader {
+		req.Header[k] = append([]string(nil), vs...)
 	}
 	for k, vs := range r.header {
 		req.Header[k] = append([]string(nil), vs...)
