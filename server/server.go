@@ -37,14 +37,37 @@ type Options struct {
 	Name    string       // server name in the MCP handshake; "" means "toll"
 	Version string       // server version; "" means "dev"
 	Logger  *slog.Logger // nil is silent
+	// Lazy says how the catalog is exposed. LazyAuto (the zero value) exposes one tool per
+	// operation up to LazyThreshold operations and the three catalog tools (search,
+	// describe, call) above it; LazyOn always exposes the catalog tools; LazyOff never does.
+	Lazy Lazy
+	// LazyThreshold is the most operations exposed one tool each under LazyAuto; zero
+	// means DefaultLazyThreshold.
+	LazyThreshold int
 }
+
+// Lazy is how a Server exposes its catalog.
+type Lazy int
+
+// Lazy modes.
+const (
+	LazyAuto Lazy = iota
+	LazyOn
+	LazyOff
+)
+
+// DefaultLazyThreshold is the catalog size above which LazyAuto switches to the three
+// catalog tools: a list of a hundred tools already fills a good part of a model's context.
+const DefaultLazyThreshold = 100
 
 // Server is toll's MCP server.
 type Server struct {
 	mcp    *mcpserver.MCPServer
 	client *tools.Client
 	ops    map[string]*catalog.Operation
-	run    string // this process run, so stdio's fixed session id still means one run
+	order  []*catalog.Operation // as given to New
+	lazy   bool                 // the catalog is behind search/describe/call
+	run    string               // this process run, so stdio's fixed session id still means one run
 	log    *slog.Logger
 }
 
@@ -54,6 +77,11 @@ func New(client *tools.Client, ops []*catalog.Operation, opts Options) (*Server,
 	if client == nil {
 		return nil, errors.New("server: no tools client")
 	}
+	return newServer(client, ops, opts)
+}
+
+// newServer builds a Server; client may be nil only for ToolsList, which never calls a tool.
+func newServer(client *tools.Client, ops []*catalog.Operation, opts Options) (*Server, error) {
 	if opts.Name == "" {
 		opts.Name = "toll"
 	}
@@ -74,14 +102,26 @@ func New(client *tools.Client, ops []*catalog.Operation, opts Options) (*Server,
 	)
 	var st []mcpserver.ServerTool
 	for _, op := range ops {
-		if op.Name == BudgetTool {
-			return nil, fmt.Errorf("server: operation %s uses the reserved tool name %s", op.OperationID, BudgetTool)
+		if reservedNames[op.Name] {
+			return nil, fmt.Errorf("server: operation %s uses the reserved tool name %s", op.OperationID, op.Name)
 		}
 		if prev, dup := s.ops[op.Name]; dup {
 			return nil, fmt.Errorf("server: tool name %s is used by both %s %s and %s %s", op.Name, prev.Method, prev.Path, op.Method, op.Path)
 		}
 		s.ops[op.Name] = op
-		st = append(st, mcpserver.ServerTool{Tool: toolFor(op), Handler: s.handler(op)})
+		s.order = append(s.order, op)
+	}
+	threshold := opts.LazyThreshold
+	if threshold <= 0 {
+		threshold = DefaultLazyThreshold
+	}
+	s.lazy = opts.Lazy == LazyOn || (opts.Lazy == LazyAuto && len(ops) > threshold)
+	if s.lazy {
+		st = append(st, s.lazyTools()...)
+	} else {
+		for _, op := range s.order {
+			st = append(st, mcpserver.ServerTool{Tool: toolFor(op), Handler: s.handler(op)})
+		}
 	}
 	st = append(st, mcpserver.ServerTool{Tool: budgetTool(), Handler: s.budget})
 	s.mcp.AddTools(st...)
@@ -149,12 +189,17 @@ func (s *Server) handler(op *catalog.Operation) mcpserver.ToolHandlerFunc {
 			}
 			args = b
 		}
-		res, err := s.client.Call(ctx, tools.Call{Op: op, Arguments: args, Session: s.session(ctx)})
-		if err != nil {
-			return s.failure(op, err), nil
-		}
-		return s.success(op, res), nil
+		return s.call(ctx, op, args), nil
 	}
+}
+
+// call runs one operation and turns the outcome into a tool result.
+func (s *Server) call(ctx context.Context, op *catalog.Operation, args json.RawMessage) *mcp.CallToolResult {
+	res, err := s.client.Call(ctx, tools.Call{Op: op, Arguments: args, Session: s.session(ctx)})
+	if err != nil {
+		return s.failure(op, err)
+	}
+	return s.success(op, res)
 }
 
 // session names the MCP session for the per-session cap: this run plus the transport's
