@@ -17,6 +17,7 @@ const ledgerUsage = `Usage:
   toll ledger list   [--ledger FILE] [--format table|json]   every paid or reserved call, with its status
   toll ledger verify [--ledger FILE]                         check the hash chain: no entry edited or removed
   toll ledger export [--ledger FILE] [--format csv|jsonl]    every spend, for auditors
+  toll ledger reconcile --rpc NETWORK=URL ... [--ledger FILE] resolve unknown spends against the chain
 `
 
 // runLedger is "toll ledger ...".
@@ -26,6 +27,9 @@ func runLedger(ctx context.Context, args []string, stdout, stderr io.Writer, get
 		return usagef("toll ledger needs a subcommand: list, verify or export")
 	}
 	sub, rest := args[0], args[1:]
+	if sub == "reconcile" {
+		return runReconcile(ctx, rest, stdout, stderr, getenv)
+	}
 	fs := flag.NewFlagSet("toll ledger "+sub, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("ledger", "", "ledger file (default $TOLL_LEDGER, else toll/ledger.db in the user config dir)")

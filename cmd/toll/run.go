@@ -28,6 +28,8 @@ const usageText = `toll: let an AI agent pay for x402 APIs, safely.
 Usage:
   toll serve [flags] SPEC...     serve the operations of OpenAPI specs as MCP tools (stdio, or --http)
   toll demo                      run a paid call end to end on a built-in local x402 world (no network, no money)
+  toll devnet                    run the local x402 world (chain JSON-RPC, facilitator, paid API) until interrupted
+  toll catalog list|tools|check  show what the model will see of specs, and what was changed in them
   toll wallet new|address        create a key in an encrypted keystore, or print its address
   toll ledger list|verify|export inspect the spend ledger
   toll version                   print the version
@@ -46,10 +48,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runServe(ctx, rest, stdin, stdout, stderr, getenv)
 	case "demo":
 		return runDemo(ctx, rest, stdout, stderr)
+	case "devnet":
+		return runDevnet(ctx, rest, stdout, stderr)
 	case "ledger":
 		return runLedger(ctx, rest, stdout, stderr, getenv)
 	case "wallet":
 		return runWallet(ctx, rest, stdout, stderr, getenv)
+	case "catalog":
+		return runCatalog(ctx, rest, stdout, stderr, getenv)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "toll", version())
 		return nil

@@ -111,15 +111,21 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	var (
 		specs      listFlag
 		pf         policyFlags
-		baseURL    = fs.String("base-url", "", "send requests to this base URL instead of the spec's servers[0].url")
+		configPath = fs.String("config", "", "toll.yaml configuration file (default $TOLL_CONFIG); flags given here win over it")
+		baseURL    = fs.String("base-url", "", "send the requests of the specs given as arguments to this base URL instead of their servers[0].url")
 		ledgerPath = fs.String("ledger", "", "ledger file (default $TOLL_LEDGER, else toll/ledger.db in the user config dir)")
 		keystore   = fs.String("keystore", "", "encrypted keystore file holding the payer key (default $TOLL_KEYSTORE)")
 		passFile   = fs.String("passphrase-file", "", "file holding the keystore passphrase (default: the $TOLL_PASSPHRASE variable)")
 		keyEnv     = fs.String("private-key-env", "", "read a raw hex private key from this environment variable instead of a keystore (explicit opt-in; prefer a keystore)")
+		lazy       = fs.String("lazy", "auto", "auto: one tool per operation up to --lazy-threshold, above it three catalog tools (search, describe, call); on; off")
+		lazyMax    = fs.Int("lazy-threshold", server.DefaultLazyThreshold, "most operations exposed one tool each with --lazy auto")
+		termsTTL   = fs.Duration("terms-ttl", 0, "for this long after a settled payment, a repeat call to the same tool pays with its first request (one round trip); 0 sends every call unpaid first")
 		httpAddr   = fs.String("http", "", "serve MCP over streamable HTTP on this address (e.g. 127.0.0.1:8402) instead of stdio")
 		logLevel   = fs.String("log-level", "info", "debug, info, warn or error (logs go to stderr)")
 	)
-	fs.Var(&specs, "spec", "OpenAPI spec file (YAML or JSON); repeatable, or give them as arguments")
+	var rpcs rpcFlag
+	fs.Var(&rpcs, "rpc", "JSON-RPC endpoint of a chain, as NETWORK=URL; repeatable. At start toll reconciles the spends whose outcome it does not know against it")
+	fs.Var(&specs, "spec", "OpenAPI spec: a file, a folder or an https URL (YAML or JSON); repeatable, or give them as arguments")
 	pf.register(fs)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "Usage: toll serve [flags] SPEC...\n\nServe the operations of OpenAPI specs as MCP tools, paying x402 prices within caps.\n\nFlags:\n")
@@ -129,8 +135,28 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return err
 	}
 	specs = append(specs, fs.Args()...)
-	if len(specs) == 0 {
-		return usagef("toll serve needs at least one OpenAPI spec: toll serve --spec api.yaml")
+	if *configPath == "" {
+		*configPath = getenv("TOLL_CONFIG")
+	}
+	var cfg *fileConfig
+	if *configPath != "" {
+		var err error
+		if cfg, err = loadConfig(*configPath); err != nil {
+			return err
+		}
+		mergeConfig(fs, cfg, &pf, ledgerPath, keystore, passFile, lazy, lazyMax, termsTTL)
+	}
+	var sources []catalog.SourceConfig
+	if cfg != nil {
+		for _, a := range cfg.APIs {
+			sources = append(sources, a.SourceConfig)
+		}
+	}
+	for _, sp := range specs {
+		sources = append(sources, catalog.SourceConfig{Spec: sp, Options: catalog.Options{BaseURL: *baseURL}})
+	}
+	if len(sources) == 0 {
+		return usagef("toll serve needs at least one OpenAPI spec: toll serve --spec api.yaml (or apis: in --config)")
 	}
 	pol, err := pf.policy()
 	if err != nil {
@@ -140,17 +166,23 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if err != nil {
 		return err
 	}
-	var ops []*catalog.Operation
-	for _, path := range specs {
-		api, err := catalog.LoadFile(ctx, path, catalog.Options{BaseURL: *baseURL})
-		if err != nil {
-			return fmt.Errorf("load spec: %w", err)
-		}
-		for _, w := range api.Warnings {
-			logger.Warn("spec", "file", path, "warning", w)
-		}
-		ops = append(ops, api.Operations...)
+	mode, ok := map[string]server.Lazy{"auto": server.LazyAuto, "on": server.LazyOn, "off": server.LazyOff}[*lazy]
+	if !ok {
+		return usagef("--lazy %q: want auto, on or off", *lazy)
 	}
+	cat, errs := catalog.LoadAll(ctx, sources)
+	if len(errs) > 0 {
+		return fmt.Errorf("%w (fix or remove the spec; `toll catalog check` shows every problem)", errors.Join(errs...))
+	}
+	for _, api := range cat.APIs {
+		for _, w := range api.Warnings {
+			logger.Warn("spec", "source", api.Source, "warning", w)
+		}
+	}
+	if err := applyAPIRules(cfg, cat.APIs, &pol); err != nil {
+		return fmt.Errorf("config %s: %w", *configPath, err)
+	}
+	ops := cat.Operations()
 	src := wallet.Source{Keystore: *keystore, PassphraseFile: *passFile}
 	if *keyEnv != "" {
 		src.RawKeyEnv, src.AllowRawKey = *keyEnv, true
@@ -172,15 +204,18 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return fmt.Errorf("open ledger: %w", err)
 	}
 	defer led.Close()
-	client, err := tools.New(tools.Config{Wallet: w, Ledger: led, Policy: pol, Logger: logger, Checkpoint: crashAt(getenv("TOLL_TEST_CRASH_AT"))})
+	if len(rpcs) > 0 {
+		reconcileAtStart(ctx, led, rpcs, logger)
+	}
+	client, err := tools.New(tools.Config{Wallet: w, Ledger: led, Policy: pol, Logger: logger, TermsTTL: *termsTTL, Getenv: getenv, Checkpoint: crashAt(getenv("TOLL_TEST_CRASH_AT"))})
 	if err != nil {
 		return usagef("%v", err)
 	}
-	srv, err := server.New(client, ops, server.Options{Version: version(), Logger: logger})
+	srv, err := server.New(client, ops, server.Options{Version: version(), Logger: logger, Lazy: mode, LazyThreshold: *lazyMax})
 	if err != nil {
 		return err
 	}
-	logger.Info("toll serving", "tools", len(ops), "payer", w.Address().Hex(), "ledger", path,
+	logger.Info("toll serving", "tools", len(ops), "apis", len(cat.APIs), "payer", w.Address().Hex(), "ledger", path,
 		"networks", strings.Join(pol.Networks, ","), "max_per_call", pf.perCall, "max_per_session", pf.perSession)
 	if len(pol.Networks) == 0 {
 		logger.Warn("no network allowed: every payment will be refused; allow one with --network (e.g. --network eip155:8453)")
@@ -189,6 +224,40 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return srv.ServeStdio(ctx, stdin, stdout, stderr)
 	}
 	return serveHTTP(ctx, *httpAddr, srv.HTTPHandler(), logger)
+}
+
+// mergeConfig fills every setting whose flag was not given from toll.yaml.
+func mergeConfig(fs *flag.FlagSet, cfg *fileConfig, pf *policyFlags, ledgerPath, keystore, passFile, lazy *string, lazyMax *int, termsTTL *time.Duration) {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	str := func(flagName string, dst *string, v string) {
+		if !set[flagName] && v != "" {
+			*dst = v
+		}
+	}
+	str("ledger", ledgerPath, cfg.Ledger)
+	str("keystore", keystore, cfg.Wallet.Keystore)
+	str("passphrase-file", passFile, cfg.Wallet.PassphraseFile)
+	str("lazy", lazy, cfg.Lazy)
+	str("max-per-call", &pf.perCall, cfg.Caps.PerCall)
+	str("max-per-session", &pf.perSession, cfg.Caps.PerSession)
+	str("max-per-day", &pf.perDay, cfg.Caps.PerDay)
+	str("max-total", &pf.total, cfg.Caps.Total)
+	if !set["network"] && len(cfg.Networks) > 0 {
+		pf.networks = append(listFlag(nil), cfg.Networks...)
+	}
+	if !set["asset"] && len(cfg.Assets) > 0 {
+		pf.assets = append(listFlag(nil), cfg.Assets...)
+	}
+	if !set["max-window"] && cfg.MaxWindow > 0 {
+		pf.maxWindow = cfg.MaxWindow
+	}
+	if !set["terms-ttl"] && cfg.TermsTTL > 0 {
+		*termsTTL = cfg.TermsTTL
+	}
+	if !set["lazy-threshold"] && cfg.LazyThreshold > 0 {
+		*lazyMax = cfg.LazyThreshold
+	}
 }
 
 func serveHTTP(ctx context.Context, addr string, h http.Handler, logger *slog.Logger) error {
@@ -238,11 +307,23 @@ func crashAt(step string) func(string) {
 	}
 	return func(s string) {
 		if s == step {
-			p, err := os.FindProcess(os.Getpid())
-			if err == nil {
-				_ = p.Kill()
-			}
-			select {} // never returns: the kill is on its way
+			killSelf()
 		}
 	}
+}
+
+// reconcileAtStart resolves unknown spends against the chains before serving. A failure is
+// logged, not fatal: those spends keep counting against the caps, which is the safe side.
+func reconcileAtStart(ctx context.Context, led *ledger.Ledger, rpcs []string, logger *slog.Logger) {
+	chains, err := dialChains(ctx, rpcs)
+	defer closeChains(chains)
+	if err != nil {
+		logger.Warn("reconcile at start skipped: the chain endpoints could not be reached; unknown spends still count against the caps", "err", err)
+		return
+	}
+	rep, err := tools.Reconcile(ctx, led, chains, tools.ReconcileOptions{Logger: logger})
+	if err != nil {
+		logger.Warn("reconcile at start incomplete; the spends it could not check still count against the caps", "err", err)
+	}
+	logger.Info("reconciled at start", "checked", rep.Checked, "settled", rep.Settled, "voided", rep.Voided, "kept", rep.Kept)
 }

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
+
+// TestToolsListGolden: `toll catalog tools` prints exactly what hosts get from tools/list;
+// the golden files make every change in what the model sees a visible diff. Regenerate
+// with: go test ./cmd/toll -run TestToolsListGolden -update
+func TestToolsListGolden(t *testing.T) {
+	for _, tc := range []struct{ name, spec string }{
+		{"swagger2", "testdata/catalog/swagger2.yaml"},
+		{"openapi30_weather", "testdata/specs/weather.yaml"},
+		{"openapi31_types", "testdata/catalog/openapi31_types.yaml"},
+		{"composition_recursive", "testdata/catalog/composition.yaml"},
+		{"recursive", "testdata/catalog/recursive.yaml"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, stderr, err := runTest(t, nil, "catalog", "tools", filepath.Join("..", "..", tc.spec))
+			if err != nil {
+				t.Fatalf("catalog tools: %v\n%s", err, stderr)
+			}
+			var list struct {
+				Tools []map[string]any `json:"tools"`
+			}
+			if err := json.Unmarshal([]byte(out), &list); err != nil || len(list.Tools) == 0 {
+				t.Fatalf("not a tools/list: %v\n%s", err, out)
+			}
+			golden := filepath.Join("..", "..", "testdata", "golden", "tools", tc.name+".json")
+			if *update {
+				if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(golden, []byte(out), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run with -update to create it)", err)
+			}
+			if !bytes.Equal([]byte(out), want) {
+				t.Errorf("tools/list of %s differs from %s; if the change is intended, rerun with -update and review the diff", tc.spec, golden)
+			}
+		})
+	}
+}
+
+func TestCatalogCommands(t *testing.T) {
+	weather := filepath.Join("..", "..", "testdata", "specs", "weather.yaml")
+	malformed := filepath.Join("..", "..", "testdata", "catalog", "malformed.yaml")
+	out, _, err := runTest(t, nil, "catalog", "list", weather)
+	if err != nil || !strings.Contains(out, "weather_demo_getWeather") || !strings.Contains(out, "0.001 USDC") || !strings.Contains(out, "x-payment-info") {
+		t.Errorf("list: %v\n%s", err, out)
+	}
+	out, _, err = runTest(t, nil, "catalog", "check", weather, malformed)
+	if err == nil || !strings.Contains(out, "FAILED") || !strings.Contains(out, "malformed.yaml") || !strings.Contains(out, "weather_demo, 4 tools") {
+		t.Errorf("check with a bad spec: err=%v\n%s", err, out)
+	}
+	if _, _, err := runTest(t, nil, "catalog", "tools", malformed); err == nil || !strings.Contains(err.Error(), "malformed.yaml") {
+		t.Errorf("tools of a bad spec: %v", err)
+	}
+	if _, _, err := runTest(t, nil, "catalog", "frobnicate"); err == nil {
+		t.Error("unknown subcommand accepted")
+	}
+}
+
+func TestConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	weather, _ := filepath.Abs(filepath.Join("..", "..", "testdata", "specs", "weather.yaml"))
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good := write("good.yaml", "caps: {per_call: \"0.02\"}\nnetworks: [eip155:84532]\napis:\n  - spec: "+weather+"\n    namespace: wx\n    max_total: \"1\"\n    tool_caps: {getWeather: \"0.10\"}\n    exclude: {methods: [POST]}\n")
+	out, _, err := runTest(t, nil, "catalog", "list", "--config", good)
+	if err != nil || !strings.Contains(out, "wx_getWeather") || strings.Contains(out, "wx_createReport") {
+		t.Errorf("config apis: %v\n%s", err, out)
+	}
+	for name, tc := range map[string]struct{ body, want string }{
+		"unknown key":  {"capz: {}\n", "capz"},
+		"bad cap":      {"caps: {per_call: lots}\n", "caps.per_call"},
+		"bad lazy":     {"lazy: sometimes\n", "lazy"},
+		"bad pay_to":   {"apis:\n  - spec: " + weather + "\n    pay_to: nobody\n", "pay_to"},
+		"missing spec": {"apis:\n  - namespace: x\n", "spec"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			p := write(strings.ReplaceAll(name, " ", "_")+".yaml", tc.body)
+			_, _, err := runTest(t, nil, "catalog", "list", "--config", p)
+			if err == nil || !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v; want it to name %s and %q", err, p, tc.want)
+			}
+		})
+	}
+	// A tool cap naming no operation is refused when serve applies the config.
+	bad := write("badcap.yaml", "apis:\n  - spec: "+weather+"\n    tool_caps: {noSuchOp: \"1\"}\n")
+	_, _, err = runTest(t, nil, "serve", "--config", bad, "--private-key-env", "K")
+	if err == nil || !strings.Contains(err.Error(), "noSuchOp") {
+		t.Errorf("tool cap on a missing operation: %v", err)
+	}
+}

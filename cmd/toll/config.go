@@ -1,0 +1,202 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"os"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v4"
+
+	"github.com/tollhq/toll/catalog"
+	"github.com/tollhq/toll/tools"
+	"github.com/tollhq/toll/wallet"
+)
+
+// maxConfigBytes bounds toll.yaml.
+const maxConfigBytes = 1 << 20
+
+// fileConfig is toll.yaml. Every field is optional; a flag given on the command line wins
+// over the file. Amounts are decimal USDC strings ("0.05") or "none".
+//
+//	ledger: /home/me/.config/toll/ledger.db
+//	wallet:
+//	  keystore: /home/me/.config/toll/key.json
+//	  passphrase_file: /home/me/.config/toll/pass.txt
+//	networks: [eip155:8453]
+//	assets: []                 # more tokens: ADDRESS or NETWORK=ADDRESS
+//	caps: {per_call: "0.05", per_session: "0.50", per_day: "5", total: none}
+//	max_window: 10m
+//	terms_ttl: 0s
+//	lazy: auto                 # auto, on or off
+//	lazy_threshold: 100
+//	apis:
+//	  - spec: ./specs/weather.yaml
+//	    namespace: wx
+//	    max_total: "1.00"     # cap on everything this API is paid
+//	    pay_to: "0x…"          # pay no one else for this API's operations
+//	    tool_caps: {getWeather: "0.20"}   # by operationId: cap on everything that operation is paid
+//	    # and every catalog key: base_url, prices, credentials, include, exclude, ...
+type fileConfig struct {
+	Ledger        string        `yaml:"ledger"`
+	Wallet        walletConfig  `yaml:"wallet"`
+	Networks      []string      `yaml:"networks"`
+	Assets        []string      `yaml:"assets"`
+	Caps          capsConfig    `yaml:"caps"`
+	MaxWindow     time.Duration `yaml:"max_window"`
+	TermsTTL      time.Duration `yaml:"terms_ttl"`
+	Lazy          string        `yaml:"lazy"`
+	LazyThreshold int           `yaml:"lazy_threshold"`
+	APIs          []apiConfig   `yaml:"apis"`
+}
+
+type walletConfig struct {
+	Keystore       string `yaml:"keystore"`
+	PassphraseFile string `yaml:"passphrase_file"`
+}
+
+type capsConfig struct {
+	PerCall    string `yaml:"per_call"`
+	PerSession string `yaml:"per_session"`
+	PerDay     string `yaml:"per_day"`
+	Total      string `yaml:"total"`
+}
+
+type apiConfig struct {
+	catalog.SourceConfig `yaml:",inline"`
+	MaxTotal             string            `yaml:"max_total"`
+	PayTo                string            `yaml:"pay_to"`
+	ToolCaps             map[string]string `yaml:"tool_caps"`
+}
+
+// loadConfig reads and checks toll.yaml. Errors name the file, the key and the fix.
+func loadConfig(path string) (*fileConfig, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxConfigBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	if len(data) > maxConfigBytes {
+		return nil, fmt.Errorf("config %s: larger than %d bytes", path, maxConfigBytes)
+	}
+	var c fileConfig
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("config %s: %v (see README.md, \"Configuration file\", for the keys)", path, err)
+	}
+	if err := c.check(); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return &c, nil
+}
+
+func (c *fileConfig) check() error {
+	for key, v := range map[string]string{"caps.per_call": c.Caps.PerCall, "caps.per_session": c.Caps.PerSession, "caps.per_day": c.Caps.PerDay, "caps.total": c.Caps.Total} {
+		if v == "" {
+			continue
+		}
+		if _, err := parseCap(v); err != nil {
+			return fmt.Errorf("%s: %q: %v; write a USDC amount such as \"0.05\", or none", key, v, err)
+		}
+	}
+	if c.Lazy != "" && c.Lazy != "auto" && c.Lazy != "on" && c.Lazy != "off" {
+		return fmt.Errorf("lazy: %q; write auto, on or off", c.Lazy)
+	}
+	if c.MaxWindow < 0 || c.TermsTTL < 0 || c.LazyThreshold < 0 {
+		return errors.New("max_window, terms_ttl and lazy_threshold must not be negative")
+	}
+	for _, a := range c.Assets {
+		_, addr, ok := strings.Cut(a, "=")
+		if !ok {
+			addr = a
+		}
+		if _, err := wallet.ParseAddress(addr); err != nil {
+			return fmt.Errorf("assets: %q: %v", a, err)
+		}
+	}
+	for i, a := range c.APIs {
+		where := fmt.Sprintf("apis[%d]", i)
+		if err := a.SourceConfig.Check(); err != nil {
+			return fmt.Errorf("%s: %w", where, err)
+		}
+		if a.MaxTotal != "" {
+			if _, err := parseCap(a.MaxTotal); err != nil {
+				return fmt.Errorf("%s.max_total: %q: %v", where, a.MaxTotal, err)
+			}
+		}
+		if a.PayTo != "" {
+			if _, err := wallet.ParseAddress(a.PayTo); err != nil {
+				return fmt.Errorf("%s.pay_to: %q: %v", where, a.PayTo, err)
+			}
+		}
+		for op, v := range a.ToolCaps {
+			if _, err := parseCap(v); err != nil {
+				return fmt.Errorf("%s.tool_caps.%s: %q: %v", where, op, v, err)
+			}
+		}
+	}
+	return nil
+}
+
+// applyAPIRules sets what toll.yaml says per API on the loaded operations and the policy:
+// the payTo pin, the per-API cap and the per-tool caps. An entry whose spec is a folder
+// applies to every API in it. A tool_caps key that names no operation is an error: a cap
+// the user believes in must exist.
+func applyAPIRules(c *fileConfig, apis []*catalog.API, pol *tools.Policy) error {
+	if c == nil {
+		return nil
+	}
+	for i, cfg := range c.APIs {
+		dir := strings.TrimSuffix(cfg.Spec, "/") + "/"
+		var matched []*catalog.API
+		for _, a := range apis {
+			if a.Source == cfg.Spec || strings.HasPrefix(a.Source, dir) || (cfg.Namespace != "" && a.Name == cfg.Namespace) {
+				matched = append(matched, a)
+			}
+		}
+		found := map[string]bool{}
+		for _, api := range matched {
+			if v, _ := parseCap(cfg.MaxTotal); v != nil {
+				if pol.Caps.PerAPI == nil {
+					pol.Caps.PerAPI = map[string]*big.Int{}
+				}
+				pol.Caps.PerAPI[api.Name] = v
+			}
+			for _, o := range api.Operations {
+				for key, amount := range cfg.ToolCaps {
+					if o.OperationID != key && o.Name != key {
+						continue
+					}
+					found[key] = true
+					if v, _ := parseCap(amount); v != nil {
+						if pol.Caps.PerTool == nil {
+							pol.Caps.PerTool = map[string]*big.Int{}
+						}
+						pol.Caps.PerTool[o.Name] = v
+					}
+				}
+				if cfg.PayTo != "" && o.Price != nil {
+					o.Price.PayTo = cfg.PayTo
+				}
+			}
+		}
+		if len(matched) == 0 {
+			continue // it failed to load; the load error says why
+		}
+		for key := range cfg.ToolCaps {
+			if !found[key] {
+				return fmt.Errorf("apis[%d].tool_caps: no operation %q in %s; use an operationId or tool name from `toll catalog list`", i, key, cfg.Spec)
+			}
+		}
+	}
+	return nil
+}
