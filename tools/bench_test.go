@@ -2,6 +2,7 @@ package tools
 
 import (
 	"encoding/json"
+	"fmt"
 	"math/big"
 	"net/http/httptest"
 	"path/filepath"
@@ -16,7 +17,8 @@ import (
 
 // BenchmarkPaidCallInstant is toll's own cost per paid call: two HTTP exchanges on
 // loopback with an API that answers at once (no facilitator, no chain), the choice, the
-// ledger reservation and outcome (two fsync'd bbolt transactions) and the signature.
+// ledger reservation and outcome (two fsync'd bbolt transactions) and the signature. The
+// parallel variant runs 8 calls at once (b.SetParallelism(4) on 2 cores).
 func BenchmarkPaidCallInstant(b *testing.B) {
 	api := &hostileAPI{unpaid: write402(good()), paid: settledOK}
 	srv := httptest.NewServer(api)
@@ -41,13 +43,31 @@ func BenchmarkPaidCallInstant(b *testing.B) {
 		Price:       &catalog.Price{Amount: big.NewInt(1000), Decimals: 6, Asset: "USDC", Scheme: "exact", Mode: "fixed"},
 	}
 	args := json.RawMessage(`{"id":"1"}`)
-	b.ResetTimer()
-	for b.Loop() {
+	one := func() error {
 		res, err := c.Call(b.Context(), Call{Op: op, Arguments: args, Session: "bench"})
-		if err != nil || res.Payment == nil || res.Payment.Status != "settled" {
-			b.Fatalf("call: %v %+v", err, res)
+		if err == nil && (res.Payment == nil || res.Payment.Status != "settled") {
+			err = fmt.Errorf("not settled: %+v", res)
 		}
+		return err
 	}
+	b.Run("serial", func(b *testing.B) {
+		for b.Loop() {
+			if err := one(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("parallel8", func(b *testing.B) {
+		b.SetParallelism(4)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if err := one(); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
 }
 
 // BenchmarkPaidCallLocalWorld is a whole paid call against the local x402 world: 402,

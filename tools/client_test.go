@@ -110,7 +110,7 @@ func newFixture(t *testing.T, url string, pol Policy) *fixture {
 	if pol.Networks == nil {
 		pol.Networks = []string{"eip155:84532"}
 	}
-	c, err := New(Config{Wallet: w, Ledger: led, Policy: pol})
+	c, err := New(Config{Wallet: w, Ledger: led, Policy: pol, HTTPClient: &http.Client{Timeout: 2 * time.Second}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,6 +142,7 @@ func TestHostile402Refused(t *testing.T) {
 		{"other chain", []map[string]any{v1Requirement("1000", "base", "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913", testPayTo, 60, `{"name":"USD Coin","version":"2"}`)}, nil, "network allowlist"},
 		{"unknown network", []map[string]any{v1Requirement("1000", "solana", testUSDC, testPayTo, 60, `{"name":"USDC","version":"2"}`)}, nil, "network allowlist"},
 		{"other asset", []map[string]any{v1Requirement("1000", "base-sepolia", otherAddr, testPayTo, 60, `{"name":"USDC","version":"2"}`)}, nil, "asset allowlist"},
+		{"other EIP-712 name", []map[string]any{v1Requirement("1000", "base-sepolia", testUSDC, testPayTo, 60, `{"name":"USD Coin","version":"2"}`)}, nil, "asset allowlist"},
 		{"other scheme", []map[string]any{func() map[string]any { r := good(); r["scheme"] = "upto"; return r }()}, nil, "scheme"},
 		{"no EIP-712 domain", []map[string]any{v1Requirement("1000", "base-sepolia", testUSDC, testPayTo, 60, "")}, nil, "malformed requirement"},
 		{"zero payTo", []map[string]any{v1Requirement("1000", "base-sepolia", testUSDC, "0x0000000000000000000000000000000000000000", 60, `{"name":"USDC","version":"2"}`)}, nil, "malformed requirement"},
@@ -273,6 +274,9 @@ func TestNoSecondPayment(t *testing.T) {
 			if err == nil {
 				conn.Close()
 			}
+		}, true},
+		{"never answers after payment", func(w http.ResponseWriter, r *http.Request) {
+			<-r.Context().Done() // until toll gives up waiting
 		}, true},
 		{"200 without settlement proof", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("{}")) }, false},
 		{"500 after payment", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "boom", 500) }, false},
