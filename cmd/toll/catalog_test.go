@@ -110,3 +110,43 @@ func TestConfigFile(t *testing.T) {
 		t.Errorf("tool cap on a missing operation: %v", err)
 	}
 }
+
+// TestCatalogProbe probes the local world's paid API unpaid, records the terms, and shows
+// that the catalog then takes its price from the probe. Nothing is paid.
+func TestCatalogProbe(t *testing.T) {
+	s := newE2E(t)
+	out := filepath.Join(s.dir, "probes.json")
+	before := s.balance(t, s.payer)
+	stdout, stderr, err := runTest(t, nil, "catalog", "probe", "--out", out,
+		"--args", `weather_demo_getWeather={"city":"Oslo"}`, "--args", `getClimateHistory={"city":"Rome"}`, s.spec)
+	if err != nil {
+		t.Fatalf("probe: %v\n%s\n%s", err, stdout, stderr)
+	}
+	for _, want := range []string{"weather_demo_getWeather", "402 (x402 v1)", "0.001 exact on base-sepolia", "0.25 exact on eip155:84532", "weather_demo_health", "no payment asked"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("probe output lacks %q:\n%s", want, stdout)
+		}
+	}
+	pf, err := readProbes(out)
+	if err != nil || len(pf.Probes) != 2 {
+		t.Fatalf("probes file: %+v %v", pf, err)
+	}
+	list, _, err := runTest(t, nil, "catalog", "list", "--probes", out, s.spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(list, "\n") {
+		if strings.HasPrefix(line, "weather_demo_getWeather") && !strings.Contains(line, "probe") {
+			t.Errorf("getWeather's price does not come from the probe: %s", line)
+		}
+		if strings.HasPrefix(line, "weather_demo_createReport") && !strings.Contains(line, "x-payment-info") {
+			t.Errorf("createReport (not probed) lost its spec price: %s", line)
+		}
+	}
+	if after := s.balance(t, s.payer); after.Cmp(before) != 0 {
+		t.Errorf("probing moved money: %s → %s", before, after)
+	}
+	if n := len(s.world.Settlements()); n != 0 {
+		t.Errorf("%d settlements after a probe", n)
+	}
+}

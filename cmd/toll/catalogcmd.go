@@ -17,6 +17,8 @@ const catalogUsage = `Usage:
   toll catalog list  [--config F] [SPEC...]                 a table: tool, method and path, price, where the price came from
   toll catalog tools [--config F] [--format json] [SPEC...] exactly the tools/list an MCP host gets, on stdout
   toll catalog check [--config F] [SPEC...]                 what was changed, shortened, cut or refused in each spec, and why
+  toll catalog probe [--config F] [--op NAME] [--args NAME=JSON] [--out probes.json] [SPEC...]
+                                                            send operations unpaid and record the terms of their 402 (pays nothing)
 
 SPEC is a spec file, a folder of specs or an https URL; --config adds the apis of toll.yaml.
 `
@@ -28,7 +30,7 @@ func runCatalog(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		return usagef("toll catalog needs a subcommand: list, tools or check")
 	}
 	sub, rest := args[0], args[1:]
-	if sub != "list" && sub != "tools" && sub != "check" {
+	if sub != "list" && sub != "tools" && sub != "check" && sub != "probe" {
 		fmt.Fprint(stderr, catalogUsage)
 		return usagef("unknown catalog subcommand %q", sub)
 	}
@@ -36,32 +38,49 @@ func runCatalog(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "toll.yaml whose apis to load (default $TOLL_CONFIG)")
 	baseURL := fs.String("base-url", "", "base URL for the specs given as arguments")
+	probes := fs.String("probes", "", "prices recorded by toll catalog probe --out (default: the config's probes)")
+	load := func(specs []string) (*catalog.Catalog, []error, []catalog.SourceConfig, error) {
+		if *configPath == "" {
+			*configPath = getenv("TOLL_CONFIG")
+		}
+		var sources []catalog.SourceConfig
+		if *configPath != "" {
+			cfg, err := loadConfig(*configPath)
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			for _, a := range cfg.APIs {
+				sources = append(sources, a.SourceConfig)
+			}
+			if *probes == "" {
+				*probes = cfg.Probes
+			}
+		}
+		for _, sp := range specs {
+			sources = append(sources, catalog.SourceConfig{Spec: sp, Options: catalog.Options{BaseURL: *baseURL}})
+		}
+		if len(sources) == 0 {
+			return nil, nil, nil, usagef("toll catalog %s needs specs: toll catalog %s api.yaml (or --config toll.yaml)", sub, sub)
+		}
+		if err := attachProbes(*probes, sources); err != nil {
+			return nil, nil, nil, err
+		}
+		cat, errs := catalog.LoadAll(ctx, sources)
+		return cat, errs, sources, nil
+	}
+	if sub == "probe" {
+		return runProbe(ctx, fs, rest, stdout, stderr, getenv, load)
+	}
 	format := fs.String("format", "", "tools: json (the default and only format); check: text (default) or json")
 	lazy := fs.String("lazy", "auto", "tools: auto, on or off, as toll serve --lazy")
 	lazyMax := fs.Int("lazy-threshold", server.DefaultLazyThreshold, "tools: as toll serve --lazy-threshold")
 	if err := parseFlags(fs, rest); err != nil {
 		return err
 	}
-	if *configPath == "" {
-		*configPath = getenv("TOLL_CONFIG")
+	cat, errs, _, err := load(fs.Args())
+	if err != nil {
+		return err
 	}
-	var sources []catalog.SourceConfig
-	if *configPath != "" {
-		cfg, err := loadConfig(*configPath)
-		if err != nil {
-			return err
-		}
-		for _, a := range cfg.APIs {
-			sources = append(sources, a.SourceConfig)
-		}
-	}
-	for _, sp := range fs.Args() {
-		sources = append(sources, catalog.SourceConfig{Spec: sp, Options: catalog.Options{BaseURL: *baseURL}})
-	}
-	if len(sources) == 0 {
-		return usagef("toll catalog %s needs specs: toll catalog %s api.yaml (or --config toll.yaml)", sub, sub)
-	}
-	cat, errs := catalog.LoadAll(ctx, sources)
 	var loadErr error
 	if len(errs) > 0 {
 		loadErr = fmt.Errorf("%d of the specs did not load", len(errs))

@@ -51,6 +51,7 @@ type fileConfig struct {
 	TermsTTL      time.Duration `yaml:"terms_ttl"`
 	Lazy          string        `yaml:"lazy"`
 	LazyThreshold int           `yaml:"lazy_threshold"`
+	Probes        string        `yaml:"probes"` // prices recorded by toll catalog probe --out
 	APIs          []apiConfig   `yaml:"apis"`
 }
 

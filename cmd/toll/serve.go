@@ -111,6 +111,7 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	var (
 		specs      listFlag
 		pf         policyFlags
+		probesPath = fs.String("probes", "", "prices recorded by toll catalog probe --out; they come after the config's prices and before the spec's")
 		configPath = fs.String("config", "", "toll.yaml configuration file (default $TOLL_CONFIG); flags given here win over it")
 		baseURL    = fs.String("base-url", "", "send the requests of the specs given as arguments to this base URL instead of their servers[0].url")
 		ledgerPath = fs.String("ledger", "", "ledger file (default $TOLL_LEDGER, else toll/ledger.db in the user config dir)")
@@ -154,6 +155,12 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}
 	for _, sp := range specs {
 		sources = append(sources, catalog.SourceConfig{Spec: sp, Options: catalog.Options{BaseURL: *baseURL}})
+	}
+	if *probesPath == "" && cfg != nil {
+		*probesPath = cfg.Probes
+	}
+	if err := attachProbes(*probesPath, sources); err != nil {
+		return err
 	}
 	if len(sources) == 0 {
 		return usagef("toll serve needs at least one OpenAPI spec: toll serve --spec api.yaml (or apis: in --config)")

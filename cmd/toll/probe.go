@@ -1,0 +1,223 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/tollhq/toll/catalog"
+	"github.com/tollhq/toll/tools"
+)
+
+// probesFile is what `toll catalog probe --out` writes and `--probes` reads: the terms each
+// operation asked for when sent unpaid, keyed by the spec as it was given.
+type probesFile struct {
+	Probes []probeEntry `json:"probes"`
+}
+
+type probeEntry struct {
+	Spec       string    `json:"spec"`
+	Operation  string    `json:"operation"`
+	Amount     string    `json:"amount"` // atomic units
+	Network    string    `json:"network"`
+	Asset      string    `json:"asset"`
+	PayTo      string    `json:"payTo"`
+	Scheme     string    `json:"scheme"`
+	ObservedAt time.Time `json:"observedAt"`
+}
+
+func readProbes(path string) (*probesFile, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return &probesFile{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("probes %s: %w", path, err)
+	}
+	var pf probesFile
+	if err := json.Unmarshal(data, &pf); err != nil {
+		return nil, fmt.Errorf("probes %s: %v (write it with toll catalog probe --out)", path, err)
+	}
+	return &pf, nil
+}
+
+// attachProbes gives each source the probed prices recorded for its spec.
+func attachProbes(path string, sources []catalog.SourceConfig) error {
+	if path == "" {
+		return nil
+	}
+	pf, err := readProbes(path)
+	if err != nil {
+		return err
+	}
+	for i := range sources {
+		for _, e := range pf.Probes {
+			if e.Spec != sources[i].Spec {
+				continue
+			}
+			amount, ok := new(big.Int).SetString(e.Amount, 10)
+			if !ok {
+				return fmt.Errorf("probes %s: %s %s: amount %q is not an integer", path, e.Spec, e.Operation, e.Amount)
+			}
+			sources[i].Probes = append(sources[i].Probes, catalog.ProbedPrice{
+				Operation: e.Operation, Amount: amount, Network: e.Network, Asset: e.Asset,
+				PayTo: e.PayTo, Scheme: e.Scheme, ObservedAt: e.ObservedAt,
+			})
+		}
+	}
+	return nil
+}
+
+// runProbe is "toll catalog probe": send operations unpaid and record the terms of their 402.
+func runProbe(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stderr io.Writer, getenv env, load func([]string) (*catalog.Catalog, []error, []catalog.SourceConfig, error)) error {
+	var ops, argFlags listFlag
+	fs.Var(&ops, "op", "probe this operation (tool name or operationId); repeatable. Default: every GET and HEAD operation")
+	fs.Var(&argFlags, "args", "arguments of an operation, as NAME='{\"city\":\"Oslo\"}'; repeatable")
+	out := fs.String("out", "", "record the terms in this probes file (merged with what it holds); serve reads it with --probes")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	opArgs := map[string]json.RawMessage{}
+	for _, a := range argFlags {
+		name, js, ok := strings.Cut(a, "=")
+		if !ok || !json.Valid([]byte(js)) {
+			return usagef("--args %q: want NAME=JSON object", a)
+		}
+		opArgs[name] = json.RawMessage(js)
+	}
+	cat, errs, sources, err := load(fs.Args())
+	if err != nil {
+		return err
+	}
+	for _, e := range errs {
+		fmt.Fprintln(stderr, "toll:", e)
+	}
+	want := map[string]bool{}
+	for _, o := range ops {
+		want[o] = true
+	}
+	// Which source each API came from, for the probes file.
+	specOf := func(api *catalog.API) string {
+		for _, s := range sources {
+			if api.Source == s.Spec || strings.HasPrefix(api.Source, strings.TrimSuffix(s.Spec, "/")+"/") {
+				return s.Spec
+			}
+		}
+		return api.Source
+	}
+	var entries []probeEntry
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TOOL\tANSWER\tTERMS")
+	probed := 0
+	for _, api := range cat.APIs {
+		for _, op := range api.Operations {
+			selected := want[op.Name] || want[op.OperationID]
+			if len(want) == 0 {
+				selected = op.Method == "GET" || op.Method == "HEAD"
+			}
+			if !selected {
+				continue
+			}
+			probed++
+			a := opArgs[op.Name]
+			if a == nil {
+				a = opArgs[op.OperationID]
+			}
+			res, err := tools.Probe(ctx, op, a, tools.ProbeOptions{Getenv: getenv})
+			if err != nil {
+				fmt.Fprintf(tw, "%s\terror\t%v\n", op.Name, oneLine(err.Error()))
+				continue
+			}
+			if res.Version == 0 {
+				fmt.Fprintf(tw, "%s\t%d\tno payment asked\n", op.Name, res.Status)
+				continue
+			}
+			var terms []string
+			for _, t := range res.Terms {
+				terms = append(terms, fmt.Sprintf("%s %s on %s to %s", catalog.FormatAmount(t.Amount, 6), t.Scheme, t.Network, t.PayTo))
+				entries = append(entries, probeEntry{Spec: specOf(api), Operation: t.Operation, Amount: t.Amount.String(),
+					Network: t.Network, Asset: t.Asset, PayTo: t.PayTo, Scheme: t.Scheme, ObservedAt: t.ObservedAt})
+			}
+			for _, s := range res.Skipped {
+				terms = append(terms, "skipped "+s)
+			}
+			fmt.Fprintf(tw, "%s\t402 (x402 v%d)\t%s\n", op.Name, res.Version, strings.Join(terms, "; "))
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if probed == 0 {
+		return usagef("no operation to probe: name them with --op (no GET or HEAD operation found)")
+	}
+	if *out != "" {
+		if err := mergeProbes(*out, entries); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "%d terms recorded in %s; toll serve --probes %s uses them\n", len(entries), *out, *out)
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%d of the specs did not load", len(errs))
+	}
+	return nil
+}
+
+// mergeProbes writes entries into the probes file, replacing older terms of the same
+// operation of the same spec.
+func mergeProbes(path string, entries []probeEntry) error {
+	pf, err := readProbes(path)
+	if err != nil {
+		return err
+	}
+	fresh := map[string]bool{}
+	for _, e := range entries {
+		fresh[e.Spec+"\x00"+e.Operation] = true
+	}
+	var kept []probeEntry
+	for _, e := range pf.Probes {
+		if !fresh[e.Spec+"\x00"+e.Operation] {
+			kept = append(kept, e)
+		}
+	}
+	// One entry per operation: the cheapest exact requirement the 402 listed.
+	best := map[string]int{}
+	for _, e := range entries {
+		k := e.Spec + "\x00" + e.Operation
+		if i, ok := best[k]; ok {
+			a, _ := new(big.Int).SetString(kept[i].Amount, 10)
+			b, _ := new(big.Int).SetString(e.Amount, 10)
+			if b.Cmp(a) < 0 {
+				kept[i] = e
+			}
+			continue
+		}
+		best[k] = len(kept)
+		kept = append(kept, e)
+	}
+	data, err := json.MarshalIndent(probesFile{Probes: kept}, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
+	if err := os.WriteFile(tmp, append(data, '\n'), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+func oneLine(s string) string {
+	s = strings.ReplaceAll(s, "\n", " ")
+	if r := []rune(s); len(r) > 160 {
+		s = string(r[:160]) + "…"
+	}
+	return s
+}
