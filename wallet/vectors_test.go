@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-// Vectors from /work/shared/x402.md §8 (a: the x402 spec example; b: the
+// Vectors from the shared x402.md notes, §8 (a: the x402 spec example; b: the
 // public Hardhat account #0 key, checked with go-ethereum apitypes and viem).
 const (
 	hardhatKey  = "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"

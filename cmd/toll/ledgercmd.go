@@ -50,16 +50,9 @@ func runLedger(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	if fs.NArg() > 0 {
 		return usagef("toll ledger %s takes no arguments (got %q)", sub, fs.Arg(0))
 	}
-	p := *path
-	if p == "" {
-		var err error
-		if p, err = defaultLedgerPath(getenv); err != nil {
-			return err
-		}
-	}
-	led, err := ledger.Open(p, ledger.Options{})
+	led, p, err := openLedger(*path, getenv)
 	if err != nil {
-		return fmt.Errorf("open ledger: %w", err)
+		return err
 	}
 	defer led.Close()
 	switch sub {
@@ -114,4 +107,20 @@ func writeSpendTable(w io.Writer, spends []ledger.Spend) error {
 			catalog.FormatAmount(s.Amount, 6), s.Status, s.Network, s.PayTo, tx)
 	}
 	return tw.Flush()
+}
+
+// openLedger opens the ledger at path, or at the default place when path is empty, and
+// returns the path it used.
+func openLedger(path string, getenv env) (*ledger.Ledger, string, error) {
+	if path == "" {
+		var err error
+		if path, err = defaultLedgerPath(getenv); err != nil {
+			return nil, "", err
+		}
+	}
+	led, err := ledger.Open(path, ledger.Options{})
+	if err != nil {
+		return nil, "", fmt.Errorf("open ledger: %w", err)
+	}
+	return led, path, nil
 }

@@ -10,7 +10,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/tollhq/toll/catalog"
-	"github.com/tollhq/toll/ledger"
 	"github.com/tollhq/toll/tools"
 	"github.com/tollhq/toll/tools/x402"
 	"github.com/tollhq/toll/wallet/onchain"
@@ -66,16 +65,9 @@ Flags:
 	if err != nil {
 		return err
 	}
-	p := *path
-	if p == "" {
-		var err error
-		if p, err = defaultLedgerPath(getenv); err != nil {
-			return err
-		}
-	}
-	led, err := ledger.Open(p, ledger.Options{})
+	led, p, err := openLedger(*path, getenv)
 	if err != nil {
-		return fmt.Errorf("open ledger: %w", err)
+		return err
 	}
 	defer led.Close()
 	rep, rerr := tools.Reconcile(ctx, led, chains, tools.ReconcileOptions{Margin: *margin})

@@ -200,15 +200,9 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if err != nil {
 		return fmt.Errorf("unlock wallet: %w", err)
 	}
-	path := *ledgerPath
-	if path == "" {
-		if path, err = defaultLedgerPath(getenv); err != nil {
-			return err
-		}
-	}
-	led, err := ledger.Open(path, ledger.Options{})
+	led, path, err := openLedger(*ledgerPath, getenv)
 	if err != nil {
-		return fmt.Errorf("open ledger: %w", err)
+		return err
 	}
 	defer led.Close()
 	if len(rpcs) > 0 {
