@@ -51,6 +51,12 @@ func (k *schemaChecker) add(s *openapi3.Schema, out map[string]any) {
 	k.record(out)
 }
 
+// fresh reports whether add would record the schema object written for s:
+// the checker is on and has not seen s.
+func (k *schemaChecker) fresh(s *openapi3.Schema) bool {
+	return k != nil && k.on && !k.seen[s]
+}
+
 // addRoot records an operation's root object.
 func (k *schemaChecker) addRoot(root map[string]any) {
 	if k.on {

@@ -28,6 +28,19 @@
 // ("discovery"). A config price sets the amount; the network, recipient and
 // asset stay those the probe or spec pinned.
 //
+// # Input schemas
+//
+// An operation's input schema is one object holding its parameters and its
+// body (the argument "body"), each converted to JSON Schema 2020-12 with
+// every $ref inlined (schema.go). An allOf is merged into the schema that
+// holds it wherever the merged schema accepts exactly the same values: the
+// union of properties and required, types intersected, bounds tightened
+// (merge.go lists the rules). What cannot be merged exactly stays in an
+// allOf below the root; where the parts have no type in common, or
+// additionalProperties: false in one part forbids a property another part
+// lists (as JSON Schema reads an allOf), a warning says so. oneOf becomes
+// anyOf, and a 3.0 nullable becomes a null type, or an anyOf with null.
+//
 // # Large specs
 //
 // A JSON document takes a fast path: a scanner splits it without decoding,

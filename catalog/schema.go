@@ -289,9 +289,6 @@ func (c *schemaConverter) convert(ref *openapi3.SchemaRef, depth int) any {
 			out["anyOf"] = oneOf
 		}
 	}
-	if len(allOf) > 0 {
-		out["allOf"] = allOf
-	}
 	if s.Not != nil {
 		out["not"] = c.convert(s.Not, depth+1)
 	}
@@ -308,13 +305,23 @@ func (c *schemaConverter) convert(ref *openapi3.SchemaRef, depth int) any {
 		c.note("$dynamicRef %q is not followed; any value is accepted there", clip(s.DynamicRef))
 	}
 
-	if c.checker != nil {
-		c.checker.add(s, out)
+	// allOf is folded into the schema where that is exact (merge.go).
+	if len(allOf) > 0 {
+		out = c.mergeAllOf(out, allOf, name, c.checker.fresh(s))
 	}
 
 	// A 3.0 nullable schema without a type but with subschemas: the
-	// subschemas would refuse null, so allow it beside them.
-	if nullable && s.Type.Slice() == nil && (len(s.AllOf)+len(s.AnyOf)+len(s.OneOf) > 0 || s.Not != nil) {
+	// subschemas would refuse null, so allow it beside them, or in the
+	// schema itself when its allOf was merged and nothing else in it would
+	// refuse null.
+	nullableAnyOf := nullable && s.Type.Slice() == nil && (len(s.AllOf)+len(s.AnyOf)+len(s.OneOf) > 0 || s.Not != nil)
+	if nullableAnyOf && nullableInPlace(out) {
+		nullableAnyOf = false
+	}
+	if c.checker != nil {
+		c.checker.add(s, out)
+	}
+	if nullableAnyOf {
 		return map[string]any{"anyOf": []any{out, map[string]any{"type": "null"}}}
 	}
 	return out

@@ -282,12 +282,12 @@ func TestComposition(t *testing.T) {
 	}
 	s := string(add.InputSchema)
 	for _, want := range []string{
-		`"allOf":[`,
+		`"name":{"minLength":1,"type":"string"}`, // from the first allOf member, merged
 		`"weight":{"exclusiveMaximum":100,"exclusiveMinimum":0,"type":"number"}`,
 		`"tag":{"pattern":"^[a-z]+$","type":"string"}`,
 		`"code":{"type":"string"}`,
 		`"password":{"type":"string"}`,
-		`"required":["kind"]`,
+		`"required":["name","kind"]`,
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("schema lacks %s:\n%s", want, s)
@@ -295,6 +295,9 @@ func TestComposition(t *testing.T) {
 	}
 	if strings.Contains(s, `"id"`) {
 		t.Errorf("readOnly id is in the input schema: %s", s)
+	}
+	if strings.Contains(s, `"allOf"`) {
+		t.Errorf("allOf not merged: %s", s)
 	}
 	if !hasWarning(api, "pet_shop_with_addPet", `pattern "^(?!x)[a-z]+$" dropped`) {
 		t.Errorf("no warning about the dropped pattern: %q", api.Warnings)
