@@ -3,8 +3,6 @@ package tools
 import (
 	"context"
 	"math/big"
-
-	"github.com/tollhq/toll/ledger"
 )
 
 // Budget is one cap: its limit and what counts against it now, in atomic units.
@@ -45,6 +43,3 @@ func (c *Client) Budgets(ctx context.Context, session string) ([]Budget, error) 
 	}
 	return out, nil
 }
-
-// Caps is re-exported for callers that only import tools.
-type Caps = ledger.Caps

@@ -87,11 +87,7 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	hc := http.Client{Timeout: 60 * time.Second}
-	if cfg.HTTPClient != nil {
-		hc = *cfg.HTTPClient
-	}
-	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	hc := apiClient(cfg.HTTPClient, 60*time.Second)
 	// net/http silently resends an idempotent request (GET, HEAD) when a reused
 	// connection breaks after the request was written. For a paid request that would
 	// hand the signed payment to the server twice, so paid requests go on a fresh
@@ -151,9 +147,6 @@ func New(cfg Config) (*Client, error) {
 
 // Payer is the address that pays.
 func (c *Client) Payer() wallet.Address { return c.wallet.Address() }
-
-// Caps returns the caps the client enforces.
-func (c *Client) Caps() ledger.Caps { return c.policy.caps }
 
 // Call is one tool invocation.
 type Call struct {
@@ -413,28 +406,45 @@ func transportOf(hc *http.Client) http.RoundTripper {
 // send makes one HTTP exchange and reads the body up to the limit. A request that carries
 // a payment (extra != nil) goes through the paid client.
 func (c *Client) send(ctx context.Context, r *request, extra http.Header) (*http.Response, []byte, bool, error) {
-	req, err := r.httpRequest(ctx, extra)
-	if err != nil {
-		return nil, nil, false, err
-	}
 	hc := c.http
 	if extra != nil {
 		hc = c.paid
+	}
+	return exchange(ctx, hc, r, extra, c.maxBody)
+}
+
+// exchange sends r (with extra headers on top) and reads the response body, keeping at
+// most limit bytes; truncated says whether more came.
+func exchange(ctx context.Context, hc *http.Client, r *request, extra http.Header, limit int64) (*http.Response, []byte, bool, error) {
+	req, err := r.httpRequest(ctx, extra)
+	if err != nil {
+		return nil, nil, false, err
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, nil, false, err
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
 		return nil, nil, false, fmt.Errorf("read response: %w", err)
 	}
-	truncated := int64(len(body)) > c.maxBody
+	truncated := int64(len(body)) > limit
 	if truncated {
-		body = body[:c.maxBody]
+		body = body[:limit]
 	}
 	return resp, body, truncated, nil
+}
+
+// apiClient copies hc (nil: a client with the given timeout) so that it never follows a
+// redirect: neither a payment nor an API credential may travel to another URL.
+func apiClient(hc *http.Client, timeout time.Duration) http.Client {
+	c := http.Client{Timeout: timeout}
+	if hc != nil {
+		c = *hc
+	}
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return c
 }
 
 func newCallID() string {

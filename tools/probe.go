@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"time"
@@ -45,23 +44,10 @@ func Probe(ctx context.Context, op *catalog.Operation, args json.RawMessage, opt
 	if err != nil {
 		return nil, err
 	}
-	hc := http.Client{Timeout: 30 * time.Second}
-	if opts.HTTPClient != nil {
-		hc = *opts.HTTPClient
-	}
-	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	hreq, err := req.httpRequest(ctx, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := hc.Do(hreq)
+	hc := apiClient(opts.HTTPClient, 30*time.Second)
+	resp, body, _, err := exchange(ctx, &hc, req, nil, x402.MaxBodyLen)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s %s: %v", ErrUpstream, req.method, req.url, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, x402.MaxBodyLen+1))
-	if err != nil {
-		return nil, fmt.Errorf("%w: read %s: %v", ErrUpstream, req.url, err)
 	}
 	res := &ProbeResult{Status: resp.StatusCode}
 	if resp.StatusCode != http.StatusPaymentRequired {

@@ -110,9 +110,9 @@ func runCatalog(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		if loadErr != nil {
 			return fmt.Errorf("%w: %w", loadErr, errors.Join(errs...))
 		}
-		mode, ok := map[string]server.Lazy{"auto": server.LazyAuto, "on": server.LazyOn, "off": server.LazyOff}[*lazy]
-		if !ok {
-			return usagef("--lazy %q: want auto, on or off", *lazy)
+		mode, err := parseLazy(*lazy)
+		if err != nil {
+			return err
 		}
 		out, err := server.ToolsList(ctx, cat.Operations(), server.Options{Version: version(), Lazy: mode, LazyThreshold: *lazyMax})
 		if err != nil {

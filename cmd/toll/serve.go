@@ -173,9 +173,9 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if err != nil {
 		return err
 	}
-	mode, ok := map[string]server.Lazy{"auto": server.LazyAuto, "on": server.LazyOn, "off": server.LazyOff}[*lazy]
-	if !ok {
-		return usagef("--lazy %q: want auto, on or off", *lazy)
+	mode, err := parseLazy(*lazy)
+	if err != nil {
+		return err
 	}
 	cat, errs := catalog.LoadAll(ctx, sources)
 	if len(errs) > 0 {
@@ -327,4 +327,13 @@ func reconcileAtStart(ctx context.Context, led *ledger.Ledger, rpcs []string, lo
 		logger.Warn("reconcile at start incomplete; the spends it could not check still count against the caps", "err", err)
 	}
 	logger.Info("reconciled at start", "checked", rep.Checked, "settled", rep.Settled, "voided", rep.Voided, "kept", rep.Kept)
+}
+
+// parseLazy reads the --lazy flag.
+func parseLazy(s string) (server.Lazy, error) {
+	mode, ok := map[string]server.Lazy{"auto": server.LazyAuto, "on": server.LazyOn, "off": server.LazyOff}[s]
+	if !ok {
+		return 0, usagef("--lazy %q: want auto, on or off", s)
+	}
+	return mode, nil
 }
