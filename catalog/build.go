@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"math/big"
 	"net/url"
 	"regexp"
 	"runtime"
@@ -14,6 +13,8 @@ import (
 	"sync"
 
 	"github.com/getkin/kin-openapi/openapi3"
+
+	"github.com/tollhq/toll/tools/money"
 )
 
 // builder turns one validated document into an API.
@@ -25,7 +26,7 @@ type builder struct {
 	baseURL   string                  // Options.BaseURL without a trailing slash
 	apiNotes  []string                // warnings about the whole document, in order
 	noted     map[string]bool         // apiNotes already given
-	prices    map[string]*big.Int     // Options.Prices by operationKey
+	prices    map[string]money.Amount // Options.Prices by operationKey
 	probes    map[string]*ProbedPrice // Options.Probes by operationKey
 	credUsed  map[string]int          // credential parameters left out of the arguments, by "in name"
 }
@@ -71,7 +72,7 @@ func newBuilder(doc *openapi3.T, base *url.URL, opts Options) *builder {
 		openapi30: doc.IsOpenAPI30(),
 		base:      base,
 		noted:     make(map[string]bool),
-		prices:    make(map[string]*big.Int),
+		prices:    make(map[string]money.Amount),
 		probes:    make(map[string]*ProbedPrice),
 		credUsed:  make(map[string]int),
 	}
@@ -82,8 +83,8 @@ func newBuilder(doc *openapi3.T, base *url.URL, opts Options) *builder {
 		b.baseURL, _ = absoluteHTTPURL(opts.BaseURL) // checked by Options.check
 	}
 	for k, v := range opts.Prices {
-		key, _ := operationKey(k)                       // checked by Options.check
-		b.prices[key], _ = ParseAmount(v, decimalsUSDC) // checked by Options.check
+		key, _ := operationKey(k) // checked by Options.check
+		b.prices[key] = v
 	}
 	for i := range opts.Probes {
 		key, _ := operationKey(opts.Probes[i].Operation)
@@ -401,12 +402,11 @@ func (b *builder) price(p *pending, e entry) {
 	var configured *Price
 	if k := lookup(inPrices); k != "" {
 		configured = &Price{
-			Amount:   new(big.Int).Set(b.prices[k]),
-			Decimals: decimalsUSDC,
-			Asset:    assetUSDC,
-			Scheme:   "exact",
-			Mode:     PriceFixed,
-			Source:   PriceFromConfig,
+			Amount: b.prices[k],
+			Asset:  assetUSDC,
+			Scheme: "exact",
+			Mode:   PriceFixed,
+			Source: PriceFromConfig,
 		}
 	}
 	if specErr != nil {

@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/tollhq/toll/tools/money"
 )
 
 // MaxSpecBytes is the largest document toll reads: a larger file or
@@ -33,10 +35,9 @@ type Options struct {
 	// must not be negative.
 	MaxDescription int `yaml:"max_description,omitempty"`
 	// Prices set operations' prices, overriding what the spec and probes
-	// say: decimal USDC amounts ("0.01") by operationId or by
-	// "METHOD /path". The network and recipient stay those the probe or
-	// spec pinned. nil: none.
-	Prices map[string]string `yaml:"prices,omitempty"`
+	// say: USDC amounts ("0.01") by operationId or by "METHOD /path". The
+	// network and recipient stay those the probe or spec pinned. nil: none.
+	Prices map[string]money.Amount `yaml:"prices,omitempty"`
 	// Credentials are sent on every call of the API, from environment
 	// variables; the parameters they stand for are not tool arguments.
 	Credentials []Credential `yaml:"credentials,omitempty"`

@@ -8,13 +8,14 @@ import (
 	"flag"
 	"fmt"
 	"io/fs"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/tollhq/toll/tools/money"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/catalog")
@@ -131,10 +132,10 @@ func TestLoadWeather(t *testing.T) {
 		g := op{API: o.API, Name: o.Name, OperationID: o.OperationID, Title: o.Title, Method: o.Method,
 			ServerURL: o.ServerURL, Path: o.Path, Params: o.Params, Body: o.Body}
 		if p := o.Price; p != nil {
-			g.Price = &price{Amount: p.Amount.String(), Decimals: p.Decimals, Asset: p.Asset, Network: p.Network,
+			g.Price = &price{Amount: p.Amount.AtomicString(), Decimals: p.Amount.Decimals(), Asset: p.Asset, Network: p.Network,
 				Scheme: p.Scheme, PayTo: p.PayTo, Mode: p.Mode, Source: p.Source, Display: p.Display(), Line: p.Line()}
 			if p.Min != nil {
-				g.Price.Min = p.Min.String()
+				g.Price.Min = p.Min.AtomicString()
 			}
 		}
 		got = append(got, g)
@@ -149,7 +150,7 @@ func TestLoadWeather(t *testing.T) {
 		"weather_demo_createReport":      5000,
 		"weather_demo_getClimateHistory": 250000,
 	} {
-		if p := operation(t, api, name).Price; p == nil || p.Amount.Cmp(big.NewInt(units)) != 0 {
+		if p := operation(t, api, name).Price; p == nil || p.Amount.Cmp(money.USDC(units)) != 0 {
 			t.Errorf("%s price = %v, want %d atomic units", name, p, units)
 		}
 	}

@@ -2,13 +2,14 @@ package catalog
 
 import (
 	"fmt"
-	"math/big"
 	"path"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tollhq/toll/tools/money"
 )
 
 // SourceConfig is one API of a catalog: where its spec is, and how it
@@ -74,18 +75,18 @@ func (f Filter) empty() bool {
 
 // ProbedPrice is the price an operation asked for when toll sent it
 // unpaid (its 402 response), supplied by the caller: toll catalog probe
-// stores them. Amounts are in the token's atomic units; toll reads them as
-// USDC (6 decimals), the only asset it pays by default.
+// stores them. The amount is read in USDC's decimals, the only asset toll
+// pays by default.
 type ProbedPrice struct {
 	// Operation names the operation: its operationId, or its method and
 	// path template, "GET /weather/{city}".
 	Operation  string
-	Amount     *big.Int  // atomic units, as in the requirement's amount (v2) or maxAmountRequired (v1)
-	Network    string    // as the requirement names it: "eip155:84532" or "base-sepolia"
-	Asset      string    // the token contract address
-	PayTo      string    // the recipient
-	Scheme     string    // "exact"; "" means exact
-	ObservedAt time.Time // when the 402 was read
+	Amount     money.Amount // as in the requirement's amount (v2) or maxAmountRequired (v1)
+	Network    string       // as the requirement names it: "eip155:84532" or "base-sepolia"
+	Asset      string       // the token contract address
+	PayTo      string       // the recipient
+	Scheme     string       // "exact"; "" means exact
+	ObservedAt time.Time    // when the 402 was read
 }
 
 // envPattern matches the name of an environment variable.
@@ -121,8 +122,8 @@ func (o Options) check() error {
 		if _, err := operationKey(k); err != nil {
 			return bad(key, "%v", err)
 		}
-		if _, err := ParseAmount(o.Prices[k], decimalsUSDC); err != nil {
-			return bad(key, "%q is not a price in USDC; write a decimal string such as \"0.01\"", clip(o.Prices[k]))
+		if o.Prices[k].Sign() < 0 {
+			return bad(key, "%s is negative; write a price in USDC such as \"0.01\"", o.Prices[k])
 		}
 	}
 	seen := make(map[string]int)
@@ -196,10 +197,8 @@ func (p ProbedPrice) check() error {
 		return err
 	}
 	switch {
-	case p.Amount == nil || p.Amount.Sign() < 0:
-		return fmt.Errorf("amount %v is not a non-negative number of atomic units", p.Amount)
-	case len(p.Amount.String()) > maxAmountDigits:
-		return fmt.Errorf("amount has more than %d digits", maxAmountDigits)
+	case p.Amount.Sign() < 0:
+		return fmt.Errorf("amount %v is negative", p.Amount)
 	case p.Network != "" && !networkPattern.MatchString(p.Network):
 		return fmt.Errorf("network %q is malformed", clip(p.Network))
 	case p.Asset != "" && !payToPattern.MatchString(p.Asset):

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"math/big"
 	"slices"
 	"strings"
 	"testing"
@@ -12,6 +11,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"go.yaml.in/yaml/v4"
+
+	"github.com/tollhq/toll/tools/money"
 )
 
 const bookshop = "../testdata/catalog/bookshop.yaml"
@@ -55,7 +56,7 @@ apis:
 			Namespace:      "wx",
 			BaseURL:        "https://weather.example.com/v2",
 			MaxDescription: 500,
-			Prices:         map[string]string{"getWeather": "0.002", "POST /reports": "0.01"},
+			Prices:         map[string]money.Amount{"getWeather": money.USDC(2000), "POST /reports": money.USDC(10000)},
 			Credentials:    []Credential{{In: "header", Name: "X-Api-Key", Env: "WEATHER_API_KEY"}, {In: "query", Name: "key", Env: "WEATHER_KEY"}},
 			Include:        Filter{Tags: []string{"weather"}, OperationIDs: []string{"get*"}},
 			Exclude:        Filter{Methods: []string{"DELETE"}, Paths: []string{"/internal"}},
@@ -64,7 +65,7 @@ apis:
 		}},
 		{Spec: "https://api.example.com/openapi.json"},
 	}
-	if diff := cmp.Diff(want, cfg.APIs, cmpBig); diff != "" {
+	if diff := cmp.Diff(want, cfg.APIs, cmpMoney); diff != "" {
 		t.Errorf("decoded (-want +got):\n%s", diff)
 	}
 	for _, sc := range cfg.APIs {
@@ -92,9 +93,9 @@ func TestConfigErrors(t *testing.T) {
 		{"namespace", SourceConfig{Spec: "a", Options: Options{Namespace: "has space"}}, []string{"namespace:", `"has space"`, "letters, digits"}},
 		{"base_url", SourceConfig{Spec: "a", Options: Options{BaseURL: "ftp://x"}}, []string{"base_url:", "https://api.example.com/v1"}},
 		{"max_description", SourceConfig{Spec: "a", Options: Options{MaxDescription: -2}}, []string{"max_description:", "leave it out"}},
-		{"price amount", SourceConfig{Spec: "a", Options: Options{Prices: map[string]string{"getX": "0.0000001"}}}, []string{`prices."getX":`, `"0.01"`}},
-		{"price key", SourceConfig{Spec: "a", Options: Options{Prices: map[string]string{" ": "1"}}}, []string{"prices.", `"METHOD /path"`}},
-		{"price method", SourceConfig{Spec: "a", Options: Options{Prices: map[string]string{"G.T /x": "1"}}}, []string{"prices.", "GET /path"}},
+		{"price amount", SourceConfig{Spec: "a", Options: Options{Prices: map[string]money.Amount{"getX": money.USDC(-1)}}}, []string{`prices."getX":`, `"0.01"`}},
+		{"price key", SourceConfig{Spec: "a", Options: Options{Prices: map[string]money.Amount{" ": money.USDC(1)}}}, []string{"prices.", `"METHOD /path"`}},
+		{"price method", SourceConfig{Spec: "a", Options: Options{Prices: map[string]money.Amount{"G.T /x": money.USDC(1)}}}, []string{"prices.", "GET /path"}},
 		{"credential in", SourceConfig{Spec: "a", Options: Options{Credentials: []Credential{{In: "cookie", Name: "a", Env: "A"}}}}, []string{"credentials[0].in:", `"header" or "query"`}},
 		{"credential name", SourceConfig{Spec: "a", Options: Options{Credentials: []Credential{{In: "header", Name: "X Key", Env: "A"}}}}, []string{"credentials[0].name:", "header name"}},
 		{"credential env", SourceConfig{Spec: "a", Options: Options{Credentials: []Credential{{In: "query", Name: "k", Env: "1KEY"}}}}, []string{"credentials[0].env:", "environment variable"}},
@@ -103,7 +104,7 @@ func TestConfigErrors(t *testing.T) {
 		{"exclude glob", SourceConfig{Spec: "a", Options: Options{Exclude: Filter{OperationIDs: []string{"get["}}}}, []string{"exclude.operation_ids[0]:", "path.Match"}},
 		{"exclude method", SourceConfig{Spec: "a", Options: Options{Exclude: Filter{Methods: []string{"GET /"}}}}, []string{"exclude.methods[0]:", "GET or DELETE"}},
 		{"include path", SourceConfig{Spec: "a", Options: Options{Include: Filter{Paths: []string{"admin"}}}}, []string{"include.paths[0]:", "/admin"}},
-		{"probe", SourceConfig{Spec: "a", Options: Options{Probes: []ProbedPrice{{Operation: "x", Amount: big.NewInt(-1)}}}}, []string{"probed price 0 (x)", "atomic units"}},
+		{"probe", SourceConfig{Spec: "a", Options: Options{Probes: []ProbedPrice{{Operation: "x", Amount: money.USDC(-1)}}}}, []string{"probed price 0 (x)", "negative"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -232,18 +233,18 @@ func TestPricePrecedence(t *testing.T) {
 	observed := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	probe := func(op string, amount int64) ProbedPrice {
 		return ProbedPrice{
-			Operation: op, Amount: big.NewInt(amount), Network: "eip155:8453",
+			Operation: op, Amount: money.USDC(amount), Network: "eip155:8453",
 			Asset: "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913", PayTo: "0x1111111111111111111111111111111111111111",
 			ObservedAt: observed,
 		}
 	}
 	opts := Options{
-		Prices: map[string]string{
-			"listBooks":           "0.003", // over the spec and a probe
-			"post /books":         "0.02",  // by method and path, over a dynamic spec price
-			"health":              "0",     // a free operation given a price
-			"noSuchOperation":     "1",
-			"DELETE /no/such/one": "1",
+		Prices: map[string]money.Amount{
+			"listBooks":           money.USDC(3000),  // over the spec and a probe
+			"post /books":         money.USDC(20000), // by method and path, over a dynamic spec price
+			"health":              money.USDC(0),     // a free operation given a price
+			"noSuchOperation":     money.USDC(1000000),
+			"DELETE /no/such/one": money.USDC(1000000),
 		},
 		Probes: []ProbedPrice{
 			probe("listBooks", 1500),
@@ -260,7 +261,7 @@ func TestPricePrecedence(t *testing.T) {
 	got := make(map[string]price)
 	for _, op := range api.Operations {
 		if p := op.Price; p != nil {
-			got[op.OperationID] = price{p.Amount.String(), p.Source, p.Network, p.PayTo, p.AssetAddress, !p.ObservedAt.IsZero()}
+			got[op.OperationID] = price{p.Amount.AtomicString(), p.Source, p.Network, p.PayTo, p.AssetAddress, !p.ObservedAt.IsZero()}
 		}
 	}
 	const probedPayTo, base, usdc = "0x1111111111111111111111111111111111111111", "eip155:8453", "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913"

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math/big"
 	"net/url"
 	"regexp"
 	"slices"
@@ -14,6 +13,8 @@ import (
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
+
+	"github.com/tollhq/toll/tools/money"
 )
 
 // An x402 discovery response (x402.md §5.3, GET {facilitator}/discovery/resources)
@@ -468,7 +469,7 @@ var (
 // payment requirement. The others are listed in a note.
 func discoveryPrice(accepts []any) (*Price, []string) {
 	type option struct {
-		amount                       *big.Int
+		amount                       money.Amount
 		network, asset, payTo, label string
 		name                         string
 	}
@@ -487,10 +488,8 @@ func discoveryPrice(accepts []any) (*Price, []string) {
 		payTo, _ := m["payTo"].(string)
 		label := fmt.Sprintf("%s %s on %s", clip(amount), clip(scheme), clip(network))
 		why := ""
-		n, valid := new(big.Int), digitsOnly(amount) && len(amount) <= maxAmountDigits
-		if valid {
-			n.SetString(amount, 10)
-		}
+		n, err := money.ParseAtomic(amount, money.USDCDecimals)
+		valid := err == nil
 		switch {
 		case scheme != "exact":
 			why = "not the exact scheme"
@@ -540,7 +539,6 @@ func discoveryPrice(accepts []any) (*Price, []string) {
 	}
 	return &Price{
 		Amount:       best.amount,
-		Decimals:     decimalsUSDC,
 		Asset:        assetUSDC,
 		Network:      best.network,
 		Scheme:       "exact",

@@ -3,7 +3,6 @@ package catalog
 import (
 	"encoding/json"
 	"errors"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -13,12 +12,16 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/tollhq/toll/tools/money"
 )
 
-// cmpBig compares *big.Int values for go-cmp.
-var cmpBig = cmp.Comparer(func(a, b *big.Int) bool {
-	return a == nil && b == nil || a != nil && b != nil && a.Cmp(b) == 0
+// cmpMoney compares amounts for go-cmp: equal values in equal decimals.
+var cmpMoney = cmp.Comparer(func(a, b money.Amount) bool {
+	return a.Cmp(b) == 0 && a.Decimals() == b.Decimals()
 })
+
+func ptr[T any](v T) *T { return &v }
 
 func readTestdata(t testing.TB, name string) []byte {
 	t.Helper()
@@ -52,7 +55,7 @@ func TestFromDiscoveryV2(t *testing.T) {
 
 	forecast := operation(t, api, "x402_discovery_weather_get_forecast")
 	p := forecast.Price
-	if p == nil || p.Amount.Int64() != 1000 || p.Network != "eip155:84532" || p.PayTo != "0x209693Bc6afc0C5328bA36FaF03C514EF312287C" ||
+	if p == nil || p.Amount.Cmp(money.USDC(1000)) != 0 || p.Network != "eip155:84532" || p.PayTo != "0x209693Bc6afc0C5328bA36FaF03C514EF312287C" ||
 		p.AssetAddress != "0x036CbD53842c5426634e7929541eC2318f3dCF7e" || p.Source != PriceFromDiscovery || p.Scheme != "exact" ||
 		!p.ObservedAt.Equal(time.Date(2026, 1, 15, 10, 30, 0, 0, time.UTC)) {
 		t.Errorf("price %+v: want the smallest EVM exact requirement", p)
@@ -99,14 +102,14 @@ func TestFromDiscoveryV1(t *testing.T) {
 		t.Fatal(err)
 	}
 	data := operation(t, api, "bazaar_premium_get_premium-data")
-	if p := data.Price; p == nil || p.Amount.Int64() != 10000 || p.Network != "base-sepolia" || !p.ObservedAt.Equal(time.Unix(1740672089, 0)) {
+	if p := data.Price; p == nil || p.Amount.Cmp(money.USDC(10000)) != 0 || p.Network != "base-sepolia" || !p.ObservedAt.Equal(time.Unix(1740672089, 0)) {
 		t.Errorf("price %+v", p)
 	}
 	checkArgs(t, data, `{"symbol":"BTC","interval":"1d","X-Client":"toll"}`, true)
 	checkArgs(t, data, `{"interval":"1d"}`, false) // symbol is required
 
 	analyze := operation(t, api, "bazaar_premium_post_analyze")
-	if p := analyze.Price; p == nil || p.Amount.Int64() != 250000 || p.Network != "base" || !p.ObservedAt.Equal(time.UnixMilli(1740672089123)) {
+	if p := analyze.Price; p == nil || p.Amount.Cmp(money.USDC(250000)) != 0 || p.Network != "base" || !p.ObservedAt.Equal(time.UnixMilli(1740672089123)) {
 		t.Errorf("price %+v", p)
 	}
 	checkArgs(t, analyze, `{"body":{"holdings":["AAPL"],"risk":"low"}}`, true)
@@ -123,7 +126,7 @@ func TestDiscoveryOptions(t *testing.T) {
 	api, err := FromDiscovery(data, "cdp", Options{
 		Namespace: "bz",
 		Exclude:   Filter{Methods: []string{"POST"}},
-		Prices:    map[string]string{"weather_get_forecast": "0.0005"},
+		Prices:    map[string]money.Amount{"weather_get_forecast": money.USDC(500)},
 		BaseURL:   "https://proxy.example.com",
 	})
 	if err != nil {
@@ -133,7 +136,7 @@ func TestDiscoveryOptions(t *testing.T) {
 		t.Errorf("%d operations, warnings %q", len(api.Operations), api.Warnings)
 	}
 	f := operation(t, api, "bz_weather_get_forecast")
-	if f.Price.Amount.Int64() != 500 || f.Price.Source != PriceFromConfig || f.Price.Network != "eip155:84532" || f.ServerURL != "https://proxy.example.com" {
+	if f.Price.Amount.Cmp(money.USDC(500)) != 0 || f.Price.Source != PriceFromConfig || f.Price.Network != "eip155:84532" || f.ServerURL != "https://proxy.example.com" {
 		t.Errorf("forecast: price %+v server %q", f.Price, f.ServerURL)
 	}
 
@@ -147,7 +150,7 @@ func TestDiscoveryOptions(t *testing.T) {
 	reversed, _ := json.Marshal(resp)
 	a, _ := FromDiscovery(data, "x", Options{})
 	b, _ := FromDiscovery(reversed, "x", Options{})
-	if !cmp.Equal(a.Operations, b.Operations, cmpBig) {
+	if !cmp.Equal(a.Operations, b.Operations, cmpMoney) {
 		t.Error("the order of the items changes the operations")
 	}
 
@@ -250,7 +253,7 @@ func checkInvariants(t *testing.T, api *API) {
 			t.Fatalf("%s: input schema has %q: %s", op.Name, k, op.InputSchema)
 		}
 		compile(t, op.InputSchema)
-		if p := op.Price; p != nil && (p.Amount == nil || p.Amount.Sign() < 0 || (p.Min != nil && p.Min.Cmp(p.Amount) > 0)) {
+		if p := op.Price; p != nil && (p.Amount.Sign() < 0 || (p.Min != nil && p.Min.Cmp(p.Amount) > 0)) {
 			t.Fatalf("%s: price %+v", op.Name, p)
 		}
 		for _, s := range []string{op.Name, op.Title, op.Description, op.ServerURL} {

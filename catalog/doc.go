@@ -63,8 +63,8 @@
 //   - Each InputSchema is a JSON Schema 2020-12 object schema with no $ref
 //     and no combinator at its root, that compiles with the validator the
 //     MCP layer uses; it has no argument for a configured credential.
-//   - Prices are exact integers in atomic units (*big.Int), parsed from
-//     decimal strings with ParseAmount; no float is used for money.
+//   - Prices are money.Amount values (atomic units and decimals), parsed
+//     exactly from decimal strings; no float is used for money.
 //   - Nothing is dropped without a line in API.Warnings: operations left
 //     out by include/exclude filters, or skipped, are listed there.
 //

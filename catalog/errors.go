@@ -30,7 +30,4 @@ var (
 	// ErrNamespaceTaken: two APIs of a catalog were given the same
 	// namespace.
 	ErrNamespaceTaken = errors.New("namespace already used")
-	// ErrInvalidAmount: ParseAmount was given something other than a plain
-	// non-negative decimal string the asset's decimals can carry.
-	ErrInvalidAmount = errors.New("invalid amount")
 )

@@ -69,11 +69,11 @@ func goldenOf(api *API) goldenAPI {
 		}
 		if p := op.Price; p != nil {
 			o.Price = &goldenPrice{
-				Amount: p.Amount.String(), Decimals: p.Decimals, Asset: p.Asset, AssetAddress: p.AssetAddress,
+				Amount: p.Amount.AtomicString(), Decimals: p.Amount.Decimals(), Asset: p.Asset, AssetAddress: p.AssetAddress,
 				Network: p.Network, Scheme: p.Scheme, PayTo: p.PayTo, Mode: p.Mode, Source: p.Source, Line: p.Line(),
 			}
 			if p.Min != nil {
-				o.Price.Min = p.Min.String()
+				o.Price.Min = p.Min.AtomicString()
 			}
 			if !p.ObservedAt.IsZero() {
 				o.Price.ObservedAt = p.ObservedAt.UTC().Format("2006-01-02T15:04:05Z07:00")

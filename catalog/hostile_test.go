@@ -266,7 +266,7 @@ func TestJSONAndYAMLAgree(t *testing.T) {
 			t.Errorf("%s as JSON: %v", f, err)
 			continue
 		}
-		if diff := cmp.Diff(yamlAPI, jsonAPI, cmpBig); diff != "" {
+		if diff := cmp.Diff(yamlAPI, jsonAPI, cmpMoney); diff != "" {
 			t.Errorf("%s: YAML and JSON differ (-yaml +json):\n%s", f, diff)
 		}
 	}

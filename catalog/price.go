@@ -3,25 +3,25 @@ package catalog
 import (
 	"errors"
 	"fmt"
-	"math/big"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tollhq/toll/tools/money"
 )
 
 // Price is what an operation advertises it costs, read from the spec. toll
 // pays at most Amount for one call, whatever a 402 response asks.
 type Price struct {
-	Amount   *big.Int // atomic units: the most toll pays per call (the fixed amount, or the maximum of a dynamic range)
-	Min      *big.Int // the lower bound of a dynamic price in atomic units (zero when the spec gives none); nil for a fixed price
-	Decimals int      // decimals of Asset: 6 for USDC
-	Asset    string   // "USDC"
-	Network  string   // the network the spec pins (e.g. "eip155:84532"); "" when it names none, or several
-	Scheme   string   // x402 scheme: "exact" unless the spec names another
-	PayTo    string   // the recipient the spec pins; "" when it names none, or several
-	Mode     string   // "fixed" or "dynamic"
-	Source   string   // where the price came from: PriceFromSpec, PriceFromConfig, PriceFromProbe or PriceFromDiscovery
+	Amount  money.Amount  // the most toll pays per call (the fixed amount, or the maximum of a dynamic range)
+	Min     *money.Amount // the lower bound of a dynamic price (zero when the spec gives none); nil for a fixed price
+	Asset   string        // "USDC"
+	Network string        // the network the spec pins (e.g. "eip155:84532"); "" when it names none, or several
+	Scheme  string        // x402 scheme: "exact" unless the spec names another
+	PayTo   string        // the recipient the spec pins; "" when it names none, or several
+	Mode    string        // "fixed" or "dynamic"
+	Source  string        // where the price came from: PriceFromSpec, PriceFromConfig, PriceFromProbe or PriceFromDiscovery
 	// AssetAddress is the token contract a probe or a discovery entry
 	// named; "" when the price names none (x-payment-info, config).
 	AssetAddress string `json:",omitzero"`
@@ -46,10 +46,7 @@ const (
 )
 
 // The only asset a price can be in today: USD prices are paid in USDC.
-const (
-	assetUSDC    = "USDC"
-	decimalsUSDC = 6
-)
+const assetUSDC = "USDC"
 
 // Display writes the price for people: "0.001 USDC", or for a dynamic price
 // the range "0.001–0.01 USDC".
@@ -57,9 +54,9 @@ func (p *Price) Display() string {
 	if p == nil {
 		return "free"
 	}
-	amount := FormatAmount(p.Amount, p.Decimals)
+	amount := p.Amount.String()
 	if p.Mode == PriceDynamic && p.Min != nil {
-		amount = FormatAmount(p.Min, p.Decimals) + "–" + amount
+		amount = p.Min.String() + "–" + amount
 	}
 	return amount + " " + p.Asset
 }
@@ -163,11 +160,10 @@ func parsePaymentInfo(v any) (*Price, []string, error) {
 	}
 
 	p := &Price{
-		Decimals: decimalsUSDC,
-		Asset:    assetUSDC,
-		Scheme:   "exact",
-		Mode:     mode,
-		Source:   PriceFromSpec,
+		Asset:  assetUSDC,
+		Scheme: "exact",
+		Mode:   mode,
+		Source: PriceFromSpec,
 	}
 	if hi == nil {
 		return nil, nil, fmt.Errorf("%w: dynamic price without a maximum", errNoPrice)
@@ -177,15 +173,16 @@ func parsePaymentInfo(v any) (*Price, []string, error) {
 		return nil, nil, err
 	}
 	if mode == PriceDynamic {
-		p.Min = new(big.Int)
+		low := money.USDC(0)
 		if lo != nil {
-			if p.Min, err = priceAmount(lo, code); err != nil {
+			if low, err = priceAmount(lo, code); err != nil {
 				return nil, nil, err
 			}
 		}
-		if p.Min.Cmp(p.Amount) > 0 {
-			return nil, nil, fmt.Errorf("minimum %s is above maximum %s", FormatAmount(p.Min, p.Decimals), FormatAmount(p.Amount, p.Decimals))
+		if low.Cmp(p.Amount) > 0 {
+			return nil, nil, fmt.Errorf("minimum %s is above maximum %s", low, p.Amount)
 		}
+		p.Min = &low
 	}
 	notes, err := p.readProtocols(m["protocols"])
 	if err != nil {
@@ -199,7 +196,7 @@ func parsePaymentInfo(v any) (*Price, []string, error) {
 // or JSON number has already been decoded to a float64; it is accepted when
 // its shortest decimal form has at most 15 significant digits, which is the
 // number the author wrote.
-func priceAmount(v any, code string) (*big.Int, error) {
+func priceAmount(v any, code string) (money.Amount, error) {
 	var s string
 	switch x := v.(type) {
 	case string:
@@ -210,7 +207,7 @@ func priceAmount(v any, code string) (*big.Int, error) {
 	case float64:
 		s = strconv.FormatFloat(x, 'f', -1, 64)
 		if significantDigits(s) > 15 {
-			return nil, fmt.Errorf("amount %s is a number too precise to read exactly; write it as a string", clip(s))
+			return money.Amount{}, fmt.Errorf("amount %s is a number too precise to read exactly; write it as a string", clip(s))
 		}
 	case int:
 		s = strconv.Itoa(x)
@@ -219,11 +216,11 @@ func priceAmount(v any, code string) (*big.Int, error) {
 	case uint64:
 		s = strconv.FormatUint(x, 10)
 	default:
-		return nil, fmt.Errorf("amount is %s, not a decimal string", kindOf(v))
+		return money.Amount{}, fmt.Errorf("amount is %s, not a decimal string", kindOf(v))
 	}
-	a, err := ParseAmount(s, decimalsUSDC)
+	a, err := money.ParseUSDC(s)
 	if err != nil {
-		return nil, fmt.Errorf("amount: %w", err)
+		return money.Amount{}, fmt.Errorf("amount: %w", err)
 	}
 	return a, nil
 }
@@ -320,8 +317,7 @@ func (p *ProbedPrice) price() *Price {
 		scheme = "exact"
 	}
 	return &Price{
-		Amount:       new(big.Int).Set(p.Amount),
-		Decimals:     decimalsUSDC,
+		Amount:       p.Amount,
 		Asset:        assetUSDC,
 		Network:      p.Network,
 		Scheme:       scheme,

@@ -1,9 +1,10 @@
 package catalog
 
 import (
-	"math/big"
 	"strings"
 	"testing"
+
+	"github.com/tollhq/toll/tools/money"
 )
 
 func TestPricesSpec(t *testing.T) {
@@ -30,7 +31,7 @@ func TestPricesSpec(t *testing.T) {
 		"dynamicNoMax": "dynamic price without a maximum",
 		"euro":         `currency "EUR"`,
 		"notANumber":   `"cheap" is not a plain decimal number`,
-		"tooPrecise":   "7 fractional digits",
+		"tooPrecise":   "7 digits after the point",
 		"negative":     `"-1" is not a plain decimal number`,
 		"exponent":     `"1e-3" is not a plain decimal number`,
 		"minAboveMax":  "minimum 0.5 is above maximum 0.1",
@@ -52,13 +53,13 @@ func TestPricesSpec(t *testing.T) {
 		}
 		min := ""
 		if p.Min != nil {
-			min = p.Min.String()
+			min = p.Min.AtomicString()
 		}
-		if p.Amount.String() != w.amount || min != w.min || p.Network != w.network || p.PayTo != w.payTo || p.Mode != w.mode || p.Line() != w.line {
+		if p.Amount.AtomicString() != w.amount || min != w.min || p.Network != w.network || p.PayTo != w.payTo || p.Mode != w.mode || p.Line() != w.line {
 			t.Errorf("%s: price %s min %s network %q payTo %q mode %s line %q; want %+v", id, p.Amount, min, p.Network, p.PayTo, p.Mode, p.Line(), w)
 		}
-		if p.Asset != "USDC" || p.Decimals != 6 || p.Scheme != "exact" || p.Source != "x-payment-info" {
-			t.Errorf("%s: asset %s decimals %d scheme %s source %s", id, p.Asset, p.Decimals, p.Scheme, p.Source)
+		if p.Asset != "USDC" || p.Amount.Decimals() != money.USDCDecimals || p.Scheme != "exact" || p.Source != "x-payment-info" {
+			t.Errorf("%s: asset %s decimals %d scheme %s source %s", id, p.Asset, p.Amount.Decimals(), p.Scheme, p.Source)
 		}
 	}
 	if !hasWarning(api, "price_forms_networksDiffer", "differ; no network pinned") {
@@ -82,7 +83,7 @@ func TestPricesSpec(t *testing.T) {
 }
 
 func TestPriceDisplay(t *testing.T) {
-	fixed := &Price{Amount: big.NewInt(1000), Decimals: 6, Asset: "USDC", Network: "eip155:84532", Mode: PriceFixed}
+	fixed := &Price{Amount: money.USDC(1000), Asset: "USDC", Network: "eip155:84532", Mode: PriceFixed}
 	if got, want := fixed.Display(), "0.001 USDC"; got != want {
 		t.Errorf("Display = %q, want %q", got, want)
 	}
@@ -93,7 +94,7 @@ func TestPriceDisplay(t *testing.T) {
 	if got, want := fixed.Line(), "Price: 0.001 USDC per call (x402)"; got != want {
 		t.Errorf("Line = %q, want %q", got, want)
 	}
-	dynamic := &Price{Amount: big.NewInt(10000), Min: big.NewInt(1000), Decimals: 6, Asset: "USDC", Network: "eip155:8453", Mode: PriceDynamic}
+	dynamic := &Price{Amount: money.USDC(10000), Min: ptr(money.USDC(1000)), Asset: "USDC", Network: "eip155:8453", Mode: PriceDynamic}
 	if got, want := dynamic.Display(), "0.001–0.01 USDC"; got != want {
 		t.Errorf("Display = %q, want %q", got, want)
 	}
@@ -134,7 +135,7 @@ func TestParsePaymentInfo(t *testing.T) {
 			map[string]any{"x402": map[string]any{"scheme": "upto"}},
 		}}, "", "several schemes"},
 		{"empty protocols", map[string]any{"price": "1", "protocols": []any{}}, "", "do not include x402"},
-		{"huge amount", map[string]any{"price": strings.Repeat("9", 80)}, "", "more than 78 digits"},
+		{"huge amount", map[string]any{"price": strings.Repeat("9", 80)}, "", "longer than 79 characters"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -151,7 +152,7 @@ func TestParsePaymentInfo(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if p.Amount.String() != tt.amount {
+			if p.Amount.AtomicString() != tt.amount {
 				t.Errorf("amount %s, want %s", p.Amount, tt.amount)
 			}
 		})

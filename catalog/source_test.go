@@ -276,7 +276,7 @@ func TestLoadAll(t *testing.T) {
 	}
 	// The same sources, the same catalog.
 	again, _ := LoadAll(t.Context(), sources)
-	if !cmp.Equal(again.Operations(), ops, cmpBig) {
+	if !cmp.Equal(again.Operations(), ops, cmpMoney) {
 		t.Error("a second load differs")
 	}
 	if (*Catalog)(nil).Operations() != nil {

@@ -3,18 +3,19 @@ package ledger
 import (
 	"context"
 	"fmt"
-	"math/big"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/tollhq/toll/tools/money"
 )
 
 var benchCaps = Caps{
-	PerCall: big.NewInt(1_000_000), PerSession: big.NewInt(1 << 60), PerDay: big.NewInt(1 << 60),
-	Total: big.NewInt(1 << 60), PerAPI: map[string]*big.Int{"weather": big.NewInt(1 << 60)},
+	PerCall: amt(1_000_000), PerSession: amt(1 << 60), PerDay: amt(1 << 60),
+	Total: amt(1 << 60), PerAPI: map[string]money.Amount{"weather": money.USDC(1 << 60)},
 }
 
 // cycle is one paid call as toll records it: Reserve, then Settle.

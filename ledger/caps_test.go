@@ -3,12 +3,13 @@ package ledger
 import (
 	"errors"
 	"fmt"
-	"math/big"
 	"math/rand/v2"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/tollhq/toll/tools/money"
 )
 
 // wantRefused checks that err is a *CapError with the given fields, that the
@@ -20,20 +21,21 @@ func wantRefused(t *testing.T, l *Ledger, err error, in Intent, capName string, 
 	if !errors.As(err, &ce) || !errors.Is(err, ErrCapExceeded) {
 		t.Fatalf("Reserve(%s, %v): err = %v, want a *CapError", in.CallID, in.Amount, err)
 	}
-	want := &CapError{Cap: capName, Limit: amt(limit), Used: amt(used), Amount: in.Amount}
+	want := &CapError{Cap: capName, Limit: money.USDC(limit), Used: money.USDC(used), Amount: in.Amount}
 	switch capName {
 	case CapPerAPI:
 		want.API = in.API
 	case CapPerTool:
 		want.API = in.Tool
 	}
-	if diff := cmp.Diff(want, ce, bigCmp); diff != "" {
+	if diff := cmp.Diff(want, ce, amountCmp); diff != "" {
 		t.Errorf("CapError (-want +got):\n%s", diff)
 	}
 	evs := events(t, l)
 	last := evs[len(evs)-1]
 	if last.Kind != KindRefused || last.CallID != in.CallID || last.Cap != capName ||
-		last.Limit.Int64() != limit || last.Used.Int64() != used || last.Amount.Cmp(in.Amount) != 0 || last.Reason == "" {
+		last.Limit == nil || !sameAmount(*last.Limit, money.USDC(limit)) || last.Used == nil || !sameAmount(*last.Used, money.USDC(used)) ||
+		last.Amount == nil || !sameAmount(*last.Amount, in.Amount) || last.Reason != err.Error() {
 		t.Errorf("last event = %+v, want refused %s by %s (limit %d used %d)", last, in.CallID, capName, limit, used)
 	}
 	if _, err := l.Spend(t.Context(), in.CallID); !errors.Is(err, ErrNotFound) {
@@ -50,6 +52,10 @@ func TestPerCallCap(t *testing.T) {
 	in := intent("big", 101)
 	_, err := l.Reserve(t.Context(), in, caps)
 	wantRefused(t, l, err, in, CapPerCall, 100, 0, [4]int64{})
+	// The message gives the amounts as decimal values.
+	if got, want := err.Error(), "per-call cap exceeded: used 0 + asked 0.000101 > limit 0.0001"; got != want {
+		t.Errorf("CapError = %q, want %q", got, want)
+	}
 	mustReserve(t, l, intent("exact", 100), caps)
 	mustReserve(t, l, intent("again", 100), caps) // per call, not cumulative
 	if got, want := totals(t, l, "s1", "weather"), [4]int64{200, 200, 200, 200}; got != want {
@@ -66,8 +72,8 @@ func TestCumulativeCaps(t *testing.T) {
 		other func(*Intent) // moves an intent out of this cap's scope; nil: none
 	}{
 		{"per-session", Caps{PerSession: amt(100)}, CapPerSession, func(in *Intent) { in.Session = "s2" }},
-		{"per-api", Caps{PerAPI: map[string]*big.Int{"weather": amt(100)}}, CapPerAPI, func(in *Intent) { in.API = "maps" }},
-		{"per-tool", Caps{PerTool: map[string]*big.Int{"weather_get_forecast": amt(100)}}, CapPerTool, func(in *Intent) { in.Tool = "weather_get_report" }},
+		{"per-api", Caps{PerAPI: map[string]money.Amount{"weather": money.USDC(100)}}, CapPerAPI, func(in *Intent) { in.API = "maps" }},
+		{"per-tool", Caps{PerTool: map[string]money.Amount{"weather_get_forecast": money.USDC(100)}}, CapPerTool, func(in *Intent) { in.Tool = "weather_get_report" }},
 		{"per-day", Caps{PerDay: amt(100)}, CapPerDay, nil},
 		{"total", Caps{Total: amt(100)}, CapTotal, nil},
 	}
@@ -129,7 +135,7 @@ func TestCapOrderAndZero(t *testing.T) {
 	l, _ := newLedger(t)
 	ctx := t.Context()
 	mustReserve(t, l, intent("a", 10), Caps{})
-	caps := Caps{PerCall: amt(50), PerSession: amt(10), PerAPI: map[string]*big.Int{"weather": amt(10)}, PerDay: amt(10), Total: amt(10)}
+	caps := Caps{PerCall: amt(50), PerSession: amt(10), PerAPI: map[string]money.Amount{"weather": money.USDC(10)}, PerDay: amt(10), Total: amt(10)}
 	for _, tc := range []struct {
 		amount int64
 		cap    string
@@ -224,18 +230,18 @@ func TestRollingDayRandom(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := new(big.Int)
+		want := money.USDC(0)
 		edge := c.Now().Add(-day)
 		for _, s := range spends {
 			if s.Status.Counts() && s.ReservedAt.After(edge) {
-				want.Add(want, s.Amount)
+				want = want.Add(s.Amount)
 			}
 		}
 		tot, err := l.Totals(ctx, "", "")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if tot.Day.Cmp(want) != 0 {
+		if !sameAmount(tot.Day, want) {
 			t.Fatalf("step %d (clock %v): Day = %v, want %v", i, c.Now(), tot.Day, want)
 		}
 	}

@@ -20,7 +20,9 @@
 //
 // # Invariants
 //
-//   - Money is integer atomic units (*big.Int, 0 < amount < 2^256); never floats.
+//   - Amounts are money.Amount values, recorded in atomic units of Decimals (USDC's 6):
+//     exact, never floats, 0 < amount < 2^256; an amount that cannot be written exactly
+//     at 6 decimals is refused.
 //   - The intent is durable before the signature exists: Reserve returns only
 //     after its transaction committed (fsync'd).
 //   - Caps are checked against the current totals in the same write
@@ -54,7 +56,8 @@
 //
 //	l, err := ledger.Open(path, ledger.Options{})
 //	...
-//	caps := ledger.Caps{PerCall: big.NewInt(50_000), PerSession: big.NewInt(1_000_000)}
+//	perCall, perSession := money.USDC(50_000), money.USDC(1_000_000) // 0.05 and 1 USDC
+//	caps := ledger.Caps{PerCall: &perCall, PerSession: &perSession}
 //	sp, err := l.Reserve(ctx, intent, caps)
 //	if errors.Is(err, ledger.ErrCapExceeded) {
 //		// refuse the call: nothing is signed

@@ -3,7 +3,8 @@ package ledger
 import (
 	"errors"
 	"fmt"
-	"math/big"
+
+	"github.com/tollhq/toll/tools/money"
 )
 
 var (
@@ -54,11 +55,11 @@ const (
 // amount already counted (reserved + unknown + settled) against that cap
 // before this reservation; Used + Amount > Limit.
 type CapError struct {
-	Cap    string   // CapPerCall, CapPerSession, CapPerAPI, CapPerTool, CapPerDay or CapTotal
-	API    string   // the API namespace (CapPerAPI) or the tool name (CapPerTool)
-	Limit  *big.Int // the cap
-	Used   *big.Int // counted before this reservation (zero for CapPerCall)
-	Amount *big.Int // the amount asked
+	Cap    string       // CapPerCall, CapPerSession, CapPerAPI, CapPerTool, CapPerDay or CapTotal
+	API    string       // the API namespace (CapPerAPI) or the tool name (CapPerTool)
+	Limit  money.Amount // the cap, as the caller gave it
+	Used   money.Amount // counted before this reservation (zero for CapPerCall)
+	Amount money.Amount // the amount asked
 }
 
 func (e *CapError) Error() string {
@@ -66,8 +67,8 @@ func (e *CapError) Error() string {
 	if e.Cap == CapPerAPI || e.Cap == CapPerTool {
 		name = fmt.Sprintf("%s %q", e.Cap, e.API)
 	}
-	return fmt.Sprintf("%s cap exceeded: used %s + asked %s > limit %s (atomic units)",
-		name, decimal(e.Used), decimal(e.Amount), decimal(e.Limit))
+	return fmt.Sprintf("%s cap exceeded: used %s + asked %s > limit %s",
+		name, e.Used, e.Amount, e.Limit)
 }
 
 // Unwrap makes errors.Is(err, ErrCapExceeded) true.

@@ -7,10 +7,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"math/big"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tollhq/toll/tools/money"
 )
 
 // Kind is the kind of an event in the chain.
@@ -45,7 +46,7 @@ type Event struct {
 	URL         string
 	Network     string
 	Asset       string
-	Amount      *big.Int
+	Amount      *money.Amount // nil when the event has none; at Decimals
 	PayTo       string
 	Payer       string
 	Nonce       string
@@ -54,8 +55,8 @@ type Event struct {
 	TxHash string
 	Reason string
 	Cap    string
-	Limit  *big.Int
-	Used   *big.Int
+	Limit  *money.Amount
+	Used   *money.Amount
 
 	PrevHash string
 	Hash     string
@@ -134,7 +135,7 @@ func decodeCanonical(b []byte) (Event, error) {
 	}
 	for _, x := range []struct {
 		s   string
-		dst **big.Int
+		dst **money.Amount
 	}{{f[10], &e.Amount}, {f[18], &e.Limit}, {f[19], &e.Used}} {
 		if *x.dst, err = decInt(x.s); err != nil {
 			return Event{}, err
@@ -179,22 +180,24 @@ func decTime(s string) (time.Time, error) {
 	return time.Unix(a, int64(b)).UTC(), nil
 }
 
-func encInt(x *big.Int) string {
-	if x == nil {
+// encInt writes an optional amount as its atomic units: "" for none.
+func encInt(a *money.Amount) string {
+	if a == nil {
 		return ""
 	}
-	return x.String()
+	return a.AtomicString()
 }
 
-func decInt(s string) (*big.Int, error) {
+// decInt is the inverse of encInt.
+func decInt(s string) (*money.Amount, error) {
 	if s == "" {
 		return nil, nil
 	}
-	x, ok := new(big.Int).SetString(s, 10)
-	if !ok {
-		return nil, fmt.Errorf("bad amount %q", s)
+	a, err := money.ParseAtomic(s, Decimals)
+	if err != nil {
+		return nil, fmt.Errorf("bad amount: %w", err)
 	}
-	return x, nil
+	return &a, nil
 }
 
 // record is the stored form of an event: prev hash, hash, canonical bytes.

@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/tollhq/toll/tools/money"
 )
 
 // JSON forms: snake_case names, amounts as decimal strings (exact in any
@@ -110,7 +112,7 @@ type spendJSON struct {
 func (s Spend) MarshalJSON() ([]byte, error) {
 	return json.Marshal(spendJSON{
 		CallID: s.CallID, Status: s.Status, Session: s.Session, API: s.API, Tool: s.Tool, URL: s.URL,
-		Network: s.Network, Asset: s.Asset, Amount: encInt(s.Amount), PayTo: s.PayTo, Payer: s.Payer,
+		Network: s.Network, Asset: s.Asset, Amount: s.Amount.AtomicString(), PayTo: s.PayTo, Payer: s.Payer,
 		Nonce: s.Nonce, ValidBefore: fmtTime(s.ValidBefore), TxHash: s.TxHash, Reason: s.Reason,
 		ReservedAt: fmtTime(s.ReservedAt), UpdatedAt: fmtTime(s.UpdatedAt),
 	})
@@ -129,10 +131,11 @@ func (s *Spend) UnmarshalJSON(b []byte) error {
 		},
 		Status: j.Status, TxHash: j.TxHash, Reason: j.Reason,
 	}
-	var err error
-	if out.Amount, err = decInt(j.Amount); err != nil {
-		return err
+	a, err := money.ParseAtomic(j.Amount, Decimals)
+	if err != nil {
+		return fmt.Errorf("spend %q: amount: %w", j.CallID, err)
 	}
+	out.Amount = a
 	for _, t := range []struct {
 		s   string
 		dst *time.Time
@@ -225,7 +228,7 @@ func (l *Ledger) ExportCSV(ctx context.Context, w io.Writer) error {
 	}
 	for _, s := range spends {
 		if err := cw.Write([]string{
-			s.CallID, string(s.Status), encInt(s.Amount), s.Asset, s.Network, s.PayTo, s.Payer,
+			s.CallID, string(s.Status), s.Amount.AtomicString(), s.Asset, s.Network, s.PayTo, s.Payer,
 			s.Session, s.API, s.Tool, s.URL, s.Nonce, fmtTime(s.ValidBefore), fmtTime(s.ReservedAt),
 			fmtTime(s.UpdatedAt), s.TxHash, s.Reason,
 		}); err != nil {

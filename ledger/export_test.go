@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/tollhq/toll/tools/money"
 )
 
 func exportLedger(t *testing.T) *Ledger {
@@ -18,7 +20,7 @@ func exportLedger(t *testing.T) *Ledger {
 	l, _ := newLedger(t)
 	huge, _ := new(big.Int).SetString("98765432109876543210987654321", 10) // > 2^64
 	in := intent("big", 1)
-	in.Amount = huge
+	in.Amount = money.New(huge, Decimals)
 	in.URL = "https://api.example.com/a,b?q=\"x\""
 	mustReserve(t, l, in, Caps{})
 	mustReserve(t, l, intent("small", 10000), Caps{})
@@ -29,7 +31,7 @@ func exportLedger(t *testing.T) *Ledger {
 	if err := l.Release(ctx, "gone", "signing failed,\nretry later"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := l.Reserve(ctx, intent("over", 500), Caps{PerCall: big.NewInt(100)}); !errors.Is(err, ErrCapExceeded) {
+	if _, err := l.Reserve(ctx, intent("over", 500), Caps{PerCall: amt(100)}); !errors.Is(err, ErrCapExceeded) {
 		t.Fatalf("Reserve over the cap: %v", err)
 	}
 	return l
@@ -93,7 +95,7 @@ func TestExportJSONL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(evs, back, bigCmp); diff != "" {
+	if diff := cmp.Diff(evs, back, amountCmp); diff != "" {
 		t.Errorf("JSONL round trip (-want +got):\n%s", diff)
 	}
 	if err := VerifyEvents(back); err != nil {

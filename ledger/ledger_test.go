@@ -15,6 +15,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/tollhq/toll/tools/money"
 )
 
 func TestMain(m *testing.M) {
@@ -53,7 +55,17 @@ func (c *clock) Set(t time.Time) {
 	c.t = t
 }
 
-func amt(n int64) *big.Int { return big.NewInt(n) }
+// amt returns n atomic units of USDC, for a cap or an optional amount.
+func amt(n int64) *money.Amount {
+	a := money.USDC(n)
+	return &a
+}
+
+// pow10 returns 10^n.
+func pow10(n int) *big.Int { return new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(n)), nil) }
+
+// uint256Max is 2^256 - 1, the largest amount a token can hold.
+var uint256Max = new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 256), big.NewInt(1))
 
 func nonceFor(id string) string { return fmt.Sprintf("0x%x", sha256.Sum256([]byte(id))) }
 
@@ -61,19 +73,28 @@ func intent(id string, amount int64) Intent {
 	return Intent{
 		CallID: id, Session: "s1", API: "weather", Tool: "weather_get_forecast",
 		URL: "https://api.example.com/forecast?city=Oslo", Network: "eip155:84532",
-		Asset: "0x036CbD53842c5426634e7929541eC2318f3dCF7e", Amount: amt(amount),
+		Asset: "0x036CbD53842c5426634e7929541eC2318f3dCF7e", Amount: money.USDC(amount),
 		PayTo: "0x209693Bc6afc0C5328bA36FaF03C514EF312287C", Payer: "0x1111111111111111111111111111111111111111",
 		Nonce: nonceFor(id), ValidBefore: t0.Add(time.Hour),
 	}
 }
 
-// bigCmp lets go-cmp compare *big.Int values.
-var bigCmp = cmp.Comparer(func(a, b *big.Int) bool {
-	if a == nil || b == nil {
-		return a == nil && b == nil
+// sameAmount reports whether a and b are the same value in the same decimals.
+func sameAmount(a, b money.Amount) bool { return a.Cmp(b) == 0 && a.Decimals() == b.Decimals() }
+
+// amountCmp lets go-cmp compare money.Amount values (and, through pointers, *money.Amount):
+// equal in value and in decimals.
+var amountCmp = cmp.Comparer(sameAmount)
+
+// units returns the atomic units of an amount the ledger reports, which must be at
+// Decimals and fit an int64.
+func units(t testing.TB, a money.Amount) int64 {
+	t.Helper()
+	if a.Decimals() != Decimals || !a.Atomic().IsInt64() {
+		t.Fatalf("amount %v has %d decimals and %v atomic units, want %d decimals and an int64", a, a.Decimals(), a.Atomic(), Decimals)
 	}
-	return a.Cmp(b) == 0
-})
+	return a.Atomic().Int64()
+}
 
 func openLedger(t testing.TB, path string, opts Options) *Ledger {
 	t.Helper()
@@ -106,7 +127,7 @@ func totals(t testing.TB, l *Ledger, session, api string) [4]int64 {
 	if err != nil {
 		t.Fatalf("Totals: %v", err)
 	}
-	return [4]int64{tot.Session.Int64(), tot.Day.Int64(), tot.Total.Int64(), tot.API.Int64()}
+	return [4]int64{units(t, tot.Session), units(t, tot.Day), units(t, tot.Total), units(t, tot.API)}
 }
 
 func events(t testing.TB, l *Ledger) []Event {
@@ -147,7 +168,7 @@ func TestLifecycle(t *testing.T) {
 			ctx := t.Context()
 			in := intent("call-1", 100)
 			sp := mustReserve(t, l, in, Caps{})
-			if sp.Status != StatusReserved || !sp.ReservedAt.Equal(t0) || sp.Amount.Int64() != 100 {
+			if sp.Status != StatusReserved || !sp.ReservedAt.Equal(t0) || !sameAmount(sp.Amount, money.USDC(100)) {
 				t.Fatalf("Reserve = %+v, want reserved 100 at %v", sp, t0)
 			}
 			if got, want := totals(t, l, "s1", "weather"), [4]int64{100, 100, 100, 100}; got != want {
@@ -293,7 +314,7 @@ func TestDuplicateCall(t *testing.T) {
 		}
 	}
 	sp, _ := l.Spend(ctx, "call-1")
-	if sp.Amount.Int64() != 10 || sp.Status != StatusReleased {
+	if !sameAmount(sp.Amount, money.USDC(10)) || sp.Status != StatusReleased {
 		t.Errorf("call-1 = %v %s, want the first reservation (10, released)", sp.Amount, sp.Status)
 	}
 }
@@ -308,17 +329,22 @@ func TestInvalidInput(t *testing.T) {
 		caps Caps
 	}{
 		{"empty call id", mod(func(in *Intent) { in.CallID = "" }), Caps{}},
-		{"nil amount", mod(func(in *Intent) { in.Amount = nil }), Caps{}},
-		{"zero amount", mod(func(in *Intent) { in.Amount = amt(0) }), Caps{}},
-		{"negative amount", mod(func(in *Intent) { in.Amount = amt(-1) }), Caps{}},
-		{"amount above uint256", mod(func(in *Intent) { in.Amount = new(big.Int).Lsh(amt(1), 256) }), Caps{}},
+		{"no amount", mod(func(in *Intent) { in.Amount = money.Amount{} }), Caps{}},
+		{"zero amount", mod(func(in *Intent) { in.Amount = money.USDC(0) }), Caps{}},
+		{"negative amount", mod(func(in *Intent) { in.Amount = money.USDC(-1) }), Caps{}},
+		{"amount of 2^256", mod(func(in *Intent) { in.Amount = money.New(new(big.Int).Lsh(big.NewInt(1), 256), Decimals) }), Caps{}},
+		{"amount above uint256 at 6 decimals", mod(func(in *Intent) { in.Amount = money.New(uint256Max, 0) }), Caps{}},
+		{"amount not exact at 6 decimals", mod(func(in *Intent) { in.Amount = money.New(big.NewInt(1_000_000_000_001), 18) }), Caps{}},
 		{"short nonce", mod(func(in *Intent) { in.Nonce = "0x1234" }), Caps{}},
 		{"non-hex nonce", mod(func(in *Intent) { in.Nonce = "0x" + strings.Repeat("g", 64) }), Caps{}},
 		{"no validBefore", mod(func(in *Intent) { in.ValidBefore = time.Time{} }), Caps{}},
 		{"huge url", mod(func(in *Intent) { in.URL = strings.Repeat("a", maxLong+1) }), Caps{}},
 		{"bad utf-8", mod(func(in *Intent) { in.Tool = "\xff" }), Caps{}},
 		{"negative cap", intent("call-x", 10), Caps{Total: amt(-1)}},
-		{"negative api cap", intent("call-x", 10), Caps{PerAPI: map[string]*big.Int{"weather": amt(-5)}}},
+		{"negative api cap", intent("call-x", 10), Caps{PerAPI: map[string]money.Amount{"weather": money.USDC(-5)}}},
+		{"negative tool cap", intent("call-x", 10), Caps{PerTool: map[string]money.Amount{"weather_get_forecast": money.USDC(-5)}}},
+		{"cap not exact at 6 decimals", intent("call-x", 10), Caps{PerCall: ptr(money.New(big.NewInt(1), 7))}},
+		{"api cap not exact at 6 decimals", intent("call-x", 10), Caps{PerAPI: map[string]money.Amount{"weather": money.New(big.NewInt(1), 18)}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -327,7 +353,12 @@ func TestInvalidInput(t *testing.T) {
 			}
 		})
 	}
-	for _, r := range []Refusal{{Tool: "t"}, {Reason: "x", Amount: amt(-1)}} {
+	for _, r := range []Refusal{
+		{Tool: "t"},
+		{Reason: "x", Amount: amt(-1)},
+		{Reason: "x", Amount: ptr(money.New(big.NewInt(1_000_000_000_001), 18))},
+		{Reason: "x", Amount: ptr(money.New(new(big.Int).Lsh(big.NewInt(1), 256), Decimals))},
+	} {
 		if err := l.Refuse(ctx, r); !errors.Is(err, ErrInvalid) {
 			t.Errorf("Refuse(%+v) err = %v, want ErrInvalid", r, err)
 		}
@@ -335,11 +366,17 @@ func TestInvalidInput(t *testing.T) {
 	if n := len(events(t, l)); n != 0 {
 		t.Errorf("invalid input wrote %d events", n)
 	}
-	// The largest uint256 is fine.
-	if _, err := l.Reserve(ctx, mod(func(in *Intent) { in.Amount = maxAmount }), Caps{}); err != nil {
+	// The largest uint256 is fine, and reads back.
+	if _, err := l.Reserve(ctx, mod(func(in *Intent) { in.Amount = money.New(uint256Max, Decimals) }), Caps{}); err != nil {
 		t.Errorf("Reserve(2^256-1): %v", err)
 	}
+	if evs := events(t, l); len(evs) != 1 || evs[0].Amount == nil || !sameAmount(*evs[0].Amount, money.New(uint256Max, Decimals)) {
+		t.Errorf("events after Reserve(2^256-1) = %+v, want one reservation of 2^256-1", evs)
+	}
+	verify(t, l)
 }
+
+func ptr[T any](v T) *T { return &v }
 
 func TestRefuse(t *testing.T) {
 	l, c := newLedger(t)
@@ -355,7 +392,7 @@ func TestRefuse(t *testing.T) {
 	}
 	want := Event{Seq: 1, Time: c.Now(), Kind: KindRefused, CallID: "c9", Session: "s1", API: "weather",
 		Tool: "weather_get_forecast", URL: "https://api.example.com/x", Amount: amt(70000), Reason: r.Reason}
-	if diff := cmp.Diff(want, evs[0], bigCmp, cmp.FilterPath(func(p cmp.Path) bool {
+	if diff := cmp.Diff(want, evs[0], amountCmp, cmp.FilterPath(func(p cmp.Path) bool {
 		n := p.Last().String()
 		return n == ".Hash" || n == ".PrevHash"
 	}, cmp.Ignore())); diff != "" {
@@ -428,7 +465,7 @@ func TestReopen(t *testing.T) {
 	if len(spends2) != 4 {
 		t.Fatalf("%d spends after reopen, want 4", len(spends2))
 	}
-	if diff := cmp.Diff(spends, spends2, bigCmp); diff != "" {
+	if diff := cmp.Diff(spends, spends2, amountCmp); diff != "" {
 		t.Errorf("spends changed across reopen (-before +after):\n%s", diff)
 	}
 	for i, want := range []Status{StatusSettled, StatusUnknown, StatusReleased, StatusReserved} {
@@ -436,7 +473,7 @@ func TestReopen(t *testing.T) {
 			t.Errorf("spend %d = %s %s, want call-%d %s", i, spends2[i].CallID, spends2[i].Status, i, want)
 		}
 	}
-	if diff := cmp.Diff(evs, events(t, l2), bigCmp); diff != "" {
+	if diff := cmp.Diff(evs, events(t, l2), amountCmp); diff != "" {
 		t.Errorf("events changed across reopen (-before +after):\n%s", diff)
 	}
 	// s0: call-0 (100, settled) + call-2 (300, released) = 100; all: 100+200+400.
@@ -507,7 +544,7 @@ func TestSpendJSON(t *testing.T) {
 	l, _ := newLedger(t)
 	huge, _ := new(big.Int).SetString("123456789012345678901234567890", 10)
 	in := intent("call-1", 1)
-	in.Amount = huge
+	in.Amount = money.New(huge, Decimals)
 	sp := mustReserve(t, l, in, Caps{})
 	b, err := sp.MarshalJSON()
 	if err != nil {
@@ -520,12 +557,93 @@ func TestSpendJSON(t *testing.T) {
 	if err := back.UnmarshalJSON(b); err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(sp, back, bigCmp); diff != "" {
+	if diff := cmp.Diff(sp, back, amountCmp); diff != "" {
 		t.Errorf("Spend JSON round trip (-want +got):\n%s", diff)
 	}
-	// The caller's amount is copied, not kept.
-	huge.SetInt64(5)
-	if got, _ := l.Spend(t.Context(), "call-1"); got.Amount.Cmp(back.Amount) != 0 {
-		t.Errorf("stored amount changed with the caller's big.Int: %v", got.Amount)
+	if got, _ := l.Spend(t.Context(), "call-1"); !sameAmount(got.Amount, back.Amount) {
+		t.Errorf("stored amount %v, want %v", got.Amount, back.Amount)
 	}
+}
+
+// Every amount is recorded at Decimals: one given in other decimals is rescaled
+// exactly, and one that 6 decimals cannot carry is refused with nothing written.
+func TestAmountDecimals(t *testing.T) {
+	ctx := t.Context()
+	l, _ := newLedger(t)
+	in18 := func(atomic6 int64) money.Amount { // atomic6 units of 6 decimals, written in 18
+		return money.New(new(big.Int).Mul(big.NewInt(atomic6), pow10(12)), 18)
+	}
+	cases := []struct {
+		id    string
+		given money.Amount
+		want  int64 // atomic units at 6 decimals
+	}{
+		{"eighteen", in18(50_000), 50_000},
+		{"two", money.New(big.NewInt(5), 2), 50_000},     // 0.05
+		{"zero", money.New(big.NewInt(3), 0), 3_000_000}, // 3
+	}
+	var total int64
+	for _, tc := range cases {
+		in := intent(tc.id, 1)
+		in.Amount = tc.given
+		sp := mustReserve(t, l, in, Caps{})
+		want := money.USDC(tc.want)
+		if !sameAmount(sp.Amount, want) {
+			t.Errorf("Reserve(%s, %v in %d decimals) amount = %v in %d decimals, want %v in %d",
+				tc.id, tc.given, tc.given.Decimals(), sp.Amount, sp.Amount.Decimals(), want, Decimals)
+		}
+		if got, err := l.Spend(ctx, tc.id); err != nil || !sameAmount(got.Amount, want) {
+			t.Errorf("Spend(%s) = %v (%d decimals), %v; want %v at %d", tc.id, got.Amount, got.Amount.Decimals(), err, want, Decimals)
+		}
+		evs := events(t, l)
+		if e := evs[len(evs)-1]; e.Amount == nil || !sameAmount(*e.Amount, want) {
+			t.Errorf("reserved event of %s has amount %v, want %v at %d decimals", tc.id, e.Amount, want, Decimals)
+		}
+		total += tc.want
+	}
+	if got := totals(t, l, "s1", "weather"); got != [4]int64{total, total, total, total} {
+		t.Errorf("totals = %v, want %d each", got, total)
+	}
+
+	// A cap in 18 decimals: compared by value, recorded at 6 in the refused event.
+	caps := Caps{PerCall: ptr(in18(100))}
+	mustReserve(t, l, intent("at-cap", 100), caps)
+	over := intent("over", 101)
+	_, err := l.Reserve(ctx, over, caps)
+	var ce *CapError
+	if !errors.As(err, &ce) || ce.Cap != CapPerCall || ce.Limit.Cmp(money.USDC(100)) != 0 || !sameAmount(ce.Amount, money.USDC(101)) {
+		t.Fatalf("Reserve over an 18-decimal cap: err = %v (%+v), want the per-call cap of 0.0001", err, ce)
+	}
+	evs := events(t, l)
+	if e := evs[len(evs)-1]; e.Kind != KindRefused || e.Limit == nil || !sameAmount(*e.Limit, money.USDC(100)) || e.Used == nil || !sameAmount(*e.Used, money.USDC(0)) {
+		t.Errorf("refused event = %+v, want limit 100 and used 0 at %d decimals", e, Decimals)
+	}
+
+	// A refusal's amount is recorded at 6 too.
+	if err := l.Refuse(ctx, Refusal{CallID: "r", Amount: ptr(in18(70_000)), Reason: "too dear"}); err != nil {
+		t.Fatal(err)
+	}
+	evs = events(t, l)
+	if e := evs[len(evs)-1]; e.Amount == nil || !sameAmount(*e.Amount, money.USDC(70_000)) {
+		t.Errorf("refusal event amount = %v, want 70000 at %d decimals", e.Amount, Decimals)
+	}
+
+	// Not exact at 6 decimals: refused, nothing written.
+	n := len(evs)
+	before := totals(t, l, "s1", "weather")
+	in := intent("inexact", 1)
+	in.Amount = money.New(new(big.Int).Add(in18(50_000).Atomic(), big.NewInt(1)), 18)
+	if _, err := l.Reserve(ctx, in, Caps{}); !errors.Is(err, ErrInvalid) {
+		t.Errorf("Reserve(%v in 18 decimals) err = %v, want ErrInvalid", in.Amount, err)
+	}
+	if _, err := l.Spend(ctx, "inexact"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("an inexact amount made a spend: %v", err)
+	}
+	if got := len(events(t, l)); got != n {
+		t.Errorf("an inexact amount wrote %d events", got-n)
+	}
+	if got := totals(t, l, "s1", "weather"); got != before {
+		t.Errorf("an inexact amount changed totals: %v, want %v", got, before)
+	}
+	verify(t, l)
 }

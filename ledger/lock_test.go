@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/big"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -19,6 +18,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/tollhq/toll/tools/money"
 )
 
 // Two handles on one file in one process work interleaved: neither keeps the
@@ -57,7 +58,7 @@ func TestTwoHandles(t *testing.T) {
 	if want := [4]int64{100, 100, 100, 100}; t1 != want || t2 != want {
 		t.Errorf("totals l1 %v, l2 %v; want %v", t1, t2, want)
 	}
-	if diff := cmp.Diff(events(t, l1), events(t, l2), bigCmp); diff != "" {
+	if diff := cmp.Diff(events(t, l1), events(t, l2), amountCmp); diff != "" {
 		t.Errorf("handles see different chains:\n%s", diff)
 	}
 	verify(t, l1)
@@ -134,28 +135,25 @@ func TestBusy(t *testing.T) {
 
 // capHistory replays the chain and checks that the counted amounts never
 // exceeded the caps at any point, and returns the final counted amounts.
-func capHistory(t *testing.T, evs []Event, sessionCap, totalCap *big.Int) (map[string]*big.Int, *big.Int) {
+func capHistory(t *testing.T, evs []Event, sessionCap, totalCap money.Amount) (map[string]money.Amount, money.Amount) {
 	t.Helper()
-	sessions := map[string]*big.Int{}
-	total := new(big.Int)
+	sessions := map[string]money.Amount{}
+	total := money.USDC(0)
 	reserved := map[string]Event{}
 	for _, e := range evs {
 		switch e.Kind {
 		case KindReserved:
 			reserved[e.CallID] = e
-			if sessions[e.Session] == nil {
-				sessions[e.Session] = new(big.Int)
-			}
-			sessions[e.Session].Add(sessions[e.Session], e.Amount)
-			total.Add(total, e.Amount)
+			sessions[e.Session] = sessions[e.Session].Add(*e.Amount)
+			total = total.Add(*e.Amount)
 			if sessions[e.Session].Cmp(sessionCap) > 0 || total.Cmp(totalCap) > 0 {
 				t.Fatalf("event %d: session %s at %v, total at %v: over the caps %v / %v",
 					e.Seq, e.Session, sessions[e.Session], total, sessionCap, totalCap)
 			}
 		case KindReleased, KindVoided:
 			r := reserved[e.CallID]
-			sessions[r.Session].Sub(sessions[r.Session], r.Amount)
-			total.Sub(total, r.Amount)
+			sessions[r.Session] = sessions[r.Session].Sub(*r.Amount)
+			total = total.Sub(*r.Amount)
 		}
 	}
 	return sessions, total
@@ -163,22 +161,19 @@ func capHistory(t *testing.T, evs []Event, sessionCap, totalCap *big.Int) (map[s
 
 // checkConsistent checks that the counted spends add up to Totals, and that
 // the chain verifies.
-func checkConsistent(t *testing.T, l *Ledger, sessions map[string]*big.Int, total *big.Int) {
+func checkConsistent(t *testing.T, l *Ledger, sessions map[string]money.Amount, total money.Amount) {
 	t.Helper()
 	ctx := t.Context()
 	spends, err := l.Spends(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fromSpends := map[string]*big.Int{}
-	all := new(big.Int)
+	fromSpends := map[string]money.Amount{}
+	all := money.USDC(0)
 	for _, s := range spends {
-		if fromSpends[s.Session] == nil {
-			fromSpends[s.Session] = new(big.Int)
-		}
 		if s.Status.Counts() {
-			fromSpends[s.Session].Add(fromSpends[s.Session], s.Amount)
-			all.Add(all, s.Amount)
+			fromSpends[s.Session] = fromSpends[s.Session].Add(s.Amount)
+			all = all.Add(s.Amount)
 		}
 	}
 	for sess, want := range sessions {
@@ -205,8 +200,8 @@ func TestConcurrentCaps(t *testing.T) {
 	for range 4 {
 		handles = append(handles, openLedger(t, path, Options{Timeout: 2 * time.Minute}))
 	}
-	sessionCap, totalCap := amt(2500), amt(6000)
-	caps := Caps{PerSession: sessionCap, Total: totalCap}
+	sessionCap, totalCap := money.USDC(2500), money.USDC(6000)
+	caps := Caps{PerSession: &sessionCap, Total: &totalCap}
 	const goroutines, reservations = 32, 400
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
@@ -286,11 +281,11 @@ const (
 	crossN          = 60
 )
 
-var crossSessionCap, crossTotalCap = amt(1500), amt(3000)
+var crossSessionCap, crossTotalCap = money.USDC(1500), money.USDC(3000)
 
 func crossWorker(l *Ledger, prefix string, n int) error {
 	ctx := context.Background()
-	caps := Caps{PerSession: crossSessionCap, Total: crossTotalCap}
+	caps := Caps{PerSession: &crossSessionCap, Total: &crossTotalCap}
 	for i := range n {
 		id := fmt.Sprintf("%s-%d", prefix, i)
 		in := intent(id, int64(10+i%90))

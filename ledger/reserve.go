@@ -6,6 +6,8 @@ import (
 	"math/big"
 	"slices"
 	"time"
+
+	"github.com/tollhq/toll/tools/money"
 )
 
 // Reserve records the intent to pay for one call, before anything is signed.
@@ -27,7 +29,6 @@ func (l *Ledger) Reserve(ctx context.Context, in Intent, caps Caps) (Spend, erro
 	if err := caps.validate(); err != nil {
 		return Spend{}, fmt.Errorf("reserve %q: %w", in.CallID, err)
 	}
-	in.Amount = copyInt(in.Amount)
 	in.ValidBefore = in.ValidBefore.UTC()
 	var (
 		sp     Spend
@@ -63,7 +64,11 @@ func reserveTx(b buckets, in Intent, caps Caps, now time.Time) (Spend, *CapError
 	}
 	if capErr != nil {
 		ev := intentEvent(KindRefused, &in, now)
-		ev.Cap, ev.Limit, ev.Used, ev.Reason = capErr.Cap, capErr.Limit, capErr.Used, capErr.Error()
+		limit, err := normalize(capErr.Limit) // caps were checked: exact at Decimals
+		if err != nil {
+			return Spend{}, nil, err
+		}
+		ev.Cap, ev.Limit, ev.Used, ev.Reason = capErr.Cap, &limit, &capErr.Used, capErr.Error()
 		return Spend{}, capErr, b.appendEvent(&ev)
 	}
 	ev := intentEvent(KindReserved, &in, now)
@@ -74,7 +79,11 @@ func reserveTx(b buckets, in Intent, caps Caps, now time.Time) (Spend, *CapError
 	if err := b.putCall(&callRecord{Spend: sp, Seq: ev.Seq, Last: ev.Seq}); err != nil {
 		return Spend{}, nil, err
 	}
-	return sp, nil, b.count(&sp, ev.Seq, in.Amount)
+	delta, err := atomicUnits(in.Amount)
+	if err != nil {
+		return Spend{}, nil, err
+	}
+	return sp, nil, b.count(&sp, ev.Seq, delta)
 }
 
 // checkCaps returns the first cap that in.Amount would exceed, or nil.
@@ -85,25 +94,25 @@ func checkCaps(b buckets, in *Intent, caps *Caps, now time.Time) (*CapError, err
 	if err != nil {
 		return nil, err
 	}
-	over := func(cap, api string, limit, used *big.Int) *CapError {
-		if limit == nil || new(big.Int).Add(used, in.Amount).Cmp(limit) <= 0 {
+	over := func(cap, api string, limit *money.Amount, used *big.Int) *CapError {
+		u := fromAtomic(used)
+		if limit == nil || u.Add(in.Amount).Cmp(*limit) <= 0 {
 			return nil
 		}
-		return &CapError{Cap: cap, API: api, Limit: copyInt(limit), Used: copyInt(used), Amount: copyInt(in.Amount)}
+		return &CapError{Cap: cap, API: api, Limit: *limit, Used: u, Amount: in.Amount}
 	}
 	if e := over(CapPerCall, "", caps.PerCall, new(big.Int)); e != nil {
 		return e, nil
 	}
 	type check struct {
 		cap, api string
-		limit    *big.Int
+		limit    *money.Amount
 		key      []byte
 	}
-	apiLimit := caps.PerAPI[in.API]
 	for _, c := range []check{
 		{CapPerSession, "", caps.PerSession, sessionKey(in.Session)},
-		{CapPerAPI, in.API, apiLimit, apiKey(in.API)},
-		{CapPerTool, in.Tool, caps.PerTool[in.Tool], toolKey(in.Tool)},
+		{CapPerAPI, in.API, mapCap(caps.PerAPI, in.API), apiKey(in.API)},
+		{CapPerTool, in.Tool, mapCap(caps.PerTool, in.Tool), toolKey(in.Tool)},
 		{CapPerDay, "", caps.PerDay, nil},
 		{CapTotal, "", caps.Total, sumTotal},
 	} {
@@ -123,11 +132,19 @@ func checkCaps(b buckets, in *Intent, caps *Caps, now time.Time) (*CapError, err
 	return nil, nil
 }
 
+// mapCap returns the cap of key in m, or nil when it has none.
+func mapCap(m map[string]money.Amount, key string) *money.Amount {
+	if v, ok := m[key]; ok {
+		return &v
+	}
+	return nil
+}
+
 func intentEvent(kind Kind, in *Intent, now time.Time) Event {
 	return Event{
 		Time: now, Kind: kind, CallID: in.CallID,
 		Session: in.Session, API: in.API, Tool: in.Tool, URL: in.URL, Network: in.Network,
-		Asset: in.Asset, Amount: in.Amount, PayTo: in.PayTo, Payer: in.Payer, Nonce: in.Nonce,
+		Asset: in.Asset, Amount: &in.Amount, PayTo: in.PayTo, Payer: in.Payer, Nonce: in.Nonce,
 		ValidBefore: in.ValidBefore,
 	}
 }
@@ -197,7 +214,11 @@ func transitionTx(b buckets, callID string, kind Kind, txHash, reason string, no
 		return err
 	}
 	if from.Counts() && !rec.Spend.Status.Counts() {
-		return b.count(&rec.Spend, rec.Seq, new(big.Int).Neg(rec.Spend.Amount))
+		delta, err := atomicUnits(rec.Spend.Amount)
+		if err != nil {
+			return err
+		}
+		return b.count(&rec.Spend, rec.Seq, delta.Neg(delta))
 	}
 	return nil
 }
@@ -240,7 +261,7 @@ func (l *Ledger) Refuse(ctx context.Context, r Refusal) error {
 	}
 	ev := Event{
 		Kind: KindRefused, CallID: r.CallID, Session: r.Session, API: r.API, Tool: r.Tool,
-		URL: r.URL, Network: r.Network, Asset: r.Asset, Amount: copyInt(r.Amount), PayTo: r.PayTo,
+		URL: r.URL, Network: r.Network, Asset: r.Asset, Amount: r.Amount, PayTo: r.PayTo,
 		Reason: r.Reason,
 	}
 	err := l.update(ctx, func(b buckets) error {
@@ -353,17 +374,18 @@ func (b buckets) allEvents() ([]Event, error) {
 func (l *Ledger) Totals(ctx context.Context, session, api string) (Totals, error) {
 	var t Totals
 	err := l.view(ctx, func(b buckets) error {
-		var err error
-		if t.Session, err = b.sum(sessionKey(session)); err != nil {
-			return err
+		for _, c := range []struct {
+			key []byte
+			dst *money.Amount
+		}{{sessionKey(session), &t.Session}, {apiKey(api), &t.API}, {sumTotal, &t.Total}} {
+			x, err := b.sum(c.key)
+			if err != nil {
+				return err
+			}
+			*c.dst = fromAtomic(x)
 		}
-		if t.API, err = b.sum(apiKey(api)); err != nil {
-			return err
-		}
-		if t.Total, err = b.sum(sumTotal); err != nil {
-			return err
-		}
-		t.Day, err = b.daySum(l.now(), false)
+		x, err := b.daySum(l.now(), false)
+		t.Day = fromAtomic(x)
 		return err
 	})
 	if err != nil {

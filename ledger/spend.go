@@ -1,9 +1,12 @@
 package ledger
 
 import (
+	"fmt"
 	"math/big"
 	"time"
 	"unicode/utf8"
+
+	"github.com/tollhq/toll/tools/money"
 )
 
 // Status is the current state of a reserved call.
@@ -36,29 +39,29 @@ func (s Status) Final() bool {
 // Intent is what is about to be paid for one tool call. It is recorded before
 // the payment is signed. It holds no key and no signature.
 type Intent struct {
-	CallID      string    // unique per tool call, made by the caller; required
-	Session     string    // MCP session id (stdio: one per process run)
-	API         string    // namespace of the API, for per-API caps
-	Tool        string    // MCP tool name
-	URL         string    // the paid resource
-	Network     string    // e.g. "eip155:84532" or "base-sepolia"
-	Asset       string    // token address
-	Amount      *big.Int  // atomic units; required, > 0 and < 2^256
-	PayTo       string    // recipient address
-	Payer       string    // our address
-	Nonce       string    // EIP-3009 nonce, 0x + 64 hex digits; required
-	ValidBefore time.Time // end of the authorization's validity; required
+	CallID      string       // unique per tool call, made by the caller; required
+	Session     string       // MCP session id (stdio: one per process run)
+	API         string       // namespace of the API, for per-API caps
+	Tool        string       // MCP tool name
+	URL         string       // the paid resource
+	Network     string       // e.g. "eip155:84532" or "base-sepolia"
+	Asset       string       // token address
+	Amount      money.Amount // required, > 0; recorded in atomic units of 6 decimals (see Decimals)
+	PayTo       string       // recipient address
+	Payer       string       // our address
+	Nonce       string       // EIP-3009 nonce, 0x + 64 hex digits; required
+	ValidBefore time.Time    // end of the authorization's validity; required
 }
 
-// Caps are the spending limits one Reserve is checked against, in atomic
-// units. A nil cap is no cap; a zero cap admits nothing.
+// Caps are the spending limits one Reserve is checked against. A nil cap is no cap; a zero
+// cap admits nothing.
 type Caps struct {
-	PerCall    *big.Int            // largest single amount
-	PerSession *big.Int            // counted total of Intent.Session
-	PerDay     *big.Int            // counted total reserved in the 24 h before now (rolling window)
-	Total      *big.Int            // counted total of the whole ledger
-	PerAPI     map[string]*big.Int // counted total of Intent.API; an absent API has no cap
-	PerTool    map[string]*big.Int // counted total of Intent.Tool; an absent tool has no cap
+	PerCall    *money.Amount           // largest single amount
+	PerSession *money.Amount           // counted total of Intent.Session
+	PerDay     *money.Amount           // counted total reserved in the 24 h before now (rolling window)
+	Total      *money.Amount           // counted total of the whole ledger
+	PerAPI     map[string]money.Amount // counted total of Intent.API; an absent API has no cap
+	PerTool    map[string]money.Amount // counted total of Intent.Tool; an absent tool has no cap
 }
 
 // Spend is the current state of one reserved call: its intent and what became
@@ -82,17 +85,17 @@ type Refusal struct {
 	URL     string
 	Network string
 	Asset   string
-	Amount  *big.Int // amount asked, atomic units; nil when unknown
+	Amount  *money.Amount // amount asked; nil when unknown
 	PayTo   string
 	Reason  string // required
 }
 
-// Totals are counted amounts (reserved + unknown + settled), in atomic units.
+// Totals are counted amounts (reserved + unknown + settled).
 type Totals struct {
-	Session *big.Int // of the session asked for
-	Day     *big.Int // reserved in the 24 h before now
-	Total   *big.Int // the whole ledger
-	API     *big.Int // of the API asked for
+	Session money.Amount // of the session asked for
+	Day     money.Amount // reserved in the 24 h before now
+	Total   money.Amount // the whole ledger
+	API     money.Amount // of the API asked for
 }
 
 // Field length limits: the ledger refuses to grow without bound on text that
@@ -102,22 +105,48 @@ const (
 	maxLong  = 8192 // URL, reason
 )
 
-// maxAmount is 2^256 - 1, the largest uint256.
-var maxAmount = new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 256), big.NewInt(1))
+// Decimals are the decimals of every amount the ledger records: USDC's. Every token toll
+// pays is a 6-decimal stablecoin; an amount given in other decimals is recorded at 6 when
+// that is exact, and refused (ErrInvalid) when it is not, so every total adds like units.
+const Decimals = money.USDCDecimals
+
+// atomicUnits returns a's atomic units at Decimals, or an error when a cannot be written exactly
+// at Decimals.
+func atomicUnits(a money.Amount) (*big.Int, error) {
+	at, err := a.In(Decimals)
+	if err != nil {
+		return nil, invalid("amount %s: %v", a, err)
+	}
+	if !at.FitsUint256() {
+		return nil, invalid("amount %s is out of range: more than a token can hold (2^256 atomic units)", a)
+	}
+	return at.Atomic(), nil
+}
+
+// fromAtomic is the inverse of atomicUnits.
+func fromAtomic(x *big.Int) money.Amount { return money.New(x, Decimals) }
+
+// normalize rewrites a at Decimals; see atomicUnits.
+func normalize(a money.Amount) (money.Amount, error) {
+	x, err := atomicUnits(a)
+	if err != nil {
+		return money.Amount{}, err
+	}
+	return fromAtomic(x), nil
+}
 
 func (in *Intent) validate() error {
 	if in.CallID == "" {
 		return invalid("empty call id")
 	}
-	if in.Amount == nil {
-		return invalid("call %q: no amount", in.CallID)
-	}
 	if in.Amount.Sign() <= 0 {
 		return invalid("call %q: amount %s is not positive", in.CallID, in.Amount)
 	}
-	if in.Amount.Cmp(maxAmount) > 0 {
-		return invalid("call %q: amount is larger than uint256", in.CallID)
+	a, err := normalize(in.Amount)
+	if err != nil {
+		return fmt.Errorf("call %q: %w", in.CallID, err)
 	}
+	in.Amount = a
 	if !validNonce(in.Nonce) {
 		return invalid("call %q: nonce %q is not 0x followed by 64 hex digits", in.CallID, clip(in.Nonce))
 	}
@@ -138,8 +167,15 @@ func (r *Refusal) validate() error {
 	if r.Reason == "" {
 		return invalid("refusal without a reason")
 	}
-	if r.Amount != nil && (r.Amount.Sign() < 0 || r.Amount.Cmp(maxAmount) > 0) {
-		return invalid("refusal amount %s out of range", r.Amount)
+	if r.Amount != nil {
+		if r.Amount.Sign() < 0 {
+			return invalid("refusal amount %s is negative", r.Amount)
+		}
+		a, err := normalize(*r.Amount)
+		if err != nil {
+			return fmt.Errorf("refusal: %w", err)
+		}
+		r.Amount = &a
 	}
 	return checkText([]textField{
 		{"call id", r.CallID, maxShort}, {"session", r.Session, maxShort}, {"api", r.API, maxShort},
@@ -149,22 +185,34 @@ func (r *Refusal) validate() error {
 }
 
 func (c *Caps) validate() error {
+	check := func(name string, v money.Amount) error {
+		if v.Sign() < 0 {
+			return invalid("%s cap %s is negative", name, v)
+		}
+		if _, err := atomicUnits(v); err != nil {
+			return fmt.Errorf("%s cap: %w", name, err)
+		}
+		return nil
+	}
 	for _, cp := range []struct {
 		name string
-		v    *big.Int
+		v    *money.Amount
 	}{{CapPerCall, c.PerCall}, {CapPerSession, c.PerSession}, {CapPerDay, c.PerDay}, {CapTotal, c.Total}} {
-		if cp.v != nil && cp.v.Sign() < 0 {
-			return invalid("%s cap %s is negative", cp.name, cp.v)
+		if cp.v == nil {
+			continue
+		}
+		if err := check(cp.name, *cp.v); err != nil {
+			return err
 		}
 	}
 	for api, v := range c.PerAPI {
-		if v != nil && v.Sign() < 0 {
-			return invalid("per-api cap of %q is %s, negative", api, v)
+		if err := check(fmt.Sprintf("per-api %q", api), v); err != nil {
+			return err
 		}
 	}
 	for tool, v := range c.PerTool {
-		if v != nil && v.Sign() < 0 {
-			return invalid("per-tool cap of %q is %s, negative", tool, v)
+		if err := check(fmt.Sprintf("per-tool %q", tool), v); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -207,20 +255,4 @@ func clip(s string) string {
 		return s[:80] + "..."
 	}
 	return s
-}
-
-// decimal formats an amount; nil is "0".
-func decimal(x *big.Int) string {
-	if x == nil {
-		return "0"
-	}
-	return x.String()
-}
-
-// copyInt returns a copy of x (nil stays nil), so callers never share our values.
-func copyInt(x *big.Int) *big.Int {
-	if x == nil {
-		return nil
-	}
-	return new(big.Int).Set(x)
 }

@@ -155,6 +155,9 @@ func (b buckets) addSum(key []byte, delta *big.Int) error {
 	if x.Sign() < 0 {
 		return fmt.Errorf("counter %q would go negative", key)
 	}
+	if !fromAtomic(x).FitsUint256() {
+		return invalid("counter %q would pass 2^256 atomic units", key)
+	}
 	return b.sums.Put(key, []byte(x.String()))
 }
 

@@ -132,13 +132,13 @@ func (st *derived) replay(e *Event) error {
 		sp := Spend{
 			Intent: Intent{
 				CallID: e.CallID, Session: e.Session, API: e.API, Tool: e.Tool, URL: e.URL,
-				Network: e.Network, Asset: e.Asset, Amount: e.Amount, PayTo: e.PayTo, Payer: e.Payer,
+				Network: e.Network, Asset: e.Asset, Amount: *e.Amount, PayTo: e.PayTo, Payer: e.Payer,
 				Nonce: e.Nonce, ValidBefore: e.ValidBefore,
 			},
 			Status: StatusReserved, ReservedAt: e.Time, UpdatedAt: e.Time,
 		}
 		st.calls[e.CallID] = &callRecord{Spend: sp, Seq: e.Seq, Last: e.Seq}
-		st.count(&sp, e.Seq, e.Amount)
+		st.count(&sp, e.Seq, e.Amount.Atomic()) // decoded at Decimals
 	default:
 		rec, ok := st.calls[e.CallID]
 		if !ok {
@@ -150,7 +150,8 @@ func (st *derived) replay(e *Event) error {
 		}
 		rec.Last = e.Seq
 		if from.Counts() && !rec.Spend.Status.Counts() {
-			st.count(&rec.Spend, rec.Seq, new(big.Int).Neg(rec.Spend.Amount))
+			delta := rec.Spend.Amount.Atomic()
+			st.count(&rec.Spend, rec.Seq, delta.Neg(delta))
 		}
 	}
 	return nil

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/big"
 	"strings"
 	"testing"
 
@@ -86,7 +85,7 @@ func TestTamper(t *testing.T) {
 		detail string
 	}{
 		{"edit an amount", func(tx *bolt.Tx) error {
-			return editEvent(tx, 3, func(e *Event) { e.Amount = big.NewInt(5) })
+			return editEvent(tx, 3, func(e *Event) { e.Amount = amt(5) })
 		}, 3, "hash does not match"},
 		{"flip a byte", func(tx *bolt.Tx) error {
 			b := tx.Bucket(bucketEvents)
@@ -124,7 +123,7 @@ func TestTamper(t *testing.T) {
 			return rehash(tx)
 		}, 3, `call "b"`},
 		{"edit an amount and rehash the chain", func(tx *bolt.Tx) error {
-			if err := editEvent(tx, 3, func(e *Event) { e.Amount = big.NewInt(5) }); err != nil {
+			if err := editEvent(tx, 3, func(e *Event) { e.Amount = amt(5) }); err != nil {
 				return err
 			}
 			return rehash(tx)
@@ -192,7 +191,7 @@ func TestEventsTampered(t *testing.T) {
 // FuzzDecodeRecord: a stored event record never panics the decoder, and one
 // that decodes is the canonical encoding of what it decodes to.
 func FuzzDecodeRecord(f *testing.F) {
-	ev := Event{Seq: 3, Time: t0, Kind: KindReserved, CallID: "c", Amount: big.NewInt(5), Nonce: nonceFor("c"), ValidBefore: t0}
+	ev := Event{Seq: 3, Time: t0, Kind: KindReserved, CallID: "c", Amount: amt(5), Nonce: nonceFor("c"), ValidBefore: t0}
 	canon := ev.canonical()
 	h := chainHash(genesis[:], canon)
 	f.Add(encodeRecord(genesis, h, canon))

@@ -7,7 +7,7 @@ import (
 
 	"github.com/mark3labs/mcp-go/mcp"
 
-	"github.com/tollhq/toll/catalog"
+	"github.com/tollhq/toll/tools/money"
 )
 
 func budgetTool() mcp.Tool {
@@ -34,7 +34,7 @@ func (s *Server) budget(ctx context.Context, _ mcp.CallToolRequest) (*mcp.CallTo
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "Payer %s. Amounts in USDC.\n", s.client.Payer())
-	structured := map[string]any{"payer": s.client.Payer().Hex(), "decimals": 6}
+	structured := map[string]any{"payer": s.client.Payer().Hex(), "decimals": money.USDCDecimals}
 	var caps []map[string]any
 	for _, bud := range budgets {
 		entry := map[string]any{"cap": bud.Cap}
@@ -42,16 +42,16 @@ func (s *Server) budget(ctx context.Context, _ mcp.CallToolRequest) (*mcp.CallTo
 		if bud.Limit == nil {
 			line += "no cap"
 		} else {
-			line += "limit " + catalog.FormatAmount(bud.Limit, 6)
-			entry["limit"] = bud.Limit.String()
+			line += "limit " + bud.Limit.String()
+			entry["limit"] = *bud.Limit
 		}
 		if bud.Used != nil {
-			line += ", used " + catalog.FormatAmount(bud.Used, 6)
-			entry["used"] = bud.Used.String()
+			line += ", used " + bud.Used.String()
+			entry["used"] = *bud.Used
 		}
 		if bud.Remaining != nil {
-			line += ", remaining " + catalog.FormatAmount(bud.Remaining, 6)
-			entry["remaining"] = bud.Remaining.String()
+			line += ", remaining " + bud.Remaining.String()
+			entry["remaining"] = *bud.Remaining
 		}
 		b.WriteString(line + "\n")
 		caps = append(caps, entry)

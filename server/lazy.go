@@ -115,8 +115,8 @@ func (s *Server) search(_ context.Context, req mcp.CallToolRequest) (*mcp.CallTo
 		fmt.Fprintf(&b, "- %s (%s %s, %s): %s\n", h.op.Name, h.op.Method, h.op.Path, price, firstLine(h.op.Title, h.op.Description))
 		item := map[string]any{"name": h.op.Name, "method": h.op.Method, "path": h.op.Path, "title": h.op.Title, "price": price}
 		if h.op.Price != nil {
-			item["amount"] = h.op.Price.Amount.String()
-			item["decimals"] = h.op.Price.Decimals
+			item["amount"] = h.op.Price.Amount // JSON: atomic units as a string
+			item["decimals"] = h.op.Price.Amount.Decimals()
 		}
 		items = append(items, item)
 	}

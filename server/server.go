@@ -17,6 +17,7 @@ import (
 	mcpserver "github.com/mark3labs/mcp-go/server"
 
 	"github.com/tollhq/toll/catalog"
+	"github.com/tollhq/toll/ledger"
 	"github.com/tollhq/toll/tools"
 )
 
@@ -155,8 +156,8 @@ func toolFor(op *catalog.Operation) mcp.Tool {
 	meta := map[string]any{MetaOperation: method + " " + op.Path}
 	if p := op.Price; p != nil {
 		price := map[string]any{
-			"amount":   p.Amount.String(),
-			"decimals": p.Decimals,
+			"amount":   p.Amount, // JSON: atomic units as a string
+			"decimals": p.Amount.Decimals(),
 			"asset":    p.Asset,
 			"scheme":   p.Scheme,
 			"mode":     p.Mode,
@@ -167,7 +168,7 @@ func toolFor(op *catalog.Operation) mcp.Tool {
 			price["network"] = p.Network
 		}
 		if p.Min != nil {
-			price["min"] = p.Min.String()
+			price["min"] = *p.Min
 		}
 		if p.PayTo != "" {
 			price["payTo"] = p.PayTo
@@ -259,7 +260,7 @@ func costLine(rc *tools.Receipt) string {
 	switch {
 	case rc == nil:
 		return "Cost: nothing paid."
-	case rc.Status == "settled":
+	case rc.Status == ledger.StatusSettled:
 		return fmt.Sprintf("Cost: paid %s on %s to %s (transaction %s).", rc.Display, rc.Network, rc.PayTo, rc.Transaction)
 	default:
 		return fmt.Sprintf("Cost: %s was authorized on %s but the server gave no proof of settlement; it counts as spent until reconciled.", rc.Display, rc.Network)
@@ -268,7 +269,7 @@ func costLine(rc *tools.Receipt) string {
 
 func receiptMeta(rc *tools.Receipt) map[string]any {
 	m := map[string]any{MetaReceipt: rc}
-	if rc.Status == "settled" {
+	if rc.Status == ledger.StatusSettled {
 		m[MetaPaymentResponse] = map[string]any{"success": true, "transaction": rc.Transaction, "network": rc.Network, "payer": rc.Payer}
 	}
 	return m

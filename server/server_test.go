@@ -15,12 +15,19 @@ import (
 	"github.com/tollhq/toll/catalog"
 	"github.com/tollhq/toll/ledger"
 	"github.com/tollhq/toll/tools"
+	"github.com/tollhq/toll/tools/money"
 	"github.com/tollhq/toll/wallet"
 )
 
 // newTestServer serves the demo weather spec against a local API that answers /health
 // and asks every other path for a payment on a network the policy does not allow.
 func newTestServer(t *testing.T) (*Server, *client.Client) {
+	t.Helper()
+	return newTestServerWith(t, tools.Policy{Networks: []string{"eip155:84532"}})
+}
+
+// newTestServerWith is newTestServer with the given policy.
+func newTestServerWith(t *testing.T, pol tools.Policy) (*Server, *client.Client) {
 	t.Helper()
 	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/health" {
@@ -50,7 +57,7 @@ func newTestServer(t *testing.T) (*Server, *client.Client) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { led.Close() })
-	tc, err := tools.New(tools.Config{Wallet: w, Ledger: led, Policy: tools.Policy{Networks: []string{"eip155:84532"}}})
+	tc, err := tools.New(tools.Config{Wallet: w, Ledger: led, Policy: pol})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,5 +174,75 @@ func TestDuplicateToolNames(t *testing.T) {
 	reserved := &catalog.Operation{Name: BudgetTool, Method: "GET", Path: "/c", InputSchema: json.RawMessage(`{"type":"object"}`)}
 	if _, err := New(tc, []*catalog.Operation{reserved}, Options{}); err == nil {
 		t.Error("reserved name accepted")
+	}
+}
+
+// TestAmountsAreJSONStrings: every amount toll writes into MCP JSON (the price in a
+// tool's _meta, the budget tool's structured content, a paid call's receipt) is a
+// decimal string of atomic units, never a JSON number.
+func TestAmountsAreJSONStrings(t *testing.T) {
+	perCall, perDay := money.USDC(100_000), money.USDC(5_000_000)
+	_, c := newTestServerWith(t, tools.Policy{Networks: []string{"eip155:84532"}, Caps: ledger.Caps{PerCall: &perCall, PerDay: &perDay}})
+	list, err := c.ListTools(t.Context(), mcp.ListToolsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var docs []any
+	for _, tool := range list.Tools {
+		if tool.Meta != nil {
+			docs = append(docs, tool.Meta.AdditionalFields)
+		}
+	}
+	var req mcp.CallToolRequest
+	req.Params.Name = BudgetTool
+	res, err := c.CallTool(t.Context(), req)
+	if err != nil || res.IsError {
+		t.Fatalf("budget: %v %+v", err, res)
+	}
+	docs = append(docs, res.StructuredContent)
+	receipt := &tools.Receipt{CallID: "call_1", Status: ledger.StatusSettled, Amount: money.USDC(1000), Decimals: 6, Display: "0.001 USDC"}
+	docs = append(docs, receiptMeta(receipt))
+
+	amountKeys := map[string]bool{"amount": true, "min": true, "limit": true, "used": true, "remaining": true}
+	found := map[string]int{}
+	for _, d := range docs {
+		raw, err := json.Marshal(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v any
+		if err := json.Unmarshal(raw, &v); err != nil {
+			t.Fatal(err)
+		}
+		walkJSON(v, func(key string, val any) {
+			if !amountKeys[key] {
+				return
+			}
+			found[key]++
+			s, ok := val.(string)
+			if !ok || s == "" || strings.Trim(s, "0123456789") != "" {
+				t.Errorf("%q is %#v in %s; want a decimal string of atomic units", key, val, raw)
+			}
+		})
+	}
+	for _, k := range []string{"amount", "limit", "used", "remaining"} {
+		if found[k] == 0 {
+			t.Errorf("no %q seen: the test does not cover it", k)
+		}
+	}
+}
+
+// walkJSON calls fn for every key of every object in v.
+func walkJSON(v any, fn func(key string, val any)) {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, val := range x {
+			fn(k, val)
+			walkJSON(val, fn)
+		}
+	case []any:
+		for _, val := range x {
+			walkJSON(val, fn)
+		}
 	}
 }

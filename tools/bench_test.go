@@ -11,6 +11,7 @@ import (
 
 	"github.com/tollhq/toll/catalog"
 	"github.com/tollhq/toll/ledger"
+	"github.com/tollhq/toll/tools/money"
 	"github.com/tollhq/toll/tools/x402test"
 	"github.com/tollhq/toll/wallet"
 )
@@ -40,12 +41,12 @@ func BenchmarkPaidCallInstant(b *testing.B) {
 		API: "bench", Name: "bench_get", Method: "GET", ServerURL: srv.URL, Path: "/thing/{id}",
 		Params:      []catalog.Param{{Name: "id", In: "path", Arg: "id", Required: true}},
 		InputSchema: json.RawMessage(`{"type":"object","properties":{"id":{"type":"string"}},"required":["id"]}`),
-		Price:       &catalog.Price{Amount: big.NewInt(1000), Decimals: 6, Asset: "USDC", Scheme: "exact", Mode: "fixed"},
+		Price:       &catalog.Price{Amount: money.USDC(1000), Asset: "USDC", Scheme: "exact", Mode: "fixed"},
 	}
 	args := json.RawMessage(`{"id":"1"}`)
 	one := func() error {
 		res, err := c.Call(b.Context(), Call{Op: op, Arguments: args, Session: "bench"})
-		if err == nil && (res.Payment == nil || res.Payment.Status != "settled") {
+		if err == nil && (res.Payment == nil || res.Payment.Status != ledger.StatusSettled) {
 			err = fmt.Errorf("not settled: %+v", res)
 		}
 		return err
@@ -114,7 +115,7 @@ func BenchmarkPaidCallLocalWorld(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		res, err := c.Call(ctx, Call{Op: op, Arguments: args, Session: "bench"})
-		if err != nil || res.Payment == nil || res.Payment.Status != "settled" {
+		if err != nil || res.Payment == nil || res.Payment.Status != ledger.StatusSettled {
 			b.Fatalf("call: %v %+v", err, res)
 		}
 	}

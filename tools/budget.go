@@ -2,15 +2,16 @@ package tools
 
 import (
 	"context"
-	"math/big"
+
+	"github.com/tollhq/toll/tools/money"
 )
 
-// Budget is one cap: its limit and what counts against it now, in atomic units.
+// Budget is one cap: its limit and what counts against it now.
 type Budget struct {
-	Cap       string   `json:"cap"`             // "per-call", "per-session", "per-day", "total"
-	Limit     *big.Int `json:"limit,omitempty"` // nil: no cap
-	Used      *big.Int `json:"used,omitempty"`  // nil for per-call
-	Remaining *big.Int `json:"remaining,omitempty"`
+	Cap       string        `json:"cap"`             // "per-call", "per-session", "per-day", "total"
+	Limit     *money.Amount `json:"limit,omitempty"` // nil: no cap
+	Used      *money.Amount `json:"used,omitempty"`  // nil for per-call
+	Remaining *money.Amount `json:"remaining,omitempty"`
 }
 
 // Budgets reports every cap of the policy for one session, with what the ledger counts
@@ -24,20 +25,20 @@ func (c *Client) Budgets(ctx context.Context, session string) ([]Budget, error) 
 	out := []Budget{{Cap: "per-call", Limit: caps.PerCall}}
 	for _, b := range []struct {
 		name  string
-		limit *big.Int
-		used  *big.Int
+		limit *money.Amount
+		used  money.Amount
 	}{
 		{"per-session", caps.PerSession, t.Session},
 		{"per-day", caps.PerDay, t.Day},
 		{"total", caps.Total, t.Total},
 	} {
-		bud := Budget{Cap: b.name, Limit: b.limit, Used: b.used}
-		if b.limit != nil && b.used != nil {
-			rem := new(big.Int).Sub(b.limit, b.used)
+		bud := Budget{Cap: b.name, Limit: b.limit, Used: &b.used}
+		if b.limit != nil {
+			rem := b.limit.Sub(b.used)
 			if rem.Sign() < 0 {
-				rem.SetInt64(0)
+				rem = money.New(nil, rem.Decimals())
 			}
-			bud.Remaining = rem
+			bud.Remaining = &rem
 		}
 		out = append(out, bud)
 	}

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/tollhq/toll/catalog"
 	"github.com/tollhq/toll/ledger"
+	"github.com/tollhq/toll/tools/money"
 	"github.com/tollhq/toll/tools/x402"
 	"github.com/tollhq/toll/wallet"
 )
@@ -164,19 +164,21 @@ type Result struct {
 	Payment     *Receipt
 }
 
-// Receipt says what a call paid. Amount is in atomic units.
+// Receipt says what a call paid. In JSON, Amount is the atomic units as a decimal string
+// ("1000"), with Decimals beside it, as x402 writes amounts.
 type Receipt struct {
-	CallID      string   `json:"callId"`
-	Status      string   `json:"status"` // "settled" or "unknown" (counts as spent until reconciled)
-	Amount      *big.Int `json:"amount"`
-	Display     string   `json:"display"` // "0.001 USDC"
-	Network     string   `json:"network"`
-	Asset       string   `json:"asset"`
-	PayTo       string   `json:"payTo"`
-	Payer       string   `json:"payer"`
-	Nonce       string   `json:"nonce"`
-	Transaction string   `json:"transaction,omitempty"`
-	Version     int      `json:"x402Version"`
+	CallID      string        `json:"callId"`
+	Status      ledger.Status `json:"status"` // settled, or unknown (counts as spent until reconciled)
+	Amount      money.Amount  `json:"amount"`
+	Decimals    int           `json:"decimals"`
+	Display     string        `json:"display"` // "0.001 USDC"
+	Network     string        `json:"network"`
+	Asset       string        `json:"asset"`
+	PayTo       string        `json:"payTo"`
+	Payer       string        `json:"payer"`
+	Nonce       string        `json:"nonce"`
+	Transaction string        `json:"transaction,omitempty"`
+	Version     int           `json:"x402Version"`
 }
 
 // Call runs one tool call: validate, send, and on 402 pay once within the policy.
@@ -222,7 +224,7 @@ func (c *Client) Call(ctx context.Context, call Call) (*Result, error) {
 func (c *Client) pay(ctx context.Context, call Call, req *request, ch *x402.Challenge, upfront bool, log *slog.Logger) (*Result, error) {
 	op := call.Op
 	res, err := c.payOnce(ctx, call, req, ch, upfront, log)
-	if err == nil && res.Payment != nil && res.Payment.Status == string(ledger.StatusSettled) {
+	if err == nil && res.Payment != nil && res.Payment.Status == ledger.StatusSettled {
 		c.terms.put(op, ch)
 	} else {
 		c.terms.drop(op)
@@ -240,7 +242,7 @@ func (c *Client) payOnce(ctx context.Context, call Call, req *request, ch *x402.
 		return nil, err
 	}
 	o := pick.option
-	auth, err := c.wallet.NewAuthorization(pick.payTo, o.Amount, pick.window)
+	auth, err := c.wallet.NewAuthorization(pick.payTo, o.Amount.Atomic(), pick.window)
 	if err != nil {
 		return nil, fmt.Errorf("prepare authorization: %w", err)
 	}
@@ -249,15 +251,16 @@ func (c *Client) payOnce(ctx context.Context, call Call, req *request, ch *x402.
 		return nil, fmt.Errorf("prepare authorization (nothing was signed): %w", err)
 	}
 	rc := &Receipt{
-		CallID:  callID,
-		Amount:  new(big.Int).Set(o.Amount),
-		Display: amountText(o.Amount),
-		Network: o.Network,
-		Asset:   pick.asset.Hex(),
-		PayTo:   pick.payTo.Hex(),
-		Payer:   auth.From.Hex(),
-		Nonce:   "0x" + hex.EncodeToString(auth.Nonce[:]),
-		Version: ch.Version,
+		CallID:   callID,
+		Amount:   o.Amount,
+		Decimals: o.Amount.Decimals(),
+		Display:  amountText(o.Amount),
+		Network:  o.Network,
+		Asset:    pick.asset.Hex(),
+		PayTo:    pick.payTo.Hex(),
+		Payer:    auth.From.Hex(),
+		Nonce:    "0x" + hex.EncodeToString(auth.Nonce[:]),
+		Version:  ch.Version,
 	}
 	intent := ledger.Intent{
 		CallID:      callID,
@@ -318,7 +321,7 @@ func (c *Client) payOnce(ctx context.Context, call Call, req *request, ch *x402.
 	if err != nil {
 		reason := "sending the paid request failed: " + err.Error()
 		c.settleLedger(ctx, log, func(ctx context.Context) error { return c.ledger.MarkUnknown(ctx, callID, reason) })
-		rc.Status = string(ledger.StatusUnknown)
+		rc.Status = ledger.StatusUnknown
 		return nil, &PaymentError{
 			Msg:     fmt.Sprintf("the paid request to %s failed after the payment was signed (%v); %s counts as spent until `toll ledger reconcile` shows it never settled. toll will not pay again for this call", req.url, err, rc.Display),
 			Receipt: rc,
@@ -329,7 +332,7 @@ func (c *Client) payOnce(ctx context.Context, call Call, req *request, ch *x402.
 	settlement, serr := x402.ParseSettlement(resp.Header)
 	switch {
 	case resp.StatusCode < 400 && settlement != nil && settlement.Success && settlement.Transaction != "":
-		rc.Status = string(ledger.StatusSettled)
+		rc.Status = ledger.StatusSettled
 		rc.Transaction = settlement.Transaction
 		c.settleLedger(ctx, log, func(ctx context.Context) error { return c.ledger.Settle(ctx, callID, settlement.Transaction) })
 		log.Info("paid", "status", resp.StatusCode, "tx", settlement.Transaction)
@@ -345,7 +348,7 @@ func (c *Client) payOnce(ctx context.Context, call Call, req *request, ch *x402.
 			reason += ": " + again.Error
 		}
 		c.settleLedger(ctx, log, func(ctx context.Context) error { return c.ledger.MarkUnknown(ctx, callID, reason) })
-		rc.Status = string(ledger.StatusUnknown)
+		rc.Status = ledger.StatusUnknown
 		log.Warn("payment not accepted", "reason", reason)
 		return nil, &PaymentError{
 			Msg: fmt.Sprintf("%s (%s). toll does not pay twice for one call; the signed %s counts as spent until `toll ledger reconcile` shows it never settled",
@@ -361,7 +364,7 @@ func (c *Client) payOnce(ctx context.Context, call Call, req *request, ch *x402.
 			reason = fmt.Sprintf("the server answered %d and reported a failed settlement: %s", resp.StatusCode, settlement.ErrorReason)
 		}
 		c.settleLedger(ctx, log, func(ctx context.Context) error { return c.ledger.MarkUnknown(ctx, callID, reason) })
-		rc.Status = string(ledger.StatusUnknown)
+		rc.Status = ledger.StatusUnknown
 		log.Warn("payment outcome unknown", "reason", reason)
 		return res, nil
 	}
@@ -390,7 +393,10 @@ func (c *Client) recordRefusal(ctx context.Context, call Call, req *request, ch 
 	}
 	if len(ch.Options) > 0 {
 		o := ch.Options[0]
-		r.Network, r.Asset, r.PayTo, r.Amount = o.Network, o.Asset, o.PayTo, o.Amount
+		r.Network, r.Asset, r.PayTo = o.Network, o.Asset, o.PayTo
+		if o.Problem == "" {
+			r.Amount = &o.Amount
+		}
 	}
 	log.Info("payment refused by policy", "reason", refusal.Error())
 	c.settleLedger(ctx, log, func(ctx context.Context) error { return c.ledger.Refuse(ctx, r) })

@@ -17,6 +17,7 @@ import (
 
 	"github.com/tollhq/toll/catalog"
 	"github.com/tollhq/toll/ledger"
+	"github.com/tollhq/toll/tools/money"
 	"github.com/tollhq/toll/tools/x402"
 	"github.com/tollhq/toll/wallet"
 )
@@ -118,7 +119,7 @@ func newFixture(t *testing.T, url string, pol Policy) *fixture {
 		API: "test", Name: "test_get", Method: "GET", ServerURL: url, Path: "/thing/{id}",
 		Params:      []catalog.Param{{Name: "id", In: "path", Arg: "id", Required: true}},
 		InputSchema: json.RawMessage(`{"type":"object","properties":{"id":{"type":"string"}},"required":["id"],"additionalProperties":false}`),
-		Price:       &catalog.Price{Amount: big.NewInt(1000), Decimals: 6, Asset: "USDC", Scheme: "exact", Mode: "fixed"},
+		Price:       &catalog.Price{Amount: money.USDC(1000), Asset: "USDC", Scheme: "exact", Mode: "fixed"},
 	}
 	return &fixture{client: c, ledger: led, wallet: w, op: op}
 }
@@ -149,8 +150,8 @@ func TestHostile402Refused(t *testing.T) {
 		{"payTo not pinned one", []map[string]any{good()}, func(f *fixture) { f.op.Price.PayTo = otherAddr }, "payTo pinning"},
 		{"network not advertised", []map[string]any{good()}, func(f *fixture) { f.op.Price.Network = "eip155:8453" }, "advertised price"},
 		{"free operation asks to be paid", []map[string]any{good()}, func(f *fixture) { f.op.Price = nil }, "advertised price"},
-		{"above per-call cap", []map[string]any{good()}, func(f *fixture) { f.client.policy.caps.PerCall = big.NewInt(999) }, "per-call cap"},
-		{"above per-session cap", []map[string]any{good()}, func(f *fixture) { f.client.policy.caps.PerSession = big.NewInt(999) }, "per-session cap"},
+		{"above per-call cap", []map[string]any{good()}, func(f *fixture) { f.client.policy.caps.PerCall = ptr(money.USDC(999)) }, "per-call cap"},
+		{"above per-session cap", []map[string]any{good()}, func(f *fixture) { f.client.policy.caps.PerSession = ptr(money.USDC(999)) }, "per-session cap"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -234,11 +235,11 @@ func TestDecoyFirstPaysTheOneThatFits(t *testing.T) {
 	if p.Payload.Authorization.Value != "800" || !strings.EqualFold(p.Payload.Authorization.To, testPayTo) {
 		t.Errorf("paid %s to %s, want the cheapest fitting requirement (800 to %s)", p.Payload.Authorization.Value, p.Payload.Authorization.To, testPayTo)
 	}
-	if res.Payment == nil || res.Payment.Status != "settled" || res.Payment.Amount.Int64() != 800 {
+	if res.Payment == nil || res.Payment.Status != ledger.StatusSettled || res.Payment.Amount.Cmp(money.USDC(800)) != 0 {
 		t.Errorf("receipt = %+v", res.Payment)
 	}
 	sp, err := f.ledger.Spends(t.Context())
-	if err != nil || len(sp) != 1 || sp[0].Status != ledger.StatusSettled || sp[0].Amount.Int64() != 800 {
+	if err != nil || len(sp) != 1 || sp[0].Status != ledger.StatusSettled || sp[0].Amount.Cmp(money.USDC(800)) != 0 {
 		t.Errorf("ledger = %+v, %v", sp, err)
 	}
 }
@@ -301,7 +302,7 @@ func TestNoSecondPayment(t *testing.T) {
 				if !errors.As(err, &perr) || !errors.Is(err, ErrPaymentNotSettled) {
 					t.Fatalf("err = %v, want a *PaymentError", err)
 				}
-			} else if err != nil || res.Payment == nil || res.Payment.Status != "unknown" {
+			} else if err != nil || res.Payment == nil || res.Payment.Status != ledger.StatusUnknown {
 				t.Fatalf("res = %+v, err = %v; want a result with an unknown payment", res, err)
 			}
 			if n := api.count(); n != 1 {
@@ -312,7 +313,7 @@ func TestNoSecondPayment(t *testing.T) {
 				t.Fatalf("ledger = %+v, %v; want one unknown spend", sp, err)
 			}
 			tot, err := f.ledger.Totals(t.Context(), "s1", "")
-			if err != nil || tot.Session.Int64() != 1000 {
+			if err != nil || tot.Session.Cmp(money.USDC(1000)) != 0 {
 				t.Fatalf("session total = %v, %v; the unknown spend must count", tot.Session, err)
 			}
 		})
@@ -384,7 +385,7 @@ func TestV2EchoesAcceptedAndPaysOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Payment.Status != "settled" || res.Payment.Version != 2 {
+	if res.Payment.Status != ledger.StatusSettled || res.Payment.Version != 2 {
 		t.Errorf("receipt %+v", res.Payment)
 	}
 	raw, _ := base64.StdEncoding.DecodeString(api.payments[0])
@@ -446,3 +447,5 @@ func TestCredentialsAreSentNotRecorded(t *testing.T) {
 		t.Errorf("missing credential: %v", err)
 	}
 }
+
+func ptr[T any](v T) *T { return &v }

@@ -248,7 +248,7 @@ func TestHostile402sOnLocalWorld(t *testing.T) {
 			spent := new(big.Int).Sub(before, after)
 			counted := big.NewInt(0)
 			if got.Status == ledger.StatusSettled {
-				counted = got.Amount
+				counted = got.Amount.Atomic()
 			}
 			if spent.Cmp(counted) != 0 {
 				t.Errorf("the chain moved %s, the ledger says %s", spent, counted)

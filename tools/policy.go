@@ -9,6 +9,7 @@ import (
 
 	"github.com/tollhq/toll/catalog"
 	"github.com/tollhq/toll/ledger"
+	"github.com/tollhq/toll/tools/money"
 	"github.com/tollhq/toll/tools/x402"
 	"github.com/tollhq/toll/wallet"
 )
@@ -220,8 +221,8 @@ func (cp *compiledPolicy) weigh(op *catalog.Operation, o x402.Option) (*choice, 
 	if o.Amount.Cmp(op.Price.Amount) > 0 {
 		return nil, "advertised price", fmt.Sprintf("asks %s, more than the advertised price %s", amountText(o.Amount), amountText(op.Price.Amount))
 	}
-	if cp.caps.PerCall != nil && o.Amount.Cmp(cp.caps.PerCall) > 0 {
-		return nil, "per-call cap", fmt.Sprintf("asks %s, more than the per-call cap %s; the user can raise it with --max-per-call", amountText(o.Amount), amountText(cp.caps.PerCall))
+	if cp.caps.PerCall != nil && o.Amount.Cmp(*cp.caps.PerCall) > 0 {
+		return nil, "per-call cap", fmt.Sprintf("asks %s, more than the per-call cap %s; the user can raise it with --max-per-call", amountText(o.Amount), amountText(*cp.caps.PerCall))
 	}
 	window := time.Duration(o.MaxTimeoutSeconds) * time.Second
 	if window > cp.maxWindow || o.MaxTimeoutSeconds > int64(cp.maxWindow/time.Second) {
@@ -230,11 +231,6 @@ func (cp *compiledPolicy) weigh(op *catalog.Operation, o x402.Option) (*choice, 
 	return &choice{option: o, chainID: id, asset: asset, payTo: payTo, window: window}, "", ""
 }
 
-// amountText writes atomic USDC units for people: "0.001 USDC (1000)". Every asset toll
-// allows by default has 6 decimals.
-func amountText(v *big.Int) string {
-	if v == nil {
-		return "?"
-	}
-	return catalog.FormatAmount(v, 6) + " USDC"
-}
+// amountText writes an amount for people: "0.001 USDC". Every token toll pays is a USD
+// stablecoin with USDC's decimals.
+func amountText(v money.Amount) string { return v.String() + " USDC" }

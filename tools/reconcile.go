@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tollhq/toll/ledger"
+	"github.com/tollhq/toll/tools/money"
 	"github.com/tollhq/toll/tools/x402"
 	"github.com/tollhq/toll/wallet"
 	"github.com/tollhq/toll/wallet/onchain"
@@ -48,7 +49,7 @@ type ReconcileLine struct {
 	CallID  string
 	Tool    string
 	Network string
-	Amount  *big.Int // atomic units
+	Amount  money.Amount
 	From    ledger.Status
 	To      ledger.Status // equal to From when the spend was kept
 	TxHash  string        // the settling transaction, when found

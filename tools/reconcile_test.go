@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tollhq/toll/ledger"
+	"github.com/tollhq/toll/tools/money"
 	"github.com/tollhq/toll/tools/x402"
 	"github.com/tollhq/toll/tools/x402test"
 	"github.com/tollhq/toll/wallet"
@@ -80,7 +81,7 @@ func (f *reconcileFixture) spend(t *testing.T, network string, amount int64, win
 	nonce := "0x" + hex.EncodeToString(auth.Nonce[:])
 	if _, err := f.led.Reserve(ctx, ledger.Intent{
 		CallID: callID, Session: "s", API: "weather", Tool: "weather_get", URL: f.world.APIURL + "/weather/Oslo",
-		Network: network, Asset: token.Hex(), Amount: big.NewInt(amount), PayTo: payTo.Hex(),
+		Network: network, Asset: token.Hex(), Amount: money.USDC(amount), PayTo: payTo.Hex(),
 		Payer: f.wallet.Address().Hex(), Nonce: nonce, ValidBefore: time.Unix(auth.ValidBefore.Int64(), 0),
 	}, ledger.Caps{}); err != nil {
 		t.Fatal(err)
@@ -126,7 +127,7 @@ func (f *reconcileFixture) total(t *testing.T) int64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return tot.Total.Int64()
+	return tot.Total.Atomic().Int64() // at ledger.Decimals
 }
 
 func lineOf(rep ReconcileReport, callID string) ReconcileLine {

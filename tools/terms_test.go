@@ -67,7 +67,7 @@ func TestTermsCacheOneRoundTrip(t *testing.T) {
 			if !errors.As(err, &perr) {
 				t.Fatalf("%s: err = %v, want a *PaymentError", name, err)
 			}
-		} else if err != nil || res.Payment == nil || res.Payment.Status != "settled" {
+		} else if err != nil || res.Payment == nil || res.Payment.Status != ledger.StatusSettled {
 			t.Fatalf("%s: %+v %v", name, res, err)
 		}
 		if got := requests.Load(); got != wantRequests {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tollhq/toll/catalog"
 	"github.com/tollhq/toll/ledger"
+	"github.com/tollhq/toll/tools/money"
 	"github.com/tollhq/toll/tools/x402test"
 	"github.com/tollhq/toll/wallet"
 )
@@ -52,7 +53,7 @@ func TestConcurrentPaidCallsOnLocalWorld(t *testing.T) {
 	c, err := New(Config{Wallet: w, Ledger: led, Policy: Policy{
 		Networks: []string{world.Chain.NetworkV1()},
 		Assets:   []Asset{{Address: world.Chain.TokenAddress()}},
-		Caps:     ledger.Caps{PerSession: big.NewInt(price * capCalls)},
+		Caps:     ledger.Caps{PerSession: ptr(money.USDC(price * capCalls))},
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -76,7 +77,7 @@ func TestConcurrentPaidCallsOnLocalWorld(t *testing.T) {
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
-			case err == nil && res.Payment != nil && res.Payment.Status == "settled":
+			case err == nil && res.Payment != nil && res.Payment.Status == ledger.StatusSettled:
 				paid++
 			case errors.Is(err, ledger.ErrCapExceeded):
 				refused++

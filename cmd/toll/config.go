@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"os"
 	"strings"
 	"time"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/tollhq/toll/catalog"
 	"github.com/tollhq/toll/tools"
+	"github.com/tollhq/toll/tools/money"
 	"github.com/tollhq/toll/wallet"
 )
 
@@ -168,9 +168,9 @@ func applyAPIRules(c *fileConfig, apis []*catalog.API, pol *tools.Policy) error 
 		for _, api := range matched {
 			if v, _ := parseCap(cfg.MaxTotal); v != nil {
 				if pol.Caps.PerAPI == nil {
-					pol.Caps.PerAPI = map[string]*big.Int{}
+					pol.Caps.PerAPI = map[string]money.Amount{}
 				}
-				pol.Caps.PerAPI[api.Name] = v
+				pol.Caps.PerAPI[api.Name] = *v
 			}
 			for _, o := range api.Operations {
 				for key, amount := range cfg.ToolCaps {
@@ -180,9 +180,9 @@ func applyAPIRules(c *fileConfig, apis []*catalog.API, pol *tools.Policy) error 
 					found[key] = true
 					if v, _ := parseCap(amount); v != nil {
 						if pol.Caps.PerTool == nil {
-							pol.Caps.PerTool = map[string]*big.Int{}
+							pol.Caps.PerTool = map[string]money.Amount{}
 						}
-						pol.Caps.PerTool[o.Name] = v
+						pol.Caps.PerTool[o.Name] = *v
 					}
 				}
 				if cfg.PayTo != "" && o.Price != nil {

@@ -23,6 +23,7 @@ import (
 
 	"github.com/tollhq/toll/ledger"
 	"github.com/tollhq/toll/tools"
+	"github.com/tollhq/toll/tools/money"
 	"github.com/tollhq/toll/tools/x402test"
 	"github.com/tollhq/toll/wallet"
 	"github.com/tollhq/toll/wallet/onchain"
@@ -273,7 +274,7 @@ func (cr *crashRig) crashOnce(t *testing.T, step string, i int, ledgerFile strin
 	}
 	sp := fresh[0]
 	out := crashOutcome{before: sp.Status, ignoreDisconnect: ignore}
-	if sp.Amount.Int64() != price {
+	if sp.Amount.Cmp(money.USDC(price)) != 0 {
 		t.Errorf("run %d: spend amount %s, want %d", i, sp.Amount, price)
 	}
 
@@ -368,7 +369,7 @@ func (cr *crashRig) crashOnce(t *testing.T, step string, i int, ledgerFile strin
 		if err != nil || !found || !strings.EqualFold(tx, after.TxHash) {
 			t.Errorf("run %d: settled in %q, but the chain's AuthorizationUsed is in %q (found %v, %v)", i, after.TxHash, tx, found, err)
 		}
-		if !used || spent.Cmp(after.Amount) != 0 {
+		if !used || spent.Cmp(after.Amount.Atomic()) != 0 {
 			t.Errorf("run %d: settled %s, but on chain used=%v and the payer spent %s", i, after.Amount, used, spent)
 		}
 	case ledger.StatusVoided:

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/big"
 	"os"
 	"path/filepath"
 	"sort"
@@ -19,6 +18,7 @@ import (
 	"github.com/tollhq/toll/ledger"
 	"github.com/tollhq/toll/server"
 	"github.com/tollhq/toll/tools"
+	"github.com/tollhq/toll/tools/money"
 	"github.com/tollhq/toll/tools/x402test"
 	"github.com/tollhq/toll/wallet"
 )
@@ -80,8 +80,8 @@ func (d *demo) run(ctx context.Context, ledgerPath string) (err error) {
 		return err
 	}
 	d.payer = w.Address().Hex()
-	funding := big.NewInt(1_000_000) // 1 USDC
-	if err := world.Fund(ctx, d.payer, funding); err != nil {
+	funding := money.USDC(1_000_000) // 1 USDC
+	if err := world.Fund(ctx, d.payer, funding.Atomic()); err != nil {
 		return fmt.Errorf("fund the demo wallet: %w", err)
 	}
 	if ledgerPath == "" {
@@ -102,8 +102,8 @@ func (d *demo) run(ctx context.Context, ledgerPath string) (err error) {
 		Networks: []string{world.Chain.NetworkV2()},
 		Assets:   []tools.Asset{{Network: world.Chain.NetworkV2(), Address: world.Chain.TokenAddress()}},
 		Caps: ledger.Caps{
-			PerCall:    big.NewInt(500_000), // 0.50 USDC
-			PerSession: big.NewInt(50_000),  // 0.05 USDC
+			PerCall:    ptr(money.USDC(500_000)), // 0.50 USDC
+			PerSession: ptr(money.USDC(50_000)),  // 0.05 USDC
 		},
 	}
 	api, err := catalog.Load(ctx, world.SpecYAML(), "weather.yaml (served by the local paid API)", catalog.Options{})
@@ -130,8 +130,8 @@ func (d *demo) run(ctx context.Context, ledgerPath string) (err error) {
 	fmt.Fprintf(tw, "   token\tUSDC (EIP-3009) at %s\n", world.Chain.TokenAddress())
 	fmt.Fprintf(tw, "   facilitator\t%s (verifies signatures, settles on the chain)\n", world.FacilitatorURL)
 	fmt.Fprintf(tw, "   paid API\t%s (answers 402 with x402 terms)\n", world.APIURL)
-	fmt.Fprintf(tw, "   agent wallet\t%s, a fresh key funded with %s USDC\n", d.payer, catalog.FormatAmount(funding, 6))
-	fmt.Fprintf(tw, "   caps\t%s USDC per call, %s USDC per session\n", catalog.FormatAmount(pol.Caps.PerCall, 6), catalog.FormatAmount(pol.Caps.PerSession, 6))
+	fmt.Fprintf(tw, "   agent wallet\t%s, a fresh key funded with %s USDC\n", d.payer, funding)
+	fmt.Fprintf(tw, "   caps\t%s USDC per call, %s USDC per session\n", pol.Caps.PerCall, pol.Caps.PerSession)
 	fmt.Fprintf(tw, "   ledger\t%s (bbolt)\n", ledgerPath)
 	tw.Flush()
 
@@ -164,12 +164,12 @@ func (d *demo) run(ctx context.Context, ledgerPath string) (err error) {
 	}
 
 	d.section("A paid call: x402 version 1 (402 JSON body, X-PAYMENT header)")
-	if err := d.paid(ctx, mc, byOp["getWeather"], map[string]any{"city": "Oslo", "units": "metric"}, payTo, big.NewInt(1000)); err != nil {
+	if err := d.paid(ctx, mc, byOp["getWeather"], map[string]any{"city": "Oslo", "units": "metric"}, payTo, money.USDC(1000)); err != nil {
 		return err
 	}
 
 	d.section("A paid call: x402 version 2 (PAYMENT-REQUIRED / PAYMENT-SIGNATURE headers)")
-	if err := d.paid(ctx, mc, byOp["createReport"], map[string]any{"body": map[string]any{"city": "Lisbon", "days": 3}}, payTo, big.NewInt(5000)); err != nil {
+	if err := d.paid(ctx, mc, byOp["createReport"], map[string]any{"body": map[string]any{"city": "Lisbon", "days": 3}}, payTo, money.USDC(5000)); err != nil {
 		return err
 	}
 
@@ -198,7 +198,7 @@ func (d *demo) run(ctx context.Context, ledgerPath string) (err error) {
 		return errors.New("demo check failed: the over-cap call was not refused cleanly")
 	}
 	d.printf("   ✓ refused before signing: balances unchanged (payer %s, payTo %s USDC), no reservation written\n",
-		catalog.FormatAmount(after[0], 6), catalog.FormatAmount(after[1], 6))
+		after[0], after[1])
 
 	d.section("The ledger, as an auditor sees it (toll ledger list)")
 	spends, err := led.Spends(ctx)
@@ -280,7 +280,7 @@ func (d *demo) call(ctx context.Context, mc *server.LocalClient, tool string, ar
 }
 
 // paid makes one paid call and shows and checks the balances move by exactly price.
-func (d *demo) paid(ctx context.Context, mc *server.LocalClient, tool string, args map[string]any, payTo string, price *big.Int) error {
+func (d *demo) paid(ctx context.Context, mc *server.LocalClient, tool string, args map[string]any, payTo string, price money.Amount) error {
 	before, err := d.balances(ctx, payTo)
 	if err != nil {
 		return err
@@ -292,27 +292,26 @@ func (d *demo) paid(ctx context.Context, mc *server.LocalClient, tool string, ar
 	if err != nil {
 		return err
 	}
-	dPayer := new(big.Int).Sub(before[0], after[0])
-	dPayTo := new(big.Int).Sub(after[1], before[1])
-	d.printf("   on chain: payer %s → %s USDC, payTo %s → %s USDC\n",
-		catalog.FormatAmount(before[0], 6), catalog.FormatAmount(after[0], 6), catalog.FormatAmount(before[1], 6), catalog.FormatAmount(after[1], 6))
+	dPayer := before[0].Sub(after[0])
+	dPayTo := after[1].Sub(before[1])
+	d.printf("   on chain: payer %s → %s USDC, payTo %s → %s USDC\n", before[0], after[0], before[1], after[1])
 	if dPayer.Cmp(price) != 0 || dPayTo.Cmp(price) != 0 {
 		return fmt.Errorf("demo check failed: balances moved by %s and %s, want %s", dPayer, dPayTo, price)
 	}
-	d.printf("   ✓ exactly the advertised %s USDC moved\n", catalog.FormatAmount(price, 6))
+	d.printf("   ✓ exactly the advertised %s USDC moved\n", price)
 	return nil
 }
 
-func (d *demo) balances(ctx context.Context, payTo string) ([2]*big.Int, error) {
+func (d *demo) balances(ctx context.Context, payTo string) ([2]money.Amount, error) {
 	a, err := d.world.BalanceOf(ctx, d.payer)
 	if err != nil {
-		return [2]*big.Int{}, err
+		return [2]money.Amount{}, err
 	}
 	b, err := d.world.BalanceOf(ctx, payTo)
 	if err != nil {
-		return [2]*big.Int{}, err
+		return [2]money.Amount{}, err
 	}
-	return [2]*big.Int{a, b}, nil
+	return [2]money.Amount{money.New(a, x402test.TokenDecimals), money.New(b, x402test.TokenDecimals)}, nil
 }
 
 func clip(s string, n int) string {
@@ -321,3 +320,4 @@ func clip(s string, n int) string {
 	}
 	return s
 }
+func ptr[T any](v T) *T { return &v }

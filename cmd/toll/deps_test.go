@@ -25,9 +25,12 @@ func TestImportGraph(t *testing.T) {
 		}
 		return m
 	}
+	// The leaves every package may import: the amount type and the x402 wire formats.
+	// They import nothing but the standard library and each other (checked below).
+	leaves := map[string]bool{module + "/tools/money": true, module + "/tools/x402": true}
 	reaches := func(m map[string]bool, prefix string) string {
 		for p := range m {
-			if p == prefix || strings.HasPrefix(p, prefix+"/") {
+			if !leaves[p] && (p == prefix || strings.HasPrefix(p, prefix+"/")) {
 				return p
 			}
 		}
@@ -55,6 +58,13 @@ func TestImportGraph(t *testing.T) {
 		for _, f := range r.forbidden {
 			if p := reaches(m, f); p != "" {
 				t.Errorf("%s reaches %s (DESIGN.md forbids it)", r.pkg, p)
+			}
+		}
+	}
+	for leaf := range leaves {
+		for p := range deps(strings.TrimPrefix(leaf, module+"/")) {
+			if !leaves[p] && strings.Contains(strings.SplitN(p, "/", 2)[0], ".") {
+				t.Errorf("%s reaches %s: it must import only the standard library", leaf, p)
 			}
 		}
 	}

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/tollhq/toll/catalog"
+	"github.com/tollhq/toll/tools/money"
 	"github.com/tollhq/toll/tools/x402test"
 	"github.com/tollhq/toll/wallet"
 )
@@ -89,11 +89,11 @@ Flags:
 		if err != nil {
 			return usagef("--fund %q: %v", f, err)
 		}
-		v, err := catalog.ParseAmount(strings.TrimSpace(amount), x402test.TokenDecimals)
+		v, err := money.Parse(strings.TrimSpace(amount), x402test.TokenDecimals)
 		if err != nil || v.Sign() <= 0 {
 			return usagef("--fund %q: the amount must be a positive USDC amount such as 10 or 0.5", f)
 		}
-		grants = append(grants, grant{a, v})
+		grants = append(grants, grant{a, v.Atomic()})
 	}
 	logger := slog.New(slog.DiscardHandler)
 	if *verbose {
@@ -153,8 +153,8 @@ func writeDevnetInfo(w io.Writer, info devnetInfo) error {
 	fmt.Fprintf(tw, "  Spec URL\t%s\n", info.SpecURL)
 	fmt.Fprintf(tw, "  Payments go to\t%s\n", info.PayTo)
 	for _, f := range info.Funded {
-		v, _ := new(big.Int).SetString(f.Amount, 10)
-		fmt.Fprintf(tw, "  Funded\t%s with %s USDC\n", f.Address, catalog.FormatAmount(v, x402test.TokenDecimals))
+		v, _ := money.ParseAtomic(f.Amount, x402test.TokenDecimals)
+		fmt.Fprintf(tw, "  Funded\t%s with %s USDC\n", f.Address, v)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

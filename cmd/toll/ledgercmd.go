@@ -9,7 +9,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/tollhq/toll/catalog"
 	"github.com/tollhq/toll/ledger"
 )
 
@@ -104,7 +103,7 @@ func writeSpendTable(w io.Writer, spends []ledger.Spend) error {
 			}
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.ReservedAt.UTC().Format(time.DateTime), s.Tool,
-			catalog.FormatAmount(s.Amount, 6), s.Status, s.Network, s.PayTo, tx)
+			s.Amount, s.Status, s.Network, s.PayTo, tx)
 	}
 	return tw.Flush()
 }

@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/tollhq/toll/catalog"
 	"github.com/tollhq/toll/tools"
+	"github.com/tollhq/toll/tools/money"
 )
 
 // probesFile is what `toll catalog probe --out` writes and `--probes` reads: the terms each
@@ -64,9 +64,9 @@ func attachProbes(path string, sources []catalog.SourceConfig) error {
 			if e.Spec != sources[i].Spec {
 				continue
 			}
-			amount, ok := new(big.Int).SetString(e.Amount, 10)
-			if !ok {
-				return fmt.Errorf("probes %s: %s %s: amount %q is not an integer", path, e.Spec, e.Operation, e.Amount)
+			amount, err := money.ParseAtomic(e.Amount, money.USDCDecimals)
+			if err != nil {
+				return fmt.Errorf("probes %s: %s %s: %w", path, e.Spec, e.Operation, err)
 			}
 			sources[i].Probes = append(sources[i].Probes, catalog.ProbedPrice{
 				Operation: e.Operation, Amount: amount, Network: e.Network, Asset: e.Asset,
@@ -143,8 +143,8 @@ func runProbe(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stde
 			}
 			var terms []string
 			for _, t := range res.Terms {
-				terms = append(terms, fmt.Sprintf("%s %s on %s to %s", catalog.FormatAmount(t.Amount, 6), t.Scheme, t.Network, t.PayTo))
-				entries = append(entries, probeEntry{Spec: specOf(api), Operation: t.Operation, Amount: t.Amount.String(),
+				terms = append(terms, fmt.Sprintf("%s %s on %s to %s", t.Amount, t.Scheme, t.Network, t.PayTo))
+				entries = append(entries, probeEntry{Spec: specOf(api), Operation: t.Operation, Amount: t.Amount.AtomicString(),
 					Network: t.Network, Asset: t.Asset, PayTo: t.PayTo, Scheme: t.Scheme, ObservedAt: t.ObservedAt})
 			}
 			for _, s := range res.Skipped {
@@ -193,8 +193,8 @@ func mergeProbes(path string, entries []probeEntry) error {
 	for _, e := range entries {
 		k := e.Spec + "\x00" + e.Operation
 		if i, ok := best[k]; ok {
-			a, _ := new(big.Int).SetString(kept[i].Amount, 10)
-			b, _ := new(big.Int).SetString(e.Amount, 10)
+			a, _ := money.ParseAtomic(kept[i].Amount, money.USDCDecimals)
+			b, _ := money.ParseAtomic(e.Amount, money.USDCDecimals)
 			if b.Cmp(a) < 0 {
 				kept[i] = e
 			}

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/tollhq/toll/catalog"
 	"github.com/tollhq/toll/tools"
 	"github.com/tollhq/toll/tools/x402"
 	"github.com/tollhq/toll/wallet/onchain"
@@ -99,7 +98,7 @@ func writeReconcileTable(w io.Writer, path string, rep tools.ReconcileReport) er
 		if tx == "" {
 			tx = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", l.CallID, l.Tool, catalog.FormatAmount(l.Amount, 6),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", l.CallID, l.Tool, l.Amount,
 			l.Network, l.From, l.To, tx, l.Note)
 	}
 	if err := tw.Flush(); err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tollhq/toll/ledger"
 	"github.com/tollhq/toll/tools"
+	"github.com/tollhq/toll/tools/money"
 	"github.com/tollhq/toll/tools/x402"
 	"github.com/tollhq/toll/tools/x402test"
 	"github.com/tollhq/toll/wallet"
@@ -80,7 +81,7 @@ func TestReconcileCommand(t *testing.T) {
 		}
 		nonce := "0x" + hex.EncodeToString(auth.Nonce[:])
 		if _, err := led.Reserve(ctx, ledger.Intent{CallID: id, Tool: "getWeather", Network: world.Chain.NetworkV1(), Asset: token.Hex(),
-			Amount: big.NewInt(1000), PayTo: payTo.Hex(), Payer: w.Address().Hex(), Nonce: nonce,
+			Amount: money.USDC(1000), PayTo: payTo.Hex(), Payer: w.Address().Hex(), Nonce: nonce,
 			ValidBefore: time.Unix(auth.ValidBefore.Int64(), 0)}, ledger.Caps{}); err != nil {
 			t.Fatal(err)
 		}

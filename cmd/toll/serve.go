@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -19,6 +18,7 @@ import (
 	"github.com/tollhq/toll/ledger"
 	"github.com/tollhq/toll/server"
 	"github.com/tollhq/toll/tools"
+	"github.com/tollhq/toll/tools/money"
 	"github.com/tollhq/toll/wallet"
 )
 
@@ -68,7 +68,7 @@ func (p *policyFlags) policy() (tools.Policy, error) {
 	var err error
 	for _, c := range []struct {
 		flag, value string
-		dst         **big.Int
+		dst         **money.Amount
 	}{
 		{"max-per-call", p.perCall, &pol.Caps.PerCall},
 		{"max-per-session", p.perSession, &pol.Caps.PerSession},
@@ -97,11 +97,15 @@ func (p *policyFlags) policy() (tools.Policy, error) {
 	return pol, nil
 }
 
-func parseCap(s string) (*big.Int, error) {
+func parseCap(s string) (*money.Amount, error) {
 	if strings.EqualFold(strings.TrimSpace(s), "none") {
 		return nil, nil
 	}
-	return catalog.ParseAmount(strings.TrimSpace(s), 6)
+	v, err := money.ParseUSDC(strings.TrimSpace(s))
+	if err != nil {
+		return nil, err
+	}
+	return &v, nil
 }
 
 // runServe is "toll serve".

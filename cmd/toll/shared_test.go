@@ -13,6 +13,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/tollhq/toll/ledger"
+	"github.com/tollhq/toll/tools/money"
 )
 
 // TestTwoServersShareTheCaps runs two `toll serve` processes on one ledger file, as two MCP
@@ -102,7 +103,7 @@ func TestTwoServersShareTheCaps(t *testing.T) {
 	}
 	defer led.Close()
 	tot, err := led.Totals(t.Context(), "", "")
-	if err != nil || tot.Total.Int64() != capCalls*1000 {
+	if err != nil || tot.Total.Cmp(money.USDC(capCalls*1000)) != 0 {
 		t.Errorf("ledger total %v (%v), want %d", tot.Total, err, capCalls*1000)
 	}
 }

@@ -234,6 +234,10 @@ func (a Amount) String() string {
 	return sign + whole + "." + frac
 }
 
+// FitsUint256 reports whether a's atomic units are 0 to 2^256 - 1: what a token can hold,
+// and what ParseAtomic reads back.
+func (a Amount) FitsUint256() bool { return a.Sign() >= 0 && a.Atomic().Cmp(maxAtomic) <= 0 }
+
 // AtomicString writes the atomic units as a decimal integer: "50000".
 func (a Amount) AtomicString() string { return a.Atomic().String() }
 

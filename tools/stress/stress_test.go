@@ -17,6 +17,7 @@ import (
 	"github.com/tollhq/toll/catalog"
 	"github.com/tollhq/toll/ledger"
 	"github.com/tollhq/toll/tools"
+	"github.com/tollhq/toll/tools/money"
 	"github.com/tollhq/toll/tools/x402"
 	"github.com/tollhq/toll/wallet"
 )
@@ -70,12 +71,12 @@ func TestConcurrencyProperty(t *testing.T) {
 	defer srv.Close()
 	path := filepath.Join(t.TempDir(), "ledger.db")
 	caps := ledger.Caps{
-		PerCall:    big.NewInt(1000),
-		PerSession: big.NewInt(150_000),
-		PerDay:     big.NewInt(280_000),
-		Total:      big.NewInt(300_000),
-		PerAPI:     map[string]*big.Int{"a": big.NewInt(200_000)},
-		PerTool:    map[string]*big.Int{"a_get": big.NewInt(120_000)},
+		PerCall:    ptr(money.USDC(1000)),
+		PerSession: ptr(money.USDC(150_000)),
+		PerDay:     ptr(money.USDC(280_000)),
+		Total:      ptr(money.USDC(300_000)),
+		PerAPI:     map[string]money.Amount{"a": money.USDC(200_000)},
+		PerTool:    map[string]money.Amount{"a_get": money.USDC(120_000)},
 	}
 	w, err := wallet.Generate(wallet.Options{})
 	if err != nil {
@@ -98,7 +99,7 @@ func TestConcurrencyProperty(t *testing.T) {
 		return &catalog.Operation{
 			API: api, Name: name, Method: "GET", ServerURL: srv.URL, Path: "/x",
 			InputSchema: json.RawMessage(`{"type":"object"}`),
-			Price:       &catalog.Price{Amount: big.NewInt(1100), Decimals: 6, Asset: "USDC", Scheme: "exact", Mode: "fixed"},
+			Price:       &catalog.Price{Amount: money.USDC(1100), Asset: "USDC", Scheme: "exact", Mode: "fixed"},
 		}
 	}
 	ops := []*catalog.Operation{op("a", "a_get"), op("a", "a_list"), op("b", "b_get")}
@@ -120,7 +121,7 @@ func TestConcurrencyProperty(t *testing.T) {
 				c := clients[(g+int(i))%len(clients)]
 				res, err := c.Call(t.Context(), tools.Call{Op: ops[int(i)%len(ops)], Session: sessions[int(i)%len(sessions)]})
 				switch {
-				case err == nil && res.Payment != nil && res.Payment.Status == "settled":
+				case err == nil && res.Payment != nil && res.Payment.Status == ledger.StatusSettled:
 					settled.Add(1)
 				case errors.Is(err, tools.ErrRefused):
 					refused.Add(1)
@@ -151,14 +152,8 @@ func TestConcurrencyProperty(t *testing.T) {
 	}
 	// Replay the history: after every event, what counts stays within every cap.
 	type key struct{ kind, name string }
-	counted := map[key]*big.Int{}
-	add := func(k key, v *big.Int) {
-		if counted[k] == nil {
-			counted[k] = new(big.Int)
-		}
-		counted[k].Add(counted[k], v)
-	}
-	limit := map[key]*big.Int{{"total", ""}: caps.Total, {"day", ""}: caps.PerDay, {"api", "a"}: caps.PerAPI["a"], {"tool", "a_get"}: caps.PerTool["a_get"]}
+	counted := map[key]money.Amount{}
+	limit := map[key]*money.Amount{{"total", ""}: caps.Total, {"day", ""}: caps.PerDay, {"api", "a"}: ptr(caps.PerAPI["a"]), {"tool", "a_get"}: ptr(caps.PerTool["a_get"])}
 	for _, s := range sessions {
 		limit[key{"session", s}] = caps.PerSession
 	}
@@ -168,7 +163,7 @@ func TestConcurrencyProperty(t *testing.T) {
 		switch e.Kind {
 		case ledger.KindReserved:
 			amounts[e.CallID] = e
-			if e.Amount.Cmp(caps.PerCall) > 0 {
+			if e.Amount.Cmp(*caps.PerCall) > 0 {
 				t.Errorf("event %d reserves %s, above the per-call cap", e.Seq, e.Amount)
 			}
 			sign = 1
@@ -178,10 +173,13 @@ func TestConcurrencyProperty(t *testing.T) {
 			continue
 		}
 		r := amounts[e.CallID]
-		v := new(big.Int).Mul(r.Amount, big.NewInt(sign))
 		for _, k := range []key{{"total", ""}, {"day", ""}, {"session", r.Session}, {"api", r.API}, {"tool", r.Tool}} {
-			add(k, v)
-			if l := limit[k]; l != nil && counted[k].Cmp(l) > 0 {
+			if sign > 0 {
+				counted[k] = counted[k].Add(*r.Amount)
+			} else {
+				counted[k] = counted[k].Sub(*r.Amount)
+			}
+			if l := limit[k]; l != nil && counted[k].Cmp(*l) > 0 {
 				t.Fatalf("after event %d the %s %q count %s exceeds its cap %s", e.Seq, k.kind, k.name, counted[k], l)
 			}
 		}
@@ -190,7 +188,7 @@ func TestConcurrencyProperty(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sum := new(big.Int)
+	var sum money.Amount
 	for _, s := range spends {
 		if s.Status != ledger.StatusSettled {
 			t.Errorf("spend %s is %s", s.CallID, s.Status)
@@ -198,12 +196,12 @@ func TestConcurrencyProperty(t *testing.T) {
 		if n := api.nonces[s.Nonce]; n != 1 {
 			t.Errorf("nonce %s was paid %d times", s.Nonce, n)
 		}
-		sum.Add(sum, s.Amount)
+		sum = sum.Add(s.Amount)
 	}
 	if len(spends) != int(settled.Load()) || len(api.nonces) != len(spends) {
 		t.Errorf("%d spends, %d settled calls, %d distinct nonces paid", len(spends), settled.Load(), len(api.nonces))
 	}
-	if sum.Int64() != api.paid.Load() {
+	if sum.Cmp(money.USDC(api.paid.Load())) != 0 {
 		t.Errorf("ledger settled %s, the API was paid %d", sum, api.paid.Load())
 	}
 	tot, err := led.Totals(t.Context(), "", "")
@@ -211,3 +209,5 @@ func TestConcurrencyProperty(t *testing.T) {
 		t.Errorf("Totals.Total = %v (%v), want %s", tot.Total, err, sum)
 	}
 }
+
+func ptr[T any](v T) *T { return &v }

@@ -4,9 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/big"
 	"net/http"
-	"strings"
+
+	"github.com/tollhq/toll/tools/money"
 )
 
 // ErrNotX402 reports a 402 response that carries no x402 payment requirements.
@@ -32,12 +32,15 @@ type Challenge struct {
 
 // Option is one payment requirement as a client weighs it.
 type Option struct {
-	Index             int // position in the server's accepts list
-	Scheme            string
-	Network           string
-	Asset             string
-	PayTo             string
-	Amount            *big.Int // nil when Problem is set
+	Index   int // position in the server's accepts list
+	Scheme  string
+	Network string
+	Asset   string
+	PayTo   string
+	// Amount is the requirement's amount (v2 amount, v1 maxAmountRequired), read in
+	// USDC's decimals: every token toll pays is a 6-decimal stablecoin. Zero when Problem
+	// is set.
+	Amount            money.Amount
 	MaxTimeoutSeconds int64
 	Domain            EIP712Extra // the token's EIP-712 name and version from extra
 	// Problem says why the entry cannot be paid as it stands (bad amount, missing extra...);
@@ -107,7 +110,7 @@ func checkAccepts(n int) error {
 
 func newOption(i int, scheme, network, asset, payTo, amount string, timeout int64, extra json.RawMessage) Option {
 	o := Option{Index: i, Scheme: scheme, Network: network, Asset: asset, PayTo: payTo, MaxTimeoutSeconds: timeout}
-	v, err := ParseAtomic(amount)
+	v, err := money.ParseAtomic(amount, money.USDCDecimals)
 	if err != nil {
 		o.Problem = err.Error()
 		return o
@@ -126,19 +129,6 @@ func newOption(i int, scheme, network, asset, payTo, amount string, timeout int6
 		o.Problem = "maxTimeoutSeconds is not positive"
 	}
 	return o
-}
-
-// ParseAtomic parses a non-negative integer amount in atomic units written as a decimal
-// string, the only form x402 uses (at most 78 digits: uint256).
-func ParseAtomic(s string) (*big.Int, error) {
-	if s == "" {
-		return nil, fmt.Errorf("amount is empty")
-	}
-	if len(s) > 78 || strings.Trim(s, "0123456789") != "" {
-		return nil, fmt.Errorf("amount %.40q is not a decimal integer of at most 78 digits", s)
-	}
-	v, _ := new(big.Int).SetString(s, 10)
-	return v, nil
 }
 
 // PaymentHeader returns the header name and value that pay option i of c with payload p:

@@ -7,13 +7,15 @@ import (
 	"strings"
 
 	"github.com/ethereum/go-ethereum/accounts/abi"
+
+	"github.com/tollhq/toll/tools/money"
 )
 
 // The token's EIP-712 domain and ERC-20 metadata, as the requirements' extra carries them.
 const (
 	TokenName     = "USDC" // EIP-712 domain name, as on Base Sepolia
 	TokenVersion  = "2"    // EIP-712 domain version
-	TokenDecimals = 6
+	TokenDecimals = money.USDCDecimals
 )
 
 // The compiled token (token/Token.sol, built by token/build.sh with solc 0.8.37).
