@@ -22,7 +22,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/tollhq/toll/ledger"
-	"github.com/tollhq/toll/tools"
+	"github.com/tollhq/toll/ledger/reconcile"
 	"github.com/tollhq/toll/tools/money"
 	"github.com/tollhq/toll/tools/x402test"
 	"github.com/tollhq/toll/wallet"
@@ -299,7 +299,7 @@ func (cr *crashRig) crashOnce(t *testing.T, step string, i int, ledgerFile strin
 		if err != nil {
 			t.Fatal(err)
 		}
-		if d := sp.ValidBefore.Add(tools.DefaultReconcileMargin).Sub(bt) + 2*time.Second; d > 0 {
+		if d := sp.ValidBefore.Add(reconcile.DefaultMargin).Sub(bt) + 2*time.Second; d > 0 {
 			if err := world.Chain.AdvanceTime(ctx, d); err != nil {
 				t.Fatal(err)
 			}

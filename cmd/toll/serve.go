@@ -16,6 +16,7 @@ import (
 
 	"github.com/tollhq/toll/catalog"
 	"github.com/tollhq/toll/ledger"
+	"github.com/tollhq/toll/ledger/reconcile"
 	"github.com/tollhq/toll/server"
 	"github.com/tollhq/toll/tools"
 	"github.com/tollhq/toll/tools/money"
@@ -326,7 +327,7 @@ func reconcileAtStart(ctx context.Context, led *ledger.Ledger, rpcs []string, lo
 		logger.Warn("reconcile at start skipped: the chain endpoints could not be reached; unknown spends still count against the caps", "err", err)
 		return
 	}
-	rep, err := tools.Reconcile(ctx, led, chains, tools.ReconcileOptions{Logger: logger})
+	rep, err := reconcile.Run(ctx, led, chains, reconcile.Options{Logger: logger})
 	if err != nil {
 		logger.Warn("reconcile at start incomplete; the spends it could not check still count against the caps", "err", err)
 	}
