@@ -307,12 +307,12 @@ func defaultLedgerPath(getenv env) (string, error) {
 // crashAt returns a checkpoint hook that kills the process with SIGKILL at the named step
 // of a paid call (see tools.Config.Checkpoint). It exists for the crash tests, which set
 // TOLL_TEST_CRASH_AT; unset, it does nothing.
-func crashAt(step string) func(string) {
+func crashAt(step string) func(tools.Step) {
 	if step == "" {
 		return nil
 	}
-	return func(s string) {
-		if s == step {
+	return func(s tools.Step) {
+		if string(s) == step {
 			killSelf()
 		}
 	}
