@@ -213,7 +213,7 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if len(rpcs) > 0 {
 		reconcileAtStart(ctx, led, rpcs, logger)
 	}
-	client, err := tools.New(tools.Config{Wallet: w, Ledger: led, Policy: pol, Logger: logger, TermsTTL: *termsTTL, Getenv: getenv, Checkpoint: crashAt(getenv("TOLL_TEST_CRASH_AT"))})
+	client, err := tools.New(tools.Config{Wallet: w, Ledger: led, Policy: pol, Logger: logger, TermsTTL: *termsTTL, Getenv: getenv, Checkpoint: crashHook(getenv)})
 	if err != nil {
 		return usagef("%v", err)
 	}
@@ -302,20 +302,6 @@ func defaultLedgerPath(getenv env) (string, error) {
 		return "", fmt.Errorf("no ledger path: %v; pass --ledger FILE or set TOLL_LEDGER", err)
 	}
 	return filepath.Join(dir, "toll", "ledger.db"), nil
-}
-
-// crashAt returns a checkpoint hook that kills the process with SIGKILL at the named step
-// of a paid call (see tools.Config.Checkpoint). It exists for the crash tests, which set
-// TOLL_TEST_CRASH_AT; unset, it does nothing.
-func crashAt(step string) func(tools.Step) {
-	if step == "" {
-		return nil
-	}
-	return func(s tools.Step) {
-		if string(s) == step {
-			killSelf()
-		}
-	}
 }
 
 // reconcileAtStart resolves unknown spends against the chains before serving. A failure is
