@@ -235,25 +235,41 @@ func (s *Server) success(op *catalog.Operation, res *tools.Result) *mcp.CallTool
 	return result
 }
 
+// failure turns a failed call into a tool result. A refusal or a payment problem says
+// what happened and what the user can do, in toll's vocabulary; an unexpected error is
+// logged with its detail, and the model gets a message without it.
 func (s *Server) failure(op *catalog.Operation, err error) *mcp.CallToolResult {
 	var refused *tools.RefusedError
 	var perr *tools.PaymentError
-	msg := err.Error()
+	var msg string
 	switch {
 	case errors.As(err, &refused):
-		msg = "Not paid: " + refused.Error()
+		msg = "Not paid: " + refused.Error() + refusalHint(refused)
 	case errors.As(err, &perr):
-		msg = "Payment problem: " + perr.Error()
+		msg = fmt.Sprintf("Payment problem: %s (%s). The signed %s counts as spent until `toll ledger reconcile` shows it never settled; toll will not pay again for this call.",
+			perr.Reason, perr.URL, perr.Receipt.Display)
 	case errors.Is(err, tools.ErrInvalidArguments), errors.Is(err, tools.ErrUpstream):
+		msg = err.Error()
 	default:
 		s.log.Error("tool call failed", "tool", op.Name, "err", err)
-		msg = fmt.Sprintf("%s failed inside toll: %v", op.Name, err)
+		msg = fmt.Sprintf("%s failed inside toll (the details are in toll's log); no payment was sent.", op.Name)
 	}
 	result := mcp.NewToolResultError(msg)
 	if perr != nil && perr.Receipt != nil {
 		result.Meta = mcp.NewMetaFromMap(receiptMeta(perr.Receipt))
 	}
 	return result
+}
+
+// refusalHint says what the user can change so that a refused payment would be made.
+func refusalHint(r *tools.RefusedError) string {
+	switch r.Rule {
+	case tools.RuleCap:
+		return fmt.Sprintf("\nThe user can raise the %s cap in toll's configuration.", r.Cap)
+	case tools.RuleNetwork:
+		return "\nThe user can allow that network in toll's configuration."
+	}
+	return ""
 }
 
 func costLine(rc *tools.Receipt) string {

@@ -3,7 +3,6 @@ package tools
 import (
 	"encoding/json"
 	"fmt"
-	"math/big"
 	"net/http/httptest"
 	"path/filepath"
 	"testing"
@@ -76,33 +75,9 @@ func BenchmarkPaidCallInstant(b *testing.B) {
 // real EIP-3009 transfer, outcome.
 func BenchmarkPaidCallLocalWorld(b *testing.B) {
 	ctx := b.Context()
-	world, err := x402test.Start(ctx, x402test.Options{MaxClockSkew: 24 * time.Hour, MaxTimeoutSeconds: 48 * 3600})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer world.Close()
-	api, err := catalog.Load(ctx, world.SpecYAML(), "weather.yaml", catalog.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	var op *catalog.Operation
-	for _, o := range api.Operations {
-		if o.OperationID == "getWeather" {
-			op = o
-		}
-	}
-	w, err := wallet.Generate(wallet.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := world.Fund(ctx, w.Address().Hex(), big.NewInt(1_000_000_000_000)); err != nil {
-		b.Fatal(err)
-	}
-	led, err := ledger.Open(filepath.Join(b.TempDir(), "ledger.db"), ledger.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer led.Close()
+	lw := newLocalWorld(b, x402test.Options{MaxClockSkew: 24 * time.Hour, MaxTimeoutSeconds: 48 * 3600}, 1_000_000_000_000)
+	world, w, led := lw.world, lw.wallet, lw.led
+	op := lw.ops(b, "")["getWeather"]
 	c, err := New(Config{Wallet: w, Ledger: led, Policy: Policy{
 		Networks:  []string{world.Chain.NetworkV2()},
 		Assets:    []Asset{{Address: world.Chain.TokenAddress()}},

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -57,6 +58,13 @@ func (h *hostileAPI) count() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return len(h.payments)
+}
+
+// payment is the i-th payment header received.
+func (h *hostileAPI) payment(i int) string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.payments[i]
 }
 
 func v1Requirement(amount, network, asset, payTo string, timeout int, extra string) map[string]any {
@@ -137,21 +145,22 @@ func TestHostile402Refused(t *testing.T) {
 		name   string
 		reqs   []map[string]any
 		mutate func(f *fixture)
-		rule   string
+		rule   Rule
+		cap    string // with RuleCap: the cap that refused 1000 with a limit of 999
 	}{
-		{"amount above advertised by one", []map[string]any{v1Requirement("1001", "base-sepolia", testUSDC, testPayTo, 60, `{"name":"USDC","version":"2"}`)}, nil, "advertised price"},
-		{"other chain", []map[string]any{v1Requirement("1000", "base", "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913", testPayTo, 60, `{"name":"USD Coin","version":"2"}`)}, nil, "network allowlist"},
-		{"unknown network", []map[string]any{v1Requirement("1000", "solana", testUSDC, testPayTo, 60, `{"name":"USDC","version":"2"}`)}, nil, "network allowlist"},
-		{"other asset", []map[string]any{v1Requirement("1000", "base-sepolia", otherAddr, testPayTo, 60, `{"name":"USDC","version":"2"}`)}, nil, "asset allowlist"},
-		{"other EIP-712 name", []map[string]any{v1Requirement("1000", "base-sepolia", testUSDC, testPayTo, 60, `{"name":"USD Coin","version":"2"}`)}, nil, "asset allowlist"},
-		{"other scheme", []map[string]any{func() map[string]any { r := good(); r["scheme"] = "upto"; return r }()}, nil, "scheme"},
-		{"no EIP-712 domain", []map[string]any{v1Requirement("1000", "base-sepolia", testUSDC, testPayTo, 60, "")}, nil, "malformed requirement"},
-		{"zero payTo", []map[string]any{v1Requirement("1000", "base-sepolia", testUSDC, "0x0000000000000000000000000000000000000000", 60, `{"name":"USDC","version":"2"}`)}, nil, "malformed requirement"},
-		{"payTo not pinned one", []map[string]any{good()}, func(f *fixture) { f.op.Price.PayTo = otherAddr }, "payTo pinning"},
-		{"network not advertised", []map[string]any{good()}, func(f *fixture) { f.op.Price.Network = "eip155:8453" }, "advertised price"},
-		{"free operation asks to be paid", []map[string]any{good()}, func(f *fixture) { f.op.Price = nil }, "advertised price"},
-		{"above per-call cap", []map[string]any{good()}, func(f *fixture) { f.client.policy.caps.PerCall = ptr(money.USDC(999)) }, "per-call cap"},
-		{"above per-session cap", []map[string]any{good()}, func(f *fixture) { f.client.policy.caps.PerSession = ptr(money.USDC(999)) }, "per-session cap"},
+		{"amount above advertised by one", []map[string]any{v1Requirement("1001", "base-sepolia", testUSDC, testPayTo, 60, `{"name":"USDC","version":"2"}`)}, nil, RuleAdvertisedPrice, ""},
+		{"other chain", []map[string]any{v1Requirement("1000", "base", "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913", testPayTo, 60, `{"name":"USD Coin","version":"2"}`)}, nil, RuleNetwork, ""},
+		{"unknown network", []map[string]any{v1Requirement("1000", "solana", testUSDC, testPayTo, 60, `{"name":"USDC","version":"2"}`)}, nil, RuleNetwork, ""},
+		{"other asset", []map[string]any{v1Requirement("1000", "base-sepolia", otherAddr, testPayTo, 60, `{"name":"USDC","version":"2"}`)}, nil, RuleAsset, ""},
+		{"other EIP-712 name", []map[string]any{v1Requirement("1000", "base-sepolia", testUSDC, testPayTo, 60, `{"name":"USD Coin","version":"2"}`)}, nil, RuleAsset, ""},
+		{"other scheme", []map[string]any{func() map[string]any { r := good(); r["scheme"] = "upto"; return r }()}, nil, RuleScheme, ""},
+		{"no EIP-712 domain", []map[string]any{v1Requirement("1000", "base-sepolia", testUSDC, testPayTo, 60, "")}, nil, RuleMalformed, ""},
+		{"zero payTo", []map[string]any{v1Requirement("1000", "base-sepolia", testUSDC, "0x0000000000000000000000000000000000000000", 60, `{"name":"USDC","version":"2"}`)}, nil, RuleMalformed, ""},
+		{"payTo not pinned one", []map[string]any{good()}, func(f *fixture) { f.op.Price.PayTo = otherAddr }, RulePayTo, ""},
+		{"network not advertised", []map[string]any{good()}, func(f *fixture) { f.op.Price.Network = "eip155:8453" }, RuleAdvertisedPrice, ""},
+		{"free operation asks to be paid", []map[string]any{good()}, func(f *fixture) { f.op.Price = nil }, RuleAdvertisedPrice, ""},
+		{"above per-call cap", []map[string]any{good()}, func(f *fixture) { f.client.policy.caps.PerCall = ptr(money.USDC(999)) }, RuleCap, ledger.CapPerCall},
+		{"above per-session cap", []map[string]any{good()}, func(f *fixture) { f.client.policy.caps.PerSession = ptr(money.USDC(999)) }, RuleCap, ledger.CapPerSession},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -167,8 +176,14 @@ func TestHostile402Refused(t *testing.T) {
 			if !errors.As(err, &refused) || !errors.Is(err, ErrRefused) {
 				t.Fatalf("err = %v, want a *RefusedError", err)
 			}
-			if refused.Rule != tt.rule {
-				t.Errorf("rule = %q, want %q (%v)", refused.Rule, tt.rule, err)
+			if refused.Rule != tt.rule || refused.Cap != tt.cap {
+				t.Errorf("rule = %q, cap %q; want %q, %q (%v)", refused.Rule, refused.Cap, tt.rule, tt.cap, err)
+			}
+			if tt.cap != "" && (refused.Amount.Cmp(money.USDC(1000)) != 0 || refused.Limit.Cmp(money.USDC(999)) != 0 || !refused.Used.IsZero()) {
+				t.Errorf("cap refusal: amount %s, limit %s, used %s; want 0.001, 0.000999, 0", refused.Amount, refused.Limit, refused.Used)
+			}
+			if strings.Contains(err.Error(), "--") {
+				t.Errorf("the refusal names a command-line flag: %v", err)
 			}
 			if n := api.count(); n != 0 {
 				t.Fatalf("the server received %d payment(s); nothing may be signed", n)
@@ -184,7 +199,7 @@ func TestHostile402Refused(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(events) != 1 || events[0].Kind != "refused" {
+			if len(events) != 1 || events[0].Kind != ledger.KindRefused {
 				t.Errorf("ledger events = %+v, want one refused event", events)
 			}
 		})
@@ -205,9 +220,11 @@ func decodeV1(t *testing.T, header string, payer wallet.Address) x402.PaymentPay
 	value, _ := new(big.Int).SetString(a.Value, 10)
 	after, _ := new(big.Int).SetString(a.ValidAfter, 10)
 	before, _ := new(big.Int).SetString(a.ValidBefore, 10)
-	nonce, _ := hex.DecodeString(strings.TrimPrefix(a.Nonce, "0x"))
-	auth := wallet.Authorization{From: from, To: to, Value: value, ValidAfter: after, ValidBefore: before}
-	copy(auth.Nonce[:], nonce)
+	nonce, err := wallet.ParseNonce(a.Nonce)
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth := wallet.Authorization{From: from, To: to, Value: value, ValidAfter: after, ValidBefore: before, Nonce: nonce}
 	token, _ := wallet.ParseAddress(testUSDC)
 	sig, _ := hex.DecodeString(strings.TrimPrefix(p.Payload.Signature, "0x"))
 	got, err := wallet.Recover(wallet.Domain{Name: "USDC", Version: "2", ChainID: big.NewInt(84532), VerifyingContract: token}, auth, sig)
@@ -231,7 +248,7 @@ func TestDecoyFirstPaysTheOneThatFits(t *testing.T) {
 	if api.count() != 1 {
 		t.Fatalf("%d payments sent, want 1", api.count())
 	}
-	p := decodeV1(t, api.payments[0], f.wallet.Address())
+	p := decodeV1(t, api.payment(0), f.wallet.Address())
 	if p.Payload.Authorization.Value != "800" || !strings.EqualFold(p.Payload.Authorization.To, testPayTo) {
 		t.Errorf("paid %s to %s, want the cheapest fitting requirement (800 to %s)", p.Payload.Authorization.Value, p.Payload.Authorization.To, testPayTo)
 	}
@@ -254,7 +271,7 @@ func TestAuthorizationWindowIsCapped(t *testing.T) {
 	if _, err := f.call(t); err != nil {
 		t.Fatal(err)
 	}
-	p := decodeV1(t, api.payments[0], f.wallet.Address())
+	p := decodeV1(t, api.payment(0), f.wallet.Address())
 	before, _ := new(big.Int).SetString(p.Payload.Authorization.ValidBefore, 10)
 	if limit := start.Add(2*time.Minute + 2*time.Second).Unix(); before.Int64() > limit {
 		t.Errorf("validBefore %d is past now+2m (%d): the year-long window was not cut", before.Int64(), limit)
@@ -321,8 +338,8 @@ func TestNoSecondPayment(t *testing.T) {
 }
 
 func TestInvalidArgumentsSendNothing(t *testing.T) {
-	hits := 0
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits++ }))
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
 	defer srv.Close()
 	f := newFixture(t, srv.URL, Policy{})
 	for _, args := range []string{`{}`, `{"id":5}`, `{"id":"1","extra":true}`, `[1]`, `{"id":`} {
@@ -331,8 +348,8 @@ func TestInvalidArgumentsSendNothing(t *testing.T) {
 			t.Errorf("args %s: err = %v, want ErrInvalidArguments", args, err)
 		}
 	}
-	if hits != 0 {
-		t.Errorf("%d requests sent for invalid arguments", hits)
+	if n := hits.Load(); n != 0 {
+		t.Errorf("%d requests sent for invalid arguments", n)
 	}
 }
 
@@ -388,7 +405,7 @@ func TestV2EchoesAcceptedAndPaysOnce(t *testing.T) {
 	if res.Payment.Status != ledger.StatusSettled || res.Payment.Version != 2 {
 		t.Errorf("receipt %+v", res.Payment)
 	}
-	raw, _ := base64.StdEncoding.DecodeString(api.payments[0])
+	raw, _ := base64.StdEncoding.DecodeString(api.payment(0))
 	if !strings.Contains(string(raw), `"accepted":`+accepted) {
 		t.Errorf("accepted not echoed exactly: %s", raw)
 	}

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/tollhq/toll/tools/money"
 )
 
 // Sentinel errors. Match them with errors.Is.
@@ -28,22 +30,48 @@ var (
 	ErrUpstream = errors.New("upstream error")
 )
 
-// RefusedError is a payment toll refused to make. Rule names what refused (for example
-// "per-session cap", "network allowlist", "advertised price"); Msg says it for a person or
-// a model, with what the user can change. Nothing was signed.
+// Rule names what refused a payment.
+type Rule string
+
+// The rules of the policy, in the order a requirement is weighed.
+const (
+	RuleMalformed       Rule = "malformed requirement" // a requirement toll cannot read or that asks for zero
+	RuleScheme          Rule = "scheme"                // not the exact scheme
+	RuleNetwork         Rule = "network allowlist"     // a network the user did not allow
+	RuleAdvertisedPrice Rule = "advertised price"      // no price in the catalog, more than it, or another network
+	RuleAsset           Rule = "asset allowlist"       // a token not allowed, or a known token with another EIP-712 domain
+	RulePayTo           Rule = "payTo pinning"         // a recipient other than the catalog's pinned one
+	RuleCap             Rule = "cap"                   // a spending cap; RefusedError.Cap says which
+	RulePolicy          Rule = "policy"                // the requirements of one 402 were refused by several rules
+)
+
+// RefusedError is a payment toll refused to make. Nothing was signed. Its fields say what
+// refused; the text for a person or a model (what the user can change, and how) is the
+// caller's to phrase.
 type RefusedError struct {
-	Rule    string
+	Rule Rule
+	// Cap is the cap that refused when Rule is RuleCap: ledger.CapPerCall,
+	// CapPerSession, CapPerDay, CapTotal... Amount is what was asked, Limit the cap and
+	// Used what counted against it before this call (zero for the per-call cap).
+	Cap                 string
+	Amount, Limit, Used money.Amount
+	// Msg says what was refused and why, for people; it names no command or flag.
 	Msg     string
 	Reasons []string // one line per requirement that was weighed, when a 402 offered several
 	Err     error    // the underlying cause (ErrNoAcceptableRequirement, ledger.ErrCapExceeded...)
 }
 
+// RuleName is the rule as people say it: "per-session cap", "network allowlist".
+func (e *RefusedError) RuleName() string {
+	if e.Rule == RuleCap && e.Cap != "" {
+		return e.Cap + " cap"
+	}
+	return string(e.Rule)
+}
+
 func (e *RefusedError) Error() string {
 	var b strings.Builder
-	b.WriteString("payment refused (")
-	b.WriteString(e.Rule)
-	b.WriteString("): ")
-	b.WriteString(e.Msg)
+	fmt.Fprintf(&b, "payment refused (%s): %s", e.RuleName(), e.Msg)
 	for _, r := range e.Reasons {
 		b.WriteString("\n- ")
 		b.WriteString(r)
@@ -57,13 +85,18 @@ func (e *RefusedError) Is(target error) bool { return target == ErrRefused }
 func (e *RefusedError) Unwrap() error { return e.Err }
 
 // PaymentError is a payment that left toll but whose outcome is not a proven settlement.
-// Receipt says what was authorized; it counts against the caps until reconciled.
+// Receipt says what was authorized; it counts against the caps until reconciled against
+// the chain. toll never pays a second time for the same call.
 type PaymentError struct {
-	Msg     string
+	Reason  string // what happened after the payment left toll, for people
+	URL     string // where the paid request went
 	Receipt *Receipt
-	Err     error
+	Err     error // ErrPaymentNotSettled
 }
 
-func (e *PaymentError) Error() string { return e.Msg }
+func (e *PaymentError) Error() string {
+	return fmt.Sprintf("%s (%s); the signed %s counts as spent until reconciled against the chain, and toll does not pay twice for one call",
+		e.Reason, e.URL, e.Receipt.Display)
+}
 
 func (e *PaymentError) Unwrap() error { return e.Err }

@@ -9,14 +9,15 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/tollhq/toll/catalog"
 	"github.com/tollhq/toll/ledger"
+	"github.com/tollhq/toll/ledger/reconcile"
 	"github.com/tollhq/toll/tools/x402"
+	"github.com/tollhq/toll/tools/x402test"
+	"github.com/tollhq/toll/wallet/onchain"
 )
 
 // hostileProxy stands between toll and the local world's paid API. It rewrites the 402
@@ -30,6 +31,13 @@ type hostileProxy struct {
 
 	mu       sync.Mutex
 	payments int
+}
+
+// count is how many payment headers the proxy received.
+func (p *hostileProxy) count() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.payments
 }
 
 func (p *hostileProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -138,29 +146,33 @@ func TestHostile402sOnLocalWorld(t *testing.T) {
 	tests := []struct {
 		name     string
 		op       string // operationId: getWeather is x402 v1, createReport v2
+		pin      bool   // the spec pins the world's payTo
 		mutate   func([]map[string]any) []map[string]any
 		afterPay func(w http.ResponseWriter, r *http.Request, forward func() (*http.Response, []byte))
 		refused  bool          // nothing may be signed
 		want     ledger.Status // the spend's status after reconcile
 	}{
-		{"amount +1 (v1)", "getWeather", plusOne, relay, true, ""},
-		{"amount +1 (v2)", "createReport", plusOne, relay, true, ""},
-		{"other payTo pinned away", "getWeather", set("payTo", "0x2222222222222222222222222222222222222222"), relay, false, ledger.StatusVoided},
-		{"other asset", "getWeather", set("asset", "0x3333333333333333333333333333333333333333"), relay, true, ""},
-		{"other chain", "createReport", set("network", "eip155:8453"), relay, true, ""},
-		{"other EIP-712 name", "createReport", set("extra", map[string]any{"name": "USD Coin", "version": "2"}), relay, false, ledger.StatusVoided},
-		{"decoy first", "getWeather", decoy, relay, false, ledger.StatusSettled},
-		{"year-long window (cut to the ceiling)", "getWeather", set("maxTimeoutSeconds", 365*24*3600), relay, false, ledger.StatusSettled},
-		{"402 after payment (settled behind toll's back)", "getWeather", nil, func(w http.ResponseWriter, r *http.Request, forward func() (*http.Response, []byte)) {
+		{"amount +1 (v1)", "getWeather", false, plusOne, relay, true, ""},
+		{"amount +1 (v2)", "createReport", false, plusOne, relay, true, ""},
+		{"other payTo, pinned away", "getWeather", true, set("payTo", "0x2222222222222222222222222222222222222222"), relay, true, ""},
+		{"other payTo, not pinned", "getWeather", false, set("payTo", "0x2222222222222222222222222222222222222222"), relay, false, ledger.StatusVoided},
+		{"other asset", "getWeather", false, set("asset", "0x3333333333333333333333333333333333333333"), relay, true, ""},
+		{"other chain", "createReport", false, set("network", "eip155:8453"), relay, true, ""},
+		// Signed for another domain: the facilitator refuses it, so it can never settle.
+		{"other EIP-712 name", "createReport", false, set("extra", map[string]any{"name": "USD Coin", "version": "2"}), relay, false, ledger.StatusVoided},
+		{"decoy first", "getWeather", false, decoy, relay, false, ledger.StatusSettled},
+		// Every case checks validBefore against the 5 minute ceiling; here the 402 asks a year.
+		{"year-long window (cut to the ceiling)", "getWeather", false, set("maxTimeoutSeconds", 365*24*3600), relay, false, ledger.StatusSettled},
+		{"402 after payment (settled behind toll's back)", "getWeather", false, nil, func(w http.ResponseWriter, r *http.Request, forward func() (*http.Response, []byte)) {
 			forward()
 			w.WriteHeader(http.StatusPaymentRequired)
 			w.Write([]byte(`{"x402Version":1,"error":"try again","accepts":[]}`))
 		}, false, ledger.StatusSettled},
-		{"settlement never answers", "createReport", nil, func(w http.ResponseWriter, r *http.Request, forward func() (*http.Response, []byte)) {
+		{"settlement never answers", "createReport", false, nil, func(w http.ResponseWriter, r *http.Request, forward func() (*http.Response, []byte)) {
 			forward()
 			<-r.Context().Done()
 		}, false, ledger.StatusSettled},
-		{"reset after the body was sent", "getWeather", nil, func(w http.ResponseWriter, r *http.Request, forward func() (*http.Response, []byte)) {
+		{"reset after the body was sent", "getWeather", false, nil, func(w http.ResponseWriter, r *http.Request, forward func() (*http.Response, []byte)) {
 			if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
 				conn.Close()
 			}
@@ -169,30 +181,19 @@ func TestHostile402sOnLocalWorld(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := t.Context()
-			f := newReconcileFixture(t)
-			proxy := &hostileProxy{target: f.world.APIURL, mutate: tt.mutate, afterPay: tt.afterPay}
+			lw := newLocalWorld(t, x402test.Options{RPCAddr: "127.0.0.1:0"}, 1_000_000)
+			proxy := &hostileProxy{target: lw.world.APIURL, mutate: tt.mutate, afterPay: tt.afterPay}
 			srv := httptest.NewServer(proxy)
 			defer srv.Close()
-			api, err := catalog.Load(ctx, f.world.SpecYAML(), "weather.yaml", catalog.Options{BaseURL: srv.URL})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var op *catalog.Operation
-			for _, o := range api.Operations {
-				if o.OperationID == tt.op {
-					op = o
-				}
-			}
-			if tt.name == "other payTo pinned away" {
-				// The spec pins the world's payTo; the 402 asks for another: refused.
-				op.Price.PayTo = f.world.PayTo()
-				tt.refused = true
+			op := lw.ops(t, srv.URL)[tt.op]
+			if tt.pin {
+				op.Price.PayTo = lw.world.PayTo()
 			}
 			c, err := New(Config{
-				Wallet: f.wallet, Ledger: f.led,
+				Wallet: lw.wallet, Ledger: lw.led,
 				Policy: Policy{
-					Networks:  []string{f.world.Chain.NetworkV2()},
-					Assets:    []Asset{{Network: f.world.Chain.NetworkV2(), Address: f.world.Chain.TokenAddress()}},
+					Networks:  []string{lw.world.Chain.NetworkV2()},
+					Assets:    []Asset{{Network: lw.world.Chain.NetworkV2(), Address: lw.world.Chain.TokenAddress()}},
 					MaxWindow: 5 * time.Minute,
 				},
 				HTTPClient: &http.Client{Timeout: 3 * time.Second},
@@ -204,48 +205,41 @@ func TestHostile402sOnLocalWorld(t *testing.T) {
 			if tt.op == "createReport" {
 				args = json.RawMessage(`{"body":{"city":"Oslo","days":2}}`)
 			}
-			before, _ := f.world.BalanceOf(ctx, f.wallet.Address().Hex())
+			before := lw.balance(t)
 			_, callErr := c.Call(ctx, Call{Op: op, Arguments: args, Session: "s"})
 			if tt.refused {
 				if !errors.Is(callErr, ErrRefused) {
 					t.Fatalf("err = %v, want a refusal", callErr)
 				}
-				if proxy.payments != 0 {
-					t.Fatalf("a payment reached the server on a deviation")
+				if n := proxy.count(); n != 0 {
+					t.Fatalf("%d payments reached the server on a deviation", n)
 				}
-				if sp, _ := f.led.Spends(ctx); len(sp) != 0 {
+				if sp, _ := lw.led.Spends(ctx); len(sp) != 0 {
 					t.Fatalf("a refusal left %d reservations", len(sp))
 				}
 				return
 			}
-			if proxy.payments != 1 {
-				t.Fatalf("%d payments sent, want exactly 1 (err %v)", proxy.payments, callErr)
+			if n := proxy.count(); n != 1 {
+				t.Fatalf("%d payments sent, want exactly 1 (err %v)", n, callErr)
 			}
-			// Reconcile against the chain once the authorization's window is over.
-			sp, err := f.led.Spends(ctx)
+			sp, err := lw.led.Spends(ctx)
 			if err != nil || len(sp) != 1 {
 				t.Fatalf("spends %v %v", sp, err)
 			}
-			if sp[0].Status != ledger.StatusSettled {
-				bt, _ := f.world.Chain.BlockTime(ctx)
-				if d := sp[0].ValidBefore.Add(DefaultReconcileMargin).Sub(bt) + 2*time.Second; d > 0 {
-					if err := f.world.Chain.AdvanceTime(ctx, d); err != nil {
-						t.Fatal(err)
-					}
-				}
-				if _, err := Reconcile(ctx, f.led, f.chains(), ReconcileOptions{}); err != nil {
-					t.Fatal(err)
-				}
+			if ceiling := time.Now().Add(5*time.Minute + 5*time.Second); sp[0].ValidBefore.After(ceiling) {
+				t.Errorf("validBefore %s is past the 5 minute ceiling", sp[0].ValidBefore)
 			}
-			got, err := f.led.Spend(ctx, sp[0].CallID)
+			if sp[0].Status != ledger.StatusSettled {
+				reconcileAfterWindow(t, lw, sp[0])
+			}
+			got, err := lw.led.Spend(ctx, sp[0].CallID)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if got.Status != tt.want {
 				t.Errorf("after reconcile the spend is %s, want %s (call err: %v)", got.Status, tt.want, callErr)
 			}
-			after, _ := f.world.BalanceOf(ctx, f.wallet.Address().Hex())
-			spent := new(big.Int).Sub(before, after)
+			spent := new(big.Int).Sub(before, lw.balance(t))
 			counted := big.NewInt(0)
 			if got.Status == ledger.StatusSettled {
 				counted = got.Amount.Atomic()
@@ -253,12 +247,31 @@ func TestHostile402sOnLocalWorld(t *testing.T) {
 			if spent.Cmp(counted) != 0 {
 				t.Errorf("the chain moved %s, the ledger says %s", spent, counted)
 			}
-			if strings.Contains(tt.name, "window") && got.ValidBefore.After(time.Now().Add(5*time.Minute+5*time.Second)) {
-				t.Errorf("validBefore %s is past the 5 minute ceiling", got.ValidBefore)
-			}
-			if strings.Contains(tt.name, "EIP-712") && got.Status == ledger.StatusSettled {
-				t.Error("a payment signed for the wrong domain settled")
-			}
 		})
+	}
+}
+
+// reconcileAfterWindow moves the world's chain past the spend's validBefore and the
+// reconcile margin, and reconciles the ledger against it over JSON-RPC.
+func reconcileAfterWindow(t *testing.T, lw *localWorld, sp ledger.Spend) {
+	t.Helper()
+	ctx := t.Context()
+	bt, err := lw.world.Chain.BlockTime(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := sp.ValidBefore.Add(reconcile.DefaultMargin).Sub(bt) + 2*time.Second; d > 0 {
+		if err := lw.world.Chain.AdvanceTime(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rpc, err := onchain.Dial(ctx, lw.world.RPCURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rpc.Close()
+	chains := map[string]*onchain.Client{lw.world.Chain.ChainID().String(): rpc}
+	if _, err := reconcile.Run(ctx, lw.led, chains, reconcile.Options{}); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -42,8 +42,9 @@ type knownToken struct {
 	address, name, version string
 }
 
-// knownUSDC lists the USDC (EIP-3009) contract of each chain id with its EIP-712 domain
-// (x402.md §1.5 and §3.5). A network's USDC is allowed whenever the network is, and a 402
+// knownUSDC lists the USDC (EIP-3009) contract of each chain id with its EIP-712 domain,
+// as the x402 reference implementation lists them
+// (https://github.com/x402-foundation/x402/blob/main/go/mechanisms/evm/constants.go). A network's USDC is allowed whenever the network is, and a 402
 // that names it with another domain is refused: the signature would not be valid for it.
 var knownUSDC = map[int64]knownToken{
 	8453:   {"0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913", "USD Coin", "2"},
@@ -134,7 +135,7 @@ type choice struct {
 func (cp *compiledPolicy) choose(op *catalog.Operation, c *x402.Challenge) (*choice, error) {
 	if op.Price == nil {
 		return nil, &RefusedError{
-			Rule: "advertised price",
+			Rule: RuleAdvertisedPrice,
 			Msg: fmt.Sprintf("%s advertises no price, and toll pays only what the catalog advertises; "+
 				"add an x-payment-info price to the operation in its OpenAPI spec if you mean to pay for it", op.Name),
 			Err: ErrNoAcceptableRequirement,
@@ -143,7 +144,8 @@ func (cp *compiledPolicy) choose(op *catalog.Operation, c *x402.Challenge) (*cho
 	var (
 		best    *choice
 		reasons []string
-		rules   []string
+		rules   []Rule
+		asked   *money.Amount // the least amount the per-call cap refused
 	)
 	for _, o := range c.Options {
 		ch, rule, why := cp.weigh(op, o)
@@ -151,6 +153,9 @@ func (cp *compiledPolicy) choose(op *catalog.Operation, c *x402.Challenge) (*cho
 			reasons = append(reasons, fmt.Sprintf("requirement %d (%s %s on %s): %s", o.Index+1, amountText(o.Amount), o.Scheme, o.Network, why))
 			if !slices.Contains(rules, rule) {
 				rules = append(rules, rule)
+			}
+			if rule == RuleCap && (asked == nil || o.Amount.Cmp(*asked) < 0) {
+				asked = &o.Amount
 			}
 			continue
 		}
@@ -161,29 +166,32 @@ func (cp *compiledPolicy) choose(op *catalog.Operation, c *x402.Challenge) (*cho
 	if best != nil {
 		return best, nil
 	}
-	rule := "policy"
-	if len(rules) == 1 {
-		rule = rules[0]
-	}
-	return nil, &RefusedError{
-		Rule:    rule,
+	refused := &RefusedError{
+		Rule:    RulePolicy,
 		Msg:     fmt.Sprintf("none of the %d payment requirements of %s fits toll's policy; nothing was signed", len(c.Options), op.Name),
 		Reasons: reasons,
 		Err:     ErrNoAcceptableRequirement,
 	}
+	if len(rules) == 1 {
+		refused.Rule = rules[0]
+	}
+	if refused.Rule == RuleCap {
+		refused.Cap, refused.Amount, refused.Limit = ledger.CapPerCall, *asked, *cp.caps.PerCall
+	}
+	return nil, refused
 }
 
 // weigh checks one requirement. It returns a choice, or the rule that refused it and why.
-func (cp *compiledPolicy) weigh(op *catalog.Operation, o x402.Option) (*choice, string, string) {
+func (cp *compiledPolicy) weigh(op *catalog.Operation, o x402.Option) (*choice, Rule, string) {
 	if o.Problem != "" {
-		return nil, "malformed requirement", o.Problem
+		return nil, RuleMalformed, o.Problem
 	}
 	if o.Scheme != x402.SchemeExact {
-		return nil, "scheme", fmt.Sprintf("scheme %q is not supported; toll pays the exact scheme only", o.Scheme)
+		return nil, RuleScheme, fmt.Sprintf("scheme %q is not supported; toll pays the exact scheme only", o.Scheme)
 	}
 	id, err := x402.ChainID(o.Network)
 	if err != nil {
-		return nil, "network allowlist", fmt.Sprintf("network %q is not an EVM network toll knows", o.Network)
+		return nil, RuleNetwork, fmt.Sprintf("network %q is not an EVM network toll knows", o.Network)
 	}
 	chain := id.String()
 	if !cp.chains[chain] {
@@ -191,38 +199,38 @@ func (cp *compiledPolicy) weigh(op *catalog.Operation, o x402.Option) (*choice, 
 		if len(cp.names) > 0 {
 			allowed = strings.Join(cp.names, ", ")
 		}
-		return nil, "network allowlist", fmt.Sprintf("network %s is not allowed (allowed: %s); the user can allow it with --network eip155:%s", o.Network, allowed, chain)
+		return nil, RuleNetwork, fmt.Sprintf("network %s (eip155:%s) is not allowed (allowed: %s)", o.Network, chain, allowed)
 	}
 	if op.Price.Network != "" && !x402.SameNetwork(op.Price.Network, o.Network) {
-		return nil, "advertised price", fmt.Sprintf("network %s differs from the advertised %s", o.Network, op.Price.Network)
+		return nil, RuleAdvertisedPrice, fmt.Sprintf("network %s differs from the advertised %s", o.Network, op.Price.Network)
 	}
 	asset, err := wallet.ParseAddress(o.Asset)
 	if err != nil {
-		return nil, "asset allowlist", fmt.Sprintf("asset %q is not a token address", o.Asset)
+		return nil, RuleAsset, fmt.Sprintf("asset %q is not a token address", o.Asset)
 	}
 	key := strings.ToLower(asset.Hex())
 	if !cp.assets[chain][key] && !cp.anyAssets[key] {
-		return nil, "asset allowlist", fmt.Sprintf("asset %s is not an allowed token on %s (allowed: that network's USDC and --asset)", asset.Hex(), o.Network)
+		return nil, RuleAsset, fmt.Sprintf("asset %s is not an allowed token on %s (allowed: that network's USDC and the tokens the user added)", asset.Hex(), o.Network)
 	}
 	if known, ok := knownUSDC[id.Int64()]; ok && id.IsInt64() && strings.EqualFold(known.address, asset.Hex()) &&
 		(o.Domain.Name != known.name || o.Domain.Version != known.version) {
-		return nil, "asset allowlist", fmt.Sprintf("the 402 names USDC's EIP-712 domain as %q version %q, but this token's is %q version %q", o.Domain.Name, o.Domain.Version, known.name, known.version)
+		return nil, RuleAsset, fmt.Sprintf("the 402 names USDC's EIP-712 domain as %q version %q, but this token's is %q version %q", o.Domain.Name, o.Domain.Version, known.name, known.version)
 	}
 	payTo, err := wallet.ParseAddress(o.PayTo)
 	if err != nil || payTo.IsZero() {
-		return nil, "malformed requirement", fmt.Sprintf("payTo %q is not an address", o.PayTo)
+		return nil, RuleMalformed, fmt.Sprintf("payTo %q is not an address", o.PayTo)
 	}
 	if op.Price.PayTo != "" && !strings.EqualFold(op.Price.PayTo, payTo.Hex()) {
-		return nil, "payTo pinning", fmt.Sprintf("payTo %s is not the pinned recipient %s", payTo.Hex(), op.Price.PayTo)
+		return nil, RulePayTo, fmt.Sprintf("payTo %s is not the pinned recipient %s", payTo.Hex(), op.Price.PayTo)
 	}
 	if o.Amount.Sign() == 0 {
-		return nil, "malformed requirement", "asks for zero"
+		return nil, RuleMalformed, "asks for zero"
 	}
 	if o.Amount.Cmp(op.Price.Amount) > 0 {
-		return nil, "advertised price", fmt.Sprintf("asks %s, more than the advertised price %s", amountText(o.Amount), amountText(op.Price.Amount))
+		return nil, RuleAdvertisedPrice, fmt.Sprintf("asks %s, more than the advertised price %s", amountText(o.Amount), amountText(op.Price.Amount))
 	}
 	if cp.caps.PerCall != nil && o.Amount.Cmp(*cp.caps.PerCall) > 0 {
-		return nil, "per-call cap", fmt.Sprintf("asks %s, more than the per-call cap %s; the user can raise it with --max-per-call", amountText(o.Amount), amountText(*cp.caps.PerCall))
+		return nil, RuleCap, fmt.Sprintf("asks %s, more than the per-call cap %s", amountText(o.Amount), amountText(*cp.caps.PerCall))
 	}
 	window := time.Duration(o.MaxTimeoutSeconds) * time.Second
 	if window > cp.maxWindow || o.MaxTimeoutSeconds > int64(cp.maxWindow/time.Second) {

@@ -5,46 +5,21 @@ import (
 	"encoding/json"
 	"errors"
 	"math/big"
-	"path/filepath"
 	"sync"
 	"testing"
 
-	"github.com/tollhq/toll/catalog"
 	"github.com/tollhq/toll/ledger"
 	"github.com/tollhq/toll/tools/money"
 	"github.com/tollhq/toll/tools/x402test"
-	"github.com/tollhq/toll/wallet"
 )
 
 // TestConcurrentPaidCallsOnLocalWorld pays the local x402 world from several goroutines
 // at once under a session cap: the chain, the ledger and the cap agree afterwards.
 func TestConcurrentPaidCallsOnLocalWorld(t *testing.T) {
 	ctx := t.Context()
-	world, err := x402test.Start(ctx, x402test.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer world.Close()
-	api, err := catalog.Load(ctx, world.SpecYAML(), "weather.yaml", catalog.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ops := map[string]*catalog.Operation{}
-	for _, op := range api.Operations {
-		ops[op.OperationID] = op
-	}
-	w, err := wallet.Generate(wallet.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := world.Fund(ctx, w.Address().Hex(), big.NewInt(1_000_000)); err != nil {
-		t.Fatal(err)
-	}
-	led, err := ledger.Open(filepath.Join(t.TempDir(), "ledger.db"), ledger.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer led.Close()
+	lw := newLocalWorld(t, x402test.Options{}, 1_000_000)
+	world, w, led := lw.world, lw.wallet, lw.led
+	ops := lw.ops(t, "")
 	const (
 		calls    = 24
 		price    = x402test.PriceWeather
@@ -59,15 +34,12 @@ func TestConcurrentPaidCallsOnLocalWorld(t *testing.T) {
 		t.Fatal(err)
 	}
 	var (
-		wg                sync.WaitGroup
-		mu                sync.Mutex
-		paid, refused     int
-		unexpected        []error
-		payerBefore, err2 = world.BalanceOf(ctx, w.Address().Hex())
+		wg            sync.WaitGroup
+		mu            sync.Mutex
+		paid, refused int
+		unexpected    []error
+		payerBefore   = lw.balance(t)
 	)
-	if err2 != nil {
-		t.Fatal(err2)
-	}
 	for i := range calls {
 		wg.Add(1)
 		go func() {
@@ -93,11 +65,7 @@ func TestConcurrentPaidCallsOnLocalWorld(t *testing.T) {
 	if paid != capCalls || refused != calls-capCalls {
 		t.Errorf("paid %d, refused %d; want %d and %d", paid, refused, capCalls, calls-capCalls)
 	}
-	payerAfter, err := world.BalanceOf(ctx, w.Address().Hex())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if spent := new(big.Int).Sub(payerBefore, payerAfter); spent.Int64() != price*capCalls {
+	if spent := new(big.Int).Sub(payerBefore, lw.balance(t)); spent.Int64() != price*capCalls {
 		t.Errorf("chain: payer spent %s, want %d", spent, price*capCalls)
 	}
 	spends, err := led.Spends(ctx)

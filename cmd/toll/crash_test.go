@@ -22,6 +22,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/tollhq/toll/ledger"
+	"github.com/tollhq/toll/ledger/reconcile"
 	"github.com/tollhq/toll/tools"
 	"github.com/tollhq/toll/tools/money"
 	"github.com/tollhq/toll/tools/x402test"
@@ -30,8 +31,36 @@ import (
 )
 
 // crashSteps are the checkpoints of a paid call (tools.Config.Checkpoint) at which
-// toll serve kills itself when TOLL_TEST_CRASH_AT names one.
-var crashSteps = []string{"reserved", "signed", "sent", "responded", "recorded"}
+// toll serve, built with -tags tollcrash, kills itself when TOLL_TEST_CRASH_AT names one.
+var crashSteps = []string{string(tools.StepReserved), string(tools.StepSigned), string(tools.StepSent), string(tools.StepResponded), string(tools.StepRecorded)}
+
+var (
+	crashBuildOnce sync.Once
+	crashBinPath   string
+	crashBuildErr  error
+)
+
+// tollCrashBinary builds cmd/toll once per test run with -tags tollcrash: the build whose
+// toll serve kills itself at the step TOLL_TEST_CRASH_AT names (crashhook.go).
+func tollCrashBinary(t *testing.T) string {
+	t.Helper()
+	crashBuildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "toll-crash-bin-")
+		if err != nil {
+			crashBuildErr = err
+			return
+		}
+		crashBinPath = filepath.Join(dir, "toll")
+		out, err := exec.Command("go", "build", "-tags", "tollcrash", "-o", crashBinPath, ".").CombinedOutput()
+		if err != nil {
+			crashBuildErr = fmt.Errorf("go build -tags tollcrash: %v\n%s", err, out)
+		}
+	})
+	if crashBuildErr != nil {
+		t.Fatal(crashBuildErr)
+	}
+	return crashBinPath
+}
 
 // crashRuns is how many times each step is crashed; TOLL_CRASH_RUNS overrides it (the
 // figures in RELIABILITY.md come from a larger run).
@@ -77,15 +106,9 @@ func (o crashOutcome) String() string {
 // transaction of its AuthorizationUsed event). At the end of each step, toll serve is
 // restarted without a crash on the same ledger and pays once more.
 func TestCrashAtEachStep(t *testing.T) {
-	bin := tollBinary(t)
+	cr := newCrashRig(t, tollCrashBinary(t))
 	runs := crashRuns(t)
-	dir := t.TempDir()
-	keystore, passFile := filepath.Join(dir, "key.json"), filepath.Join(dir, "pass.txt")
-	w := createKeystore(t, keystore, "crash test passphrase")
-	if err := os.WriteFile(passFile, []byte("crash test passphrase\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cr := &crashRig{bin: bin, dir: dir, keystore: keystore, passFile: passFile, payer: w.Address()}
+	dir := cr.dir
 
 	start := time.Now()
 	summary := map[string]map[string]int{}
@@ -124,9 +147,58 @@ func TestCrashAtEachStep(t *testing.T) {
 	t.Logf("%d crashes in %v", total, time.Since(start).Round(time.Millisecond))
 }
 
+// TestReleaseBuildIgnoresCrashEnv: a binary built without the tollcrash tag, as released,
+// cannot be made to crash by the environment: with TOLL_TEST_CRASH_AT set, a paid call
+// completes and settles.
+func TestReleaseBuildIgnoresCrashEnv(t *testing.T) {
+	cr := newCrashRig(t, tollBinary(t))
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	world, _, spec := cr.world(t, false)
+	ledgerFile := filepath.Join(cr.dir, "release.db")
+	for _, step := range crashSteps {
+		c, _, stderr := cr.serve(t, ctx, world, spec, ledgerFile, step)
+		res, _, err := paidCall(t, ctx, c, 0)
+		c.Close()
+		if err != nil || res.IsError {
+			t.Fatalf("TOLL_TEST_CRASH_AT=%s: the paid call failed: %v %+v\nstderr:\n%s", step, err, res, stderr.String())
+		}
+	}
+	waitForLedger(t, ledgerFile)
+	led, err := ledger.Open(ledgerFile, ledger.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer led.Close()
+	spends, err := led.Spends(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sp := range spends {
+		if sp.Status != ledger.StatusSettled {
+			t.Errorf("spend %s is %s, want settled", sp.CallID, sp.Status)
+		}
+	}
+	if len(spends) != len(crashSteps) {
+		t.Errorf("%d spends, want %d (one per call)", len(spends), len(crashSteps))
+	}
+}
+
 type crashRig struct {
 	bin, dir, keystore, passFile string
 	payer                        wallet.Address
+}
+
+// newCrashRig writes a fresh wallet's keystore and passphrase file for bin's toll serve.
+func newCrashRig(t *testing.T, bin string) *crashRig {
+	t.Helper()
+	dir := t.TempDir()
+	keystore, passFile := filepath.Join(dir, "key.json"), filepath.Join(dir, "pass.txt")
+	w := createKeystore(t, keystore, "crash test passphrase")
+	if err := os.WriteFile(passFile, []byte("crash test passphrase\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return &crashRig{bin: bin, dir: dir, keystore: keystore, passFile: passFile, payer: w.Address()}
 }
 
 // world starts a fresh local world whose chain serves JSON-RPC, funds the payer with 1 USDC
@@ -293,7 +365,7 @@ func (cr *crashRig) crashOnce(t *testing.T, step string, i int, ledgerFile strin
 		if err != nil {
 			t.Fatal(err)
 		}
-		if d := sp.ValidBefore.Add(tools.DefaultReconcileMargin).Sub(bt) + 2*time.Second; d > 0 {
+		if d := sp.ValidBefore.Add(reconcile.DefaultMargin).Sub(bt) + 2*time.Second; d > 0 {
 			if err := world.Chain.AdvanceTime(ctx, d); err != nil {
 				t.Fatal(err)
 			}

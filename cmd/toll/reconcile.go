@@ -9,7 +9,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/tollhq/toll/tools"
+	"github.com/tollhq/toll/ledger/reconcile"
 	"github.com/tollhq/toll/tools/x402"
 	"github.com/tollhq/toll/wallet/onchain"
 )
@@ -27,7 +27,7 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer, 
 	fs.SetOutput(stderr)
 	var rpcs rpcFlag
 	path := fs.String("ledger", "", "ledger file (default $TOLL_LEDGER, else toll/ledger.db in the user config dir)")
-	margin := fs.Duration("margin", tools.DefaultReconcileMargin, "how far the chain's time must be past an authorization's validBefore before an unused one is voided")
+	margin := fs.Duration("margin", reconcile.DefaultMargin, "how far the chain's time must be past an authorization's validBefore before an unused one is voided")
 	format := fs.String("format", "table", "table or json")
 	fs.Var(&rpcs, "rpc", "JSON-RPC endpoint of a chain, as NETWORK=URL (eip155:8453=https://…, or base=…); repeatable")
 	fs.Usage = func() {
@@ -69,7 +69,7 @@ Flags:
 		return err
 	}
 	defer led.Close()
-	rep, rerr := tools.Reconcile(ctx, led, chains, tools.ReconcileOptions{Margin: *margin})
+	rep, rerr := reconcile.Run(ctx, led, chains, reconcile.Options{Margin: *margin})
 	if *format == "json" {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -86,7 +86,7 @@ Flags:
 }
 
 // writeReconcileTable prints a reconcile report for people.
-func writeReconcileTable(w io.Writer, path string, rep tools.ReconcileReport) error {
+func writeReconcileTable(w io.Writer, path string, rep reconcile.Report) error {
 	if rep.Checked == 0 {
 		_, err := fmt.Fprintf(w, "ledger %s: nothing to reconcile, no spend is reserved or unknown\n", path)
 		return err

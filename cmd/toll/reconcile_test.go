@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/tollhq/toll/ledger"
-	"github.com/tollhq/toll/tools"
+	"github.com/tollhq/toll/ledger/reconcile"
 	"github.com/tollhq/toll/tools/money"
 	"github.com/tollhq/toll/tools/x402"
 	"github.com/tollhq/toll/tools/x402test"
@@ -135,7 +135,7 @@ func TestReconcileCommand(t *testing.T) {
 		t.Errorf("second run: %v\n%s", err, out)
 	}
 	out, _, err = runTest(t, nil, "ledger", "reconcile", "--ledger", path, rpc, "--format", "json")
-	var rep tools.ReconcileReport
+	var rep reconcile.Report
 	if err != nil || json.Unmarshal([]byte(out), &rep) != nil || rep.Checked != 0 {
 		t.Errorf("json: %v %+v\n%s", err, rep, out)
 	}

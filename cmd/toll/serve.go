@@ -16,6 +16,7 @@ import (
 
 	"github.com/tollhq/toll/catalog"
 	"github.com/tollhq/toll/ledger"
+	"github.com/tollhq/toll/ledger/reconcile"
 	"github.com/tollhq/toll/server"
 	"github.com/tollhq/toll/tools"
 	"github.com/tollhq/toll/tools/money"
@@ -206,7 +207,7 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if len(rpcs) > 0 {
 		reconcileAtStart(ctx, led, rpcs, logger)
 	}
-	client, err := tools.New(tools.Config{Wallet: w, Ledger: led, Policy: pol, Logger: logger, TermsTTL: *termsTTL, Getenv: getenv, Checkpoint: crashAt(getenv("TOLL_TEST_CRASH_AT"))})
+	client, err := tools.New(tools.Config{Wallet: w, Ledger: led, Policy: pol, Logger: logger, TermsTTL: *termsTTL, Getenv: getenv, Checkpoint: crashHook(getenv)})
 	if err != nil {
 		return usagef("%v", err)
 	}
@@ -297,20 +298,6 @@ func defaultLedgerPath(getenv env) (string, error) {
 	return filepath.Join(dir, "toll", "ledger.db"), nil
 }
 
-// crashAt returns a checkpoint hook that kills the process with SIGKILL at the named step
-// of a paid call (see tools.Config.Checkpoint). It exists for the crash tests, which set
-// TOLL_TEST_CRASH_AT; unset, it does nothing.
-func crashAt(step string) func(string) {
-	if step == "" {
-		return nil
-	}
-	return func(s string) {
-		if s == step {
-			killSelf()
-		}
-	}
-}
-
 // reconcileAtStart resolves unknown spends against the chains before serving. A failure is
 // logged, not fatal: those spends keep counting against the caps, which is the safe side.
 func reconcileAtStart(ctx context.Context, led *ledger.Ledger, rpcs []string, logger *slog.Logger) {
@@ -320,7 +307,7 @@ func reconcileAtStart(ctx context.Context, led *ledger.Ledger, rpcs []string, lo
 		logger.Warn("reconcile at start skipped: the chain endpoints could not be reached; unknown spends still count against the caps", "err", err)
 		return
 	}
-	rep, err := tools.Reconcile(ctx, led, chains, tools.ReconcileOptions{Logger: logger})
+	rep, err := reconcile.Run(ctx, led, chains, reconcile.Options{Logger: logger})
 	if err != nil {
 		logger.Warn("reconcile at start incomplete; the spends it could not check still count against the caps", "err", err)
 	}

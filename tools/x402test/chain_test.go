@@ -79,7 +79,7 @@ func TestDomainSeparator(t *testing.T) {
 			if err := c.call(t.Context(), &onChain, "DOMAIN_SEPARATOR"); err != nil {
 				t.Fatal(err)
 			}
-			// By hand, from x402.md §3.1.
+			// By hand, from EIP-712 (https://eips.ethereum.org/EIPS/eip-712).
 			byHand := crypto.Keccak256Hash(
 				crypto.Keccak256([]byte("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")),
 				crypto.Keccak256([]byte("USDC")),

@@ -12,8 +12,8 @@ import (
 	"github.com/tollhq/toll/tools/x402"
 )
 
-// The EIP-712 type hashes of the domain and of EIP-3009's TransferWithAuthorization
-// (x402.md §3.1). The facilitator hashes by hand, on purpose independent of the apitypes
+// The EIP-712 type hashes of the domain (https://eips.ethereum.org/EIPS/eip-712) and of
+// EIP-3009's TransferWithAuthorization (https://eips.ethereum.org/EIPS/eip-3009). The facilitator hashes by hand, on purpose independent of the apitypes
 // encoder that the tests use to sign.
 var (
 	domainTypehash   = common.HexToHash("0x8b73c3c69bb8fe3d512ecc4cf759cc79239f7b179b0ffacaa9a75d522b39400f")
@@ -36,7 +36,8 @@ type authorization struct {
 	nonce                          [32]byte
 }
 
-// parseAuthorization checks the formats of x402.md §1.2 and parses the fields.
+// parseAuthorization checks the formats of the exact scheme's EIP-3009 payload
+// (https://github.com/x402-foundation/x402/blob/main/specs/schemes/exact/scheme_exact_evm.md) and parses the fields.
 func parseAuthorization(a x402.Authorization) (authorization, error) {
 	var p authorization
 	var err error

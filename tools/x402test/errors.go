@@ -31,8 +31,9 @@ func (e *RevertError) Error() string {
 
 func (e *RevertError) Unwrap() error { return e.Err }
 
-// revertCode maps a token revert string to the x402 error code a facilitator reports
-// (x402.md §4.3 step 4) in the codes of the payment's version.
+// revertCode maps a token revert string to the x402 error code a facilitator reports, as
+// the reference facilitator does (https://github.com/x402-foundation/x402/blob/main/go/mechanisms/evm/exact/facilitator/eip3009.go),
+// in the codes of the payment's version.
 func revertCode(reason string, codes codeSet) string {
 	switch {
 	case strings.Contains(reason, "authorization is expired"):

@@ -16,7 +16,9 @@ import (
 	"github.com/tollhq/toll/tools/x402"
 )
 
-// Error codes shared by both versions (x402.md §4.2–4.4).
+// Error codes shared by both versions, as the reference facilitator reports them
+// (https://github.com/x402-foundation/x402/blob/main/go/mechanisms/evm/exact/facilitator/errors.go and
+// https://github.com/x402-foundation/x402/blob/main/go/mechanisms/evm/exact/v1/facilitator/errors.go).
 const (
 	codeInvalidVersion      = "invalid_x402_version"
 	codeInvalidNetwork      = "invalid_network"
@@ -60,8 +62,9 @@ var (
 	}
 )
 
-// validBeforeMargin is how long an authorization must still be valid at verify time
-// (x402.md §4.2 step 8: about three blocks).
+// validBeforeMargin is how long an authorization must still be valid at verify time:
+// about three blocks, as the reference facilitator requires
+// (https://github.com/x402-foundation/x402/blob/main/go/mechanisms/evm/exact/facilitator/eip3009.go).
 const validBeforeMargin = 6
 
 // maxFacilitatorBody bounds a /verify or /settle request body.
@@ -69,10 +72,11 @@ const maxFacilitatorBody = 1 << 20
 
 // Facilitator verifies and settles exact EVM (EIP-3009) payments, x402 versions 1 and 2,
 // on a Chain. It is an http.Handler serving POST /verify, POST /settle and GET /supported
-// (x402.md §4). Failed checks answer 200 with isValid:false (or success:false) and the
-// x402 error code; a body that cannot be decoded answers 400.
+// (https://github.com/x402-foundation/x402/blob/main/specs/x402-specification-v2.md).
+// Failed checks answer 200 with isValid:false (or success:false) and the x402 error code;
+// a body that cannot be decoded answers 400.
 //
-// Verify makes the checks of x402.md §4.2 itself, with go-ethereum: scheme, network,
+// Verify makes the checks of the exact scheme itself, with go-ethereum: scheme, network,
 // asset, recipient, exact value, time window, EIP-712 domain, signature recovery, nonce
 // state and balance, then an eth_call of transferWithAuthorization. Time is "now" as the
 // settlement block will see it: the wall clock, or one second past the latest block when
@@ -176,112 +180,141 @@ type invalid struct {
 	code, msg string
 }
 
-// check runs the verify checks in the order of x402.md §4.2 and returns the payer
-// (when the payload names one) and the first failed check.
+// check runs the verify checks of the exact scheme on EVM
+// (https://github.com/x402-foundation/x402/blob/main/specs/schemes/exact/scheme_exact_evm.md,
+// "Verification Logic"), in the order the reference facilitator makes them, and returns
+// the payer (when the payload names one) and the first failed check.
 func (f *Facilitator) check(ctx context.Context, p payment) (payer string, bad *invalid) {
-	fail := func(code, format string, args ...any) (string, *invalid) {
-		return payer, &invalid{code: code, msg: fmt.Sprintf(format, args...)}
-	}
 	if addressRE.MatchString(p.payload.Authorization.From) {
 		payer = common.HexToAddress(p.payload.Authorization.From).Hex()
 	}
+	chainID, bad := f.checkTerms(p)
+	if bad != nil {
+		return payer, bad
+	}
+	auth, bad := f.checkAuthorization(ctx, p)
+	if bad != nil {
+		return payer, bad
+	}
+	if bad := f.checkSignature(p, auth, chainID); bad != nil {
+		return payer, bad
+	}
+	return payer, f.checkChainState(ctx, p, auth)
+}
+
+// invalidf is a failed check.
+func invalidf(code, format string, args ...any) *invalid {
+	return &invalid{code: code, msg: fmt.Sprintf(format, args...)}
+}
+
+// checkTerms checks that the payment answers the requirement it names: version, scheme,
+// network, a signature present, this chain and token, and the recipient. It returns the
+// network's chain id.
+func (f *Facilitator) checkTerms(p payment) (*big.Int, *invalid) {
 	if p.version != 1 && p.version != 2 {
-		return fail(codeInvalidVersion, "x402Version must be 1 or 2 and the same in the request and its paymentPayload")
+		return nil, invalidf(codeInvalidVersion, "x402Version must be 1 or 2 and the same in the request and its paymentPayload")
 	}
-	// 1. Scheme.
 	if p.payloadScheme != x402.SchemeExact || p.scheme != x402.SchemeExact {
-		return fail(p.codes.scheme, "scheme %q (payment) / %q (requirements), want %q", p.payloadScheme, p.scheme, x402.SchemeExact)
+		return nil, invalidf(p.codes.scheme, "scheme %q (payment) / %q (requirements), want %q", p.payloadScheme, p.scheme, x402.SchemeExact)
 	}
-	// 2. Network.
 	if p.payloadNetwork != p.network {
-		return fail(codeNetworkMismatch, "payment network %q, requirements network %q", p.payloadNetwork, p.network)
+		return nil, invalidf(codeNetworkMismatch, "payment network %q, requirements network %q", p.payloadNetwork, p.network)
 	}
-	// 3. Payload and signature present.
 	if p.payload.Signature == "" {
-		return fail(codeMissingSignature, "payload has no signature")
+		return nil, invalidf(codeMissingSignature, "payload has no signature")
 	}
-	// 4. Chain id of the network: it must be this chain, and the asset this token.
 	chainID, err := x402.ChainID(p.network)
 	if err != nil {
-		return fail(codeNetworkConfig, "%v", err)
+		return nil, invalidf(codeNetworkConfig, "%v", err)
 	}
 	if chainID.Cmp(f.chain.chainID) != 0 {
-		return fail(codeInvalidNetwork, "network %q is chain %s; this facilitator settles on chain %s", p.network, chainID, f.chain.chainID)
+		return nil, invalidf(codeInvalidNetwork, "network %q is chain %s; this facilitator settles on chain %s", p.network, chainID, f.chain.chainID)
 	}
 	if !strings.EqualFold(p.asset, f.chain.TokenAddress()) {
-		return fail(codeInvalidRequirements, "asset %q is not the token %s", p.asset, f.chain.TokenAddress())
+		return nil, invalidf(codeInvalidRequirements, "asset %q is not the token %s", p.asset, f.chain.TokenAddress())
 	}
-	// 5. Recipient.
 	if !strings.EqualFold(p.payload.Authorization.To, p.payTo) {
-		return fail(p.codes.recipient, "authorization.to %q is not payTo %q", p.payload.Authorization.To, p.payTo)
+		return nil, invalidf(p.codes.recipient, "authorization.to %q is not payTo %q", p.payload.Authorization.To, p.payTo)
 	}
-	// 6. Parse the authorization.
+	return chainID, nil
+}
+
+// checkAuthorization parses the authorization and checks its value (exactly the amount)
+// and its time window, against the time the settlement block will carry.
+func (f *Facilitator) checkAuthorization(ctx context.Context, p payment) (authorization, *invalid) {
 	auth, err := parseAuthorization(p.payload.Authorization)
 	if err != nil {
-		return fail(codePayload, "authorization %v", err)
+		return auth, invalidf(codePayload, "authorization %v", err)
 	}
 	amount, err := parseUint256(p.amount)
 	if err != nil {
-		return fail(codeInvalidRequirements, "amount: %v", err)
+		return auth, invalidf(codeInvalidRequirements, "amount: %v", err)
 	}
-	// 7. Exact value.
 	if auth.value.Cmp(amount) != 0 {
-		return fail(p.codes.value, "authorization value %s, required amount %s", auth.value, amount)
+		return auth, invalidf(p.codes.value, "authorization value %s, required amount %s", auth.value, amount)
 	}
-	// 8, 9. Time window, against the time the settlement block will carry.
 	now, err := f.now(ctx)
 	if err != nil {
-		return fail(codeSimulationFailed, "read the chain: %v", err)
+		return auth, invalidf(codeSimulationFailed, "read the chain: %v", err)
 	}
 	if auth.validBefore.Cmp(big.NewInt(now+validBeforeMargin)) < 0 {
-		return fail(codeValidBefore, "validBefore %s is before now (%d) + %d s", auth.validBefore, now, validBeforeMargin)
+		return auth, invalidf(codeValidBefore, "validBefore %s is before now (%d) + %d s", auth.validBefore, now, validBeforeMargin)
 	}
 	if auth.validAfter.Cmp(big.NewInt(now)) > 0 {
-		return fail(codeValidAfter, "validAfter %s is after now (%d)", auth.validAfter, now)
+		return auth, invalidf(codeValidAfter, "validAfter %s is after now (%d)", auth.validAfter, now)
 	}
-	// 10. EIP-712 domain in extra, and the token's.
+	return auth, nil
+}
+
+// checkSignature checks the EIP-712 domain the requirement names against the token's,
+// and that the signature recovers to the authorization's from.
+func (f *Facilitator) checkSignature(p payment, auth authorization, chainID *big.Int) *invalid {
 	var extra x402.EIP712Extra
 	if len(p.extra) > 0 {
 		if err := json.Unmarshal(p.extra, &extra); err != nil {
-			return fail(codeMissingDomain, "extra: %v", err)
+			return invalidf(codeMissingDomain, "extra: %v", err)
 		}
 	}
 	if extra.Name == "" || extra.Version == "" {
-		return fail(codeMissingDomain, "extra.name and extra.version are required")
+		return invalidf(codeMissingDomain, "extra.name and extra.version are required")
 	}
 	if extra.Name != TokenName {
-		return fail(codeTokenName, "extra.name %q, the token's EIP-712 name is %q", extra.Name, TokenName)
+		return invalidf(codeTokenName, "extra.name %q, the token's EIP-712 name is %q", extra.Name, TokenName)
 	}
 	if extra.Version != TokenVersion {
-		return fail(codeTokenVersion, "extra.version %q, the token's EIP-712 version is %q", extra.Version, TokenVersion)
+		return invalidf(codeTokenVersion, "extra.version %q, the token's EIP-712 version is %q", extra.Version, TokenVersion)
 	}
-	// 11. Signature.
 	sig, err := parseSignature(p.payload.Signature)
 	if err != nil {
-		return fail(p.codes.signature, "%v", err)
+		return invalidf(p.codes.signature, "%v", err)
 	}
 	digest := auth.digest(domainSeparator(extra.Name, extra.Version, chainID, f.chain.address))
 	signer, err := recoverSigner(digest, sig)
 	if err != nil {
-		return fail(p.codes.signature, "%v", err)
+		return invalidf(p.codes.signature, "%v", err)
 	}
 	if signer != auth.from {
-		return fail(p.codes.signature, "signature recovers to %s, not from %s", signer.Hex(), auth.from.Hex())
+		return invalidf(p.codes.signature, "signature recovers to %s, not from %s", signer.Hex(), auth.from.Hex())
 	}
-	// 12, 13. Nonce state, balance, then the token's own view of the whole transfer.
+	return nil
+}
+
+// checkChainState checks the nonce state and the payer's balance, then the token's own
+// view of the whole transfer (an eth_call of transferWithAuthorization).
+func (f *Facilitator) checkChainState(ctx context.Context, p payment, auth authorization) *invalid {
 	used, err := f.chain.AuthorizationState(ctx, auth.from.Hex(), p.payload.Authorization.Nonce)
 	if err != nil {
-		return fail(codeSimulationFailed, "%v", err)
+		return invalidf(codeSimulationFailed, "%v", err)
 	}
 	if used {
-		return fail(codeNonceUsed, "nonce %s of %s is used or canceled", p.payload.Authorization.Nonce, auth.from.Hex())
+		return invalidf(codeNonceUsed, "nonce %s of %s is used or canceled", p.payload.Authorization.Nonce, auth.from.Hex())
 	}
 	balance, err := f.chain.BalanceOf(ctx, auth.from.Hex())
 	if err != nil {
-		return fail(codeSimulationFailed, "%v", err)
+		return invalidf(codeSimulationFailed, "%v", err)
 	}
 	if balance.Cmp(auth.value) < 0 {
-		return fail(p.codes.balance, "balance %s is below value %s", balance, auth.value)
+		return invalidf(p.codes.balance, "balance %s is below value %s", balance, auth.value)
 	}
 	if err := f.chain.SimulateTransferWithAuthorization(ctx, p.payload.Authorization, p.payload.Signature); err != nil {
 		var rev *RevertError
@@ -290,11 +323,11 @@ func (f *Facilitator) check(ctx context.Context, p payment) (payer string, bad *
 			if code == codeFailedToExecute {
 				code = codeSimulationFailed
 			}
-			return fail(code, "%v", err)
+			return invalidf(code, "%v", err)
 		}
-		return fail(codeSimulationFailed, "%v", err)
+		return invalidf(codeSimulationFailed, "%v", err)
 	}
-	return payer, nil
+	return nil
 }
 
 // now is the Unix time the next block will carry, as far as it can be known: the wall

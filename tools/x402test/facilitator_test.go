@@ -326,7 +326,7 @@ func TestFacilitatorConcurrentSettleOnce(t *testing.T) {
 }
 
 func TestFacilitatorSettleRevertMapping(t *testing.T) {
-	// Settle maps the token's revert strings (x402.md §4.3 step 4).
+	// Settle maps the token's revert strings to x402 error codes (revertCode).
 	for reason, want := range map[string]string{
 		"FiatTokenV2: authorization is expired":          "invalid_exact_evm_payload_authorization_valid_before",
 		"FiatTokenV2: authorization is not yet valid":    "invalid_exact_evm_payload_authorization_valid_after",

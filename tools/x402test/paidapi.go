@@ -93,10 +93,13 @@ type PaidAPIOptions struct {
 }
 
 // PaidAPI is an http.Handler that serves Routes behind x402 payments, the way the
-// official middlewares do (x402.md §1.4, §2): a paid route without payment answers 402
-// with the requirements; with a payment it matches it against its own requirements,
-// verifies it with the facilitator, runs the handler into a buffer, settles unless the
-// handler answered 400 or more, and sends the settlement header with the response.
+// official middlewares do (the HTTP transports of x402,
+// https://github.com/x402-foundation/x402/blob/main/specs/transports-v1/http.md and
+// https://github.com/x402-foundation/x402/blob/main/specs/transports-v2/http.md):
+// a paid route without payment answers 402 with the requirements; with a payment it
+// matches it against its own requirements, verifies it with the facilitator, runs the
+// handler into a buffer, settles unless the handler answered 400 or more, and sends the
+// settlement header with the response.
 // GET /openapi.yaml serves the spec. It counts handler runs and settlements.
 type PaidAPI struct {
 	opts      PaidAPIOptions
@@ -166,24 +169,29 @@ func NewPaidAPI(opts PaidAPIOptions) (*PaidAPI, error) {
 	if a.client == nil {
 		a.client = &http.Client{Timeout: 30 * time.Second}
 	}
-	for _, rt := range opts.Routes {
-		if rt.Handler == nil {
-			return nil, fmt.Errorf("new paid api: route %q has no handler", rt.key())
-		}
-		if rt.Price != nil && rt.Price.Sign() < 0 {
-			return nil, fmt.Errorf("new paid api: route %q has a negative price", rt.key())
-		}
-		if rt.paid() && rt.Version != 1 && rt.Version != 2 {
-			return nil, fmt.Errorf("new paid api: route %q: x402 version %d, want 1 or 2", rt.key(), rt.Version)
-		}
-		if err := handle(a.mux, rt.key(), a.route(rt)); err != nil {
-			return nil, fmt.Errorf("new paid api: %w", err)
-		}
-	}
-	if err := handle(a.mux, "GET /openapi.yaml", http.HandlerFunc(a.serveSpec)); err != nil {
+	if err := a.register(opts.Routes); err != nil {
 		return nil, fmt.Errorf("new paid api: %w", err)
 	}
 	return a, nil
+}
+
+// register checks the routes and serves them, with the spec at GET /openapi.yaml.
+func (a *PaidAPI) register(routes []Route) error {
+	for _, rt := range routes {
+		if rt.Handler == nil {
+			return fmt.Errorf("route %q has no handler", rt.key())
+		}
+		if rt.Price != nil && rt.Price.Sign() < 0 {
+			return fmt.Errorf("route %q has a negative price", rt.key())
+		}
+		if rt.paid() && rt.Version != 1 && rt.Version != 2 {
+			return fmt.Errorf("route %q: x402 version %d, want 1 or 2", rt.key(), rt.Version)
+		}
+		if err := handle(a.mux, rt.key(), a.route(rt)); err != nil {
+			return err
+		}
+	}
+	return handle(a.mux, "GET /openapi.yaml", http.HandlerFunc(a.serveSpec))
 }
 
 // handle registers h; ServeMux panics on a bad or conflicting pattern, which becomes an
@@ -280,7 +288,7 @@ func (a *PaidAPI) extra() json.RawMessage {
 	return b
 }
 
-// serveV1 is the version 1 flow (x402.md §1.4).
+// serveV1 is the version 1 flow (https://github.com/x402-foundation/x402/blob/main/specs/transports-v1/http.md).
 func (a *PaidAPI) serveV1(w http.ResponseWriter, r *http.Request, rt Route, run http.HandlerFunc) {
 	resource := a.baseURL(r) + r.URL.RequestURI()
 	req := x402.RequirementV1{
@@ -332,7 +340,7 @@ func (a *PaidAPI) serveV1(w http.ResponseWriter, r *http.Request, rt Route, run 
 	})
 }
 
-// serveV2 is the version 2 flow (x402.md §2).
+// serveV2 is the version 2 flow (https://github.com/x402-foundation/x402/blob/main/specs/transports-v2/http.md).
 func (a *PaidAPI) serveV2(w http.ResponseWriter, r *http.Request, rt Route, run http.HandlerFunc) {
 	resource := a.baseURL(r) + r.URL.RequestURI()
 	req := x402.RequirementV2{
@@ -345,45 +353,20 @@ func (a *PaidAPI) serveV2(w http.ResponseWriter, r *http.Request, rt Route, run 
 		Extra:             a.extra(),
 	}
 	paymentRequired := func(reason string, settlement *x402.SettlementResponse) {
-		pr, err := x402.EncodeHeader(x402.PaymentRequiredV2{
+		a.paymentRequiredV2(w, x402.PaymentRequiredV2{
 			X402Version: 2,
 			Error:       reason,
 			Resource:    &x402.Resource{URL: resource, Description: rt.Description, MimeType: "application/json"},
 			Accepts:     []x402.RequirementV2{req},
 			Extensions:  json.RawMessage("{}"),
-		})
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		w.Header().Set(x402.HeaderPaymentRequired, pr)
-		expose := x402.HeaderPaymentRequired
-		if settlement != nil {
-			sh, err := x402.EncodeHeader(settlement)
-			if err != nil {
-				http.Error(w, err.Error(), http.StatusInternalServerError)
-				return
-			}
-			w.Header().Set(x402.HeaderPaymentResponse, sh)
-			expose += ", " + x402.HeaderPaymentResponse
-		}
-		w.Header().Set("Access-Control-Expose-Headers", expose)
-		writeJSON(w, http.StatusPaymentRequired, struct{}{})
+		}, settlement)
 	}
 	header := r.Header.Get(x402.HeaderPaymentSignature)
 	if header == "" {
 		paymentRequired("Payment required", nil)
 		return
 	}
-	var raw json.RawMessage
-	var payload x402.PaymentPayloadV2
-	err := x402.DecodeHeader(header, &raw)
-	if err == nil {
-		err = json.Unmarshal(raw, &payload)
-	}
-	if err == nil && payload.X402Version != 2 {
-		err = fmt.Errorf("x402Version %d, want 2", payload.X402Version)
-	}
+	raw, payload, err := decodePaymentV2(header)
 	if err != nil {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "Invalid payment: " + err.Error()})
 		return
@@ -404,6 +387,46 @@ func (a *PaidAPI) serveV2(w http.ResponseWriter, r *http.Request, rt Route, run 
 	a.verifyRunSettle(w, r, rt, run, freq, resource, x402.HeaderPaymentResponse, func(reason, _ string, sr *x402.SettlementResponse) {
 		paymentRequired(reason, sr)
 	})
+}
+
+// paymentRequiredV2 answers 402 with pr in the PAYMENT-REQUIRED header and, when a
+// settlement failed, its response in PAYMENT-RESPONSE.
+func (a *PaidAPI) paymentRequiredV2(w http.ResponseWriter, pr x402.PaymentRequiredV2, settlement *x402.SettlementResponse) {
+	value, err := x402.EncodeHeader(pr)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set(x402.HeaderPaymentRequired, value)
+	expose := x402.HeaderPaymentRequired
+	if settlement != nil {
+		sh, err := x402.EncodeHeader(settlement)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set(x402.HeaderPaymentResponse, sh)
+		expose += ", " + x402.HeaderPaymentResponse
+	}
+	w.Header().Set("Access-Control-Expose-Headers", expose)
+	writeJSON(w, http.StatusPaymentRequired, struct{}{})
+}
+
+// decodePaymentV2 decodes a PAYMENT-SIGNATURE header: the payload as received (forwarded
+// to the facilitator byte for byte) and decoded.
+func decodePaymentV2(header string) (json.RawMessage, x402.PaymentPayloadV2, error) {
+	var raw json.RawMessage
+	var payload x402.PaymentPayloadV2
+	if err := x402.DecodeHeader(header, &raw); err != nil {
+		return nil, payload, err
+	}
+	if err := json.Unmarshal(raw, &payload); err != nil {
+		return nil, payload, err
+	}
+	if payload.X402Version != 2 {
+		return nil, payload, fmt.Errorf("x402Version %d, want 2", payload.X402Version)
+	}
+	return raw, payload, nil
 }
 
 // verifyRunSettle is the part of a paid request both versions share: verify with the
@@ -482,8 +505,8 @@ func (a *PaidAPI) facilitatorError(w http.ResponseWriter, err error) {
 }
 
 // callFacilitator POSTs req to the facilitator and decodes the answer into out. A
-// failure body (isValid/success false) is decoded on any status, as x402.md §4.1
-// recommends; a non-200 answer without one is an error.
+// failure body (isValid/success false) is decoded on any status, as the x402 SDK clients
+// do (facilitators differ in the status of a failure); a non-200 answer without one is an error.
 func (a *PaidAPI) callFacilitator(ctx context.Context, path string, req x402.FacilitatorRequest, out any) error {
 	body, err := json.Marshal(req)
 	if err != nil {

@@ -1,7 +1,7 @@
 // Package onchain reads what toll needs to know from an EVM chain over JSON-RPC: whether
 // an EIP-3009 authorization's nonce is used, which transaction used it, a token balance,
 // and the chain's own time. toll reconciles the spends whose outcome it does not know
-// against these answers (see tools.Reconcile): a used nonce means the payment settled; an
+// against these answers (see ledger/reconcile): a used nonce means the payment settled; an
 // unused nonce in a block whose time is past the authorization's validBefore means it can
 // never settle.
 //

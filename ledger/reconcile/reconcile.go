@@ -1,13 +1,21 @@
-package tools
+// Package reconcile resolves the spends whose outcome toll's ledger does not know
+// (reserved or unknown) against the chain: where the ledger meets the chain. It reads the
+// token's EIP-3009 state through wallet/onchain and writes outcomes to the ledger; it
+// makes no HTTP call to any API and signs nothing.
+//
+// A used nonce means the payment settled; an unused nonce at a block whose time is past
+// the authorization's validBefore (plus a margin) means it can never settle
+// (https://eips.ethereum.org/EIPS/eip-3009). Anything else stays as it is.
+//
+//	rep, err := reconcile.Run(ctx, led, map[string]*onchain.Client{"8453": base}, reconcile.Options{})
+package reconcile
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/big"
-	"strings"
 	"time"
 
 	"github.com/tollhq/toll/ledger"
@@ -17,23 +25,23 @@ import (
 	"github.com/tollhq/toll/wallet/onchain"
 )
 
-// DefaultReconcileMargin is ReconcileOptions.Margin when it is zero.
-const DefaultReconcileMargin = time.Minute
+// DefaultMargin is Options.Margin when it is zero.
+const DefaultMargin = time.Minute
 
-// ReconcileOptions configures Reconcile. The zero value is ready to use.
-type ReconcileOptions struct {
+// Options configures Run. The zero value is ready to use.
+type Options struct {
 	// Margin is how far the chain's latest block must be past a spend's validBefore
 	// before an unused authorization is voided: a guard against a reorganization that
-	// would bring back a block holding the settlement. Zero: DefaultReconcileMargin
+	// would bring back a block holding the settlement. Zero: DefaultMargin
 	// (one minute: 30 blocks of Base, 5 of Ethereum). Negative is an error.
 	Margin time.Duration
 	// Logger receives a line per spend resolved and per RPC failure. Nil: silent.
 	Logger *slog.Logger
 }
 
-// ReconcileReport is what one Reconcile run did: one line per spend that was reserved or
+// Report is what one Run did: one line per spend that was reserved or
 // unknown when it began.
-type ReconcileReport struct {
+type Report struct {
 	Checked int // spends found reserved or unknown
 	Settled int // now settled: the authorization was used on chain
 	Voided  int // now voided: unused, and the chain's time is past validBefore
@@ -41,11 +49,11 @@ type ReconcileReport struct {
 	// Elsewhere counts spends that another toll process (toll serve recording the
 	// outcome, or another reconcile) resolved while this run was checking them.
 	Elsewhere int
-	Lines     []ReconcileLine
+	Lines     []Line
 }
 
-// ReconcileLine is the outcome for one spend.
-type ReconcileLine struct {
+// Line is the outcome for one spend.
+type Line struct {
 	CallID  string
 	Tool    string
 	Network string
@@ -59,7 +67,7 @@ type ReconcileLine struct {
 	Elsewhere bool
 }
 
-// Reconcile resolves the spends whose outcome the ledger does not know (reserved or
+// Run resolves the spends whose outcome the ledger does not know (reserved or
 // unknown) against the chain, through chains: one client per chain, keyed by the chain id
 // in decimal ("84532"). For each such spend, on the chain its Network names:
 //
@@ -74,15 +82,15 @@ type ReconcileLine struct {
 // The block time is read before the nonce state, and the state is read at that very
 // block, so no settlement can hide between the two reads.
 //
-// Reconcile is idempotent: settled and voided are final, and a spend that stays is not
+// Run is idempotent: settled and voided are final, and a spend that stays is not
 // written. It is safe while toll serve runs on the same ledger: a spend that another
 // process resolves in the meantime is reported as such, not as an error. Before using a
-// client, Reconcile checks that it serves the chain id it is keyed by.
+// client, Run checks that it serves the chain id it is keyed by.
 //
 // The error joins every RPC and ledger failure; the report is complete either way (a
 // spend whose check failed is kept, with the failure in its line).
-func Reconcile(ctx context.Context, led *ledger.Ledger, chains map[string]*onchain.Client, opts ReconcileOptions) (ReconcileReport, error) {
-	var rep ReconcileReport
+func Run(ctx context.Context, led *ledger.Ledger, chains map[string]*onchain.Client, opts Options) (Report, error) {
+	var rep Report
 	if led == nil {
 		return rep, errors.New("reconcile: no ledger")
 	}
@@ -91,7 +99,7 @@ func Reconcile(ctx context.Context, led *ledger.Ledger, chains map[string]*oncha
 		return rep, fmt.Errorf("reconcile: negative margin %v", margin)
 	}
 	if margin == 0 {
-		margin = DefaultReconcileMargin
+		margin = DefaultMargin
 	}
 	r := &reconciler{led: led, chains: chains, margin: margin, checked: map[string]error{}, log: opts.Logger}
 	if r.log == nil {
@@ -143,9 +151,9 @@ type reconciler struct {
 
 // spend reconciles one spend. The error is an RPC or ledger failure; the line says what
 // happened in any case.
-func (r *reconciler) spend(ctx context.Context, sp ledger.Spend) (ReconcileLine, error) {
-	line := ReconcileLine{CallID: sp.CallID, Tool: sp.Tool, Network: sp.Network, Amount: sp.Amount, From: sp.Status, To: sp.Status}
-	keep := func(format string, args ...any) (ReconcileLine, error) {
+func (r *reconciler) spend(ctx context.Context, sp ledger.Spend) (Line, error) {
+	line := Line{CallID: sp.CallID, Tool: sp.Tool, Network: sp.Network, Amount: sp.Amount, From: sp.Status, To: sp.Status}
+	keep := func(format string, args ...any) (Line, error) {
 		line.Note = fmt.Sprintf(format, args...)
 		return line, nil
 	}
@@ -156,7 +164,7 @@ func (r *reconciler) spend(ctx context.Context, sp ledger.Spend) (ReconcileLine,
 	chain := "eip155:" + id.String()
 	c := r.chains[id.String()]
 	if c == nil {
-		return keep("kept: no RPC endpoint for %s (toll ledger reconcile --rpc %s=URL)", chain, chain)
+		return keep("kept: no RPC endpoint for %s", chain)
 	}
 	if first, err := r.checkChain(ctx, id, c); err != nil {
 		line.Note = "kept: " + err.Error()
@@ -167,7 +175,7 @@ func (r *reconciler) spend(ctx context.Context, sp ledger.Spend) (ReconcileLine,
 	}
 	token, err1 := wallet.ParseAddress(sp.Asset)
 	payer, err2 := wallet.ParseAddress(sp.Payer)
-	nonce, err3 := parseNonce(sp.Nonce)
+	nonce, err3 := wallet.ParseNonce(sp.Nonce)
 	if err := errors.Join(err1, err2, err3); err != nil {
 		return keep("kept: the ledger entry cannot be checked on chain: %v", err)
 	}
@@ -213,7 +221,7 @@ func (r *reconciler) spend(ctx context.Context, sp ledger.Spend) (ReconcileLine,
 
 // transition settles or voids the spend. When another process resolved it in the
 // meantime, the line reports its status now and there is no error.
-func (r *reconciler) transition(ctx context.Context, line ReconcileLine, to ledger.Status, tx, note string) (ReconcileLine, error) {
+func (r *reconciler) transition(ctx context.Context, line Line, to ledger.Status, tx, note string) (Line, error) {
 	var err error
 	if to == ledger.StatusSettled {
 		err = r.led.Settle(ctx, line.CallID, tx)
@@ -250,18 +258,6 @@ func (r *reconciler) checkChain(ctx context.Context, id *big.Int, c *onchain.Cli
 	}
 	r.checked[key] = err
 	return true, err
-}
-
-func parseNonce(s string) ([32]byte, error) {
-	var n [32]byte
-	h, ok := strings.CutPrefix(strings.ToLower(s), "0x")
-	if !ok || len(h) != 64 {
-		return n, fmt.Errorf("nonce %q is not 0x and 64 hex digits", s)
-	}
-	if _, err := hex.Decode(n[:], []byte(h)); err != nil {
-		return n, fmt.Errorf("nonce %q: %v", s, err)
-	}
-	return n, nil
 }
 
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }

@@ -1,4 +1,4 @@
-package tools
+package reconcile
 
 import (
 	"context"
@@ -78,7 +78,7 @@ func (f *reconcileFixture) spend(t *testing.T, network string, amount int64, win
 	if err != nil {
 		t.Fatal(err)
 	}
-	nonce := "0x" + hex.EncodeToString(auth.Nonce[:])
+	nonce := wallet.NonceHex(auth.Nonce)
 	if _, err := f.led.Reserve(ctx, ledger.Intent{
 		CallID: callID, Session: "s", API: "weather", Tool: "weather_get", URL: f.world.APIURL + "/weather/Oslo",
 		Network: network, Asset: token.Hex(), Amount: money.USDC(amount), PayTo: payTo.Hex(),
@@ -130,13 +130,13 @@ func (f *reconcileFixture) total(t *testing.T) int64 {
 	return tot.Total.Atomic().Int64() // at ledger.Decimals
 }
 
-func lineOf(rep ReconcileReport, callID string) ReconcileLine {
+func lineOf(rep Report, callID string) Line {
 	for _, l := range rep.Lines {
 		if l.CallID == callID {
 			return l
 		}
 	}
-	return ReconcileLine{}
+	return Line{}
 }
 
 // TestReconcileAgainstChain reconciles over real JSON-RPC HTTP to the local world: spends
@@ -158,7 +158,7 @@ func TestReconcileAgainstChain(t *testing.T) {
 		t.Fatalf("total before reconcile = %d, want 31000", got)
 	}
 
-	rep, err := Reconcile(ctx, f.led, f.chains(), ReconcileOptions{})
+	rep, err := Run(ctx, f.led, f.chains(), Options{})
 	if err != nil {
 		t.Fatalf("first reconcile: %v", err)
 	}
@@ -186,7 +186,7 @@ func TestReconcileAgainstChain(t *testing.T) {
 	if err := f.world.Chain.AdvanceTime(ctx, 2*time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	rep, err = Reconcile(ctx, f.led, f.chains(), ReconcileOptions{})
+	rep, err = Run(ctx, f.led, f.chains(), Options{})
 	if err != nil {
 		t.Fatalf("second reconcile: %v", err)
 	}
@@ -212,7 +212,7 @@ func TestReconcileAgainstChain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err = Reconcile(ctx, f.led, f.chains(), ReconcileOptions{})
+	rep, err = Run(ctx, f.led, f.chains(), Options{})
 	if err != nil {
 		t.Fatalf("third reconcile: %v", err)
 	}
@@ -259,7 +259,7 @@ func TestReconcileWrongChain(t *testing.T) {
 	if err := f.world.Chain.AdvanceTime(t.Context(), 5*time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	rep, err := Reconcile(t.Context(), f.led, map[string]*onchain.Client{"8453": f.rpc}, ReconcileOptions{})
+	rep, err := Run(t.Context(), f.led, map[string]*onchain.Client{"8453": f.rpc}, Options{})
 	if err == nil || !strings.Contains(err.Error(), "serves chain eip155:84532, not eip155:8453") {
 		t.Errorf("err = %v, want the chain id mismatch", err)
 	}
@@ -286,14 +286,14 @@ func TestReconcileRPCDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer down.Close()
-	rep, err := Reconcile(t.Context(), f.led, map[string]*onchain.Client{"84532": down}, ReconcileOptions{})
+	rep, err := Run(t.Context(), f.led, map[string]*onchain.Client{"84532": down}, Options{})
 	if err == nil || !strings.Contains(err.Error(), "http://127.0.0.1:1") {
 		t.Errorf("err = %v, want an RPC error naming the endpoint", err)
 	}
 	if l := lineOf(rep, id); rep.Kept != 1 || l.To != ledger.StatusUnknown || !strings.Contains(l.Note, "eth_chainId") {
 		t.Errorf("report = %+v", rep)
 	}
-	if _, err := Reconcile(t.Context(), f.led, nil, ReconcileOptions{Margin: -time.Second}); err == nil {
+	if _, err := Run(t.Context(), f.led, nil, Options{Margin: -time.Second}); err == nil {
 		t.Error("negative margin accepted")
 	}
 }
@@ -310,7 +310,7 @@ func TestReconcileConcurrent(t *testing.T) {
 	}
 	var (
 		wg   sync.WaitGroup
-		reps [2]ReconcileReport
+		reps [2]Report
 		errs [2]error
 	)
 	for i := range 2 {
@@ -322,7 +322,7 @@ func TestReconcileConcurrent(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			reps[i], errs[i] = Reconcile(context.WithoutCancel(t.Context()), led, f.chains(), ReconcileOptions{})
+			reps[i], errs[i] = Run(context.WithoutCancel(t.Context()), led, f.chains(), Options{})
 		}()
 	}
 	wg.Wait()
@@ -331,11 +331,33 @@ func TestReconcileConcurrent(t *testing.T) {
 			t.Errorf("reconcile %d: %v", i, err)
 		}
 	}
-	if n := reps[0].Settled + reps[1].Settled; n != len(want) {
-		t.Errorf("settled %d + %d, want %d in all", reps[0].Settled, reps[1].Settled, len(want))
+	// Each spend is settled by exactly one run. The other run either listed it after it
+	// was settled (no line) or checked it meanwhile and reports it resolved elsewhere,
+	// with the same transaction. Nothing is kept or voided.
+	settledBy, elsewhere := map[string]int{}, map[string]int{}
+	for i, rep := range reps {
+		if rep.Kept != 0 || rep.Voided != 0 || rep.Checked != rep.Settled+rep.Elsewhere || len(rep.Lines) != rep.Checked {
+			t.Errorf("run %d: %d checked = %d settled + %d elsewhere + %d kept + %d voided, %d lines; want only settled and elsewhere",
+				i, rep.Checked, rep.Settled, rep.Elsewhere, rep.Kept, rep.Voided, len(rep.Lines))
+		}
+		for _, l := range rep.Lines {
+			if l.To != ledger.StatusSettled || l.TxHash != want[l.CallID] {
+				t.Errorf("run %d: line %+v, want settled in %s", i, l, want[l.CallID])
+			}
+			if l.Elsewhere {
+				elsewhere[l.CallID]++
+			} else {
+				settledBy[l.CallID]++
+			}
+		}
 	}
-	if n := reps[0].Settled + reps[1].Settled + reps[0].Elsewhere + reps[1].Elsewhere; n > 2*len(want) {
-		t.Errorf("reports count %d outcomes for %d spends", n, len(want))
+	for id := range want {
+		if settledBy[id] != 1 || elsewhere[id] > 1 {
+			t.Errorf("%s: settled by %d runs and reported elsewhere by %d, want 1 and at most 1", id, settledBy[id], elsewhere[id])
+		}
+	}
+	if len(settledBy) != len(want) {
+		t.Errorf("the runs settled %d distinct spends, want %d", len(settledBy), len(want))
 	}
 	t.Logf("run 0: %d settled, %d elsewhere; run 1: %d settled, %d elsewhere",
 		reps[0].Settled, reps[0].Elsewhere, reps[1].Settled, reps[1].Elsewhere)

@@ -1,0 +1,289 @@
+package tools
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/tollhq/toll/ledger"
+	"github.com/tollhq/toll/tools/x402"
+	"github.com/tollhq/toll/wallet"
+)
+
+// Step is a point in a paid call at which Config.Checkpoint is called, in this order.
+type Step string
+
+// The steps of a paid call.
+const (
+	StepReserved  Step = "reserved"  // the intent is in the ledger
+	StepSigned    Step = "signed"    // the authorization is signed
+	StepSent      Step = "sent"      // bytes of the paid request left the process
+	StepResponded Step = "responded" // the paid request's response is read, or the request failed
+	StepRecorded  Step = "recorded"  // the outcome is in the ledger
+)
+
+// pay runs one paid call and keeps the terms cache: the terms of a settled payment are
+// remembered, anything else forgets them. upfront means ch comes from the terms cache
+// and the request has not been sent yet.
+func (c *Client) pay(ctx context.Context, call Call, req *request, ch *x402.Challenge, upfront bool, log *slog.Logger) (*Result, error) {
+	p := &payment{call: call, req: req, ch: ch, upfront: upfront, callID: newCallID()}
+	p.log = log.With("call", p.callID)
+	res, err := c.payOnce(ctx, p)
+	if err == nil && res.Payment != nil && res.Payment.Status == ledger.StatusSettled {
+		c.terms.put(call.Op, ch)
+	} else {
+		c.terms.drop(call.Op)
+	}
+	return res, err
+}
+
+// payOnce is the only place that signs. Its order keeps the paid path's invariants:
+// nothing is signed before the ledger holds the intent (fsync'd), at most one
+// authorization is made and sent, refusals are recorded, and the outcome is recorded
+// even when ctx is done.
+func (c *Client) payOnce(ctx context.Context, p *payment) (*Result, error) {
+	if err := c.authorize(ctx, p); err != nil {
+		return nil, err
+	}
+	if err := c.reserve(ctx, p); err != nil {
+		return nil, err
+	}
+	c.check(StepReserved)
+	reply, err := c.signAndSend(ctx, p)
+	if err != nil {
+		return nil, err // nothing left toll; the reservation is released
+	}
+	// From here the signed authorization may be in the server's hands: nothing but a
+	// settlement proof or a later reconcile against the chain ends its count.
+	return c.record(ctx, p, reply)
+}
+
+// payment is one paid call in progress.
+type payment struct {
+	call    Call
+	req     *request
+	ch      *x402.Challenge
+	upfront bool
+	callID  string
+	log     *slog.Logger
+
+	// Set by authorize.
+	pick    *choice
+	auth    wallet.Authorization
+	domain  wallet.Domain
+	receipt *Receipt
+}
+
+// authorize chooses the requirement to pay within the policy and prepares its EIP-3009
+// authorization (https://eips.ethereum.org/EIPS/eip-3009) and the receipt that describes
+// it. Nothing is signed. A refusal by the policy is recorded in the ledger.
+func (c *Client) authorize(ctx context.Context, p *payment) error {
+	pick, err := c.policy.choose(p.call.Op, p.ch)
+	if err != nil {
+		c.recordRefusal(ctx, p, err)
+		return err
+	}
+	o := pick.option
+	auth, err := c.wallet.NewAuthorization(pick.payTo, o.Amount.Atomic(), pick.window)
+	if err != nil {
+		return fmt.Errorf("prepare authorization: %w", err)
+	}
+	domain := wallet.Domain{Name: o.Domain.Name, Version: o.Domain.Version, ChainID: pick.chainID, VerifyingContract: pick.asset}
+	if err := wallet.Validate(domain, auth); err != nil {
+		return fmt.Errorf("prepare authorization (nothing was signed): %w", err)
+	}
+	p.pick, p.auth, p.domain = pick, auth, domain
+	p.receipt = &Receipt{
+		CallID:   p.callID,
+		Status:   ledger.StatusReserved,
+		Amount:   o.Amount,
+		Decimals: o.Amount.Decimals(),
+		Display:  amountText(o.Amount),
+		Network:  o.Network,
+		Asset:    pick.asset.Hex(),
+		PayTo:    pick.payTo.Hex(),
+		Payer:    auth.From.Hex(),
+		Nonce:    wallet.NonceHex(auth.Nonce),
+		Version:  p.ch.Version,
+	}
+	return nil
+}
+
+// reserve records the intent in the ledger, which checks the caps in the same fsync'd
+// transaction. A cap's refusal is a *RefusedError (the ledger recorded it).
+func (c *Client) reserve(ctx context.Context, p *payment) error {
+	rc := p.receipt
+	_, err := c.ledger.Reserve(ctx, ledger.Intent{
+		CallID:      p.callID,
+		Session:     p.call.Session,
+		API:         p.call.Op.API,
+		Tool:        p.call.Op.Name,
+		URL:         p.req.url,
+		Network:     rc.Network,
+		Asset:       rc.Asset,
+		Amount:      rc.Amount,
+		PayTo:       rc.PayTo,
+		Payer:       rc.Payer,
+		Nonce:       rc.Nonce,
+		ValidBefore: time.Unix(p.auth.ValidBefore.Int64(), 0),
+	}, c.policy.caps)
+	var capErr *ledger.CapError
+	switch {
+	case errors.As(err, &capErr):
+		p.log.Info("payment refused by cap", "cap", capErr.Cap, "amount", rc.Amount)
+		return &RefusedError{
+			Rule: RuleCap, Cap: capErr.Cap, Amount: rc.Amount, Limit: capErr.Limit, Used: capErr.Used,
+			Msg: fmt.Sprintf("%s asks %s, but the %s cap is %s and %s is already spent or reserved; nothing was signed",
+				p.call.Op.Name, rc.Display, capErr.Cap, amountText(capErr.Limit), amountText(capErr.Used)),
+			Err: err,
+		}
+	case err != nil:
+		return fmt.Errorf("reserve payment in the ledger (nothing was signed): %w", err)
+	}
+	return nil
+}
+
+// paidReply is what the one paid request got back, or how it failed.
+type paidReply struct {
+	resp      *http.Response
+	body      []byte
+	truncated bool
+	err       error // the request failed once the payment may have left toll
+}
+
+// signAndSend signs the authorization and sends the request once with the payment
+// header. An error means nothing left toll (signing or encoding failed) and the
+// reservation is released; what happened to a sent request is in the reply.
+func (c *Client) signAndSend(ctx context.Context, p *payment) (paidReply, error) {
+	sig, err := c.wallet.Sign(ctx, p.domain, p.auth)
+	if err != nil {
+		c.release(ctx, p, "signing failed: "+err.Error())
+		return paidReply{}, fmt.Errorf("sign payment: %w", err)
+	}
+	c.check(StepSigned)
+	payload := x402.ExactEVMPayload{
+		Signature: "0x" + hex.EncodeToString(sig),
+		Authorization: x402.Authorization{
+			From:        p.auth.From.Hex(),
+			To:          p.auth.To.Hex(),
+			Value:       p.auth.Value.String(),
+			ValidAfter:  p.auth.ValidAfter.String(),
+			ValidBefore: p.auth.ValidBefore.String(),
+			Nonce:       p.receipt.Nonce,
+		},
+	}
+	name, value, err := p.ch.PaymentHeader(p.pick.option.Index, payload)
+	if err != nil {
+		c.release(ctx, p, "payment header: "+err.Error())
+		return paidReply{}, fmt.Errorf("build payment header: %w", err)
+	}
+	rc := p.receipt
+	p.log.Info("paying", "amount", rc.Amount, "network", rc.Network, "asset", rc.Asset, "payTo", rc.PayTo, "nonce", rc.Nonce, "x402Version", rc.Version)
+	var r paidReply
+	r.resp, r.body, r.truncated, r.err = c.send(ctx, p.req, http.Header{name: {value}})
+	c.check(StepResponded)
+	return r, nil
+}
+
+// record writes the outcome of the paid request to the ledger and the receipt: settled
+// when the server proved it, unknown otherwise (it counts as spent until reconciled). A
+// failed request and a 402 are a *PaymentError; any other answer is a Result.
+func (c *Client) record(ctx context.Context, p *payment, r paidReply) (*Result, error) {
+	rc := p.receipt
+	if r.err != nil {
+		c.markUnknown(ctx, p, "sending the paid request failed: "+r.err.Error())
+		return nil, p.notSettled(fmt.Sprintf("the paid request failed after the payment was signed: %v", r.err))
+	}
+	res := &Result{Status: r.resp.StatusCode, ContentType: r.resp.Header.Get("Content-Type"), Body: r.body, Truncated: r.truncated, Payment: rc}
+	settlement, serr := x402.ParseSettlement(r.resp.Header)
+	switch {
+	case r.resp.StatusCode < 400 && settlement != nil && settlement.Success && settlement.Transaction != "":
+		rc.Status, rc.Transaction = ledger.StatusSettled, settlement.Transaction
+		c.writeOutcome(ctx, p.log, func(ctx context.Context) error { return c.ledger.Settle(ctx, p.callID, rc.Transaction) })
+		p.log.Info("paid", "status", r.resp.StatusCode, "tx", rc.Transaction)
+		return res, nil
+	case r.resp.StatusCode == http.StatusPaymentRequired:
+		reason := p.rejection(r, settlement)
+		c.markUnknown(ctx, p, reason)
+		p.log.Warn("payment not accepted", "reason", reason)
+		return nil, p.notSettled(reason)
+	default:
+		reason := fmt.Sprintf("the server answered %d with no settlement proof", r.resp.StatusCode)
+		if serr != nil {
+			reason += " (" + serr.Error() + ")"
+		} else if settlement != nil && !settlement.Success {
+			reason = fmt.Sprintf("the server answered %d and reported a failed settlement: %s", r.resp.StatusCode, settlement.ErrorReason)
+		}
+		c.markUnknown(ctx, p, reason)
+		p.log.Warn("payment outcome unknown", "reason", reason)
+		return res, nil
+	}
+}
+
+// rejection says why a server answered 402 to the paid request, as far as it told.
+func (p *payment) rejection(r paidReply, settlement *x402.SettlementResponse) string {
+	reason := "the server answered 402 to the paid request"
+	if p.upfront {
+		reason = "the server answered 402 to a payment sent with the first request (its terms changed since the last call)"
+	}
+	if settlement != nil && settlement.ErrorReason != "" {
+		reason += ": " + settlement.ErrorReason
+	} else if again, err := x402.ParseChallenge(r.resp.Header, r.body); err == nil && again.Error != "" {
+		reason += ": " + again.Error
+	}
+	return reason
+}
+
+// notSettled is the error of a payment that left toll without a proven settlement.
+func (p *payment) notSettled(reason string) *PaymentError {
+	return &PaymentError{Reason: reason, URL: p.req.url, Receipt: p.receipt, Err: ErrPaymentNotSettled}
+}
+
+// markUnknown records that the payment may have reached the server but is not proven
+// settled.
+func (c *Client) markUnknown(ctx context.Context, p *payment, reason string) {
+	p.receipt.Status = ledger.StatusUnknown
+	c.writeOutcome(ctx, p.log, func(ctx context.Context) error { return c.ledger.MarkUnknown(ctx, p.callID, reason) })
+}
+
+// release ends a reservation whose authorization never left toll.
+func (c *Client) release(ctx context.Context, p *payment, reason string) {
+	c.writeOutcome(ctx, p.log, func(ctx context.Context) error { return c.ledger.Release(ctx, p.callID, reason) })
+}
+
+// recordRefusal records a refusal by the policy: what was asked, when the 402 says it.
+func (c *Client) recordRefusal(ctx context.Context, p *payment, refusal error) {
+	r := ledger.Refusal{
+		CallID:  p.callID,
+		Session: p.call.Session,
+		API:     p.call.Op.API,
+		Tool:    p.call.Op.Name,
+		URL:     p.req.url,
+		Reason:  refusal.Error(),
+	}
+	if len(p.ch.Options) > 0 {
+		o := p.ch.Options[0]
+		r.Network, r.Asset, r.PayTo = o.Network, o.Asset, o.PayTo
+		if o.Problem == "" {
+			r.Amount = &o.Amount
+		}
+	}
+	p.log.Info("payment refused by policy", "reason", refusal.Error())
+	c.writeOutcome(ctx, p.log, func(ctx context.Context) error { return c.ledger.Refuse(ctx, r) })
+}
+
+// writeOutcome records an outcome even when the call's context is already done: losing
+// the record of a signed payment is worse than a late write.
+func (c *Client) writeOutcome(ctx context.Context, log *slog.Logger, write func(context.Context) error) {
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err := write(wctx); err != nil {
+		log.Error("ledger outcome not recorded; the reservation still counts against the caps", "err", err)
+		return
+	}
+	c.check(StepRecorded)
+}
