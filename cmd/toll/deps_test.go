@@ -41,6 +41,8 @@ func TestImportGraph(t *testing.T) {
 		geth  = "github.com/ethereum/go-ethereum"
 		bolt  = "go.etcd.io/bbolt"
 		kin   = "github.com/getkin/kin-openapi"
+		cobra = "github.com/spf13/cobra"
+		pflag = "github.com/spf13/pflag"
 	)
 	rules := []struct {
 		pkg       string
@@ -83,6 +85,8 @@ func TestImportGraph(t *testing.T) {
 		kin:   {module + "/catalog"},
 		bolt:  {module + "/ledger"},
 		geth:  {module + "/wallet", module + "/tools/x402test"},
+		cobra: {module + "/cmd/toll"},
+		pflag: {module + "/cmd/toll"},
 	}
 	dec := json.NewDecoder(strings.NewReader(string(out)))
 	for dec.More() {

@@ -1,71 +1,114 @@
 package main
 
 import (
-	"context"
-	"flag"
 	"fmt"
-	"io"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/tollhq/toll/wallet"
 )
 
-const walletUsage = `Usage:
-  toll wallet new     --keystore FILE [--passphrase-file F]   create a fresh key in an encrypted keystore file
-  toll wallet address [--keystore FILE] [--passphrase-file F]  print the address that pays (fund it with USDC)
+func (a *app) walletCommand() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "wallet",
+		Short: "create a key in an encrypted keystore, or print its address",
+		Long: `The payer key lives in an encrypted go-ethereum (v3) keystore file. Its passphrase comes from
+--passphrase-file or the ` + envPassphrase + ` variable, never from a flag.`,
+		Args: cobra.ArbitraryArgs,
+		RunE: group("toll wallet", "a command: new or address"),
+	}
+	c.AddCommand(a.walletNewCommand(), a.walletAddressCommand())
+	return c
+}
 
-The passphrase comes from --passphrase-file or the TOLL_PASSPHRASE variable, never from a flag.
-`
+// keystoreFlags say which keystore a wallet command uses and where its passphrase is:
+// the flags, else wallet: in toll.yaml (--config or $TOLL_CONFIG), else $TOLL_KEYSTORE.
+type keystoreFlags struct {
+	*app
+	keystore string
+	passFile string
+	config   string
+}
 
-// runWallet is "toll wallet ...".
-func runWallet(ctx context.Context, args []string, stdout, stderr io.Writer, getenv env) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, walletUsage)
-		return usagef("toll wallet needs a subcommand: new or address")
-	}
-	sub, rest := args[0], args[1:]
-	fs := flag.NewFlagSet("toll wallet "+sub, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	keystore := fs.String("keystore", "", "keystore file (default $TOLL_KEYSTORE)")
-	passFile := fs.String("passphrase-file", "", "file holding the passphrase (default: the $TOLL_PASSPHRASE variable)")
-	light := fs.Bool("light", false, "new: use light scrypt parameters (fast, weaker; for tests and demos only)")
-	if sub != "new" && sub != "address" {
-		fmt.Fprint(stderr, walletUsage)
-		return usagef("unknown wallet subcommand %q", sub)
-	}
-	if err := parseFlags(fs, rest); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return usagef("toll wallet %s takes no arguments (got %q)", sub, fs.Arg(0))
-	}
-	path := *keystore
-	if path == "" {
-		path = getenv("TOLL_KEYSTORE")
-	}
-	if path == "" {
-		return usagef("toll wallet %s needs --keystore FILE (or TOLL_KEYSTORE)", sub)
-	}
-	src := wallet.Source{Keystore: path, PassphraseFile: *passFile}
-	if sub == "address" {
-		w, err := wallet.Load(src, getenv, wallet.Options{})
+func (k *keystoreFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&k.keystore, "keystore", "", "keystore file (default: wallet.keystore of the config, else $"+envKeystore+")")
+	fs.StringVar(&k.passFile, "passphrase-file", "", "file holding the passphrase (default: the $"+envPassphrase+" variable)")
+	fs.StringVar(&k.config, "config", "", "toll.yaml whose wallet to use (default $"+envConfig+")")
+}
+
+// source resolves the keystore and passphrase file; cmd names the command for the error
+// that says it needs a keystore.
+func (k *keystoreFlags) source(cmd string) (wallet.Source, error) {
+	var fromConfig walletConfig
+	if path := k.env.configPath(k.config); path != "" {
+		cfg, err := loadConfig(path)
 		if err != nil {
-			return err
+			return wallet.Source{}, err
 		}
-		fmt.Fprintln(stdout, w.Address().Hex())
-		return nil
+		fromConfig = cfg.Wallet
 	}
-	pass, err := wallet.Passphrase(src, getenv)
-	if err != nil {
-		return err
+	src := wallet.Source{Keystore: k.env.keystorePath(k.keystore, fromConfig.Keystore), PassphraseFile: first(k.passFile, fromConfig.PassphraseFile)}
+	if src.Keystore == "" {
+		return src, usagef("%s needs --keystore FILE (or %s)", cmd, envKeystore)
 	}
-	w, err := wallet.Generate(wallet.Options{})
-	if err != nil {
-		return err
+	return src, nil
+}
+
+func (a *app) walletNewCommand() *cobra.Command {
+	k := &keystoreFlags{app: a}
+	var light bool
+	c := &cobra.Command{
+		Use:   "new --keystore FILE [flags]",
+		Short: "create a fresh key in an encrypted keystore file, and print its address",
+		Args:  noArgs,
+		RunE: func(*cobra.Command, []string) error {
+			src, err := k.source("toll wallet new")
+			if err != nil {
+				return err
+			}
+			pass, err := wallet.Passphrase(src, a.env)
+			if err != nil {
+				return err
+			}
+			w, err := wallet.Generate(wallet.Options{})
+			if err != nil {
+				return err
+			}
+			if err := w.WriteKeystore(src.Keystore, pass, light); err != nil {
+				return err
+			}
+			addr := w.Address().Hex()
+			fmt.Fprintln(a.stdout, addr)
+			fmt.Fprintf(a.stderr, "New key written to %s (encrypted). Fund %s with USDC on the network you will allow, then:\n  toll serve --keystore %s --network eip155:8453 SPEC...\n", src.Keystore, addr, src.Keystore)
+			return nil
+		},
 	}
-	if err := w.WriteKeystore(path, pass, *light); err != nil {
-		return err
+	fs := newFlags(c)
+	k.register(fs)
+	fs.BoolVar(&light, "light", false, "use light scrypt parameters (fast, weaker; for tests and demos only)")
+	return c
+}
+
+func (a *app) walletAddressCommand() *cobra.Command {
+	k := &keystoreFlags{app: a}
+	c := &cobra.Command{
+		Use:   "address [flags]",
+		Short: "print the address that pays (fund it with USDC)",
+		Args:  noArgs,
+		RunE: func(*cobra.Command, []string) error {
+			src, err := k.source("toll wallet address")
+			if err != nil {
+				return err
+			}
+			w, err := wallet.Load(src, a.env, wallet.Options{})
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintln(a.stdout, w.Address().Hex())
+			return err
+		},
 	}
-	fmt.Fprintf(stdout, "%s\n", w.Address().Hex())
-	fmt.Fprintf(stderr, "New key written to %s (encrypted). Fund %s with USDC on the network you will allow, then:\n  toll serve --keystore %s --network eip155:8453 SPEC...\n", path, w.Address().Hex(), path)
-	return nil
+	k.register(newFlags(c))
+	return c
 }
