@@ -20,12 +20,18 @@ type limit struct {
 	amount *money.Amount // nil: no cap
 }
 
-func limitOf(s string) limit {
-	var l limit
-	if err := l.Set(s); err != nil {
-		panic(fmt.Sprintf("limitOf(%q): %v", s, err)) // a constant of this package
-	}
-	return l
+// The default caps of toll serve, in atomic USDC. They are deliberately small: the user
+// raises them on purpose.
+const (
+	defaultMaxPerCall    = 100_000   // 0.10
+	defaultMaxPerSession = 1_000_000 // 1.00
+	defaultMaxPerDay     = 5_000_000 // 5.00
+)
+
+// usdcLimit is a cap of atomic USDC units.
+func usdcLimit(atomic int64) limit {
+	v := money.USDC(atomic)
+	return limit{&v}
 }
 
 // UnmarshalText reads "none" or a decimal USDC amount such as "0.05".

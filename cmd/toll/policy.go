@@ -23,7 +23,7 @@ type policyFlags struct {
 }
 
 func (p *policyFlags) register(fs *pflag.FlagSet) {
-	p.perCall, p.perSession, p.perDay, p.total = limitOf(defaultMaxPerCall), limitOf(defaultMaxPerSession), limitOf(defaultMaxPerDay), limitOf("none")
+	p.perCall, p.perSession, p.perDay, p.total = usdcLimit(defaultMaxPerCall), usdcLimit(defaultMaxPerSession), usdcLimit(defaultMaxPerDay), limit{}
 	p.maxWindow = duration(tools.DefaultMaxWindow)
 	fs.Var(&p.networks, "network", "allow payments on this network, as CAIP-2 (eip155:8453) or x402 v1 name (base); repeatable. None allowed by default")
 	fs.Var(&p.assets, "asset", "also allow this token, as ADDRESS or NETWORK=ADDRESS; repeatable (each allowed network's USDC is allowed already)")

@@ -20,12 +20,6 @@ import (
 	"github.com/tollhq/toll/wallet"
 )
 
-// Default caps, in USDC. They are deliberately small: the user raises them on purpose.
-const (
-	defaultMaxPerCall    = "0.10"
-	defaultMaxPerSession = "1.00"
-	defaultMaxPerDay     = "5.00"
-)
 
 // serveCmd is "toll serve".
 type serveCmd struct {
