@@ -18,6 +18,7 @@ import (
 	"github.com/tollhq/toll/server"
 	"github.com/tollhq/toll/tools"
 	"github.com/tollhq/toll/wallet"
+	"github.com/tollhq/toll/wallet/keystore"
 )
 
 
@@ -162,7 +163,7 @@ func (s *serveCmd) catalog(ctx context.Context, cfg *fileConfig, cfgPath string,
 // wallet unlocks the payer key: a keystore (--keystore, toll.yaml, $TOLL_KEYSTORE), or a
 // raw key from the variable --private-key-env names.
 func (s *serveCmd) wallet(cfg *fileConfig) (*wallet.Wallet, error) {
-	src := wallet.Source{PassphraseFile: s.passFile}
+	src := keystore.Source{PassphraseFile: s.passFile}
 	if s.keyEnv != "" {
 		src.RawKeyEnv, src.AllowRawKey = s.keyEnv, true
 	} else {
@@ -172,9 +173,9 @@ func (s *serveCmd) wallet(cfg *fileConfig) (*wallet.Wallet, error) {
 		}
 		src.Keystore = s.env.keystorePath(s.keystore, fromFile)
 	}
-	w, err := wallet.Load(src, s.env, wallet.Options{})
+	w, err := keystore.Load(src, s.env, wallet.Options{})
 	if err != nil {
-		return nil, fmt.Errorf("unlock wallet: %w", err)
+		return nil, fmt.Errorf("unlock wallet: %w", walletHint(err))
 	}
 	return w, nil
 }

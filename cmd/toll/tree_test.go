@@ -16,7 +16,6 @@ import (
 
 	"github.com/tollhq/toll/ledger"
 	"github.com/tollhq/toll/tools/money"
-	"github.com/tollhq/toll/wallet"
 )
 
 // weatherSpec is the spec of testdata, from this package's directory.
@@ -232,14 +231,8 @@ func TestConfigAndFlagsAgree(t *testing.T) {
 // stop: run returns nil, so the process exits 0.
 func TestServeStopsOnInterrupt(t *testing.T) {
 	dir := t.TempDir()
-	w, err := wallet.Generate(wallet.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	ks := filepath.Join(dir, "key.json")
-	if err := w.WriteKeystore(ks, "a long enough passphrase", true); err != nil {
-		t.Fatal(err)
-	}
+	createKeystore(t, ks, "a long enough passphrase")
 	getenv := func(k string) string {
 		if k == envPassphrase {
 			return "a long enough passphrase"

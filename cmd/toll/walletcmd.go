@@ -1,12 +1,14 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/tollhq/toll/wallet"
+	"github.com/tollhq/toll/wallet/keystore"
 )
 
 func (a *app) walletCommand() *cobra.Command {
@@ -39,16 +41,16 @@ func (k *keystoreFlags) register(fs *pflag.FlagSet) {
 
 // source resolves the keystore and passphrase file; cmd names the command for the error
 // that says it needs a keystore.
-func (k *keystoreFlags) source(cmd string) (wallet.Source, error) {
+func (k *keystoreFlags) source(cmd string) (keystore.Source, error) {
 	var fromConfig walletConfig
 	if path := k.env.configPath(k.config); path != "" {
 		cfg, err := loadConfig(path)
 		if err != nil {
-			return wallet.Source{}, err
+			return keystore.Source{}, err
 		}
 		fromConfig = cfg.Wallet
 	}
-	src := wallet.Source{Keystore: k.env.keystorePath(k.keystore, fromConfig.Keystore), PassphraseFile: first(k.passFile, fromConfig.PassphraseFile)}
+	src := keystore.Source{Keystore: k.env.keystorePath(k.keystore, fromConfig.Keystore), PassphraseFile: first(k.passFile, fromConfig.PassphraseFile)}
 	if src.Keystore == "" {
 		return src, usagef("%s needs --keystore FILE (or %s)", cmd, envKeystore)
 	}
@@ -67,16 +69,13 @@ func (a *app) walletNewCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			pass, err := wallet.Passphrase(src, a.env)
+			pass, err := keystore.Passphrase(src, a.env)
 			if err != nil {
-				return err
+				return walletHint(err)
 			}
-			w, err := wallet.Generate(wallet.Options{})
+			w, err := keystore.Create(src.Keystore, pass, light, wallet.Options{})
 			if err != nil {
-				return err
-			}
-			if err := w.WriteKeystore(src.Keystore, pass, light); err != nil {
-				return err
+				return walletHint(err)
 			}
 			addr := w.Address().Hex()
 			fmt.Fprintln(a.stdout, addr)
@@ -101,9 +100,9 @@ func (a *app) walletAddressCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			w, err := wallet.Load(src, a.env, wallet.Options{})
+			w, err := keystore.Load(src, a.env, wallet.Options{})
 			if err != nil {
-				return err
+				return walletHint(err)
 			}
 			_, err = fmt.Fprintln(a.stdout, w.Address().Hex())
 			return err
@@ -111,4 +110,25 @@ func (a *app) walletAddressCommand() *cobra.Command {
 	}
 	k.register(newFlags(c))
 	return c
+}
+
+// walletHint adds to an error of package wallet/keystore what to do about it with toll's
+// flags and variables; the package itself names no flag.
+func walletHint(err error) error {
+	var hint string
+	switch {
+	case errors.Is(err, keystore.ErrNoKey):
+		hint = "pass --keystore FILE with an encrypted keystore (toll wallet new makes one), or --private-key-env NAME with a raw hex key exported in $NAME"
+	case errors.Is(err, keystore.ErrNoPassphrase):
+		hint = "set " + envPassphrase + " or pass --passphrase-file FILE"
+	case errors.Is(err, keystore.ErrWrongPassphrase):
+		hint = "check the passphrase in " + envPassphrase + " or --passphrase-file"
+	case errors.Is(err, keystore.ErrRawKeyNotAllowed):
+		hint = "opt in with --private-key-env NAME, or better, pass --keystore FILE"
+	case errors.Is(err, keystore.ErrInvalidKeystore):
+		hint = "--keystore takes a go-ethereum v3 keystore file (toll wallet new writes one)"
+	default:
+		return err
+	}
+	return fmt.Errorf("%w; %s", err, hint)
 }
