@@ -21,7 +21,6 @@ import (
 	"github.com/tollhq/toll/wallet/keystore"
 )
 
-
 // serveCmd is "toll serve".
 type serveCmd struct {
 	*app
