@@ -78,6 +78,7 @@ func LoadAll(ctx context.Context, sources []SourceConfig) (*Catalog, []error) {
 		}
 	}
 	var renamed = make(map[int]string)
+	bySource := make([][]*API, len(sources)) // the APIs built from each source
 	for k, d := range docs {
 		if d.p == nil || names[k] != "" {
 			continue
@@ -107,9 +108,14 @@ func LoadAll(ctx context.Context, sources []SourceConfig) (*Catalog, []error) {
 		if note, ok := renamed[k]; ok {
 			api.Warnings = append([]string{note}, api.Warnings...)
 		}
+		api.Config = sources[d.cfg]
 		cat.APIs = append(cat.APIs, api)
+		bySource[d.cfg] = append(bySource[d.cfg], api)
 	}
 	cat.uniqueNames()
+	for i, sc := range sources {
+		errsBy[i] = append(errsBy[i], applyEntry(sc, bySource[i])...)
+	}
 	var errs []error
 	for _, e := range errsBy {
 		errs = append(errs, e...)
