@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tollhq/toll/catalog"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
@@ -72,6 +74,13 @@ func TestConfigFile(t *testing.T) {
 	if err != nil || !strings.Contains(out, "wx_getWeather") || strings.Contains(out, "wx_createReport") {
 		t.Errorf("config apis: %v\n%s", err, out)
 	}
+	// pay_to is pinned on the prices of that entry's tools, as a host sees them.
+	payTo := "0x" + strings.Repeat("5", 40)
+	pinned := write("pinned.yaml", "apis:\n  - spec: "+weather+"\n    pay_to: \""+payTo+"\"\n")
+	out, _, err = runTest(t, nil, "catalog", "tools", "--config", pinned)
+	if err != nil || strings.Count(out, `"payTo": "`+payTo+`"`) != 3 {
+		t.Errorf("pay_to: %v; want it on the 3 priced tools\n%s", err, out)
+	}
 	for name, tc := range map[string]struct{ body, want string }{
 		"unknown key":  {"capz: {}\n", "capz"},
 		"bad cap":      {"caps: {per_call: lots}\n", `line 1: invalid amount: "lots"`},
@@ -111,9 +120,9 @@ func TestCatalogProbe(t *testing.T) {
 			t.Errorf("probe output lacks %q:\n%s", want, stdout)
 		}
 	}
-	pf, err := readProbes(out)
-	if err != nil || len(pf.Probes) != 2 {
-		t.Fatalf("probes file: %+v %v", pf, err)
+	recs, err := catalog.ReadProbes(out)
+	if err != nil || len(recs) != 2 || recs[0].Spec != s.spec {
+		t.Fatalf("probes file: %+v %v", recs, err)
 	}
 	list, _, err := runTest(t, nil, "catalog", "list", "--probes", out, s.spec)
 	if err != nil {

@@ -6,13 +6,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"go.yaml.in/yaml/v4"
 
 	"github.com/tollhq/toll/catalog"
-	"github.com/tollhq/toll/tools"
-	"github.com/tollhq/toll/tools/money"
 	"github.com/tollhq/toll/wallet"
 )
 
@@ -43,17 +40,17 @@ const maxConfigBytes = 1 << 20
 //	    tool_caps: {getWeather: "0.20"}   # by operationId: cap on everything that operation is paid
 //	    # and every catalog key: base_url, prices, credentials, include, exclude, ...
 type fileConfig struct {
-	Ledger        string       `yaml:"ledger"`
-	Wallet        walletConfig `yaml:"wallet"`
-	Networks      []string     `yaml:"networks"`
-	Assets        []asset      `yaml:"assets"`
-	Caps          capsConfig   `yaml:"caps"`
-	MaxWindow     *duration    `yaml:"max_window"`
-	TermsTTL      *duration    `yaml:"terms_ttl"`
-	Lazy          *lazyMode    `yaml:"lazy"`
-	LazyThreshold *count       `yaml:"lazy_threshold"`
-	Probes        string       `yaml:"probes"` // prices recorded by toll catalog probe --out
-	APIs          []apiConfig  `yaml:"apis"`
+	Ledger        string                 `yaml:"ledger"`
+	Wallet        walletConfig           `yaml:"wallet"`
+	Networks      []string               `yaml:"networks"`
+	Assets        []asset                `yaml:"assets"`
+	Caps          capsConfig             `yaml:"caps"`
+	MaxWindow     *duration              `yaml:"max_window"`
+	TermsTTL      *duration              `yaml:"terms_ttl"`
+	Lazy          *lazyMode              `yaml:"lazy"`
+	LazyThreshold *count                 `yaml:"lazy_threshold"`
+	Probes        string                 `yaml:"probes"` // prices recorded by toll catalog probe --out
+	APIs          []catalog.SourceConfig `yaml:"apis"`
 }
 
 type walletConfig struct {
@@ -67,13 +64,6 @@ type capsConfig struct {
 	PerSession *limit `yaml:"per_session"`
 	PerDay     *limit `yaml:"per_day"`
 	Total      *limit `yaml:"total"`
-}
-
-type apiConfig struct {
-	catalog.SourceConfig `yaml:",inline"`
-	MaxTotal             *limit           `yaml:"max_total"`
-	PayTo                string           `yaml:"pay_to"`
-	ToolCaps             map[string]limit `yaml:"tool_caps"`
 }
 
 // loadConfig reads and checks toll.yaml. Errors name the file, the key or line, and the fix.
@@ -106,66 +96,12 @@ func loadConfig(path string) (*fileConfig, error) {
 func (c *fileConfig) check() error {
 	for i, a := range c.APIs {
 		where := fmt.Sprintf("apis[%d]", i)
-		if err := a.SourceConfig.Check(); err != nil {
+		if err := a.Check(); err != nil {
 			return fmt.Errorf("%s: %w", where, err)
 		}
 		if a.PayTo != "" {
 			if _, err := wallet.ParseAddress(a.PayTo); err != nil {
 				return fmt.Errorf("%s.pay_to: %q: %v", where, a.PayTo, err)
-			}
-		}
-	}
-	return nil
-}
-
-// applyAPIRules sets what toll.yaml says per API on the loaded operations and the policy:
-// the payTo pin, the per-API cap and the per-tool caps. An entry whose spec is a folder
-// applies to every API in it. A tool_caps key that names no operation is an error: a cap
-// the user believes in must exist.
-func applyAPIRules(c *fileConfig, apis []*catalog.API, pol *tools.Policy) error {
-	if c == nil {
-		return nil
-	}
-	for i, cfg := range c.APIs {
-		dir := strings.TrimSuffix(cfg.Spec, "/") + "/"
-		var matched []*catalog.API
-		for _, a := range apis {
-			if a.Source == cfg.Spec || strings.HasPrefix(a.Source, dir) || (cfg.Namespace != "" && a.Name == cfg.Namespace) {
-				matched = append(matched, a)
-			}
-		}
-		found := map[string]bool{}
-		for _, api := range matched {
-			if cfg.MaxTotal != nil && cfg.MaxTotal.amount != nil {
-				if pol.Caps.PerAPI == nil {
-					pol.Caps.PerAPI = map[string]money.Amount{}
-				}
-				pol.Caps.PerAPI[api.Name] = *cfg.MaxTotal.amount
-			}
-			for _, o := range api.Operations {
-				for key, amount := range cfg.ToolCaps {
-					if o.OperationID != key && o.Name != key {
-						continue
-					}
-					found[key] = true
-					if amount.amount != nil {
-						if pol.Caps.PerTool == nil {
-							pol.Caps.PerTool = map[string]money.Amount{}
-						}
-						pol.Caps.PerTool[o.Name] = *amount.amount
-					}
-				}
-				if cfg.PayTo != "" && o.Price != nil {
-					o.Price.PayTo = cfg.PayTo
-				}
-			}
-		}
-		if len(matched) == 0 {
-			continue // it failed to load; the load error says why
-		}
-		for key := range cfg.ToolCaps {
-			if !found[key] {
-				return fmt.Errorf("apis[%d].tool_caps: no operation %q in %s; use an operationId or tool name from `toll catalog list`", i, key, cfg.Spec)
 			}
 		}
 	}

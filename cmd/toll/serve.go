@@ -74,7 +74,7 @@ to stderr. The keystore passphrase comes from --passphrase-file or $` + envPassp
 // run is toll serve: read the settings, load the catalog, unlock the wallet, open the
 // ledger, serve until the host disconnects or the context ends.
 func (s *serveCmd) run(ctx context.Context, fs *pflag.FlagSet, args []string) error {
-	cfg, cfgPath, err := s.sources.readConfig(s.env)
+	cfg, _, err := s.sources.readConfig(s.env)
 	if err != nil {
 		return err
 	}
@@ -87,7 +87,7 @@ func (s *serveCmd) run(ctx context.Context, fs *pflag.FlagSet, args []string) er
 		return err
 	}
 	logger := slog.New(slog.NewTextHandler(s.stderr, &slog.HandlerOptions{Level: logLevel(s.logLevel.value)}))
-	ops, err := s.catalog(ctx, cfg, cfgPath, append(s.specs, args...), &pol, logger)
+	ops, err := s.catalog(ctx, cfg, append(s.specs, args...), &pol, logger)
 	if err != nil {
 		return err
 	}
@@ -139,23 +139,21 @@ func fromFile[T any](fs *pflag.FlagSet, flag string, dst, v *T) {
 	}
 }
 
-// catalog loads the specs and applies the per-API rules of toll.yaml to them and to pol.
-func (s *serveCmd) catalog(ctx context.Context, cfg *fileConfig, cfgPath string, specs []string, pol *tools.Policy, logger *slog.Logger) ([]*catalog.Operation, error) {
+// catalog loads the specs and adds the per-API and per-tool caps of their entries to pol.
+func (s *serveCmd) catalog(ctx context.Context, cfg *fileConfig, specs []string, pol *tools.Policy, logger *slog.Logger) ([]*catalog.Operation, error) {
 	ld, err := s.sources.load(ctx, cfg, specs, "toll serve")
 	if err != nil {
 		return nil, err
 	}
 	if len(ld.errs) > 0 {
-		return nil, fmt.Errorf("%w (fix or remove the spec; toll catalog check shows every problem)", errors.Join(ld.errs...))
+		return nil, fmt.Errorf("%w (fix the entry or remove the spec; toll catalog check shows every problem, toll catalog list every operation)", errors.Join(ld.errs...))
 	}
 	for _, api := range ld.cat.APIs {
 		for _, w := range api.Warnings {
 			logger.Warn("spec", "source", api.Source, "warning", w)
 		}
 	}
-	if err := applyAPIRules(cfg, ld.cat.APIs, pol); err != nil {
-		return nil, fmt.Errorf("config %s: %w", cfgPath, err)
-	}
+	pol.Caps.PerAPI, pol.Caps.PerTool = tools.APICaps(ld.cat.APIs)
 	return ld.cat.Operations(), nil
 }
 

@@ -50,9 +50,7 @@ func (s *sourceFlags) load(ctx context.Context, cfg *fileConfig, specs []string,
 	var sources []catalog.SourceConfig
 	probes := s.probes
 	if cfg != nil {
-		for _, a := range cfg.APIs {
-			sources = append(sources, a.SourceConfig)
-		}
+		sources = append(sources, cfg.APIs...)
 		probes = first(probes, cfg.Probes)
 	}
 	for _, sp := range specs {
@@ -61,8 +59,12 @@ func (s *sourceFlags) load(ctx context.Context, cfg *fileConfig, specs []string,
 	if len(sources) == 0 {
 		return nil, usagef("%s needs OpenAPI specs: %s api.yaml (or apis: in a toll.yaml given with --config)", cmd, cmd)
 	}
-	if err := attachProbes(probes, sources); err != nil {
-		return nil, err
+	if probes != "" {
+		recs, err := catalog.ReadProbes(probes)
+		if err != nil {
+			return nil, fmt.Errorf("%w (toll catalog probe --out writes a probes file)", err)
+		}
+		catalog.AttachProbes(sources, recs)
 	}
 	cat, errs := catalog.LoadAll(ctx, sources)
 	return &loaded{cat: cat, errs: errs, sources: sources}, nil
