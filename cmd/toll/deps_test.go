@@ -9,7 +9,7 @@ import (
 
 const module = "github.com/tollhq/toll"
 
-// TestImportGraph guards DESIGN.md's package graph with go list -deps: each heavy
+// TestImportGraph guards the package graph with go list -deps: each heavy
 // dependency stays behind the one package that wraps it, and no program code reaches the
 // testing package.
 func TestImportGraph(t *testing.T) {
@@ -60,7 +60,7 @@ func TestImportGraph(t *testing.T) {
 		m := deps(r.pkg)
 		for _, f := range r.forbidden {
 			if p := reaches(m, f); p != "" {
-				t.Errorf("%s reaches %s (DESIGN.md forbids it)", r.pkg, p)
+				t.Errorf("%s reaches %s (the package graph forbids it)", r.pkg, p)
 			}
 		}
 	}

@@ -57,59 +57,71 @@ func (k *keystoreFlags) source(cmd string) (keystore.Source, error) {
 	return src, nil
 }
 
+// walletNewCmd is "toll wallet new".
+type walletNewCmd struct {
+	keystoreFlags
+	light bool
+}
+
 func (a *app) walletNewCommand() *cobra.Command {
-	k := &keystoreFlags{app: a}
-	var light bool
+	n := &walletNewCmd{keystoreFlags: keystoreFlags{app: a}}
 	c := &cobra.Command{
 		Use:   "new --keystore FILE [flags]",
 		Short: "create a fresh key in an encrypted keystore file, and print its address",
 		Args:  noArgs,
-		RunE: func(*cobra.Command, []string) error {
-			src, err := k.source("toll wallet new")
-			if err != nil {
-				return err
-			}
-			pass, err := keystore.Passphrase(src, a.env)
-			if err != nil {
-				return walletHint(err)
-			}
-			w, err := keystore.Create(src.Keystore, pass, light, wallet.Options{})
-			if err != nil {
-				return walletHint(err)
-			}
-			addr := w.Address().Hex()
-			fmt.Fprintln(a.stdout, addr)
-			fmt.Fprintf(a.stderr, "New key written to %s (encrypted). Fund %s with USDC on the network you will allow, then:\n  toll serve --keystore %s --network eip155:8453 SPEC...\n", src.Keystore, addr, src.Keystore)
-			return nil
-		},
+		RunE:  func(*cobra.Command, []string) error { return n.run() },
 	}
 	fs := newFlags(c)
-	k.register(fs)
-	fs.BoolVar(&light, "light", false, "use light scrypt parameters (fast, weaker; for tests and demos only)")
+	n.register(fs)
+	fs.BoolVar(&n.light, "light", false, "use light scrypt parameters (fast, weaker; for tests and demos only)")
 	return c
 }
 
+func (n *walletNewCmd) run() error {
+	src, err := n.source("toll wallet new")
+	if err != nil {
+		return err
+	}
+	pass, err := keystore.Passphrase(src, n.env)
+	if err != nil {
+		return walletHint(err)
+	}
+	w, err := keystore.Create(src.Keystore, pass, n.light, wallet.Options{})
+	if err != nil {
+		return walletHint(err)
+	}
+	addr := w.Address().Hex()
+	fmt.Fprintln(n.stdout, addr)
+	fmt.Fprintf(n.stderr, "New key written to %s (encrypted). Fund %s with USDC on the network you will allow, then:\n  toll serve --keystore %s --network eip155:8453 SPEC...\n", src.Keystore, addr, src.Keystore)
+	return nil
+}
+
+// walletAddressCmd is "toll wallet address".
+type walletAddressCmd struct{ keystoreFlags }
+
 func (a *app) walletAddressCommand() *cobra.Command {
-	k := &keystoreFlags{app: a}
+	w := &walletAddressCmd{keystoreFlags{app: a}}
 	c := &cobra.Command{
 		Use:   "address [flags]",
 		Short: "print the address that pays (fund it with USDC)",
 		Args:  noArgs,
-		RunE: func(*cobra.Command, []string) error {
-			src, err := k.source("toll wallet address")
-			if err != nil {
-				return err
-			}
-			w, err := keystore.Load(src, a.env, wallet.Options{})
-			if err != nil {
-				return walletHint(err)
-			}
-			_, err = fmt.Fprintln(a.stdout, w.Address().Hex())
-			return err
-		},
+		RunE:  func(*cobra.Command, []string) error { return w.run() },
 	}
-	k.register(newFlags(c))
+	w.register(newFlags(c))
 	return c
+}
+
+func (k *walletAddressCmd) run() error {
+	src, err := k.source("toll wallet address")
+	if err != nil {
+		return err
+	}
+	w, err := keystore.Load(src, k.env, wallet.Options{})
+	if err != nil {
+		return walletHint(err)
+	}
+	_, err = fmt.Fprintln(k.stdout, w.Address().Hex())
+	return err
 }
 
 // walletHint adds to an error of package wallet/keystore what to do about it with toll's
