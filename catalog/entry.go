@@ -22,6 +22,18 @@ func (c SourceConfig) checkEntry() error {
 	return nil
 }
 
+// applyEntries applies each of LoadAll's sources to the APIs built from it, adding its
+// errors to errsBy[i].
+func applyEntries(sources []SourceConfig, apis []*API, errsBy [][]error) {
+	bySource := make([][]*API, len(sources))
+	for _, a := range apis {
+		bySource[a.entry] = append(bySource[a.entry], a)
+	}
+	for i, sc := range sources {
+		errsBy[i] = append(errsBy[i], applyEntry(sc, bySource[i])...)
+	}
+}
+
 // applyEntry applies an entry to the APIs LoadAll loaded from it: it pins pay_to on
 // their prices, and checks that each tool_caps key names one of their operations, by
 // operationId or tool name: a cap the user believes in must exist. An entry none of whose

@@ -78,7 +78,6 @@ func LoadAll(ctx context.Context, sources []SourceConfig) (*Catalog, []error) {
 		}
 	}
 	var renamed = make(map[int]string)
-	bySource := make([][]*API, len(sources)) // the APIs built from each source
 	for k, d := range docs {
 		if d.p == nil || names[k] != "" {
 			continue
@@ -108,14 +107,11 @@ func LoadAll(ctx context.Context, sources []SourceConfig) (*Catalog, []error) {
 		if note, ok := renamed[k]; ok {
 			api.Warnings = append([]string{note}, api.Warnings...)
 		}
-		api.Config = sources[d.cfg]
+		api.Config, api.entry = sources[d.cfg], d.cfg
 		cat.APIs = append(cat.APIs, api)
-		bySource[d.cfg] = append(bySource[d.cfg], api)
 	}
 	cat.uniqueNames()
-	for i, sc := range sources {
-		errsBy[i] = append(errsBy[i], applyEntry(sc, bySource[i])...)
-	}
+	applyEntries(sources, cat.APIs, errsBy)
 	var errs []error
 	for _, e := range errsBy {
 		errs = append(errs, e...)
