@@ -88,7 +88,6 @@ type API struct {
 	// for each API in it); the zero value for Load, LoadFile and
 	// LoadSource.
 	Config SourceConfig `json:"-"`
-	entry  int          // the index of Config in LoadAll's sources
 }
 
 // Operation is one HTTP operation, described for a model as a tool.

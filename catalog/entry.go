@@ -22,14 +22,13 @@ func (c SourceConfig) checkEntry() error {
 	return nil
 }
 
-// applyEntries applies each of LoadAll's sources to the APIs built from it, adding its
-// errors to errsBy[i].
-func applyEntries(sources []SourceConfig, apis []*API, errsBy [][]error) {
-	bySource := make([][]*API, len(sources))
-	for _, a := range apis {
-		bySource[a.entry] = append(bySource[a.entry], a)
-	}
+// applyEntries gives each API built from sources[i] (bySource[i]) its entry as Config and
+// applies the entry to them, adding its errors to errsBy[i].
+func applyEntries(sources []SourceConfig, bySource [][]*API, errsBy [][]error) {
 	for i, sc := range sources {
+		for _, a := range bySource[i] {
+			a.Config = sc
+		}
 		errsBy[i] = append(errsBy[i], applyEntry(sc, bySource[i])...)
 	}
 }
