@@ -84,6 +84,10 @@ type API struct {
 	// Warnings say what was changed, shortened or skipped, and why. An
 	// operation is never dropped without one.
 	Warnings []string
+	// Config is the entry LoadAll loaded the API from (a folder's entry
+	// for each API in it); the zero value for Load, LoadFile and
+	// LoadSource.
+	Config SourceConfig `json:"-"`
 }
 
 // Operation is one HTTP operation, described for a model as a tool.

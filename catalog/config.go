@@ -33,6 +33,9 @@ import (
 //	      operation_ids: ["admin*"]
 //	      paths: [/internal]
 //	    allow_external_refs: false
+//	    pay_to: "0x…"                   # pay no one else for this entry's operations
+//	    max_total: "1.00"               # cap on everything this entry's APIs are paid
+//	    tool_caps: {getWeather: "0.20"} # cap on everything one operation is paid
 //
 // Decode it with KnownFields(true) so that a misspelt key is an error.
 type SourceConfig struct {
@@ -41,6 +44,17 @@ type SourceConfig struct {
 	// http to a loopback host only.
 	Spec    string `yaml:"spec"`
 	Options `yaml:",inline"`
+
+	// PayTo pins the recipient of every priced operation of the entry: a
+	// 0x address, set on each Price. "" pins none.
+	PayTo string `yaml:"pay_to,omitempty"`
+	// MaxTotal caps everything the entry's APIs are ever paid, in USDC;
+	// ToolCaps caps everything one operation is paid, keyed by operationId
+	// or tool name (each key must name an operation of the entry). nil:
+	// no cap. The catalog only checks them; the payer enforces them (see
+	// API.Config).
+	MaxTotal *money.Amount           `yaml:"max_total,omitempty"`
+	ToolCaps map[string]money.Amount `yaml:"tool_caps,omitempty"`
 }
 
 // Credential is a value toll sends on every call of an API, read from an
@@ -74,19 +88,19 @@ func (f Filter) empty() bool {
 }
 
 // ProbedPrice is the price an operation asked for when toll sent it
-// unpaid (its 402 response), supplied by the caller: toll catalog probe
-// stores them. The amount is read in USDC's decimals, the only asset toll
-// pays by default.
+// unpaid (its 402 response), supplied by the caller, who keeps them in a
+// probes file (see ProbeRecord). The amount is read in USDC's decimals, the
+// only asset toll pays by default.
 type ProbedPrice struct {
 	// Operation names the operation: its operationId, or its method and
 	// path template, "GET /weather/{city}".
-	Operation  string
-	Amount     money.Amount // as in the requirement's amount (v2) or maxAmountRequired (v1)
-	Network    string       // as the requirement names it: "eip155:84532" or "base-sepolia"
-	Asset      string       // the token contract address
-	PayTo      string       // the recipient
-	Scheme     string       // "exact"; "" means exact
-	ObservedAt time.Time    // when the 402 was read
+	Operation  string       `json:"operation"`
+	Amount     money.Amount `json:"amount"`     // as in the requirement's amount (v2) or maxAmountRequired (v1)
+	Network    string       `json:"network"`    // as the requirement names it: "eip155:84532" or "base-sepolia"
+	Asset      string       `json:"asset"`      // the token contract address
+	PayTo      string       `json:"payTo"`      // the recipient
+	Scheme     string       `json:"scheme"`     // "exact"; "" means exact
+	ObservedAt time.Time    `json:"observedAt"` // when the 402 was read
 }
 
 // envPattern matches the name of an environment variable.
@@ -97,6 +111,9 @@ var envPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 func (c SourceConfig) Check() error {
 	if strings.TrimSpace(c.Spec) == "" {
 		return fmt.Errorf("%w: spec: missing; give a spec file, a folder of specs or an https URL", ErrInvalidOptions)
+	}
+	if err := c.checkEntry(); err != nil {
+		return err
 	}
 	return c.Options.check()
 }

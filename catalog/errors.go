@@ -30,4 +30,7 @@ var (
 	// ErrNamespaceTaken: two APIs of a catalog were given the same
 	// namespace.
 	ErrNamespaceTaken = errors.New("namespace already used")
+	// ErrNoSuchOperation: an entry's tool_caps names an operation none of
+	// its APIs has.
+	ErrNoSuchOperation = errors.New("no such operation")
 )

@@ -41,7 +41,7 @@ func (c *Catalog) Operations() []*Operation {
 // warning.
 func LoadAll(ctx context.Context, sources []SourceConfig) (*Catalog, []error) {
 	cat := &Catalog{}
-	errsBy := make([][]error, len(sources)) // in the order of the sources
+	errsBy, bySource := make([][]error, len(sources)), make([][]*API, len(sources)) // by source, in order
 	type doc struct {
 		p   *prepared
 		cfg int // index in sources
@@ -108,8 +108,10 @@ func LoadAll(ctx context.Context, sources []SourceConfig) (*Catalog, []error) {
 			api.Warnings = append([]string{note}, api.Warnings...)
 		}
 		cat.APIs = append(cat.APIs, api)
+		bySource[d.cfg] = append(bySource[d.cfg], api)
 	}
 	cat.uniqueNames()
+	applyEntries(sources, bySource, errsBy)
 	var errs []error
 	for _, e := range errsBy {
 		errs = append(errs, e...)

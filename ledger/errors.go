@@ -39,6 +39,10 @@ var (
 
 	// ErrClosed is returned by operations on a closed *Ledger.
 	ErrClosed = errors.New("ledger closed")
+
+	// ErrNoLedger is returned by Open with Options.NoCreate when there is no
+	// ledger at the path: no file, or an empty one.
+	ErrNoLedger = errors.New("no ledger")
 )
 
 // Cap names, as reported in CapError.Cap and in refused events.

@@ -26,6 +26,12 @@ type Options struct {
 	// Now is the ledger clock: event times, reservation times and the
 	// rolling-day window. Nil means time.Now. Lock waits use the real clock.
 	Now func() time.Time
+
+	// NoCreate makes Open fail with ErrNoLedger when there is no ledger at
+	// the path (no file, or an empty one), instead of creating it: for
+	// commands that only read, so that a mistyped path is an error and
+	// leaves nothing behind. False (the zero value) creates the ledger.
+	NoCreate bool
 }
 
 const (
@@ -55,8 +61,9 @@ type Ledger struct {
 }
 
 // Open opens the ledger file at path, creating its parent directory (0700)
-// and the file (0600) when they do not exist, and initializing an empty file.
-// The file is closed again before Open returns.
+// and the file (0600) when they do not exist, and initializing an empty file;
+// with Options.NoCreate it creates and writes nothing. The file is closed
+// again before Open returns.
 func Open(path string, opts Options) (*Ledger, error) {
 	if path == "" {
 		return nil, errors.New("open ledger: empty path")
@@ -71,6 +78,9 @@ func Open(path string, opts Options) (*Ledger, error) {
 	if l.now == nil {
 		l.now = time.Now
 	}
+	if opts.NoCreate {
+		return l, l.openExisting()
+	}
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("open ledger %s: %w", path, err)
@@ -84,24 +94,8 @@ func Open(path string, opts Options) (*Ledger, error) {
 	}
 	defer db.Close()
 	var empty bool
-	if err := db.View(func(tx *bolt.Tx) error {
-		k, _ := tx.Cursor().First()
-		empty = k == nil // no bucket at all
-		if empty {
-			return nil
-		}
-		b, err := openBuckets(tx)
-		if err != nil {
-			return err
-		}
-		if f := b.meta.Get(keyFormat); string(f) != formatV1 {
-			return fmt.Errorf("not a toll ledger (format %q, want %q)", clip(string(f)), formatV1)
-		}
-		l.id = bytes.Clone(b.meta.Get(keyID))
-		if len(l.id) == 0 {
-			return errors.New("not a toll ledger (no id)")
-		}
-		_, _, err = readHead(b.meta)
+	if err := db.View(func(tx *bolt.Tx) (err error) {
+		empty, err = l.readMeta(tx)
 		return err
 	}); err != nil {
 		return nil, fmt.Errorf("open ledger %s: %w", path, err)
@@ -119,6 +113,54 @@ func Open(path string, opts Options) (*Ledger, error) {
 		}
 	}
 	return l, nil
+}
+
+// openExisting checks, under a shared lock, that l.path holds a toll ledger,
+// and reads its id. It writes nothing.
+func (l *Ledger) openExisting() error {
+	info, err := os.Stat(l.path)
+	if errors.Is(err, os.ErrNotExist) || (err == nil && info.Size() == 0) {
+		return fmt.Errorf("open ledger %s: %w", l.path, ErrNoLedger)
+	}
+	if err != nil {
+		return fmt.Errorf("open ledger %s: %w", l.path, err)
+	}
+	db, err := l.lock(context.Background(), false, false, time.Now().Add(l.timeout))
+	if err != nil {
+		return fmt.Errorf("open ledger: %w", err)
+	}
+	defer db.Close()
+	if err := db.View(func(tx *bolt.Tx) error {
+		empty, err := l.readMeta(tx)
+		if err == nil && empty {
+			err = ErrNoLedger // a bbolt file that was never initialized
+		}
+		return err
+	}); err != nil {
+		return fmt.Errorf("open ledger %s: %w", l.path, err)
+	}
+	return nil
+}
+
+// readMeta checks that tx's file is a toll ledger and reads its id; a file
+// with no bucket at all is empty, and no error.
+func (l *Ledger) readMeta(tx *bolt.Tx) (empty bool, err error) {
+	if k, _ := tx.Cursor().First(); k == nil {
+		return true, nil
+	}
+	b, err := openBuckets(tx)
+	if err != nil {
+		return false, err
+	}
+	if f := b.meta.Get(keyFormat); string(f) != formatV1 {
+		return false, fmt.Errorf("not a toll ledger (format %q, want %q)", clip(string(f)), formatV1)
+	}
+	l.id = bytes.Clone(b.meta.Get(keyID))
+	if len(l.id) == 0 {
+		return false, errors.New("not a toll ledger (no id)")
+	}
+	_, _, err = readHead(b.meta)
+	return false, err
 }
 
 func (l *Ledger) initialize(tx *bolt.Tx) error {

@@ -519,6 +519,47 @@ func TestOpenErrors(t *testing.T) {
 	}
 }
 
+// TestOpenNoCreate: with NoCreate, Open never creates a file or a directory, refuses a
+// path with no ledger (missing or empty file) with ErrNoLedger, and opens an existing
+// ledger to read it.
+func TestOpenNoCreate(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty.db")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{filepath.Join(dir, "typo", "x.db"), filepath.Join(dir, "x.db"), empty} {
+		_, err := Open(path, Options{NoCreate: true})
+		if !errors.Is(err, ErrNoLedger) || !strings.Contains(err.Error(), path) {
+			t.Errorf("Open(%s, NoCreate) err = %v, want ErrNoLedger naming the path", path, err)
+		}
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 || entries[0].Name() != "empty.db" {
+		t.Errorf("NoCreate left files behind: %v", entries)
+	}
+	if info, err := os.Stat(empty); err != nil || info.Size() != 0 {
+		t.Errorf("NoCreate wrote to an empty file: %v, %v", info, err)
+	}
+
+	l, _ := newLedger(t)
+	mustReserve(t, l, intent("a", 1), Caps{})
+	ro, err := Open(l.Path(), Options{NoCreate: true})
+	if err != nil {
+		t.Fatalf("Open(existing, NoCreate): %v", err)
+	}
+	spends, err := ro.Spends(t.Context())
+	if err != nil || len(spends) != 1 || spends[0].CallID != "a" {
+		t.Errorf("Spends through a NoCreate handle = %+v, %v; want the one reservation", spends, err)
+	}
+	if err := ro.Verify(t.Context()); err != nil {
+		t.Errorf("Verify through a NoCreate handle: %v", err)
+	}
+}
+
 func TestFileGone(t *testing.T) {
 	ctx := t.Context()
 	l, _ := newLedger(t)

@@ -1,13 +1,14 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tollhq/toll/catalog"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
@@ -34,22 +35,7 @@ func TestToolsListGolden(t *testing.T) {
 			if err := json.Unmarshal([]byte(out), &list); err != nil || len(list.Tools) == 0 {
 				t.Fatalf("not a tools/list: %v\n%s", err, out)
 			}
-			golden := filepath.Join("..", "..", "testdata", "golden", "tools", tc.name+".json")
-			if *update {
-				if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(golden, []byte(out), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if !bytes.Equal([]byte(out), want) {
-				t.Errorf("tools/list of %s differs from %s; if the change is intended, rerun with -update and review the diff", tc.spec, golden)
-			}
+			checkGolden(t, tc.name+".json", out)
 		})
 	}
 }
@@ -88,9 +74,16 @@ func TestConfigFile(t *testing.T) {
 	if err != nil || !strings.Contains(out, "wx_getWeather") || strings.Contains(out, "wx_createReport") {
 		t.Errorf("config apis: %v\n%s", err, out)
 	}
+	// pay_to is pinned on the prices of that entry's tools, as a host sees them.
+	payTo := "0x" + strings.Repeat("5", 40)
+	pinned := write("pinned.yaml", "apis:\n  - spec: "+weather+"\n    pay_to: \""+payTo+"\"\n")
+	out, _, err = runTest(t, nil, "catalog", "tools", "--config", pinned)
+	if err != nil || strings.Count(out, `"payTo": "`+payTo+`"`) != 3 {
+		t.Errorf("pay_to: %v; want it on the 3 priced tools\n%s", err, out)
+	}
 	for name, tc := range map[string]struct{ body, want string }{
 		"unknown key":  {"capz: {}\n", "capz"},
-		"bad cap":      {"caps: {per_call: lots}\n", "caps.per_call"},
+		"bad cap":      {"caps: {per_call: lots}\n", `line 1: invalid amount: "lots"`},
 		"bad lazy":     {"lazy: sometimes\n", "lazy"},
 		"bad pay_to":   {"apis:\n  - spec: " + weather + "\n    pay_to: nobody\n", "pay_to"},
 		"missing spec": {"apis:\n  - namespace: x\n", "spec"},
@@ -127,9 +120,9 @@ func TestCatalogProbe(t *testing.T) {
 			t.Errorf("probe output lacks %q:\n%s", want, stdout)
 		}
 	}
-	pf, err := readProbes(out)
-	if err != nil || len(pf.Probes) != 2 {
-		t.Fatalf("probes file: %+v %v", pf, err)
+	recs, err := catalog.ReadProbes(out)
+	if err != nil || len(recs) != 2 || recs[0].Spec != s.spec {
+		t.Fatalf("probes file: %+v %v", recs, err)
 	}
 	list, _, err := runTest(t, nil, "catalog", "list", "--probes", out, s.spec)
 	if err != nil {

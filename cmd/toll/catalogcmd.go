@@ -2,160 +2,180 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"text/tabwriter"
 
-	"github.com/tollhq/toll/catalog"
+	"github.com/spf13/cobra"
+
 	"github.com/tollhq/toll/server"
+	"github.com/tollhq/toll/tools/money"
 )
 
-const catalogUsage = `Usage:
-  toll catalog list  [--config F] [SPEC...]                 a table: tool, method and path, price, where the price came from
-  toll catalog tools [--config F] [--format json] [SPEC...] exactly the tools/list an MCP host gets, on stdout
-  toll catalog check [--config F] [SPEC...]                 what was changed, shortened, cut or refused in each spec, and why
-  toll catalog probe [--config F] [--op NAME] [--args NAME=JSON] [--out probes.json] [SPEC...]
-                                                            send operations unpaid and record the terms of their 402 (pays nothing)
+func (a *app) catalogCommand() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "catalog",
+		Short: "show what the model will see of specs, and what was changed in them",
+		Long: `Load specs as toll serve does and show the result. SPEC is a spec file, a folder of specs or an
+https URL; --config adds the apis of a toll.yaml. Only probe sends anything, and it pays nothing.`,
+		Args: cobra.ArbitraryArgs,
+		RunE: group("toll catalog", "a command: list, tools, check or probe"),
+	}
+	c.AddCommand(a.catalogListCommand(), a.catalogToolsCommand(), a.catalogCheckCommand(), a.catalogProbeCommand())
+	return c
+}
 
-SPEC is a spec file, a folder of specs or an https URL; --config adds the apis of toll.yaml.
-`
+// catalogCmd is what the catalog commands share: where the specs come from.
+type catalogCmd struct {
+	*app
+	sources sourceFlags
+}
 
-// runCatalog is "toll catalog ...".
-func runCatalog(ctx context.Context, args []string, stdout, stderr io.Writer, getenv env) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, catalogUsage)
-		return usagef("toll catalog needs a subcommand: list, tools or check")
-	}
-	sub, rest := args[0], args[1:]
-	if sub != "list" && sub != "tools" && sub != "check" && sub != "probe" {
-		fmt.Fprint(stderr, catalogUsage)
-		return usagef("unknown catalog subcommand %q", sub)
-	}
-	fs := flag.NewFlagSet("toll catalog "+sub, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	configPath := fs.String("config", "", "toll.yaml whose apis to load (default $TOLL_CONFIG)")
-	baseURL := fs.String("base-url", "", "base URL for the specs given as arguments")
-	probes := fs.String("probes", "", "prices recorded by toll catalog probe --out (default: the config's probes)")
-	load := func(specs []string) (*catalog.Catalog, []error, []catalog.SourceConfig, error) {
-		if *configPath == "" {
-			*configPath = getenv("TOLL_CONFIG")
-		}
-		var sources []catalog.SourceConfig
-		if *configPath != "" {
-			cfg, err := loadConfig(*configPath)
-			if err != nil {
-				return nil, nil, nil, err
-			}
-			for _, a := range cfg.APIs {
-				sources = append(sources, a.SourceConfig)
-			}
-			if *probes == "" {
-				*probes = cfg.Probes
-			}
-		}
-		for _, sp := range specs {
-			sources = append(sources, catalog.SourceConfig{Spec: sp, Options: catalog.Options{BaseURL: *baseURL}})
-		}
-		if len(sources) == 0 {
-			return nil, nil, nil, usagef("toll catalog %s needs specs: toll catalog %s api.yaml (or --config toll.yaml)", sub, sub)
-		}
-		if err := attachProbes(*probes, sources); err != nil {
-			return nil, nil, nil, err
-		}
-		cat, errs := catalog.LoadAll(ctx, sources)
-		return cat, errs, sources, nil
-	}
-	if sub == "probe" {
-		return runProbe(ctx, fs, rest, stdout, stderr, getenv, load)
-	}
-	format := fs.String("format", "", "tools: json (the default and only format); check: text (default) or json")
-	lazy := fs.String("lazy", "auto", "tools: auto, on or off, as toll serve --lazy")
-	lazyMax := fs.Int("lazy-threshold", server.DefaultLazyThreshold, "tools: as toll serve --lazy-threshold")
-	if err := parseFlags(fs, rest); err != nil {
-		return err
-	}
-	cat, errs, _, err := load(fs.Args())
+// load loads the specs of the arguments and of the config.
+func (c *catalogCmd) load(ctx context.Context, specs []string, name string) (*loaded, error) {
+	cfg, _, err := c.sources.readConfig(c.env)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	var loadErr error
-	if len(errs) > 0 {
-		loadErr = fmt.Errorf("%d of the specs did not load", len(errs))
-	}
-	switch sub {
-	case "list":
-		for _, e := range errs {
-			fmt.Fprintln(stderr, "toll:", e)
-		}
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "TOOL\tOPERATION\tPRICE\tPRICE FROM")
-		for _, op := range cat.Operations() {
-			from := "-"
-			if op.Price != nil {
-				from = op.Price.Source
-			}
-			fmt.Fprintf(tw, "%s\t%s %s\t%s\t%s\n", op.Name, op.Method, op.Path, op.Price.Display(), from)
-		}
-		if err := tw.Flush(); err != nil {
-			return err
-		}
-		return loadErr
-	case "tools":
-		if *format != "" && *format != "json" {
-			return usagef("--format %q: tools are written as json", *format)
-		}
-		if loadErr != nil {
-			return fmt.Errorf("%w: %w", loadErr, errors.Join(errs...))
-		}
-		mode, err := parseLazy(*lazy)
-		if err != nil {
-			return err
-		}
-		out, err := server.ToolsList(ctx, cat.Operations(), server.Options{Version: version(), Lazy: mode, LazyThreshold: *lazyMax})
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(stdout, "%s\n", out)
-		return err
-	default:
-		type report struct {
-			Source     string   `json:"source"`
-			API        string   `json:"api,omitempty"`
-			Operations int      `json:"operations"`
-			Warnings   []string `json:"warnings,omitempty"`
-			Error      string   `json:"error,omitempty"`
-		}
-		var reports []report
-		for _, api := range cat.APIs {
-			reports = append(reports, report{Source: api.Source, API: api.Name, Operations: len(api.Operations), Warnings: api.Warnings})
-		}
-		for _, e := range errs {
-			reports = append(reports, report{Error: e.Error()})
-		}
-		switch *format {
-		case "json":
-			enc := json.NewEncoder(stdout)
-			enc.SetIndent("", "  ")
-			if err := enc.Encode(reports); err != nil {
+	return c.sources.load(ctx, cfg, specs, name)
+}
+
+// command is a catalog subcommand with the shared flags; run gets the loaded specs.
+func (c *catalogCmd) command(use, short string, run func(context.Context, *loaded) error) *cobra.Command {
+	name := "toll catalog " + use
+	cc := &cobra.Command{
+		Use:   use + " [flags] [SPEC...]",
+		Short: short,
+		Args:  cobra.ArbitraryArgs,
+		RunE: func(cc *cobra.Command, args []string) error {
+			ld, err := c.load(cc.Context(), args, name)
+			if err != nil {
 				return err
 			}
-		case "", "text":
-			for _, r := range reports {
-				if r.Error != "" {
-					fmt.Fprintf(stdout, "FAILED %s\n", r.Error)
-					continue
-				}
-				fmt.Fprintf(stdout, "%s: API %s, %d tools, %d notes\n", r.Source, r.API, r.Operations, len(r.Warnings))
-				for _, w := range r.Warnings {
-					fmt.Fprintf(stdout, "  - %s\n", w)
-				}
-			}
-		default:
-			return usagef("--format %q: want text or json", *format)
-		}
-		return loadErr
+			return run(cc.Context(), ld)
+		},
 	}
+	c.sources.register(newFlags(cc))
+	return cc
+}
+
+// listRow is one operation in toll catalog list --format json.
+type listRow struct {
+	Tool        string        `json:"tool"`
+	API         string        `json:"api"`
+	OperationID string        `json:"operationId,omitempty"`
+	Method      string        `json:"method"`
+	Path        string        `json:"path"`
+	Price       *money.Amount `json:"price,omitempty"` // atomic units; absent: free
+	Decimals    int           `json:"decimals,omitempty"`
+	Display     string        `json:"display"`
+	PriceFrom   string        `json:"priceFrom,omitempty"`
+}
+
+func (a *app) catalogListCommand() *cobra.Command {
+	c := &catalogCmd{app: a}
+	f := newFormat("text", "text", "json")
+	cc := c.command("list", "each tool: its operation, its price and where the price came from", func(_ context.Context, ld *loaded) error {
+		for _, e := range ld.errs {
+			fmt.Fprintln(a.stderr, "toll:", e)
+		}
+		rows := []listRow{}
+		for _, op := range ld.cat.Operations() {
+			r := listRow{Tool: op.Name, API: op.API, OperationID: op.OperationID, Method: op.Method, Path: op.Path, Display: op.Price.Display()}
+			if op.Price != nil {
+				r.Price, r.Decimals, r.PriceFrom = &op.Price.Amount, op.Price.Amount.Decimals(), op.Price.Source
+			}
+			rows = append(rows, r)
+		}
+		var err error
+		if f.value == "json" {
+			err = writeJSON(a.stdout, rows)
+		} else {
+			err = writeListTable(a.stdout, rows)
+		}
+		return errors.Join(err, ld.loadErr())
+	})
+	cc.Flags().Var(f, "format", "text: a table for people; json: the operations")
+	return cc
+}
+
+func writeListTable(w io.Writer, rows []listRow) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TOOL\tOPERATION\tPRICE\tPRICE FROM")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%s %s\t%s\t%s\n", r.Tool, r.Method, r.Path, r.Display, first(r.PriceFrom, "-"))
+	}
+	return tw.Flush()
+}
+
+func (a *app) catalogToolsCommand() *cobra.Command {
+	c := &catalogCmd{app: a}
+	f := newFormat("json", "json")
+	var lazy lazyMode
+	var lazyMax count
+	cc := c.command("tools", "exactly the tools/list an MCP host gets, as JSON", func(ctx context.Context, ld *loaded) error {
+		if err := ld.loadErr(); err != nil {
+			return fmt.Errorf("%w: %w", err, errors.Join(ld.errs...))
+		}
+		out, err := server.ToolsList(ctx, ld.cat.Operations(), server.Options{Version: version(), Lazy: server.Lazy(lazy), LazyThreshold: int(lazyMax)})
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(a.stdout, "%s\n", out)
+		return err
+	})
+	fs := cc.Flags()
+	fs.Var(f, "format", "json, the only format: the tools/list result")
+	fs.Var(&lazy, "lazy", "as toll serve --lazy: auto, on or off")
+	fs.Var(&lazyMax, "lazy-threshold", "as toll serve --lazy-threshold")
+	return cc
+}
+
+// checkReport is one spec in toll catalog check.
+type checkReport struct {
+	Source     string   `json:"source"`
+	API        string   `json:"api,omitempty"`
+	Operations int      `json:"operations"`
+	Warnings   []string `json:"warnings,omitempty"`
+	Error      string   `json:"error,omitempty"`
+}
+
+func (a *app) catalogCheckCommand() *cobra.Command {
+	c := &catalogCmd{app: a}
+	f := newFormat("text", "text", "json")
+	cc := c.command("check", "what was changed, shortened, cut or refused in each spec, and why", func(_ context.Context, ld *loaded) error {
+		reports := []checkReport{}
+		for _, api := range ld.cat.APIs {
+			reports = append(reports, checkReport{Source: api.Source, API: api.Name, Operations: len(api.Operations), Warnings: api.Warnings})
+		}
+		for _, e := range ld.errs {
+			reports = append(reports, checkReport{Error: e.Error()})
+		}
+		var err error
+		if f.value == "json" {
+			err = writeJSON(a.stdout, reports)
+		} else {
+			err = writeCheck(a.stdout, reports)
+		}
+		return errors.Join(err, ld.loadErr())
+	})
+	cc.Flags().Var(f, "format", "text: for people; json: one report per spec")
+	return cc
+}
+
+func writeCheck(w io.Writer, reports []checkReport) error {
+	for _, r := range reports {
+		if r.Error != "" {
+			if _, err := fmt.Fprintf(w, "FAILED %s\n", r.Error); err != nil {
+				return err
+			}
+			continue
+		}
+		fmt.Fprintf(w, "%s: API %s, %d tools, %d notes\n", r.Source, r.API, r.Operations, len(r.Warnings))
+		for _, n := range r.Warnings {
+			fmt.Fprintf(w, "  - %s\n", n)
+		}
+	}
+	return nil
 }

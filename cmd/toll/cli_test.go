@@ -29,18 +29,31 @@ func TestUsageErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"no command", nil, "no command"},
+		{"no command", nil, "needs a command"},
 		{"unknown command", []string{"pay-everything"}, `unknown command "pay-everything"`},
-		{"serve without spec", []string{"serve"}, "needs at least one OpenAPI spec"},
+		{"serve without spec", []string{"serve"}, "needs OpenAPI specs"},
 		{"bad cap", []string{"serve", "--max-per-call", "1,5", spec}, "--max-per-call"},
 		{"cap with too many decimals", []string{"serve", "--max-per-session", "0.0000001", spec}, "--max-per-session"},
 		{"negative cap", []string{"serve", "--max-per-day", "-1", spec}, "--max-per-day"},
 		{"bad asset", []string{"serve", "--asset", "0x12", spec}, "--asset"},
 		{"bad window", []string{"serve", "--max-window", "-1s", spec}, "--max-window"},
 		{"bad log level", []string{"serve", "--log-level", "loud", "--private-key-env", "K", spec}, "--log-level"},
-		{"unknown flag", []string{"serve", "--pay-anything"}, "flag provided but not defined"},
-		{"ledger without subcommand", []string{"ledger"}, "list, verify or export"},
+		{"unknown flag", []string{"serve", "--pay-anything"}, "unknown flag: --pay-anything"},
+		{"single-dash long flag", []string{"ledger", "list", "-ledger", "x.db"}, "two dashes"},
+		{"ledger without subcommand", []string{"ledger"}, "list, verify, export or reconcile"},
+		{"unknown subcommand", []string{"catalog", "lst"}, `unknown command "lst" for toll catalog; did you mean list?`},
 		{"ledger bad format", []string{"ledger", "list", "--format", "xml", "--ledger", filepath.Join(t.TempDir(), "l.db")}, "--format"},
+		{"flag of another command", []string{"catalog", "list", "--lazy", "on", spec}, "unknown flag: --lazy"},
+		{"light on wallet address", []string{"wallet", "address", "--light", "--keystore", "k.json"}, "unknown flag: --light"},
+		{"format on ledger verify", []string{"ledger", "verify", "--format", "json"}, "unknown flag: --format"},
+		{"catalog tools as text", []string{"catalog", "tools", "--format", "text", spec}, "want json"},
+		{"catalog list as csv", []string{"catalog", "list", "--format", "csv", spec}, "want text or json"},
+		{"export as json", []string{"ledger", "export", "--format", "json"}, "want csv or jsonl"},
+		{"negative terms-ttl", []string{"serve", spec, "--terms-ttl", "-1s"}, "--terms-ttl"},
+		{"negative lazy-threshold", []string{"serve", spec, "--lazy-threshold", "-1"}, "--lazy-threshold"},
+		{"bad lazy", []string{"catalog", "tools", spec, "--lazy", "sometimes"}, "want auto, on or off"},
+		{"argument to verify", []string{"ledger", "verify", "x.db"}, "takes no arguments"},
+		{"flag after the spec", []string{"serve", spec, "--private-key-env", "K", "--log-level", "loud"}, "--log-level"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -127,14 +140,12 @@ func TestDemo(t *testing.T) {
 	}
 }
 
-func TestVersionAndHelp(t *testing.T) {
-	out, _, err := runTest(t, nil, "version")
-	if err != nil || !strings.HasPrefix(out, "toll ") {
-		t.Fatalf("version: %q %v", out, err)
-	}
-	out, _, err = runTest(t, nil, "help")
-	if err != nil || !strings.Contains(out, "toll demo") {
-		t.Fatalf("help: %q %v", out, err)
+func TestVersion(t *testing.T) {
+	for _, args := range [][]string{{"version"}, {"--version"}} {
+		out, _, err := runTest(t, nil, args...)
+		if err != nil || !strings.HasPrefix(out, "toll ") || strings.Count(out, "\n") != 1 {
+			t.Errorf("%v: %q %v", args, out, err)
+		}
 	}
 }
 

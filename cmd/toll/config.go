@@ -6,14 +6,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
-	"time"
 
 	"go.yaml.in/yaml/v4"
 
 	"github.com/tollhq/toll/catalog"
-	"github.com/tollhq/toll/tools"
-	"github.com/tollhq/toll/tools/money"
 	"github.com/tollhq/toll/wallet"
 )
 
@@ -21,7 +17,9 @@ import (
 const maxConfigBytes = 1 << 20
 
 // fileConfig is toll.yaml. Every field is optional; a flag given on the command line wins
-// over the file. Amounts are decimal USDC strings ("0.05") or "none".
+// over the file. Amounts are decimal USDC strings ("0.05") or "none", durations are Go
+// durations ("10m"); each is read by the same type as its flag (flags.go), so a value
+// means the same in both places.
 //
 //	ledger: /home/me/.config/toll/ledger.db
 //	wallet:
@@ -42,17 +40,17 @@ const maxConfigBytes = 1 << 20
 //	    tool_caps: {getWeather: "0.20"}   # by operationId: cap on everything that operation is paid
 //	    # and every catalog key: base_url, prices, credentials, include, exclude, ...
 type fileConfig struct {
-	Ledger        string        `yaml:"ledger"`
-	Wallet        walletConfig  `yaml:"wallet"`
-	Networks      []string      `yaml:"networks"`
-	Assets        []string      `yaml:"assets"`
-	Caps          capsConfig    `yaml:"caps"`
-	MaxWindow     time.Duration `yaml:"max_window"`
-	TermsTTL      time.Duration `yaml:"terms_ttl"`
-	Lazy          string        `yaml:"lazy"`
-	LazyThreshold int           `yaml:"lazy_threshold"`
-	Probes        string        `yaml:"probes"` // prices recorded by toll catalog probe --out
-	APIs          []apiConfig   `yaml:"apis"`
+	Ledger        string                 `yaml:"ledger"`
+	Wallet        walletConfig           `yaml:"wallet"`
+	Networks      []string               `yaml:"networks"`
+	Assets        []asset                `yaml:"assets"`
+	Caps          capsConfig             `yaml:"caps"`
+	MaxWindow     *duration              `yaml:"max_window"`
+	TermsTTL      *duration              `yaml:"terms_ttl"`
+	Lazy          *lazyMode              `yaml:"lazy"`
+	LazyThreshold *count                 `yaml:"lazy_threshold"`
+	Probes        string                 `yaml:"probes"` // prices recorded by toll catalog probe --out
+	APIs          []catalog.SourceConfig `yaml:"apis"`
 }
 
 type walletConfig struct {
@@ -60,21 +58,15 @@ type walletConfig struct {
 	PassphraseFile string `yaml:"passphrase_file"`
 }
 
+// capsConfig are the caps of toll.yaml; nil is a cap the file does not set.
 type capsConfig struct {
-	PerCall    string `yaml:"per_call"`
-	PerSession string `yaml:"per_session"`
-	PerDay     string `yaml:"per_day"`
-	Total      string `yaml:"total"`
+	PerCall    *limit `yaml:"per_call"`
+	PerSession *limit `yaml:"per_session"`
+	PerDay     *limit `yaml:"per_day"`
+	Total      *limit `yaml:"total"`
 }
 
-type apiConfig struct {
-	catalog.SourceConfig `yaml:",inline"`
-	MaxTotal             string            `yaml:"max_total"`
-	PayTo                string            `yaml:"pay_to"`
-	ToolCaps             map[string]string `yaml:"tool_caps"`
-}
-
-// loadConfig reads and checks toll.yaml. Errors name the file, the key and the fix.
+// loadConfig reads and checks toll.yaml. Errors name the file, the key or line, and the fix.
 func loadConfig(path string) (*fileConfig, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -100,102 +92,16 @@ func loadConfig(path string) (*fileConfig, error) {
 	return &c, nil
 }
 
+// check reports what the types of the fields do not: each API's entry.
 func (c *fileConfig) check() error {
-	for key, v := range map[string]string{"caps.per_call": c.Caps.PerCall, "caps.per_session": c.Caps.PerSession, "caps.per_day": c.Caps.PerDay, "caps.total": c.Caps.Total} {
-		if v == "" {
-			continue
-		}
-		if _, err := parseCap(v); err != nil {
-			return fmt.Errorf("%s: %q: %v; write a USDC amount such as \"0.05\", or none", key, v, err)
-		}
-	}
-	if c.Lazy != "" && c.Lazy != "auto" && c.Lazy != "on" && c.Lazy != "off" {
-		return fmt.Errorf("lazy: %q; write auto, on or off", c.Lazy)
-	}
-	if c.MaxWindow < 0 || c.TermsTTL < 0 || c.LazyThreshold < 0 {
-		return errors.New("max_window, terms_ttl and lazy_threshold must not be negative")
-	}
-	for _, a := range c.Assets {
-		_, addr, ok := strings.Cut(a, "=")
-		if !ok {
-			addr = a
-		}
-		if _, err := wallet.ParseAddress(addr); err != nil {
-			return fmt.Errorf("assets: %q: %v", a, err)
-		}
-	}
 	for i, a := range c.APIs {
 		where := fmt.Sprintf("apis[%d]", i)
-		if err := a.SourceConfig.Check(); err != nil {
+		if err := a.Check(); err != nil {
 			return fmt.Errorf("%s: %w", where, err)
-		}
-		if a.MaxTotal != "" {
-			if _, err := parseCap(a.MaxTotal); err != nil {
-				return fmt.Errorf("%s.max_total: %q: %v", where, a.MaxTotal, err)
-			}
 		}
 		if a.PayTo != "" {
 			if _, err := wallet.ParseAddress(a.PayTo); err != nil {
 				return fmt.Errorf("%s.pay_to: %q: %v", where, a.PayTo, err)
-			}
-		}
-		for op, v := range a.ToolCaps {
-			if _, err := parseCap(v); err != nil {
-				return fmt.Errorf("%s.tool_caps.%s: %q: %v", where, op, v, err)
-			}
-		}
-	}
-	return nil
-}
-
-// applyAPIRules sets what toll.yaml says per API on the loaded operations and the policy:
-// the payTo pin, the per-API cap and the per-tool caps. An entry whose spec is a folder
-// applies to every API in it. A tool_caps key that names no operation is an error: a cap
-// the user believes in must exist.
-func applyAPIRules(c *fileConfig, apis []*catalog.API, pol *tools.Policy) error {
-	if c == nil {
-		return nil
-	}
-	for i, cfg := range c.APIs {
-		dir := strings.TrimSuffix(cfg.Spec, "/") + "/"
-		var matched []*catalog.API
-		for _, a := range apis {
-			if a.Source == cfg.Spec || strings.HasPrefix(a.Source, dir) || (cfg.Namespace != "" && a.Name == cfg.Namespace) {
-				matched = append(matched, a)
-			}
-		}
-		found := map[string]bool{}
-		for _, api := range matched {
-			if v, _ := parseCap(cfg.MaxTotal); v != nil {
-				if pol.Caps.PerAPI == nil {
-					pol.Caps.PerAPI = map[string]money.Amount{}
-				}
-				pol.Caps.PerAPI[api.Name] = *v
-			}
-			for _, o := range api.Operations {
-				for key, amount := range cfg.ToolCaps {
-					if o.OperationID != key && o.Name != key {
-						continue
-					}
-					found[key] = true
-					if v, _ := parseCap(amount); v != nil {
-						if pol.Caps.PerTool == nil {
-							pol.Caps.PerTool = map[string]money.Amount{}
-						}
-						pol.Caps.PerTool[o.Name] = *v
-					}
-				}
-				if cfg.PayTo != "" && o.Price != nil {
-					o.Price.PayTo = cfg.PayTo
-				}
-			}
-		}
-		if len(matched) == 0 {
-			continue // it failed to load; the load error says why
-		}
-		for key := range cfg.ToolCaps {
-			if !found[key] {
-				return fmt.Errorf("apis[%d].tool_caps: no operation %q in %s; use an operationId or tool name from `toll catalog list`", i, key, cfg.Spec)
 			}
 		}
 	}

@@ -10,7 +10,7 @@ import "github.com/tollhq/toll/tools"
 // with -tags tollcrash, for the crash tests (crash_test.go); a release build has the
 // no-op in crashhook_release.go.
 func crashHook(getenv env) func(tools.Step) {
-	step := tools.Step(getenv("TOLL_TEST_CRASH_AT"))
+	step := tools.Step(getenv(envCrashAt))
 	if step == "" {
 		return nil
 	}

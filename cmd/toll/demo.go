@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,6 +13,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/tollhq/toll/catalog"
 	"github.com/tollhq/toll/ledger"
 	"github.com/tollhq/toll/server"
@@ -23,36 +24,55 @@ import (
 	"github.com/tollhq/toll/wallet"
 )
 
-// runDemo is "toll demo": the main job end to end on a local x402 world.
-func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("toll demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	ledgerPath := fs.String("ledger", "", "keep the demo ledger in this file (default: a temporary file, removed at the end)")
-	verbose := fs.Bool("v", false, "show toll's logs on stderr")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, "Usage: toll demo [-v] [--ledger FILE]\n\nRun paid MCP tool calls end to end on a local x402 world: a simulated EVM with an EIP-3009 USDC,\na facilitator and a paid weather API on 127.0.0.1. No network, no money.\n\nFlags:\n")
-		fs.PrintDefaults()
-	}
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return usagef("toll demo takes no arguments")
-	}
-	logger := slog.New(slog.DiscardHandler)
-	if *verbose {
-		logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	d := &demo{out: stdout, log: logger}
-	return d.run(ctx, *ledgerPath)
+// demoCmd is "toll demo": the main job end to end on a local x402 world.
+type demoCmd struct {
+	*app
+	ledger  string
+	verbose bool
 }
 
+func (a *app) demoCommand() *cobra.Command {
+	d := &demoCmd{app: a}
+	c := &cobra.Command{
+		Use:   "demo [flags]",
+		Short: "run paid calls end to end on a built-in local x402 world (no network, no money)",
+		Long: `Run paid MCP tool calls end to end on a local x402 world: a simulated EVM with an EIP-3009 USDC,
+a facilitator and a paid weather API on 127.0.0.1. No network, no money.`,
+		Args: noArgs,
+		RunE: func(c *cobra.Command, _ []string) error { return d.run(c.Context()) },
+	}
+	fs := newFlags(c)
+	fs.StringVar(&d.ledger, "ledger", "", "keep the demo ledger in this file (default: a temporary file, removed at the end)")
+	fs.BoolVarP(&d.verbose, "verbose", "v", false, "show toll's logs on stderr")
+	return c
+}
+
+func (d *demoCmd) run(ctx context.Context) error {
+	logger := slog.New(slog.DiscardHandler)
+	if d.verbose {
+		logger = slog.New(slog.NewTextHandler(d.stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	dm := &demo{out: d.stdout, log: logger, ledgerPath: d.ledger}
+	defer dm.close()
+	return dm.run(ctx)
+}
+
+// demo is one run of the demo: the world, the agent's wallet, toll's MCP server and the
+// client that drives it, and what it has printed so far.
 type demo struct {
-	out   io.Writer
-	log   *slog.Logger
-	world *x402test.World
-	payer string
-	step  int
+	out        io.Writer
+	log        *slog.Logger
+	ledgerPath string
+	closers    []func()
+
+	world   *x402test.World
+	payer   string
+	funding money.Amount
+	led     *ledger.Ledger
+	pol     tools.Policy
+	mc      *server.LocalClient
+	byOp    map[string]string // operationId → tool name
+	step    int
 }
 
 func (d *demo) printf(format string, args ...any) { fmt.Fprintf(d.out, format, args...) }
@@ -62,43 +82,39 @@ func (d *demo) section(title string) {
 	d.printf("\n%d. %s\n", d.step, title)
 }
 
-func (d *demo) run(ctx context.Context, ledgerPath string) (err error) {
+// close releases what the demo started, in reverse order.
+func (d *demo) close() {
+	for i := len(d.closers) - 1; i >= 0; i-- {
+		d.closers[i]()
+	}
+}
+
+func (d *demo) run(ctx context.Context) error {
 	start := time.Now()
 	d.printf("toll demo: an agent pays for API calls by itself, within caps, on a local x402 world.\n")
 	d.printf("Everything runs in this process on 127.0.0.1: a simulated EVM (go-ethereum), an EIP-3009 USDC token,\n")
 	d.printf("an x402 facilitator and a paid weather API. No network, no real money.\n")
+	for _, step := range []func(context.Context) error{
+		d.startWorld, d.startToll, d.showWorld, d.showTools, d.freeCall, d.paidCalls, d.refusedCall, d.showLedger,
+	} {
+		if err := step(ctx); err != nil {
+			return err
+		}
+	}
+	d.printf("\nDone in %.1f s. Point an MCP host at `toll serve` to do the same with real APIs (see README.md).\n", time.Since(start).Seconds())
+	return nil
+}
 
+// startWorld starts the local x402 world and funds a fresh agent wallet in it.
+func (d *demo) startWorld(ctx context.Context) error {
 	world, err := x402test.Start(ctx, x402test.Options{Logger: d.log})
 	if err != nil {
 		return fmt.Errorf("start the local x402 world: %w", err)
 	}
-	defer world.Close()
+	d.closers = append(d.closers, func() { world.Close() })
 	d.world = world
-
-	w, err := wallet.Generate(wallet.Options{})
-	if err != nil {
-		return err
-	}
-	d.payer = w.Address().Hex()
-	funding := money.USDC(1_000_000) // 1 USDC
-	if err := world.Fund(ctx, d.payer, funding.Atomic()); err != nil {
-		return fmt.Errorf("fund the demo wallet: %w", err)
-	}
-	if ledgerPath == "" {
-		dir, err := os.MkdirTemp("", "toll-demo-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(dir)
-		ledgerPath = filepath.Join(dir, "ledger.db")
-	}
-	led, err := ledger.Open(ledgerPath, ledger.Options{})
-	if err != nil {
-		return err
-	}
-	defer led.Close()
-
-	pol := tools.Policy{
+	d.funding = money.USDC(1_000_000) // 1 USDC
+	d.pol = tools.Policy{
 		Networks: []string{world.Chain.NetworkV2()},
 		Assets:   []tools.Asset{{Network: world.Chain.NetworkV2(), Address: world.Chain.TokenAddress()}},
 		Caps: ledger.Caps{
@@ -106,11 +122,41 @@ func (d *demo) run(ctx context.Context, ledgerPath string) (err error) {
 			PerSession: ptr(money.USDC(50_000)),  // 0.05 USDC
 		},
 	}
-	api, err := catalog.Load(ctx, world.SpecYAML(), "weather.yaml (served by the local paid API)", catalog.Options{})
+	return nil
+}
+
+// startToll opens the ledger, loads the world's spec and connects an MCP client to toll's
+// server, paying from a fresh wallet the world funds.
+func (d *demo) startToll(ctx context.Context) error {
+	w, err := wallet.Generate(wallet.Options{})
 	if err != nil {
 		return err
 	}
-	client, err := tools.New(tools.Config{Wallet: w, Ledger: led, Policy: pol, Logger: d.log})
+	d.payer = w.Address().Hex()
+	if err := d.world.Fund(ctx, d.payer, d.funding.Atomic()); err != nil {
+		return fmt.Errorf("fund the demo wallet: %w", err)
+	}
+	if d.ledgerPath == "" {
+		dir, err := os.MkdirTemp("", "toll-demo-")
+		if err != nil {
+			return err
+		}
+		d.closers = append(d.closers, func() { os.RemoveAll(dir) })
+		d.ledgerPath = filepath.Join(dir, "ledger.db")
+	}
+	if d.led, err = ledger.Open(d.ledgerPath, ledger.Options{}); err != nil {
+		return err
+	}
+	d.closers = append(d.closers, func() { d.led.Close() })
+	api, err := catalog.Load(ctx, d.world.SpecYAML(), "weather.yaml (served by the local paid API)", catalog.Options{})
+	if err != nil {
+		return err
+	}
+	d.byOp = map[string]string{}
+	for _, op := range api.Operations {
+		d.byOp[op.OperationID] = op.Name
+	}
+	client, err := tools.New(tools.Config{Wallet: w, Ledger: d.led, Policy: d.pol, Logger: d.log})
 	if err != nil {
 		return err
 	}
@@ -118,29 +164,34 @@ func (d *demo) run(ctx context.Context, ledgerPath string) (err error) {
 	if err != nil {
 		return err
 	}
-	mc, err := srv.Connect(ctx)
-	if err != nil {
+	if d.mc, err = srv.Connect(ctx); err != nil {
 		return err
 	}
-	defer mc.Close()
+	d.closers = append(d.closers, func() { d.mc.Close() })
+	return nil
+}
 
+func (d *demo) showWorld(context.Context) error {
 	d.section("The local world")
+	c := d.world.Chain
 	tw := tabwriter.NewWriter(d.out, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "   chain\t%s (x402 v1 name %s), simulated go-ethereum backend\n", world.Chain.NetworkV2(), world.Chain.NetworkV1())
-	fmt.Fprintf(tw, "   token\tUSDC (EIP-3009) at %s\n", world.Chain.TokenAddress())
-	fmt.Fprintf(tw, "   facilitator\t%s (verifies signatures, settles on the chain)\n", world.FacilitatorURL)
-	fmt.Fprintf(tw, "   paid API\t%s (answers 402 with x402 terms)\n", world.APIURL)
-	fmt.Fprintf(tw, "   agent wallet\t%s, a fresh key funded with %s USDC\n", d.payer, funding)
-	fmt.Fprintf(tw, "   caps\t%s USDC per call, %s USDC per session\n", pol.Caps.PerCall, pol.Caps.PerSession)
-	fmt.Fprintf(tw, "   ledger\t%s (bbolt)\n", ledgerPath)
-	tw.Flush()
+	fmt.Fprintf(tw, "   chain\t%s (x402 v1 name %s), simulated go-ethereum backend\n", c.NetworkV2(), c.NetworkV1())
+	fmt.Fprintf(tw, "   token\tUSDC (EIP-3009) at %s\n", c.TokenAddress())
+	fmt.Fprintf(tw, "   facilitator\t%s (verifies signatures, settles on the chain)\n", d.world.FacilitatorURL)
+	fmt.Fprintf(tw, "   paid API\t%s (answers 402 with x402 terms)\n", d.world.APIURL)
+	fmt.Fprintf(tw, "   agent wallet\t%s, a fresh key funded with %s USDC\n", d.payer, d.funding)
+	fmt.Fprintf(tw, "   caps\t%s USDC per call, %s USDC per session\n", d.pol.Caps.PerCall, d.pol.Caps.PerSession)
+	fmt.Fprintf(tw, "   ledger\t%s (bbolt)\n", d.ledgerPath)
+	return tw.Flush()
+}
 
+func (d *demo) showTools(ctx context.Context) error {
 	d.section("The tools an MCP host sees (tools/list), with their prices")
-	list, err := mc.Tools(ctx)
+	list, err := d.mc.Tools(ctx)
 	if err != nil {
 		return err
 	}
-	tw = tabwriter.NewWriter(d.out, 0, 4, 2, ' ', 0)
+	tw := tabwriter.NewWriter(d.out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "   TOOL\tPRICE\tPRICE IN _meta")
 	for _, t := range list {
 		price, meta := "free", "-"
@@ -150,39 +201,39 @@ func (d *demo) run(ctx context.Context, ledgerPath string) (err error) {
 		}
 		fmt.Fprintf(tw, "   %s\t%s\t%s\n", t.Name, price, meta)
 	}
-	tw.Flush()
+	return tw.Flush()
+}
 
-	byOp := map[string]string{}
-	for _, op := range api.Operations {
-		byOp[op.OperationID] = op.Name
-	}
-	payTo := world.PayTo()
-
+func (d *demo) freeCall(ctx context.Context) error {
 	d.section("A free call")
-	if _, err := d.call(ctx, mc, byOp["health"], map[string]any{}, false); err != nil {
-		return err
-	}
+	_, err := d.call(ctx, d.byOp["health"], map[string]any{}, false)
+	return err
+}
 
+func (d *demo) paidCalls(ctx context.Context) error {
+	payTo := d.world.PayTo()
 	d.section("A paid call: x402 version 1 (402 JSON body, X-PAYMENT header)")
-	if err := d.paid(ctx, mc, byOp["getWeather"], map[string]any{"city": "Oslo", "units": "metric"}, payTo, money.USDC(1000)); err != nil {
+	if err := d.paid(ctx, d.byOp["getWeather"], map[string]any{"city": "Oslo", "units": "metric"}, payTo, money.USDC(1000)); err != nil {
 		return err
 	}
-
 	d.section("A paid call: x402 version 2 (PAYMENT-REQUIRED / PAYMENT-SIGNATURE headers)")
-	if err := d.paid(ctx, mc, byOp["createReport"], map[string]any{"body": map[string]any{"city": "Lisbon", "days": 3}}, payTo, money.USDC(5000)); err != nil {
-		return err
-	}
+	return d.paid(ctx, d.byOp["createReport"], map[string]any{"body": map[string]any{"city": "Lisbon", "days": 3}}, payTo, money.USDC(5000))
+}
 
+// refusedCall asks for more than the session cap leaves, and checks that nothing moved and
+// nothing was reserved.
+func (d *demo) refusedCall(ctx context.Context) error {
 	d.section("A call the session cap refuses (0.25 USDC asked, 0.05 USDC per session)")
+	payTo := d.world.PayTo()
 	before, err := d.balances(ctx, payTo)
 	if err != nil {
 		return err
 	}
-	spendsBefore, err := led.Spends(ctx)
+	spendsBefore, err := d.led.Spends(ctx)
 	if err != nil {
 		return err
 	}
-	res, err := d.call(ctx, mc, byOp["getClimateHistory"], map[string]any{"city": "Oslo"}, true)
+	res, err := d.call(ctx, d.byOp["getClimateHistory"], map[string]any{"city": "Oslo"}, true)
 	if err != nil {
 		return err
 	}
@@ -190,7 +241,7 @@ func (d *demo) run(ctx context.Context, ledgerPath string) (err error) {
 	if err != nil {
 		return err
 	}
-	spendsAfter, err := led.Spends(ctx)
+	spendsAfter, err := d.led.Spends(ctx)
 	if err != nil {
 		return err
 	}
@@ -199,9 +250,14 @@ func (d *demo) run(ctx context.Context, ledgerPath string) (err error) {
 	}
 	d.printf("   ✓ refused before signing: balances unchanged (payer %s, payTo %s USDC), no reservation written\n",
 		after[0], after[1])
+	return nil
+}
 
+// showLedger prints the ledger as toll ledger list does, verifies it, and checks it
+// against the settlements on the chain.
+func (d *demo) showLedger(ctx context.Context) error {
 	d.section("The ledger, as an auditor sees it (toll ledger list)")
-	spends, err := led.Spends(ctx)
+	spends, err := d.led.Spends(ctx)
 	if err != nil {
 		return err
 	}
@@ -212,7 +268,7 @@ func (d *demo) run(ctx context.Context, ledgerPath string) (err error) {
 	for _, line := range strings.Split(strings.TrimRight(sb.String(), "\n"), "\n") {
 		d.printf("   %s\n", line)
 	}
-	events, err := led.Events(ctx)
+	events, err := d.led.Events(ctx)
 	if err != nil {
 		return err
 	}
@@ -225,32 +281,37 @@ func (d *demo) run(ctx context.Context, ledgerPath string) (err error) {
 		parts = append(parts, fmt.Sprintf("%d %s", n, k))
 	}
 	sort.Strings(parts)
-	if err := led.Verify(ctx); err != nil {
+	if err := d.led.Verify(ctx); err != nil {
 		return fmt.Errorf("demo check failed: %w", err)
 	}
-	settled := world.Settlements()
-	for _, s := range spends {
-		if s.Status != ledger.StatusSettled {
-			return fmt.Errorf("demo check failed: spend %s is %s, want settled", s.CallID, s.Status)
-		}
+	if err := d.matchChain(spends); err != nil {
+		return err
 	}
+	d.printf("   %d events (%s); hash chain verified; the %d transactions match the settlements on the chain.\n", len(events), strings.Join(parts, ", "), len(spends))
+	return nil
+}
+
+// matchChain checks that every spend settled, with the transaction the chain has.
+func (d *demo) matchChain(spends []ledger.Spend) error {
+	settled := d.world.Settlements()
 	if len(settled) != len(spends) {
 		return fmt.Errorf("demo check failed: %d settlements on chain, %d in the ledger", len(settled), len(spends))
 	}
-	for i := range spends {
-		if spends[i].TxHash != settled[i].TxHash {
-			return fmt.Errorf("demo check failed: ledger transaction %s, chain transaction %s", spends[i].TxHash, settled[i].TxHash)
+	for i, s := range spends {
+		if s.Status != ledger.StatusSettled {
+			return fmt.Errorf("demo check failed: spend %s is %s, want settled", s.CallID, s.Status)
+		}
+		if s.TxHash != settled[i].TxHash {
+			return fmt.Errorf("demo check failed: ledger transaction %s, chain transaction %s", s.TxHash, settled[i].TxHash)
 		}
 	}
-	d.printf("   %d events (%s); hash chain verified; the %d transactions match the settlements on the chain.\n", len(events), strings.Join(parts, ", "), len(settled))
-	d.printf("\nDone in %.1f s. Point an MCP host at `toll serve` to do the same with real APIs (see README.md).\n", time.Since(start).Seconds())
 	return nil
 }
 
 // call calls a tool and prints the result; wantErr says whether an error result is expected.
-func (d *demo) call(ctx context.Context, mc *server.LocalClient, tool string, args map[string]any, wantErr bool) (*server.CallResult, error) {
+func (d *demo) call(ctx context.Context, tool string, args map[string]any, wantErr bool) (*server.CallResult, error) {
 	d.printf("   → tools/call %s %s\n", tool, compactJSON(args))
-	res, err := mc.Call(ctx, tool, args)
+	res, err := d.mc.Call(ctx, tool, args)
 	if err != nil {
 		return nil, err
 	}
@@ -280,12 +341,12 @@ func (d *demo) call(ctx context.Context, mc *server.LocalClient, tool string, ar
 }
 
 // paid makes one paid call and shows and checks the balances move by exactly price.
-func (d *demo) paid(ctx context.Context, mc *server.LocalClient, tool string, args map[string]any, payTo string, price money.Amount) error {
+func (d *demo) paid(ctx context.Context, tool string, args map[string]any, payTo string, price money.Amount) error {
 	before, err := d.balances(ctx, payTo)
 	if err != nil {
 		return err
 	}
-	if _, err := d.call(ctx, mc, tool, args, false); err != nil {
+	if _, err := d.call(ctx, tool, args, false); err != nil {
 		return err
 	}
 	after, err := d.balances(ctx, payTo)

@@ -51,6 +51,8 @@ func TestImportGraph(t *testing.T) {
 		kzg       = geth + "/crypto/kzg4844"
 		gnark     = "github.com/consensys/gnark-crypto"
 		onchain   = module + "/wallet/onchain"
+		cobra     = "github.com/spf13/cobra"
+		pflag     = "github.com/spf13/pflag"
 	)
 	rules := []struct {
 		pkg       string
@@ -104,6 +106,8 @@ func TestImportGraph(t *testing.T) {
 		types:     {onchain, module + "/tools/x402test"},
 		// The chain reads: reconcile, and the CLI that dials the endpoints for it.
 		onchain: {module + "/ledger/reconcile", module + "/cmd/toll"},
+		cobra:   {module + "/cmd/toll"},
+		pflag:   {module + "/cmd/toll"},
 	}
 	dec := json.NewDecoder(strings.NewReader(string(out)))
 	for dec.More() {

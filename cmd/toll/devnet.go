@@ -3,13 +3,14 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"math/big"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/spf13/cobra"
 
 	"github.com/tollhq/toll/tools/money"
 	"github.com/tollhq/toll/tools/x402test"
@@ -41,75 +42,107 @@ type devnetFunded struct {
 	Amount  string `json:"amount"` // atomic units (6 decimals)
 }
 
-// runDevnet is "toll devnet": the local x402 world for other processes, until interrupted.
-func runDevnet(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("toll devnet", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var funds rpcFlag // ADDRESS=AMOUNT, repeatable
-	apiAddr := fs.String("api-addr", defaultDevnetAPIAddr, "address of the paid API (127.0.0.1:0 for a free port)")
-	rpcAddr := fs.String("rpc-addr", defaultDevnetRPCAddr, "address of the chain's JSON-RPC over HTTP (127.0.0.1:0 for a free port)")
-	chainID := fs.Int64("chain-id", x402test.DefaultChainID, "the chain's id (84532 is what x402 calls base-sepolia)")
-	format := fs.String("format", "text", "how to print the endpoints: text, or json (one object on one line)")
-	verbose := fs.Bool("v", false, "log the chain, facilitator and API on stderr")
-	fs.Var(&funds, "fund", "mint test USDC to an address at start, as ADDRESS=AMOUNT in USDC (0x…=10); repeatable")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, `Usage: toll devnet [--fund ADDRESS=AMOUNT ...] [--api-addr 127.0.0.1:8402] [--rpc-addr 127.0.0.1:8545]
+// devnetCmd is "toll devnet": the local x402 world for other processes, until interrupted.
+type devnetCmd struct {
+	*app
+	funds   repeated // ADDRESS=AMOUNT
+	apiAddr string
+	rpcAddr string
+	chainID int64
+	format  *format
+	verbose bool
+}
 
-Run a local x402 world on 127.0.0.1 until interrupted: a simulated EVM serving JSON-RPC, an
+func (a *app) devnetCommand() *cobra.Command {
+	d := &devnetCmd{app: a, format: newFormat("text", "text", "json")}
+	c := &cobra.Command{
+		Use:   "devnet [flags]",
+		Short: "run the local x402 world (chain JSON-RPC, facilitator, paid API) until interrupted",
+		Long: `Run a local x402 world on 127.0.0.1 until interrupted: a simulated EVM serving JSON-RPC, an
 EIP-3009 test USDC, an x402 facilitator and a paid weather API with its OpenAPI spec. Point
-toll serve, toll ledger reconcile or any x402 client at it. No network, no real money.
+toll serve, toll ledger reconcile or any x402 client at it. No network, no real money.`,
+		Example: "  toll devnet --fund 0x1111111111111111111111111111111111111111=10",
+		Args:    noArgs,
+		RunE:    func(c *cobra.Command, _ []string) error { return d.run(c.Context()) },
+	}
+	fs := newFlags(c)
+	fs.Var(&d.funds, "fund", "mint test USDC to an address at start, as ADDRESS=AMOUNT in USDC (0x…=10); repeatable")
+	fs.StringVar(&d.apiAddr, "api-addr", defaultDevnetAPIAddr, "address of the paid API (127.0.0.1:0 for a free port)")
+	fs.StringVar(&d.rpcAddr, "rpc-addr", defaultDevnetRPCAddr, "address of the chain's JSON-RPC over HTTP (127.0.0.1:0 for a free port)")
+	fs.Int64Var(&d.chainID, "chain-id", x402test.DefaultChainID, "the chain's id (84532 is what x402 calls base-sepolia)")
+	fs.Var(d.format, "format", "how to print the endpoints: text, or json (one object on one line)")
+	fs.BoolVarP(&d.verbose, "verbose", "v", false, "log the chain, facilitator and API on stderr")
+	return c
+}
 
-Flags:
-`)
-		fs.PrintDefaults()
-	}
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return usagef("toll devnet takes no arguments (got %q)", fs.Arg(0))
-	}
-	if *format != "text" && *format != "json" {
-		return usagef("--format %q: want text or json", *format)
-	}
-	if *chainID <= 0 {
-		return usagef("--chain-id %d: must be positive", *chainID)
-	}
-	type grant struct {
-		addr   wallet.Address
-		amount *big.Int
-	}
+// grant is test USDC to mint at start.
+type grant struct {
+	addr   wallet.Address
+	amount *big.Int
+}
+
+// grants reads the --fund values.
+func (d *devnetCmd) grants() ([]grant, error) {
 	var grants []grant
-	for _, f := range funds {
+	for _, f := range d.funds {
 		addr, amount, ok := strings.Cut(f, "=")
 		if !ok {
-			return usagef("--fund %q: want ADDRESS=AMOUNT, e.g. 0x…=10 for 10 USDC", f)
+			return nil, usagef("--fund %q: want ADDRESS=AMOUNT, e.g. 0x…=10 for 10 USDC", f)
 		}
 		a, err := wallet.ParseAddress(strings.TrimSpace(addr))
 		if err != nil {
-			return usagef("--fund %q: %v", f, err)
+			return nil, usagef("--fund %q: %v", f, err)
 		}
 		v, err := money.Parse(strings.TrimSpace(amount), x402test.TokenDecimals)
 		if err != nil || v.Sign() <= 0 {
-			return usagef("--fund %q: the amount must be a positive USDC amount such as 10 or 0.5", f)
+			return nil, usagef("--fund %q: the amount must be a positive USDC amount such as 10 or 0.5", f)
 		}
 		grants = append(grants, grant{a, v.Atomic()})
 	}
-	logger := slog.New(slog.DiscardHandler)
-	if *verbose {
-		logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	return grants, nil
+}
+
+func (d *devnetCmd) run(ctx context.Context) error {
+	if d.chainID <= 0 {
+		return usagef("--chain-id %d: must be positive", d.chainID)
 	}
-	world, err := x402test.Start(ctx, x402test.Options{
-		ChainID: big.NewInt(*chainID),
-		APIAddr: *apiAddr,
-		RPCAddr: *rpcAddr,
-		Logger:  logger,
-	})
+	grants, err := d.grants()
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.DiscardHandler)
+	if d.verbose {
+		logger = slog.New(slog.NewTextHandler(d.stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	world, err := x402test.Start(ctx, x402test.Options{ChainID: big.NewInt(d.chainID), APIAddr: d.apiAddr, RPCAddr: d.rpcAddr, Logger: logger})
 	if err != nil {
 		return fmt.Errorf("start the local x402 world: %w (is another toll devnet running? pick other ports with --api-addr and --rpc-addr)", err)
 	}
 	defer world.Close()
-	info := devnetInfo{
+	info := newDevnetInfo(world)
+	for _, g := range grants {
+		if err := world.Fund(ctx, g.addr.Hex(), g.amount); err != nil {
+			return fmt.Errorf("fund %s: %w", g.addr.Hex(), err)
+		}
+		info.Funded = append(info.Funded, devnetFunded{Address: g.addr.Hex(), Amount: g.amount.String()})
+	}
+	if d.format.value == "json" {
+		err = json.NewEncoder(d.stdout).Encode(info)
+	} else {
+		err = writeDevnetInfo(d.stdout, info)
+	}
+	if err != nil {
+		return err
+	}
+	<-ctx.Done()
+	if d.format.value == "text" {
+		fmt.Fprintln(d.stdout, "toll devnet: stopped")
+	}
+	return nil
+}
+
+func newDevnetInfo(world *x402test.World) devnetInfo {
+	return devnetInfo{
 		ChainID:        world.Chain.ChainID().String(),
 		Network:        world.Chain.NetworkV2(),
 		NetworkV1:      world.Chain.NetworkV1(),
@@ -121,24 +154,6 @@ Flags:
 		PayTo:          world.PayTo(),
 		Funded:         []devnetFunded{},
 	}
-	for _, g := range grants {
-		if err := world.Fund(ctx, g.addr.Hex(), g.amount); err != nil {
-			return fmt.Errorf("fund %s: %w", g.addr.Hex(), err)
-		}
-		info.Funded = append(info.Funded, devnetFunded{Address: g.addr.Hex(), Amount: g.amount.String()})
-	}
-	if *format == "json" {
-		if err := json.NewEncoder(stdout).Encode(info); err != nil {
-			return err
-		}
-	} else if err := writeDevnetInfo(stdout, info); err != nil {
-		return err
-	}
-	<-ctx.Done()
-	if *format == "text" {
-		fmt.Fprintln(stdout, "toll devnet: stopped")
-	}
-	return nil
 }
 
 func writeDevnetInfo(w io.Writer, info devnetInfo) error {

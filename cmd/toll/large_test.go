@@ -1,14 +1,14 @@
 package main
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // largeSpecYAML writes a deterministic spec of n operations over shared components, with
@@ -41,7 +41,8 @@ func largeSpecYAML(n int) string {
 
 // TestLargeCatalogToolsListGolden: for a spec of 300 operations, the tools/list a host gets
 // in lazy mode (the default above 100 operations) is a golden file, and the eager
-// tools/list is pinned by a summary (tool count, bytes, hash), so any change to either is a
+// tools/list is a golden summary a reviewer can read: one line per tool with its name, the
+// sizes of its description and input schema, and its price. Any change to either is a
 // visible diff. Regenerate with -update.
 func TestLargeCatalogToolsListGolden(t *testing.T) {
 	spec := filepath.Join(t.TempDir(), "large.yaml")
@@ -56,32 +57,65 @@ func TestLargeCatalogToolsListGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var list struct {
-		Tools []json.RawMessage `json:"tools"`
+	summary, n := toolsSummary(t, eager)
+	checkGolden(t, "large_lazy.json", lazy)
+	checkGolden(t, "large_eager_summary.txt", fmt.Sprintf("# tools/list of a 300-operation spec with --lazy off: %d tools, %d bytes (lazy: %d bytes)\n%s",
+		n, len(eager), len(lazy), summary))
+	if n != 301 || !strings.Contains(lazy, "toll_search") || len(lazy)*20 > len(eager) {
+		t.Errorf("eager %d tools / %d bytes, lazy %d bytes", n, len(eager), len(lazy))
 	}
-	if err := json.Unmarshal([]byte(eager), &list); err != nil {
-		t.Fatal(err)
+}
+
+// toolsSummary is a tools/list result as one line per tool: name, description bytes,
+// input schema bytes, price.
+func toolsSummary(t *testing.T, list string) (string, int) {
+	t.Helper()
+	var l struct {
+		Tools []struct {
+			Name        string          `json:"name"`
+			Description string          `json:"description"`
+			InputSchema json.RawMessage `json:"inputSchema"`
+			Meta        struct {
+				Price *struct {
+					Display string `json:"display"`
+				} `json:"x402/price"`
+			} `json:"_meta"`
+		} `json:"tools"`
 	}
-	sum := sha256.Sum256([]byte(eager))
-	summary := fmt.Sprintf("{\n  \"operations\": 300,\n  \"eager_tools\": %d,\n  \"eager_bytes\": %d,\n  \"eager_sha256\": %q,\n  \"lazy_bytes\": %d\n}\n",
-		len(list.Tools), len(eager), hex.EncodeToString(sum[:]), len(lazy))
-	for name, got := range map[string]string{"large_lazy.json": lazy, "large_eager_summary.json": summary} {
-		golden := filepath.Join("..", "..", "testdata", "golden", "tools", name)
-		if *update {
-			if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-				t.Fatal(err)
-			}
+	if err := json.Unmarshal([]byte(list), &l); err != nil {
+		t.Fatalf("not a tools/list: %v", err)
+	}
+	var b strings.Builder
+	b.WriteString("# name\tdescription bytes\tinputSchema bytes\tprice\n")
+	for _, tool := range l.Tools {
+		price := "free"
+		if tool.Meta.Price != nil {
+			price = tool.Meta.Price.Display
 		}
-		want, err := os.ReadFile(golden)
-		if err != nil {
-			t.Fatalf("%v (run with -update to create it)", err)
+		fmt.Fprintf(&b, "%s\t%d\t%d\t%s\n", tool.Name, len(tool.Description), len(tool.InputSchema), price)
+	}
+	return b.String(), len(l.Tools)
+}
+
+// checkGolden compares got with testdata/golden/tools/NAME, printing the difference line by
+// line; with -update it writes got there first.
+func checkGolden(t *testing.T, name, got string) {
+	t.Helper()
+	golden := filepath.Join("..", "..", "testdata", "golden", "tools", name)
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
+			t.Fatal(err)
 		}
-		if string(want) != got {
-			t.Errorf("%s changed; if intended, rerun with -update and review the diff", golden)
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
 		}
 	}
-	if len(list.Tools) != 301 || !strings.Contains(lazy, "toll_search") || len(lazy)*20 > len(eager) {
-		t.Errorf("eager %d tools / %d bytes, lazy %d bytes", len(list.Tools), len(eager), len(lazy))
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if diff := cmp.Diff(strings.Split(string(want), "\n"), strings.Split(got, "\n")); diff != "" {
+		t.Errorf("%s changed (-golden +now); if intended, rerun with -update and review the diff:\n%s", golden, diff)
 	}
 }
 

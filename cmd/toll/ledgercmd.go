@@ -2,92 +2,104 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
 	"github.com/tollhq/toll/ledger"
 )
 
-const ledgerUsage = `Usage:
-  toll ledger list   [--ledger FILE] [--format table|json]   every paid or reserved call, with its status
-  toll ledger verify [--ledger FILE]                         check the hash chain: no entry edited or removed
-  toll ledger export [--ledger FILE] [--format csv|jsonl]    every spend, for auditors
-  toll ledger reconcile --rpc NETWORK=URL ... [--ledger FILE] resolve unknown spends against the chain
-`
+func (a *app) ledgerCommand() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "ledger",
+		Short: "inspect the spend ledger, and resolve unknown spends against the chain",
+		Long: `Every payment is a sequence of hash-chained events in the ledger file: reserved (before
+signing), then settled, unknown, released or voided. list, verify and export only read it, and
+never create a file: a ledger path that holds no ledger is an error.`,
+		Args: cobra.ArbitraryArgs,
+		RunE: group("toll ledger", "a command: list, verify, export or reconcile"),
+	}
+	c.AddCommand(a.ledgerListCommand(), a.ledgerVerifyCommand(), a.ledgerExportCommand(), a.reconcileCommand())
+	return c
+}
 
-// runLedger is "toll ledger ...".
-func runLedger(ctx context.Context, args []string, stdout, stderr io.Writer, getenv env) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, ledgerUsage)
-		return usagef("toll ledger needs a subcommand: list, verify or export")
+// ledgerFlags say which ledger a command opens: --ledger, else ledger: in toll.yaml
+// (--config or $TOLL_CONFIG), else $TOLL_LEDGER, else the default place.
+type ledgerFlags struct {
+	*app
+	ledger string
+	config string
+}
+
+func (l *ledgerFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&l.ledger, "ledger", "", "ledger file (default: ledger: of the config, else $"+envLedger+", else toll/ledger.db in the user config dir)")
+	fs.StringVar(&l.config, "config", "", "toll.yaml whose ledger to use (default $"+envConfig+")")
+}
+
+// open opens the ledger; unless create is set, a missing one is an error.
+func (l *ledgerFlags) open(create bool) (*ledger.Ledger, string, error) {
+	var fromConfig string
+	if path := l.env.configPath(l.config); path != "" && l.ledger == "" {
+		cfg, err := loadConfig(path)
+		if err != nil {
+			return nil, "", err
+		}
+		fromConfig = cfg.Ledger
 	}
-	sub, rest := args[0], args[1:]
-	if sub == "reconcile" {
-		return runReconcile(ctx, rest, stdout, stderr, getenv)
+	return l.openLedger(l.ledger, fromConfig, create)
+}
+
+// textOrJSON is the --format of a command that prints for people and programs. "table",
+// its older name for text, is still accepted.
+func textOrJSON() *format {
+	f := newFormat("text", "text", "json")
+	f.alias = map[string]string{"table": "text"}
+	return f
+}
+
+// ledgerListCmd is "toll ledger list".
+type ledgerListCmd struct {
+	ledgerFlags
+	format *format
+}
+
+func (a *app) ledgerListCommand() *cobra.Command {
+	l := &ledgerListCmd{ledgerFlags: ledgerFlags{app: a}, format: textOrJSON()}
+	c := &cobra.Command{
+		Use:   "list [flags]",
+		Short: "every paid or reserved call, with its status",
+		Args:  noArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			return l.run(c.Context())
+		},
 	}
-	fs := flag.NewFlagSet("toll ledger "+sub, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	path := fs.String("ledger", "", "ledger file (default $TOLL_LEDGER, else toll/ledger.db in the user config dir)")
-	var format *string
-	switch sub {
-	case "list":
-		format = fs.String("format", "table", "table or json")
-	case "export":
-		format = fs.String("format", "csv", "csv or jsonl")
-	case "verify":
-	default:
-		fmt.Fprint(stderr, ledgerUsage)
-		return usagef("unknown ledger subcommand %q", sub)
-	}
-	if err := parseFlags(fs, rest); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return usagef("toll ledger %s takes no arguments (got %q)", sub, fs.Arg(0))
-	}
-	led, p, err := openLedger(*path, getenv)
+	fs := newFlags(c)
+	l.register(fs)
+	fs.Var(l.format, "format", "text: a table for people; json: the spends")
+	return c
+}
+
+func (l *ledgerListCmd) run(ctx context.Context) error {
+	led, _, err := l.open(false)
 	if err != nil {
 		return err
 	}
 	defer led.Close()
-	switch sub {
-	case "list":
-		spends, err := led.Spends(ctx)
-		if err != nil {
-			return err
-		}
-		switch *format {
-		case "table":
-			return writeSpendTable(stdout, spends)
-		case "json":
-			enc := json.NewEncoder(stdout)
-			enc.SetIndent("", "  ")
-			return enc.Encode(spends)
-		}
-		return usagef("--format %q: want table or json", *format)
-	case "export":
-		switch *format {
-		case "csv":
-			return led.ExportCSV(ctx, stdout)
-		case "jsonl":
-			return led.ExportJSONL(ctx, stdout)
-		}
-		return usagef("--format %q: want csv or jsonl", *format)
-	default:
-		if err := led.Verify(ctx); err != nil {
-			return fmt.Errorf("ledger %s: %w", p, err)
-		}
-		events, err := led.Events(ctx)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "ledger %s: %d events, hash chain intact\n", p, len(events))
-		return nil
+	spends, err := led.Spends(ctx)
+	if err != nil {
+		return err
 	}
+	if l.format.value == "json" {
+		if spends == nil {
+			spends = []ledger.Spend{}
+		}
+		return writeJSON(l.stdout, spends)
+	}
+	return writeSpendTable(l.stdout, spends)
 }
 
 // writeSpendTable prints spends as an aligned table for people.
@@ -108,18 +120,66 @@ func writeSpendTable(w io.Writer, spends []ledger.Spend) error {
 	return tw.Flush()
 }
 
-// openLedger opens the ledger at path, or at the default place when path is empty, and
-// returns the path it used.
-func openLedger(path string, getenv env) (*ledger.Ledger, string, error) {
-	if path == "" {
-		var err error
-		if path, err = defaultLedgerPath(getenv); err != nil {
-			return nil, "", err
-		}
+// ledgerVerifyCmd is "toll ledger verify".
+type ledgerVerifyCmd struct{ ledgerFlags }
+
+func (a *app) ledgerVerifyCommand() *cobra.Command {
+	v := &ledgerVerifyCmd{ledgerFlags{app: a}}
+	c := &cobra.Command{
+		Use:   "verify [flags]",
+		Short: "check the hash chain: no entry edited or removed",
+		Args:  noArgs,
+		RunE:  func(c *cobra.Command, _ []string) error { return v.run(c.Context()) },
 	}
-	led, err := ledger.Open(path, ledger.Options{})
+	v.register(newFlags(c))
+	return c
+}
+
+func (v *ledgerVerifyCmd) run(ctx context.Context) error {
+	led, p, err := v.open(false)
 	if err != nil {
-		return nil, "", fmt.Errorf("open ledger: %w", err)
+		return err
 	}
-	return led, path, nil
+	defer led.Close()
+	if err := led.Verify(ctx); err != nil {
+		return fmt.Errorf("ledger %s: %w", p, err)
+	}
+	events, err := led.Events(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(v.stdout, "ledger %s: %d events, hash chain intact\n", p, len(events))
+	return err
+}
+
+// ledgerExportCmd is "toll ledger export".
+type ledgerExportCmd struct {
+	ledgerFlags
+	format *format
+}
+
+func (a *app) ledgerExportCommand() *cobra.Command {
+	x := &ledgerExportCmd{ledgerFlags: ledgerFlags{app: a}, format: newFormat("csv", "csv", "jsonl")}
+	c := &cobra.Command{
+		Use:   "export [flags]",
+		Short: "every spend, for auditors, as CSV or JSON lines",
+		Args:  noArgs,
+		RunE:  func(c *cobra.Command, _ []string) error { return x.run(c.Context()) },
+	}
+	fs := newFlags(c)
+	x.register(fs)
+	fs.Var(x.format, "format", "csv, or jsonl: one JSON object a line")
+	return c
+}
+
+func (x *ledgerExportCmd) run(ctx context.Context) error {
+	led, _, err := x.open(false)
+	if err != nil {
+		return err
+	}
+	defer led.Close()
+	if x.format.value == "jsonl" {
+		return led.ExportJSONL(ctx, x.stdout)
+	}
+	return led.ExportCSV(ctx, x.stdout)
 }

@@ -3,80 +3,76 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/tollhq/toll/ledger/reconcile"
 	"github.com/tollhq/toll/tools/x402"
 	"github.com/tollhq/toll/wallet/onchain"
 )
 
-// rpcFlag collects repeatable --rpc NETWORK=URL values. Unlike listFlag it does not split
-// on commas, which a URL may hold.
-type rpcFlag []string
+// reconcileCmd is "toll ledger reconcile".
+type reconcileCmd struct {
+	ledgerFlags
+	rpcs   repeated
+	margin duration
+	format *format
+}
 
-func (r *rpcFlag) String() string     { return strings.Join(*r, " ") }
-func (r *rpcFlag) Set(s string) error { *r = append(*r, strings.TrimSpace(s)); return nil }
-
-// runReconcile is "toll ledger reconcile".
-func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer, getenv env) error {
-	fs := flag.NewFlagSet("toll ledger reconcile", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var rpcs rpcFlag
-	path := fs.String("ledger", "", "ledger file (default $TOLL_LEDGER, else toll/ledger.db in the user config dir)")
-	margin := fs.Duration("margin", reconcile.DefaultMargin, "how far the chain's time must be past an authorization's validBefore before an unused one is voided")
-	format := fs.String("format", "table", "table or json")
-	fs.Var(&rpcs, "rpc", "JSON-RPC endpoint of a chain, as NETWORK=URL (eip155:8453=https://…, or base=…); repeatable")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, `Usage: toll ledger reconcile --rpc NETWORK=URL ... [--ledger FILE] [--margin 1m] [--format table|json]
-
-Resolve the spends whose outcome toll does not know (reserved or unknown) against the chain:
+func (a *app) reconcileCommand() *cobra.Command {
+	r := &reconcileCmd{ledgerFlags: ledgerFlags{app: a}, margin: duration(reconcile.DefaultMargin), format: textOrJSON()}
+	c := &cobra.Command{
+		Use:   "reconcile --rpc NETWORK=URL ... [flags]",
+		Short: "resolve the spends whose outcome is unknown against the chain",
+		Long: `Resolve the spends whose outcome toll does not know (reserved or unknown) against the chain:
 the token's authorizationState(payer, nonce) and its AuthorizationUsed events.
   used                             -> settled, with the transaction hash
   unused, chain time > validBefore -> voided: released from the caps
   otherwise                        -> left as it is; the report says why
-Safe to run while toll serve runs on the same ledger, and as often as you like.
+Safe to run while toll serve runs on the same ledger, and as often as you like.`,
+		Example: "  toll ledger reconcile --rpc eip155:8453=https://mainnet.base.org",
+		Args:    noArgs,
+		RunE:    func(c *cobra.Command, _ []string) error { return r.run(c.Context()) },
+	}
+	fs := newFlags(c)
+	fs.Var(&r.rpcs, "rpc", "JSON-RPC endpoint of a chain, as NETWORK=URL (eip155:8453=https://…, or base=…); repeatable")
+	r.ledgerFlags.register(fs)
+	fs.Var(&r.margin, "margin", "how far the chain's time must be past an authorization's validBefore before an unused one is voided (0: the default)")
+	fs.Var(r.format, "format", "text: a table for people; json: the report")
+	return c
+}
 
-Flags:
-`)
-		fs.PrintDefaults()
-	}
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return usagef("toll ledger reconcile takes no arguments (got %q); give endpoints with --rpc NETWORK=URL", fs.Arg(0))
-	}
-	if len(rpcs) == 0 {
-		return usagef("toll ledger reconcile needs the chain's JSON-RPC endpoint: --rpc NETWORK=URL (e.g. --rpc eip155:8453=https://mainnet.base.org)")
-	}
-	if *margin <= 0 {
-		return usagef("--margin %s: must be positive", *margin)
-	}
-	if *format != "table" && *format != "json" {
-		return usagef("--format %q: want table or json", *format)
-	}
-	chains, err := dialChains(ctx, rpcs)
-	defer closeChains(chains)
+func (r *reconcileCmd) run(ctx context.Context) error {
+	eps, err := parseEndpoints(r.rpcs)
 	if err != nil {
 		return err
 	}
-	led, p, err := openLedger(*path, getenv)
+	if len(eps) == 0 {
+		return usagef("toll ledger reconcile needs the chain's JSON-RPC endpoint: --rpc NETWORK=URL (e.g. --rpc eip155:8453=https://mainnet.base.org)")
+	}
+	led, p, err := r.open(false)
 	if err != nil {
 		return err
 	}
 	defer led.Close()
-	rep, rerr := reconcile.Run(ctx, led, chains, reconcile.Options{Margin: *margin})
-	if *format == "json" {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
-			return err
-		}
-	} else if err := writeReconcileTable(stdout, p, rep); err != nil {
+	chains, err := dialChains(ctx, eps)
+	defer closeChains(chains)
+	if err != nil {
+		return err
+	}
+	rep, rerr := reconcile.Run(ctx, led, chains, reconcile.Options{Margin: time.Duration(r.margin)})
+	if r.format.value == "json" {
+		err = writeJSON(r.stdout, rep)
+	} else {
+		err = writeReconcileTable(r.stdout, p, rep)
+	}
+	if err != nil {
 		return err
 	}
 	if rerr != nil {
@@ -94,19 +90,34 @@ func writeReconcileTable(w io.Writer, path string, rep reconcile.Report) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "CALL\tTOOL\tAMOUNT (USDC)\tNETWORK\tWAS\tNOW\tTRANSACTION\tWHY")
 	for _, l := range rep.Lines {
-		tx := l.TxHash
-		if tx == "" {
-			tx = "-"
-		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", l.CallID, l.Tool, l.Amount,
-			l.Network, l.From, l.To, tx, l.Note)
+			l.Network, l.From, l.To, first(l.TxHash, "-"), l.Note)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	_, err := fmt.Fprintf(w, "\n%d checked: %d settled, %d voided, %d still unresolved%s\n", rep.Checked, rep.Settled, rep.Voided, rep.Kept,
 		elsewhere(rep.Elsewhere))
-	return err
+	if err != nil {
+		return err
+	}
+	return missingEndpoints(w, rep)
+}
+
+// missingEndpoints tells how to check the spends kept for want of a chain endpoint.
+func missingEndpoints(w io.Writer, rep reconcile.Report) error {
+	var chains []string
+	for _, l := range rep.Lines {
+		if l.NoEndpoint != "" && !slices.Contains(chains, l.NoEndpoint) {
+			chains = append(chains, l.NoEndpoint)
+		}
+	}
+	for _, c := range chains {
+		if _, err := fmt.Fprintf(w, "To check the spends on %s, run again with --rpc %s=URL (a JSON-RPC endpoint of that chain).\n", c, c); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func elsewhere(n int) string {
@@ -116,27 +127,45 @@ func elsewhere(n int) string {
 	return fmt.Sprintf(", %d resolved meanwhile by another toll process", n)
 }
 
-// dialChains connects to the --rpc NETWORK=URL endpoints, keyed by chain id. The caller
-// closes what it returns, even with an error.
-func dialChains(ctx context.Context, rpcs []string) (map[string]*onchain.Client, error) {
-	chains := map[string]*onchain.Client{}
+// endpoint is a chain's JSON-RPC endpoint, from --rpc NETWORK=URL.
+type endpoint struct {
+	chainID string // decimal
+	url     string
+}
+
+// parseEndpoints reads the --rpc values. Its errors show a URL only redacted: its path may
+// hold an API key.
+func parseEndpoints(rpcs []string) ([]endpoint, error) {
+	var eps []endpoint
+	seen := map[string]bool{}
 	for _, r := range rpcs {
 		network, url, ok := strings.Cut(r, "=")
 		if !ok || network == "" || url == "" {
-			return chains, usagef("--rpc %q: want NETWORK=URL, e.g. eip155:8453=https://mainnet.base.org", onchain.Redact(r))
+			return nil, usagef("--rpc %q: want NETWORK=URL, e.g. eip155:8453=https://mainnet.base.org", onchain.Redact(r))
 		}
 		id, err := x402.ChainID(network)
 		if err != nil {
-			return chains, usagef("--rpc: %v", err)
+			return nil, usagef("--rpc: %v", err)
 		}
-		if _, dup := chains[id.String()]; dup {
-			return chains, usagef("--rpc: two endpoints for eip155:%s; give one", id)
+		if seen[id.String()] {
+			return nil, usagef("--rpc: two endpoints for eip155:%s; give one", id)
 		}
-		c, err := onchain.Dial(ctx, url)
+		seen[id.String()] = true
+		eps = append(eps, endpoint{chainID: id.String(), url: url})
+	}
+	return eps, nil
+}
+
+// dialChains connects to the endpoints, keyed by chain id. The caller closes what it
+// returns, even with an error.
+func dialChains(ctx context.Context, eps []endpoint) (map[string]*onchain.Client, error) {
+	chains := map[string]*onchain.Client{}
+	for _, e := range eps {
+		c, err := onchain.Dial(ctx, e.url)
 		if err != nil {
 			return chains, err
 		}
-		chains[id.String()] = c
+		chains[e.chainID] = c
 	}
 	return chains, nil
 }
@@ -145,4 +174,11 @@ func closeChains(chains map[string]*onchain.Client) {
 	for _, c := range chains {
 		c.Close()
 	}
+}
+
+// writeJSON writes v as indented JSON: the json of every --format.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }

@@ -116,6 +116,12 @@ func TestReconcileCommand(t *testing.T) {
 		t.Errorf("report with the endpoint down:\n%s", out)
 	}
 
+	// An endpoint for another chain only: both kept, and the report says what to pass.
+	out, _, err = runTest(t, nil, "ledger", "reconcile", "--ledger", path, "--rpc", "base=http://127.0.0.1:1")
+	if err != nil || !strings.Contains(out, "2 still unresolved") || !strings.Contains(out, "run again with --rpc eip155:84532=URL") {
+		t.Errorf("reconcile without an endpoint for the spends' chain: %v\n%s", err, out)
+	}
+
 	if err := world.Chain.AdvanceTime(ctx, 2*time.Minute); err != nil {
 		t.Fatal(err)
 	}

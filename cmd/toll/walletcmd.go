@@ -1,102 +1,140 @@
 package main
 
 import (
-	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/tollhq/toll/wallet"
 	"github.com/tollhq/toll/wallet/keystore"
 )
 
-const walletUsage = `Usage:
-  toll wallet new     --keystore FILE [--passphrase-file F]   create a fresh key in an encrypted keystore file
-  toll wallet address [--keystore FILE] [--passphrase-file F]  print the address that pays (fund it with USDC)
-
-The passphrase comes from --passphrase-file or the TOLL_PASSPHRASE variable, never from a flag.
-`
-
-// runWallet is "toll wallet ...".
-func runWallet(ctx context.Context, args []string, stdout, stderr io.Writer, getenv env) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, walletUsage)
-		return usagef("toll wallet needs a subcommand: new or address")
+func (a *app) walletCommand() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "wallet",
+		Short: "create a key in an encrypted keystore, or print its address",
+		Long: `The payer key lives in an encrypted go-ethereum (v3) keystore file. Its passphrase comes from
+--passphrase-file or the ` + envPassphrase + ` variable, never from a flag.`,
+		Args: cobra.ArbitraryArgs,
+		RunE: group("toll wallet", "a command: new or address"),
 	}
-	sub, rest := args[0], args[1:]
-	fs := flag.NewFlagSet("toll wallet "+sub, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	ksPath := fs.String("keystore", "", "keystore file (default $TOLL_KEYSTORE)")
-	passFile := fs.String("passphrase-file", "", "file holding the passphrase (default: the $TOLL_PASSPHRASE variable)")
-	light := fs.Bool("light", false, "new: use light scrypt parameters (fast, weaker; for tests and demos only)")
-	if sub != "new" && sub != "address" {
-		fmt.Fprint(stderr, walletUsage)
-		return usagef("unknown wallet subcommand %q", sub)
+	c.AddCommand(a.walletNewCommand(), a.walletAddressCommand())
+	return c
+}
+
+// keystoreFlags say which keystore a wallet command uses and where its passphrase is:
+// the flags, else wallet: in toll.yaml (--config or $TOLL_CONFIG), else $TOLL_KEYSTORE.
+type keystoreFlags struct {
+	*app
+	keystore string
+	passFile string
+	config   string
+}
+
+func (k *keystoreFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&k.keystore, "keystore", "", "keystore file (default: wallet.keystore of the config, else $"+envKeystore+")")
+	fs.StringVar(&k.passFile, "passphrase-file", "", "file holding the passphrase (default: the $"+envPassphrase+" variable)")
+	fs.StringVar(&k.config, "config", "", "toll.yaml whose wallet to use (default $"+envConfig+")")
+}
+
+// source resolves the keystore and passphrase file; cmd names the command for the error
+// that says it needs a keystore.
+func (k *keystoreFlags) source(cmd string) (keystore.Source, error) {
+	var fromConfig walletConfig
+	if path := k.env.configPath(k.config); path != "" {
+		cfg, err := loadConfig(path)
+		if err != nil {
+			return keystore.Source{}, err
+		}
+		fromConfig = cfg.Wallet
 	}
-	if err := parseFlags(fs, rest); err != nil {
+	src := keystore.Source{Keystore: k.env.keystorePath(k.keystore, fromConfig.Keystore), PassphraseFile: first(k.passFile, fromConfig.PassphraseFile)}
+	if src.Keystore == "" {
+		return src, usagef("%s needs --keystore FILE (or %s)", cmd, envKeystore)
+	}
+	return src, nil
+}
+
+// walletNewCmd is "toll wallet new".
+type walletNewCmd struct {
+	keystoreFlags
+	light bool
+}
+
+func (a *app) walletNewCommand() *cobra.Command {
+	n := &walletNewCmd{keystoreFlags: keystoreFlags{app: a}}
+	c := &cobra.Command{
+		Use:   "new --keystore FILE [flags]",
+		Short: "create a fresh key in an encrypted keystore file, and print its address",
+		Args:  noArgs,
+		RunE:  func(*cobra.Command, []string) error { return n.run() },
+	}
+	fs := newFlags(c)
+	n.register(fs)
+	fs.BoolVar(&n.light, "light", false, "use light scrypt parameters (fast, weaker; for tests and demos only)")
+	return c
+}
+
+func (n *walletNewCmd) run() error {
+	src, err := n.source("toll wallet new")
+	if err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return usagef("toll wallet %s takes no arguments (got %q)", sub, fs.Arg(0))
-	}
-	path := *ksPath
-	if path == "" {
-		path = getenv("TOLL_KEYSTORE")
-	}
-	if path == "" {
-		return usagef("toll wallet %s needs --keystore FILE (or TOLL_KEYSTORE)", sub)
-	}
-	if sub == "address" {
-		w, err := unlockWallet(path, *passFile, "", getenv)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintln(stdout, w.Address().Hex())
-		return nil
-	}
-	pass, err := keystore.Passphrase(keystore.Source{Keystore: path, PassphraseFile: *passFile}, getenv)
+	pass, err := keystore.Passphrase(src, n.env)
 	if err != nil {
 		return walletHint(err)
 	}
-	w, err := keystore.Create(path, pass, *light, wallet.Options{})
+	w, err := keystore.Create(src.Keystore, pass, n.light, wallet.Options{})
 	if err != nil {
 		return walletHint(err)
 	}
-	fmt.Fprintf(stdout, "%s\n", w.Address().Hex())
-	fmt.Fprintf(stderr, "New key written to %s (encrypted). Fund %s with USDC on the network you will allow, then:\n  toll serve --keystore %s --network eip155:8453 SPEC...\n", path, w.Address().Hex(), path)
+	addr := w.Address().Hex()
+	fmt.Fprintln(n.stdout, addr)
+	fmt.Fprintf(n.stderr, "New key written to %s (encrypted). Fund %s with USDC on the network you will allow, then:\n  toll serve --keystore %s --network eip155:8453 SPEC...\n", src.Keystore, addr, src.Keystore)
 	return nil
 }
 
-// unlockWallet loads the payer's key: from the keystore at path (else
-// $TOLL_KEYSTORE) with the passphrase from passFile or $TOLL_PASSPHRASE, or,
-// when keyEnv is set (--private-key-env, the explicit opt-in), from the raw
-// hex key in that variable. Errors carry walletHint's advice.
-func unlockWallet(path, passFile, keyEnv string, getenv env) (*wallet.Wallet, error) {
-	src := keystore.Source{Keystore: path, PassphraseFile: passFile}
-	if keyEnv != "" {
-		src.RawKeyEnv, src.AllowRawKey = keyEnv, true
-	} else if src.Keystore == "" {
-		src.Keystore = getenv("TOLL_KEYSTORE")
+// walletAddressCmd is "toll wallet address".
+type walletAddressCmd struct{ keystoreFlags }
+
+func (a *app) walletAddressCommand() *cobra.Command {
+	w := &walletAddressCmd{keystoreFlags{app: a}}
+	c := &cobra.Command{
+		Use:   "address [flags]",
+		Short: "print the address that pays (fund it with USDC)",
+		Args:  noArgs,
+		RunE:  func(*cobra.Command, []string) error { return w.run() },
 	}
-	w, err := keystore.Load(src, getenv, wallet.Options{})
-	if err != nil {
-		return nil, walletHint(err)
-	}
-	return w, nil
+	w.register(newFlags(c))
+	return c
 }
 
-// walletHint adds to an error of package wallet/keystore what to do about it
-// with toll's flags and variables; the package itself names no flag.
+func (k *walletAddressCmd) run() error {
+	src, err := k.source("toll wallet address")
+	if err != nil {
+		return err
+	}
+	w, err := keystore.Load(src, k.env, wallet.Options{})
+	if err != nil {
+		return walletHint(err)
+	}
+	_, err = fmt.Fprintln(k.stdout, w.Address().Hex())
+	return err
+}
+
+// walletHint adds to an error of package wallet/keystore what to do about it with toll's
+// flags and variables; the package itself names no flag.
 func walletHint(err error) error {
 	var hint string
 	switch {
 	case errors.Is(err, keystore.ErrNoKey):
 		hint = "pass --keystore FILE with an encrypted keystore (toll wallet new makes one), or --private-key-env NAME with a raw hex key exported in $NAME"
 	case errors.Is(err, keystore.ErrNoPassphrase):
-		hint = "set TOLL_PASSPHRASE or pass --passphrase-file FILE"
+		hint = "set " + envPassphrase + " or pass --passphrase-file FILE"
 	case errors.Is(err, keystore.ErrWrongPassphrase):
-		hint = "check the passphrase in TOLL_PASSPHRASE or --passphrase-file"
+		hint = "check the passphrase in " + envPassphrase + " or --passphrase-file"
 	case errors.Is(err, keystore.ErrRawKeyNotAllowed):
 		hint = "opt in with --private-key-env NAME, or better, pass --keystore FILE"
 	case errors.Is(err, keystore.ErrInvalidKeystore):

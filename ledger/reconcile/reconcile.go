@@ -65,6 +65,9 @@ type Line struct {
 	// Elsewhere: another process resolved the spend while this run checked it; To is
 	// the status it gave.
 	Elsewhere bool
+	// NoEndpoint is the CAIP-2 id of the spend's chain when it was kept because no
+	// client was given for that chain; "" otherwise.
+	NoEndpoint string
 }
 
 // Run resolves the spends whose outcome the ledger does not know (reserved or
@@ -164,6 +167,7 @@ func (r *reconciler) spend(ctx context.Context, sp ledger.Spend) (Line, error) {
 	chain := "eip155:" + id.String()
 	c := r.chains[id.String()]
 	if c == nil {
+		line.NoEndpoint = chain
 		return keep("kept: no RPC endpoint for %s", chain)
 	}
 	if first, err := r.checkChain(ctx, id, c); err != nil {

@@ -177,7 +177,7 @@ func TestReconcileAgainstChain(t *testing.T) {
 	if l := lineOf(rep, expiring); l.To != ledger.StatusUnknown || !strings.Contains(l.Note, "can still settle") {
 		t.Errorf("not yet expired: line %+v, want kept: can still settle", l)
 	}
-	if l := lineOf(rep, otherChain); l.To != ledger.StatusUnknown || !strings.Contains(l.Note, "no RPC endpoint for eip155:8453") {
+	if l := lineOf(rep, otherChain); l.To != ledger.StatusUnknown || l.NoEndpoint != "eip155:8453" || !strings.Contains(l.Note, "no RPC endpoint for eip155:8453") {
 		t.Errorf("chain without a client: line %+v", l)
 	}
 
