@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/big"
 	"slices"
 )
@@ -204,26 +205,26 @@ func (st *derived) compare(b buckets) error {
 
 	stored := map[string]string{}
 	_ = b.sums.ForEach(func(k, v []byte) error { stored[string(k)] = string(v); return nil })
-	for _, k := range sortedKeys(st.sums) {
+	for _, k := range slices.Sorted(maps.Keys(st.sums)) {
 		if got, want := stored[k], st.sums[k].String(); got != want {
 			return tampered(0, "counter %q is %q, events give %s", k, got, want)
 		}
 		delete(stored, k)
 	}
 	if len(stored) > 0 {
-		return tampered(0, "counter %q has no events behind it", sortedKeys(stored)[0])
+		return tampered(0, "counter %q has no events behind it", slices.Sorted(maps.Keys(stored))[0])
 	}
 
 	storedWin := map[string]string{}
 	_ = b.window.ForEach(func(k, v []byte) error { storedWin[string(k)] = string(v); return nil })
-	for _, k := range sortedKeys(st.window) {
+	for _, k := range slices.Sorted(maps.Keys(st.window)) {
 		if storedWin[k] != st.window[k] {
 			return tampered(be64([]byte(k[8:])), "rolling-day index entry missing or changed")
 		}
 		delete(storedWin, k)
 	}
 	if len(storedWin) > 0 {
-		k, seq := sortedKeys(storedWin)[0], uint64(0)
+		k, seq := slices.Sorted(maps.Keys(storedWin))[0], uint64(0)
 		if len(k) == 16 {
 			seq = be64([]byte(k[8:]))
 		}
@@ -245,13 +246,4 @@ func (st *derived) compare(b buckets) error {
 		return tampered(0, "rolling-day sum is %s, the index gives %s", s, want)
 	}
 	return nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

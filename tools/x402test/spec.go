@@ -68,32 +68,20 @@ func rewriteServerURL(spec []byte, url string) ([]byte, error) {
 
 // serverURLNode finds the scalar node of servers[0].url.
 func serverURLNode(spec []byte) (*yaml.Node, error) {
-	var doc yaml.Node
+	var doc struct {
+		Servers []struct {
+			URL yaml.Node `yaml:"url"`
+		} `yaml:"servers"`
+	}
 	if err := yaml.Unmarshal(spec, &doc); err != nil {
 		return nil, fmt.Errorf("parse spec: %w", err)
 	}
-	if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 {
-		return nil, fmt.Errorf("parse spec: not a YAML document")
-	}
-	servers := mapValue(doc.Content[0], "servers")
-	if servers == nil || servers.Kind != yaml.SequenceNode || len(servers.Content) == 0 {
+	if len(doc.Servers) == 0 {
 		return nil, fmt.Errorf("spec has no servers list")
 	}
-	url := mapValue(servers.Content[0], "url")
-	if url == nil || url.Kind != yaml.ScalarNode {
+	url := &doc.Servers[0].URL
+	if url.Kind != yaml.ScalarNode {
 		return nil, fmt.Errorf("spec has no servers[0].url")
 	}
 	return url, nil
-}
-
-func mapValue(m *yaml.Node, key string) *yaml.Node {
-	if m == nil || m.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == key {
-			return m.Content[i+1]
-		}
-	}
-	return nil
 }
