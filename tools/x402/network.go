@@ -11,7 +11,8 @@ import (
 // eip155 CAIP-2 id.
 var ErrUnknownNetwork = errors.New("unknown network")
 
-// v1Networks maps x402 version 1 network names to EVM chain ids (x402.md §1.5).
+// v1Networks maps x402 version 1 network names to EVM chain ids, as the x402 reference
+// implementation lists them (https://github.com/x402-foundation/x402/blob/main/go/mechanisms/evm/v1/network.go).
 var v1Networks = map[string]int64{
 	"ethereum":           1,
 	"sepolia":            11155111,
