@@ -15,9 +15,11 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/tollhq/toll/tools/money"
+	"github.com/tollhq/toll/tools/x402"
 )
 
-// An x402 discovery response (x402.md §5.3, GET {facilitator}/discovery/resources)
+// An x402 discovery response (GET {facilitator}/discovery/resources, in the
+// bazaar extension: https://github.com/x402-foundation/x402/blob/main/specs/extensions/bazaar.md)
 // lists paid HTTP resources: for each, its URL, its payment requirements
 // ("accepts"), and how to call it: in x402 v2 the bazaar extension
 // (extensions.bazaar.info.input, with a JSON Schema of it in
@@ -451,65 +453,22 @@ func pathParams(path string) []string {
 	}
 }
 
-// v1EVMNetworks are the x402 v1 names of EVM networks (x402.md §1.5).
-var v1EVMNetworks = map[string]bool{
-	"ethereum": true, "sepolia": true, "base": true, "base-sepolia": true, "avalanche": true,
-	"avalanche-fuji": true, "abstract": true, "abstract-testnet": true, "iotex": true, "sei": true,
-	"sei-testnet": true, "polygon": true, "polygon-amoy": true, "peaq": true, "story": true,
-	"educhain": true, "skale-base-sepolia": true, "megaeth": true, "monad": true, "stable": true,
-	"stable-testnet": true, "celo": true, "flare": true,
-}
-
-var (
-	caip2EVM   = regexp.MustCompile(`^eip155:[0-9]{1,20}$`)
-	evmAddress = regexp.MustCompile(`^0x[0-9a-fA-F]{40}$`)
-)
-
 // discoveryPrice chooses the price of a resource: its smallest EVM exact
 // payment requirement. The others are listed in a note.
 func discoveryPrice(accepts []any) (*Price, []string) {
-	type option struct {
-		amount                       money.Amount
-		network, asset, payTo, label string
-		name                         string
-	}
-	var ok []option
+	var ok []discoveryOption
 	var others []string
 	for i, a := range accepts {
 		if i == maxDiscoveryAccepts {
 			others = append(others, fmt.Sprintf("%d more not read", len(accepts)-i))
 			break
 		}
-		m := asMap(a)
-		scheme, _ := m["scheme"].(string)
-		network, _ := m["network"].(string)
-		amount := firstString(m["amount"], m["maxAmountRequired"])
-		asset, _ := m["asset"].(string)
-		payTo, _ := m["payTo"].(string)
-		label := fmt.Sprintf("%s %s on %s", clip(amount), clip(scheme), clip(network))
-		why := ""
-		n, err := money.ParseAtomic(amount, money.USDCDecimals)
-		valid := err == nil
-		switch {
-		case scheme != "exact":
-			why = "not the exact scheme"
-		case !caip2EVM.MatchString(network) && !v1EVMNetworks[network]:
-			why = "not an EVM network"
-		case !valid:
-			why = "amount is not a whole number of atomic units"
-		case n.Sign() == 0:
-			why = "asks for zero"
-		case !evmAddress.MatchString(asset):
-			why = "asset is not an address"
-		case !evmAddress.MatchString(payTo):
-			why = "payTo is not an address"
-		}
+		o, why := readDiscoveryOption(i, a)
 		if why != "" {
-			others = append(others, label+" ("+why+")")
+			others = append(others, o.label+" ("+why+")")
 			continue
 		}
-		name, _ := asMap(m["extra"])["name"].(string)
-		ok = append(ok, option{amount: n, network: network, asset: asset, payTo: payTo, label: label, name: name})
+		ok = append(ok, o)
 	}
 	if len(ok) == 0 {
 		note := "no EVM exact payment requirement: no price is advertised, so toll will not pay for this operation"
@@ -518,11 +477,11 @@ func discoveryPrice(accepts []any) (*Price, []string) {
 		}
 		return nil, []string{note}
 	}
-	slices.SortStableFunc(ok, func(a, b option) int {
+	slices.SortStableFunc(ok, func(a, b discoveryOption) int {
 		if c := a.amount.Cmp(b.amount); c != 0 {
 			return c
 		}
-		return strings.Compare(a.network+a.asset+a.payTo, b.network+b.asset+b.payTo)
+		return strings.Compare(a.Network+a.Asset+a.PayTo, b.Network+b.Asset+b.PayTo)
 	})
 	best := ok[0]
 	for _, o := range ok[1:] {
@@ -534,19 +493,59 @@ func discoveryPrice(accepts []any) (*Price, []string) {
 		s, _ = capRunes(s, 600)
 		notes = append(notes, s)
 	}
-	if best.name != "" && !strings.Contains(strings.ToUpper(best.name), "USD") {
-		notes = append(notes, fmt.Sprintf("asset %s is %q, not USDC: its amount is shown with USDC's 6 decimals", best.asset, clip(best.name)))
+	if name := best.Option(0).Domain.Name; name != "" && !strings.Contains(strings.ToUpper(name), "USD") {
+		notes = append(notes, fmt.Sprintf("asset %s is %q, not USDC: its amount is shown with USDC's 6 decimals", best.Asset, clip(name)))
 	}
 	return &Price{
 		Amount:       best.amount,
 		Asset:        assetUSDC,
-		Network:      best.network,
-		Scheme:       "exact",
-		PayTo:        best.payTo,
+		Network:      best.Network,
+		Scheme:       x402.SchemeExact,
+		PayTo:        best.PayTo,
 		Mode:         PriceFixed,
 		Source:       PriceFromDiscovery,
-		AssetAddress: best.asset,
+		AssetAddress: best.Asset,
 	}, notes
+}
+
+// discoveryOption is a payment requirement of a discovery entry, weighed.
+type discoveryOption struct {
+	x402.Requirement
+	amount money.Amount // Amount, read in USDC's decimals
+	label  string       // "1000 exact on eip155:84532", for notes
+}
+
+// readDiscoveryOption reads one entry of a resource's accepts (x402 v1 or
+// v2). why says why toll would not pay it: not an EVM exact requirement
+// for a positive amount between two addresses. A discovery price needs no
+// EIP-712 domain or timeout: the live 402 gives those.
+func readDiscoveryOption(i int, a any) (o discoveryOption, why string) {
+	raw, err := json.Marshal(a)
+	if err == nil {
+		o.Requirement, err = x402.ParseRequirement(raw)
+	}
+	if err != nil {
+		o.label = fmt.Sprintf("requirement %d", i+1)
+		return o, "not a payment requirement: " + oneLine(strings.TrimPrefix(err.Error(), "parse payment requirement: "))
+	}
+	o.label = fmt.Sprintf("%s %s on %s", clip(o.Amount), clip(o.Scheme), clip(o.Network))
+	o.amount, err = money.ParseAtomic(o.Amount, money.USDCDecimals)
+	_, notEVM := x402.ChainID(o.Network)
+	switch {
+	case o.Scheme != x402.SchemeExact:
+		return o, "not the exact scheme"
+	case notEVM != nil:
+		return o, "not an EVM network"
+	case err != nil:
+		return o, "amount is not a whole number of atomic units"
+	case o.amount.Sign() == 0:
+		return o, "asks for zero"
+	case !x402.IsAddress(o.Asset):
+		return o, "asset is not an address"
+	case !x402.IsAddress(o.PayTo):
+		return o, "payTo is not an address"
+	}
+	return o, ""
 }
 
 // discoveryTime reads lastUpdated: Unix seconds (or milliseconds), as a

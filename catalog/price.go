@@ -86,8 +86,9 @@ var (
 // toll can pay (another currency, no x402, no maximum).
 var errNoPrice = errors.New("no payable price")
 
-// parsePaymentInfo reads an operation's x-payment-info extension (x402.md
-// §10): {"price":{"mode":"fixed","amount":..,"currency":..}},
+// parsePaymentInfo reads an operation's x-payment-info extension, which x402
+// discovery tools read from OpenAPI documents (amounts in decimal currency
+// units, USD by default): {"price":{"mode":"fixed","amount":..,"currency":..}},
 // {"price":{"mode":"dynamic","min":..,"max":..}}, and the older
 // {"pricingMode":"fixed","price":..}, {"pricingMode":"range","minPrice":..,
 // "maxPrice":..} and {"pricingMode":"quote","maxPrice":..}; "protocols" as
