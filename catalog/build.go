@@ -6,11 +6,9 @@ import (
 	"maps"
 	"net/url"
 	"regexp"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/getkin/kin-openapi/openapi3"
 
@@ -156,41 +154,36 @@ func (b *builder) run(ctx context.Context, api *API, entries []entry) error {
 
 	// The operations are independent: build them on every CPU, each
 	// goroutine with its own caches, then merge in order.
-	results := make([]*pending, len(entries))
-	errs := make([]error, len(entries))
-	workers := max(1, min(runtime.GOMAXPROCS(0), 8, len(entries)/16))
-	states := make([]*opState, workers)
-	var wg sync.WaitGroup
-	for w := range workers {
-		st := &opState{texts: make(map[string]sanitized), checker: newSchemaChecker(!b.opts.SkipSchemaCompile)}
-		states[w] = st
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < len(entries); i += workers {
-				if ctx.Err() != nil {
-					return
-				}
-				if left[i] == "" {
-					results[i], errs[i] = b.operation(api.Name, entries[i], st)
-				}
-			}
-		}()
+	n := workers(len(entries), 16)
+	states := make([]*opState, n)
+	for w := range states {
+		states[w] = &opState{texts: make(map[string]sanitized), checker: newSchemaChecker(!b.opts.SkipSchemaCompile)}
 	}
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
+	type built struct {
+		p   *pending
+		err error
+	}
+	results, err := parallelMap(ctx, len(entries), n, func(w, i int) built {
+		if left[i] != "" {
+			return built{}
+		}
+		p, err := b.operation(api.Name, entries[i], states[w])
+		return built{p, err}
+	})
+	if err != nil {
 		return err
 	}
-	for i, p := range results {
+	for i, r := range results {
 		label := entries[i].method + " " + pathLabel(entries[i].path)
 		switch {
 		case left[i] != "":
 			skipped = append(skipped, fmt.Sprintf("%s: left out: %s", label, left[i]))
 			continue
-		case errs[i] != nil:
-			skipped = append(skipped, fmt.Sprintf("%s: skipped: %v", label, errs[i]))
+		case r.err != nil:
+			skipped = append(skipped, fmt.Sprintf("%s: skipped: %v", label, r.err))
 			continue
 		}
+		p := r.p
 		for _, n := range p.apiNotes {
 			b.noteAPI(n)
 		}

@@ -137,7 +137,10 @@ func parse(ctx context.Context, data []byte, kind specKind, top []member, o orig
 		if err := checkRefs(top, nil); err != nil {
 			return nil, err
 		}
-		if doc, err = decodeJSON(top); err != nil {
+		if doc, err = decodeJSON(ctx, top); err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
 			return nil, fmt.Errorf("%w: %s", ErrInvalidSpec, oneLine(strings.TrimPrefix(err.Error(), "json: ")))
 		}
 		if err := l.ResolveRefsIn(doc, nil); err != nil {
