@@ -155,29 +155,22 @@ var colonParam = regexp.MustCompile(`:([a-zA-Z_][a-zA-Z0-9_]*)`)
 
 // discoveryEntry turns one discovery item into an operation.
 func discoveryEntry(item map[string]any) (entry, error) {
-	var e entry
 	if t, ok := item["type"].(string); ok && t != "" && t != "http" {
-		return e, fmt.Errorf("type %q: toll calls HTTP resources", clip(t))
+		return entry{}, fmt.Errorf("type %q: toll calls HTTP resources", clip(t))
 	}
-	raw := discoveryURL(item)
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
-		return e, fmt.Errorf("resource %q is not an http or https URL", clip(raw))
-	}
-	var notes []string
-	if u.RawQuery != "" || u.Fragment != "" {
-		notes = append(notes, fmt.Sprintf("the query of the resource URL (%q) is not sent", clip(u.RawQuery)))
+	u, notes, err := resourceURL(item)
+	if err != nil {
+		return entry{}, err
 	}
 	server := u.Scheme + "://" + u.Host
 	path := u.EscapedPath()
 	if path == "" {
 		path = "/"
 	}
-
 	accepts, _ := item["accepts"].([]any)
 	input, schema := discoveryInput(item, accepts)
 	if t, ok := input["type"].(string); ok && t != "" && t != "http" {
-		return e, fmt.Errorf("input type %q: toll calls HTTP resources", clip(t))
+		return entry{}, fmt.Errorf("input type %q: toll calls HTTP resources", clip(t))
 	}
 	if tpl := bazaarString(item, "routeTemplate"); tpl != "" {
 		if dec, err := url.PathUnescape(tpl); err == nil && routeTemplate.MatchString(tpl) && !strings.Contains(dec, "..") && !strings.Contains(dec, "://") {
@@ -193,7 +186,47 @@ func discoveryEntry(item map[string]any) (entry, error) {
 		notes = append(notes, "the discovery entry does not say how to call it: sent as GET without arguments")
 	}
 
-	op := &openapi3.Operation{Servers: &openapi3.Servers{{URL: server}}}
+	op := &openapi3.Operation{Servers: &openapi3.Servers{{URL: server}}, OperationID: discoveryOperationID(u, method, path)}
+	describeDiscovery(op, item, accepts)
+	discoveryArgs(op, method, path, input, schema)
+	price, pnotes := discoveryPrice(accepts)
+	notes = append(notes, pnotes...)
+	if price != nil {
+		if t, ok := discoveryTime(item["lastUpdated"]); ok {
+			price.ObservedAt = t
+		} else if item["lastUpdated"] != nil {
+			notes = append(notes, fmt.Sprintf("lastUpdated %q is not a time", clip(fmt.Sprint(item["lastUpdated"]))))
+		}
+	}
+	return entry{
+		path:   path,
+		method: method,
+		item:   &openapi3.PathItem{},
+		op:     op,
+		key:    method + " " + server + path,
+		price:  price,
+		pnotes: notes,
+	}, nil
+}
+
+// resourceURL reads an item's resource URL: http or https, with a host and
+// no user; a note says its query is not sent.
+func resourceURL(item map[string]any) (*url.URL, []string, error) {
+	raw := discoveryURL(item)
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+		return nil, nil, fmt.Errorf("resource %q is not an http or https URL", clip(raw))
+	}
+	var notes []string
+	if u.RawQuery != "" || u.Fragment != "" {
+		notes = append(notes, fmt.Sprintf("the query of the resource URL (%q) is not sent", clip(u.RawQuery)))
+	}
+	return u, notes, nil
+}
+
+// describeDiscovery sets the description, summary and tags of a discovery
+// entry's operation.
+func describeDiscovery(op *openapi3.Operation, item map[string]any, accepts []any) {
 	op.Description = firstString(item["description"], resourceField(item, "description"), acceptField(accepts, "description"))
 	if s := sanitizeLine(op.Description); s != "" && !strings.Contains(strings.TrimSpace(op.Description), "\n") && len([]rune(s)) <= maxTitle {
 		op.Summary = s
@@ -205,18 +238,28 @@ func discoveryEntry(item map[string]any) (entry, error) {
 			}
 		}
 	}
+}
+
+// discoveryOperationID makes up an operationId of the host (without www.
+// or api., up to its first dot; an IP address whole), the method and the
+// path: "weather_get_forecast".
+func discoveryOperationID(u *url.URL, method, path string) string {
 	host := strings.TrimPrefix(strings.TrimPrefix(u.Hostname(), "www."), "api.")
 	if ip := strings.Trim(host, "[]"); strings.ContainsAny(ip, ":") || strings.Count(ip, ".") == 3 && strings.Trim(ip, "0123456789.") == "" {
 		host = "h" + ip
 	} else if i := strings.IndexByte(host, '.'); i > 0 {
 		host = host[:i]
 	}
-	op.OperationID = identifier(host, "-") + "_" + strings.ToLower(method)
+	id := identifier(host, "-") + "_" + strings.ToLower(method)
 	if p := identifier(strings.NewReplacer("{", "", "}", "").Replace(path), "-"); p != "" {
-		op.OperationID += "_" + p
+		id += "_" + p
 	}
+	return id
+}
 
-	// Parameters: path, query, headers; then the body.
+// discoveryArgs sets the parameters of a discovery entry's operation (path,
+// query, headers) and its body.
+func discoveryArgs(op *openapi3.Operation, method, path string, input, schema map[string]any) {
 	for _, name := range pathParams(path) {
 		s, _, desc := propertySchema(schema, "pathParams", name, mapField(input, "pathParams")[name])
 		op.Parameters = append(op.Parameters, discoveryParam(name, openapi3.ParameterInPath, true, s, desc))
@@ -238,25 +281,6 @@ func discoveryEntry(item map[string]any) (entry, error) {
 			Content:  openapi3.Content{bodyMediaType(bodyType): &openapi3.MediaType{Schema: bodySchema(input, schema)}},
 		}}
 	}
-
-	price, pnotes := discoveryPrice(accepts)
-	notes = append(notes, pnotes...)
-	if price != nil {
-		if t, ok := discoveryTime(item["lastUpdated"]); ok {
-			price.ObservedAt = t
-		} else if item["lastUpdated"] != nil {
-			notes = append(notes, fmt.Sprintf("lastUpdated %q is not a time", clip(fmt.Sprint(item["lastUpdated"]))))
-		}
-	}
-	return entry{
-		path:   path,
-		method: method,
-		item:   &openapi3.PathItem{},
-		op:     op,
-		key:    method + " " + server + path,
-		price:  price,
-		pnotes: notes,
-	}, nil
 }
 
 // discoveryInput returns how to call a resource: the v2 bazaar info.input
