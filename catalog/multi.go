@@ -42,59 +42,8 @@ func (c *Catalog) Operations() []*Operation {
 func LoadAll(ctx context.Context, sources []SourceConfig) (*Catalog, []error) {
 	cat := &Catalog{}
 	errsBy := make([][]error, len(sources)) // in the order of the sources
-	type doc struct {
-		p   *prepared
-		cfg int // index in sources
-	}
-	var docs []doc
-	for i, sc := range sources {
-		if err := sc.Check(); err != nil {
-			errsBy[i] = append(errsBy[i], fmt.Errorf("load %s: %w", sanitizeLine(sc.Spec), err))
-			continue
-		}
-		ps, perrs := prepareSource(ctx, sc.Spec, sc.Options)
-		errsBy[i] = append(errsBy[i], perrs...)
-		if sc.Namespace != "" && len(ps)+len(perrs) > 1 {
-			errsBy[i] = append(errsBy[i], fmt.Errorf("load %s: %w: namespace: %q names one API, and the folder holds %d specs; give each spec its own entry, or leave namespace out", sanitizeLine(sc.Spec), ErrInvalidOptions, sc.Namespace, len(ps)+len(perrs)))
-			continue
-		}
-		for _, p := range ps {
-			docs = append(docs, doc{p, i})
-		}
-	}
-
-	// Namespaces: those given first, then those derived, in order.
-	names := make([]string, len(docs))
-	owner := make(map[string]string) // namespace → the source that has it
-	for k, d := range docs {
-		if ns := sources[d.cfg].Namespace; ns != "" {
-			if prev, taken := owner[ns]; taken {
-				errsBy[d.cfg] = append(errsBy[d.cfg], fmt.Errorf("load %s: %w: namespace: %q is also the namespace of %s; choose another", sanitizeLine(d.p.source), ErrNamespaceTaken, ns, sanitizeLine(prev)))
-				docs[k].p = nil
-				continue
-			}
-			owner[ns] = d.p.source
-			names[k] = ns
-		}
-	}
-	var renamed = make(map[int]string)
-	for k, d := range docs {
-		if d.p == nil || names[k] != "" {
-			continue
-		}
-		ns := deriveNamespace(d.p.title)
-		if prev, taken := owner[ns]; taken {
-			base := ns + "_" + shortHash(d.p.source)[:4]
-			ns = base
-			for n := 2; owner[ns] != ""; n++ {
-				ns = base + strconv.Itoa(n)
-			}
-			renamed[k] = fmt.Sprintf("namespace %s: %s derives the same namespace from its title as %s", ns, sanitizeLine(d.p.source), sanitizeLine(prev))
-		}
-		owner[ns] = d.p.source
-		names[k] = ns
-	}
-
+	docs := prepareAll(ctx, sources, errsBy)
+	names, renamed := namespaces(docs, sources, errsBy)
 	for k, d := range docs {
 		if d.p == nil {
 			continue
@@ -115,6 +64,72 @@ func LoadAll(ctx context.Context, sources []SourceConfig) (*Catalog, []error) {
 		errs = append(errs, e...)
 	}
 	return cat, errs
+}
+
+// sourceDoc is a document of a source, read and parsed.
+type sourceDoc struct {
+	p   *prepared // nil: left out (its namespace is taken)
+	cfg int       // index in the sources
+}
+
+// prepareAll reads the documents of every source, in order, adding each
+// source's errors to errsBy.
+func prepareAll(ctx context.Context, sources []SourceConfig, errsBy [][]error) []sourceDoc {
+	var docs []sourceDoc
+	for i, sc := range sources {
+		if err := sc.Check(); err != nil {
+			errsBy[i] = append(errsBy[i], fmt.Errorf("load %s: %w", sanitizeLine(sc.Spec), err))
+			continue
+		}
+		ps, perrs := prepareSource(ctx, sc.Spec, sc.Options)
+		errsBy[i] = append(errsBy[i], perrs...)
+		if sc.Namespace != "" && len(ps)+len(perrs) > 1 {
+			errsBy[i] = append(errsBy[i], fmt.Errorf("load %s: %w: namespace: %q names one API, and the folder holds %d specs; give each spec its own entry, or leave namespace out", sanitizeLine(sc.Spec), ErrInvalidOptions, sc.Namespace, len(ps)+len(perrs)))
+			continue
+		}
+		for _, p := range ps {
+			docs = append(docs, sourceDoc{p, i})
+		}
+	}
+	return docs
+}
+
+// namespaces names the documents: those given a namespace first (a
+// namespace taken already is an error, and the document is left out), then
+// the others, from their titles, in order. renamed holds a warning for
+// each document whose derived namespace was taken, and so got a suffix.
+func namespaces(docs []sourceDoc, sources []SourceConfig, errsBy [][]error) (names []string, renamed map[int]string) {
+	names = make([]string, len(docs))
+	owner := make(map[string]string) // namespace → the source that has it
+	for k, d := range docs {
+		if ns := sources[d.cfg].Namespace; ns != "" {
+			if prev, taken := owner[ns]; taken {
+				errsBy[d.cfg] = append(errsBy[d.cfg], fmt.Errorf("load %s: %w: namespace: %q is also the namespace of %s; choose another", sanitizeLine(d.p.source), ErrNamespaceTaken, ns, sanitizeLine(prev)))
+				docs[k].p = nil
+				continue
+			}
+			owner[ns] = d.p.source
+			names[k] = ns
+		}
+	}
+	renamed = make(map[int]string)
+	for k, d := range docs {
+		if d.p == nil || names[k] != "" {
+			continue
+		}
+		ns := deriveNamespace(d.p.title)
+		if prev, taken := owner[ns]; taken {
+			base := ns + "_" + shortHash(d.p.source)[:4]
+			ns = base
+			for n := 2; owner[ns] != ""; n++ {
+				ns = base + strconv.Itoa(n)
+			}
+			renamed[k] = fmt.Sprintf("namespace %s: %s derives the same namespace from its title as %s", ns, sanitizeLine(d.p.source), sanitizeLine(prev))
+		}
+		owner[ns] = d.p.source
+		names[k] = ns
+	}
+	return names, renamed
 }
 
 // uniqueNames renames the tools of later APIs that have the name of a tool
