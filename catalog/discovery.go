@@ -47,7 +47,7 @@ const maxDiscoveryAccepts = 32
 func FromDiscovery(data []byte, source string, opts Options) (*API, error) {
 	api, err := fromDiscovery(context.Background(), data, origin{source: source}, opts)
 	if err != nil {
-		return nil, fmt.Errorf("load %s: %w", sanitizeLine(source), err)
+		return nil, loadError(source, err)
 	}
 	return api, nil
 }

@@ -50,7 +50,7 @@ func LoadAll(ctx context.Context, sources []SourceConfig) (*Catalog, []error) {
 		}
 		api, err := d.p.build(ctx, names[k])
 		if err != nil {
-			errsBy[d.cfg] = append(errsBy[d.cfg], fmt.Errorf("load %s: %w", sanitizeLine(d.p.source), err))
+			errsBy[d.cfg] = append(errsBy[d.cfg], loadError(d.p.source, err))
 			continue
 		}
 		if note, ok := renamed[k]; ok {
@@ -78,7 +78,7 @@ func prepareAll(ctx context.Context, sources []SourceConfig, errsBy [][]error) [
 	var docs []sourceDoc
 	for i, sc := range sources {
 		if err := sc.Check(); err != nil {
-			errsBy[i] = append(errsBy[i], fmt.Errorf("load %s: %w", sanitizeLine(sc.Spec), err))
+			errsBy[i] = append(errsBy[i], loadError(sc.Spec, err))
 			continue
 		}
 		ps, perrs := prepareSource(ctx, sc.Spec, sc.Options)
