@@ -211,17 +211,17 @@ func (b *builder) run(ctx context.Context, api *API, entries []entry) error {
 
 	b.name(api.Name, ops)
 
-	for _, k := range sortedKeys(b.prices) {
+	for _, k := range slices.Sorted(maps.Keys(b.prices)) {
 		if !keys[k] {
 			b.noteAPI(fmt.Sprintf("prices: no operation is %q; check the operationId, or write \"METHOD /path\"", clip(k)))
 		}
 	}
-	for _, k := range sortedKeys(b.probes) {
+	for _, k := range slices.Sorted(maps.Keys(b.probes)) {
 		if !keys[k] {
 			b.noteAPI(fmt.Sprintf("probed price for %q matches no operation; probe the catalog again", clip(k)))
 		}
 	}
-	for _, k := range sortedKeys(b.credUsed) {
+	for _, k := range slices.Sorted(maps.Keys(b.credUsed)) {
 		b.noteAPI(fmt.Sprintf("credentials: %s parameter left out of the arguments of %d operation(s); toll sends it from the environment", k, b.credUsed[k]))
 	}
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/url"
 	"regexp"
 	"slices"
@@ -266,7 +267,7 @@ func discoveryArgs(op *openapi3.Operation, method, path string, input, schema ma
 	}
 	for _, loc := range []struct{ in, schemaKey string }{{openapi3.ParameterInQuery, "queryParams"}, {openapi3.ParameterInHeader, "headers"}} {
 		fields := fieldsOf(input, schema, loc.schemaKey)
-		for _, name := range sortedKeys(fields) {
+		for _, name := range slices.Sorted(maps.Keys(fields)) {
 			s, req, desc := propertySchema(schema, loc.schemaKey, name, fields[name])
 			op.Parameters = append(op.Parameters, discoveryParam(name, loc.in, req, s, desc))
 		}
@@ -403,7 +404,7 @@ func bodySchema(input, schema map[string]any) *openapi3.SchemaRef {
 		if fields := mapField(input, k); fields != nil {
 			props := make(map[string]any, len(fields))
 			var required []any
-			for _, name := range sortedKeys(fields) {
+			for _, name := range slices.Sorted(maps.Keys(fields)) {
 				s, req, _ := fieldSchema(fields[name])
 				props[name] = s
 				if req {
