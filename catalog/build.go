@@ -299,7 +299,7 @@ func (b *builder) operation(namespace string, e entry, st *opState) (*pending, e
 	// The request body first: it owns the argument "body".
 	if rb := op.RequestBody; rb != nil && rb.Value != nil {
 		if mt, media := pickMediaType(rb.Value.Content); media != nil {
-			o.Body = &Body{Arg: "body", MediaType: mt, Required: rb.Value.Required}
+			o.Body = &Body{Arg: "body", MediaType: mt, Required: rb.Value.Required, Encoding: bodyEncoding(p, mt, media)}
 			props[o.Body.Arg] = describeProperty(conv.convert(media.Schema, 1), rb.Value.Description, false)
 			if o.Body.Required {
 				required = append(required, o.Body.Arg)
@@ -312,7 +312,7 @@ func (b *builder) operation(namespace string, e entry, st *opState) (*pending, e
 			p.credUsed = append(p.credUsed, fmt.Sprintf("%s %q (%s)", c.In, clip(c.Name), c.Env))
 			continue
 		}
-		param := Param{Name: prm.Name, In: prm.In, Required: prm.Required || prm.In == openapi3.ParameterInPath}
+		param := Param{Name: prm.Name, In: prm.In, Required: prm.Required || prm.In == openapi3.ParameterInPath, AllowReserved: prm.AllowReserved && prm.In == openapi3.ParameterInQuery}
 		param.Style, param.Explode = serialization(prm)
 		param.Arg = argFor(p, param, props)
 		schema := prm.Schema
@@ -328,6 +328,7 @@ func (b *builder) operation(namespace string, e entry, st *opState) (*pending, e
 		o.Params = append(o.Params, param)
 	}
 	o.Credentials = slices.Clone(b.opts.Credentials)
+	p.notes = append(p.notes, encodingNotes(o)...)
 
 	root := map[string]any{
 		"type":                 "object",

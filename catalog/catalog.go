@@ -119,12 +119,16 @@ type Param struct {
 	Required bool
 	// Style and Explode say how an array or object value is serialized
 	// (OpenAPI's defaults filled in: form and true for query and cookie,
-	// simple and false for path and header).
+	// simple and false for path and header). Style "" means those
+	// defaults (see Serialization).
 	Style   string
 	Explode bool
 	// MediaType is set when the parameter is described by content rather
 	// than schema: the value is sent serialized as that media type.
 	MediaType string
+	// AllowReserved: a query value keeps RFC 3986's reserved characters
+	// as they are, rather than percent-encoded.
+	AllowReserved bool `json:",omitempty"`
 }
 
 // Body is an operation's request body.
@@ -132,6 +136,10 @@ type Body struct {
 	Arg       string // the property of InputSchema holding it: "body"
 	MediaType string // e.g. "application/json"
 	Required  bool
+	// Encoding says how properties of a form or multipart body are
+	// written, by property name: those the spec's encoding names. A
+	// property not in it takes the defaults (see Encoding).
+	Encoding map[string]Encoding `json:",omitempty"`
 }
 
 // LoadFile reads a spec file (YAML or JSON) and loads it as Load does;

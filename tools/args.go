@@ -51,7 +51,8 @@ func (s *schemas) get(op *catalog.Operation) (*jsonschema.Schema, error) {
 
 // decodeArguments parses raw tool arguments (nil or "null" mean none) and validates them
 // against the operation's input schema. Numbers stay json.Number, so large integers are
-// sent exactly as the model wrote them.
+// sent exactly as the model wrote them; objects within the arguments are *object, so
+// their members are sent in the order the model wrote them.
 func (s *schemas) decodeArguments(op *catalog.Operation, raw json.RawMessage) (map[string]any, error) {
 	if len(raw) > MaxArgumentsLen {
 		return nil, fmt.Errorf("%w: %d bytes of arguments, over the %d byte limit", ErrInvalidArguments, len(raw), MaxArgumentsLen)
@@ -79,7 +80,15 @@ func (s *schemas) decodeArguments(op *catalog.Operation, raw json.RawMessage) (m
 		}
 		return nil, fmt.Errorf("%w for %s: %v", ErrInvalidArguments, op.Name, err)
 	}
-	return args, nil
+	ordered, err := decodeOrdered(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%w: arguments are not JSON: %v", ErrInvalidArguments, err)
+	}
+	o, _ := ordered.(*object)
+	if o == nil || len(o.vals) != len(args) {
+		return nil, fmt.Errorf("%w: arguments must be a JSON object", ErrInvalidArguments)
+	}
+	return o.vals, nil
 }
 
 // validationText flattens a validation error into "at /days: must be <= 14; ..." lines a

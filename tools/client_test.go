@@ -447,5 +447,3 @@ func TestCredentialsAreSentNotRecorded(t *testing.T) {
 		t.Errorf("missing credential: %v", err)
 	}
 }
-
-func ptr[T any](v T) *T { return &v }

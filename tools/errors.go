@@ -2,6 +2,7 @@ package tools
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 )
 
@@ -13,9 +14,13 @@ var (
 	// ErrNoAcceptableRequirement: no requirement of a 402 fits the policy. Wrapped by a
 	// *RefusedError, so errors.Is(err, ErrRefused) holds as well.
 	ErrNoAcceptableRequirement = errors.New("no acceptable payment requirement")
-	// ErrInvalidArguments: the tool arguments do not fit the operation's input schema;
-	// nothing was sent.
+	// ErrInvalidArguments: the tool arguments do not fit the operation's input schema,
+	// or cannot be sent as its spec says; nothing was sent.
 	ErrInvalidArguments = errors.New("invalid arguments")
+	// ErrCannotEncode: the operation's spec asks for a parameter style or media type
+	// toll cannot write (an application/xml body, deepObject in a path...); nothing was
+	// sent or paid. It wraps ErrInvalidArguments.
+	ErrCannotEncode = fmt.Errorf("%w: the spec asks for an encoding toll cannot write", ErrInvalidArguments)
 	// ErrPaymentNotSettled: a payment was sent but the server did not prove settlement.
 	// The spend counts against the caps until reconciled. Wrapped by *PaymentError.
 	ErrPaymentNotSettled = errors.New("payment sent but not proven settled")

@@ -5,10 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"iter"
 	"net/http"
 	"net/url"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/tollhq/toll/catalog"
@@ -38,86 +38,77 @@ var reservedHeaders = map[string]bool{
 	"Connection": true, "Te": true, "Upgrade": true, "Cookie": true,
 }
 
-// buildRequest turns validated arguments into the operation's HTTP request.
+// buildRequest turns validated arguments into the operation's HTTP request, written as
+// its spec says: each parameter in its style, the body as its media type. Whatever toll
+// cannot write is refused here, before anything is sent or paid.
 func buildRequest(op *catalog.Operation, args map[string]any, getenv func(string) string) (*request, error) {
+	if err := checkArguments(op, args); err != nil {
+		return nil, err
+	}
+	path, err := requestPath(op, args)
+	if err != nil {
+		return nil, err
+	}
+	query, err := requestQuery(op, args)
+	if err != nil {
+		return nil, err
+	}
+	header, err := requestHeaders(op, args)
+	if err != nil {
+		return nil, err
+	}
+	cookie, err := requestCookies(op, args)
+	if err != nil {
+		return nil, err
+	}
+	if cookie != "" {
+		header.Set("Cookie", cookie)
+	}
+	r := &request{method: op.Method, header: header}
+	if op.Body != nil && args[op.Body.Arg] != nil {
+		body, contentType, err := writeBody(op, args[op.Body.Arg])
+		if err != nil {
+			return nil, err
+		}
+		r.body = body
+		header.Set("Content-Type", contentType)
+	}
+	u, err := url.Parse(strings.TrimRight(op.ServerURL, "/") + path)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("%w: %s has no usable server URL (%q); set the API's base URL", ErrUpstream, op.Name, op.ServerURL)
+	}
+	u.RawQuery = query
+	r.url = u.String()
+	header.Set("Accept", "application/json, */*;q=0.5")
+	if r.credHeader, r.credQuery, err = requestCredentials(op, getenv); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// checkArguments refuses arguments the operation does not take, missing required ones,
+// and values the spec asks toll to write in a way it cannot.
+func checkArguments(op *catalog.Operation, args map[string]any) error {
 	known := map[string]bool{}
-	path := op.Path
-	query := url.Values{}
-	header := http.Header{}
-	var cookies []string
 	for _, p := range op.Params {
 		known[p.Arg] = true
-		v, ok := args[p.Arg]
-		if !ok || v == nil {
+		if args[p.Arg] == nil {
 			if p.Required {
-				return nil, fmt.Errorf("%w: %s needs the %s parameter %q", ErrInvalidArguments, op.Name, p.In, p.Arg)
+				return fmt.Errorf("%w: %s needs the %s parameter %q", ErrInvalidArguments, op.Name, p.In, p.Arg)
 			}
 			continue
 		}
-		switch p.In {
-		case "path":
-			s, err := scalarText(v, ",")
-			if err != nil {
-				return nil, fmt.Errorf("%w: path parameter %q: %v", ErrInvalidArguments, p.Arg, err)
-			}
-			if s == "" {
-				return nil, fmt.Errorf("%w: path parameter %q is empty", ErrInvalidArguments, p.Arg)
-			}
-			path = strings.ReplaceAll(path, "{"+p.Name+"}", url.PathEscape(s))
-		case "query":
-			if list, ok := v.([]any); ok {
-				for _, item := range list {
-					s, err := scalarText(item, ",")
-					if err != nil {
-						return nil, fmt.Errorf("%w: query parameter %q: %v", ErrInvalidArguments, p.Arg, err)
-					}
-					query.Add(p.Name, s)
-				}
-				continue
-			}
-			s, err := scalarText(v, ",")
-			if err != nil {
-				return nil, fmt.Errorf("%w: query parameter %q: %v", ErrInvalidArguments, p.Arg, err)
-			}
-			query.Set(p.Name, s)
-		case "header":
-			if reservedHeaders[http.CanonicalHeaderKey(p.Name)] {
-				return nil, fmt.Errorf("%w: the spec declares header %q as a parameter; toll never sets it from arguments", ErrInvalidArguments, p.Name)
-			}
-			s, err := scalarText(v, ",")
-			if err != nil || strings.ContainsAny(s, "\r\n") {
-				return nil, fmt.Errorf("%w: header parameter %q must be a single-line value", ErrInvalidArguments, p.Arg)
-			}
-			header.Set(p.Name, s)
-		case "cookie":
-			s, err := scalarText(v, ",")
-			if err != nil || strings.ContainsAny(s, "\r\n;") {
-				return nil, fmt.Errorf("%w: cookie parameter %q must be a plain value", ErrInvalidArguments, p.Arg)
-			}
-			cookies = append(cookies, p.Name+"="+url.QueryEscape(s))
-		default:
-			return nil, fmt.Errorf("%w: parameter %q is in %q, which toll cannot send", ErrInvalidArguments, p.Arg, p.In)
+		if why := p.Unsupported(); why != "" {
+			return cannotEncode(op, "%s parameter %q: %s", p.In, p.Arg, why)
 		}
 	}
-	if strings.ContainsAny(path, "{}") {
-		return nil, fmt.Errorf("%w: path %s still has a template variable after substitution", ErrInvalidArguments, path)
-	}
-	r := &request{method: op.Method, header: header}
-	if op.Body != nil {
-		known[op.Body.Arg] = true
-		if v, ok := args[op.Body.Arg]; ok {
-			b, err := json.Marshal(v)
-			if err != nil {
-				return nil, fmt.Errorf("%w: body: %v", ErrInvalidArguments, err)
-			}
-			r.body = b
-			mt := op.Body.MediaType
-			if mt == "" {
-				mt = "application/json"
-			}
-			header.Set("Content-Type", mt)
-		} else if op.Body.Required {
-			return nil, fmt.Errorf("%w: %s needs the %q argument (the request body)", ErrInvalidArguments, op.Name, op.Body.Arg)
+	if b := op.Body; b != nil {
+		known[b.Arg] = true
+		if args[b.Arg] == nil && b.Required {
+			return fmt.Errorf("%w: %s needs the %q argument (the request body)", ErrInvalidArguments, op.Name, b.Arg)
+		}
+		if why := b.Unsupported(); why != "" && args[b.Arg] != nil {
+			return cannotEncode(op, "the request body: %s", why)
 		}
 	}
 	var unknown []string
@@ -128,51 +119,223 @@ func buildRequest(op *catalog.Operation, args map[string]any, getenv func(string
 	}
 	if len(unknown) > 0 {
 		sort.Strings(unknown)
-		return nil, fmt.Errorf("%w: %s takes no argument %s", ErrInvalidArguments, op.Name, strings.Join(unknown, ", "))
+		return fmt.Errorf("%w: %s takes no argument %s", ErrInvalidArguments, op.Name, strings.Join(unknown, ", "))
 	}
-	if len(cookies) > 0 {
-		header.Set("Cookie", strings.Join(cookies, "; "))
+	return nil
+}
+
+// cannotEncode is the refusal of a request toll cannot write as the spec says.
+func cannotEncode(op *catalog.Operation, format string, a ...any) error {
+	return fmt.Errorf("%w: %s: %s; nothing was sent or paid", ErrCannotEncode, op.Name, fmt.Sprintf(format, a...))
+}
+
+// given yields the parameters of op in a location that have a value among args.
+func given(op *catalog.Operation, args map[string]any, in string) iter.Seq2[catalog.Param, any] {
+	return func(yield func(catalog.Param, any) bool) {
+		for _, p := range op.Params {
+			if v := args[p.Arg]; p.In == in && v != nil && !yield(p, v) {
+				return
+			}
+		}
 	}
-	u, err := url.Parse(strings.TrimRight(op.ServerURL, "/") + path)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("%w: %s has no usable server URL (%q); set the API's base URL", ErrUpstream, op.Name, op.ServerURL)
+}
+
+// contentText writes a parameter described by content rather than a style: as JSON,
+// or, for a text media type, as text.
+func contentText(p catalog.Param, v any) (string, error) {
+	if catalog.MediaKind(p.MediaType) == catalog.MediaText {
+		if s, ok := text(v); ok {
+			return s, nil
+		}
+		return "", fmt.Errorf("must be a string for %s, not %s", p.MediaType, kindOf(v))
 	}
-	if len(query) > 0 {
-		u.RawQuery = query.Encode()
+	b, err := json.Marshal(v)
+	return string(b), err
+}
+
+// paramError says which parameter could not be written.
+func paramError(op *catalog.Operation, p catalog.Param, err error) error {
+	return fmt.Errorf("%w: %s: %s parameter %q: %v", ErrInvalidArguments, op.Name, p.In, p.Arg, err)
+}
+
+// requestPath fills the path template. A value never adds a segment ("/" is
+// percent-encoded) and never makes a segment "." or "..", which would move the request
+// to another path.
+func requestPath(op *catalog.Operation, args map[string]any) (string, error) {
+	values := map[string]string{}
+	for p, v := range given(op, args, "path") {
+		var s string
+		var err error
+		if p.MediaType != "" {
+			s, err = contentText(p, v)
+			s = urlEscape(s)
+		} else {
+			style, explode := p.Serialization()
+			s, err = expand(p.Name, v, style, explode, urlEscape)
+		}
+		if err != nil {
+			return "", paramError(op, p, err)
+		}
+		if s == "" {
+			return "", fmt.Errorf("%w: path parameter %q is empty", ErrInvalidArguments, p.Arg)
+		}
+		values[p.Name] = s
 	}
-	r.url = u.String()
-	header.Set("Accept", "application/json, */*;q=0.5")
+	segs := strings.Split(op.Path, "/")
+	for i, seg := range segs {
+		if !strings.ContainsAny(seg, "{}") {
+			continue
+		}
+		out, err := fillSegment(seg, values)
+		if err != nil {
+			return "", fmt.Errorf("%w: %s: path %s: %v", ErrInvalidArguments, op.Name, op.Path, err)
+		}
+		if out == "." || out == ".." {
+			return "", fmt.Errorf("%w: %s: the path segment %s would be %q, which a server reads as a move to another path; give another value", ErrInvalidArguments, op.Name, seg, out)
+		}
+		segs[i] = out
+	}
+	return strings.Join(segs, "/"), nil
+}
+
+// fillSegment replaces the {name} variables of one segment of a path template.
+func fillSegment(seg string, values map[string]string) (string, error) {
+	var b strings.Builder
+	for {
+		open := strings.IndexByte(seg, '{')
+		end := strings.IndexByte(seg, '}')
+		if open < 0 && end < 0 {
+			b.WriteString(seg)
+			return b.String(), nil
+		}
+		if open < 0 || end < open {
+			return "", fmt.Errorf("unbalanced braces")
+		}
+		name := seg[open+1 : end]
+		v, ok := values[name]
+		if !ok {
+			return "", fmt.Errorf("no argument fills the template variable {%s}", name)
+		}
+		b.WriteString(seg[:open])
+		b.WriteString(v)
+		seg = seg[end+1:]
+	}
+}
+
+// requestQuery writes the query parameters, in their order, each in its style.
+func requestQuery(op *catalog.Operation, args map[string]any) (string, error) {
+	var pairs []pair
+	for p, v := range given(op, args, "query") {
+		esc := func(s string) string { return escape(s, p.AllowReserved) }
+		if p.MediaType != "" {
+			s, err := contentText(p, v)
+			if err != nil {
+				return "", paramError(op, p, err)
+			}
+			pairs = append(pairs, pair{p.Name, esc(s)})
+			continue
+		}
+		style, explode := p.Serialization()
+		more, err := formPairs(p.Name, v, style, explode, esc)
+		if err != nil {
+			return "", paramError(op, p, err)
+		}
+		pairs = append(pairs, more...)
+	}
+	return joinPairs(pairs, "&", urlEscape), nil
+}
+
+// requestHeaders writes the header parameters in the simple style, as text.
+func requestHeaders(op *catalog.Operation, args map[string]any) (http.Header, error) {
+	header := http.Header{}
+	for p, v := range given(op, args, "header") {
+		if reservedHeaders[http.CanonicalHeaderKey(p.Name)] {
+			return nil, fmt.Errorf("%w: the spec declares header %q as a parameter; toll never sets it from arguments", ErrInvalidArguments, p.Name)
+		}
+		var s string
+		var err error
+		if p.MediaType != "" {
+			s, err = contentText(p, v)
+		} else {
+			style, explode := p.Serialization()
+			s, err = expand(p.Name, v, style, explode, verbatim)
+		}
+		if err != nil || strings.ContainsFunc(s, func(r rune) bool { return r < ' ' && r != '\t' || r == 0x7f }) {
+			return nil, fmt.Errorf("%w: header parameter %q must be a single-line value without control characters", ErrInvalidArguments, p.Arg)
+		}
+		header.Set(p.Name, s)
+	}
+	return header, nil
+}
+
+// requestCookies writes the cookie parameters in the form style, as one Cookie header:
+// pairs joined by "; " (https://spec.openapis.org/oas/v3.1.1#appendix-d-serializing-headers-and-cookies).
+func requestCookies(op *catalog.Operation, args map[string]any) (string, error) {
+	var pairs []pair
+	for p, v := range given(op, args, "cookie") {
+		if p.MediaType != "" {
+			s, err := contentText(p, v)
+			if err != nil {
+				return "", paramError(op, p, err)
+			}
+			pairs = append(pairs, pair{p.Name, urlEscape(s)})
+			continue
+		}
+		style, explode := p.Serialization()
+		more, err := formPairs(p.Name, v, style, explode, urlEscape)
+		if err != nil {
+			return "", paramError(op, p, err)
+		}
+		pairs = append(pairs, more...)
+	}
+	return joinPairs(pairs, "; ", tokenEscape), nil
+}
+
+// tokenEscape percent-encodes the bytes a cookie name (an HTTP token) cannot hold.
+func tokenEscape(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c > ' ' && c < 0x7f && !strings.ContainsRune(`"(),/:;<=>?@[\]{}`, rune(c)) {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
+}
+
+// requestCredentials reads the API's own credentials from the environment.
+func requestCredentials(op *catalog.Operation, getenv func(string) string) (http.Header, url.Values, error) {
+	var header http.Header
+	var query url.Values
 	for _, c := range op.Credentials {
 		v := getenv(c.Env)
 		if v == "" {
-			return nil, fmt.Errorf("%w: %s needs the credential %s %q from the environment variable %s, which is empty; set it where toll runs", ErrUpstream, op.Name, c.In, c.Name, c.Env)
+			return nil, nil, fmt.Errorf("%w: %s needs the credential %s %q from the environment variable %s, which is empty; set it where toll runs", ErrUpstream, op.Name, c.In, c.Name, c.Env)
 		}
 		switch c.In {
 		case "header":
-			if r.credHeader == nil {
-				r.credHeader = http.Header{}
+			if header == nil {
+				header = http.Header{}
 			}
-			r.credHeader.Set(c.Name, v)
+			header.Set(c.Name, v)
 		case "query":
-			if r.credQuery == nil {
-				r.credQuery = url.Values{}
+			if query == nil {
+				query = url.Values{}
 			}
-			r.credQuery.Set(c.Name, v)
+			query.Set(c.Name, v)
 		}
 	}
-	return r, nil
+	return header, query, nil
 }
 
 // httpRequest makes a fresh *http.Request; extra headers (a payment) are added on top.
+// Query credentials are appended to the query as it was written, which is not re-encoded.
 func (r *request) httpRequest(ctx context.Context, extra http.Header) (*http.Request, error) {
-	var body *bytes.Reader
-	if r.body != nil {
-		body = bytes.NewReader(r.body)
-	}
 	var req *http.Request
 	var err error
-	if body != nil {
-		req, err = http.NewRequestWithContext(ctx, r.method, r.url, body)
+	if r.body != nil {
+		req, err = http.NewRequestWithContext(ctx, r.method, r.url, bytes.NewReader(r.body))
 	} else {
 		req, err = http.NewRequestWithContext(ctx, r.method, r.url, nil)
 	}
@@ -180,11 +343,11 @@ func (r *request) httpRequest(ctx context.Context, extra http.Header) (*http.Req
 		return nil, err
 	}
 	if len(r.credQuery) > 0 {
-		q := req.URL.Query()
-		for k, vs := range r.credQuery {
-			q[k] = vs
+		q := r.credQuery.Encode()
+		if req.URL.RawQuery != "" {
+			q = req.URL.RawQuery + "&" + q
 		}
-		req.URL.RawQuery = q.Encode()
+		req.URL.RawQuery = q
 	}
 	for k, vs := range r.credHeader {
 		req.Header[k] = append([]string(nil), vs...)
@@ -197,32 +360,4 @@ func (r *request) httpRequest(ctx context.Context, extra http.Header) (*http.Req
 	}
 	req.Header.Set("User-Agent", "toll (x402 MCP client)")
 	return req, nil
-}
-
-// scalarText writes a JSON argument value as parameter text.
-func scalarText(v any, sep string) (string, error) {
-	switch x := v.(type) {
-	case string:
-		return x, nil
-	case json.Number:
-		return x.String(), nil
-	case float64:
-		return strconv.FormatFloat(x, 'f', -1, 64), nil
-	case bool:
-		return strconv.FormatBool(x), nil
-	case []any:
-		parts := make([]string, 0, len(x))
-		for _, item := range x {
-			s, err := scalarText(item, sep)
-			if err != nil {
-				return "", err
-			}
-			parts = append(parts, s)
-		}
-		return strings.Join(parts, sep), nil
-	case map[string]any:
-		b, err := json.Marshal(x)
-		return string(b), err
-	}
-	return "", fmt.Errorf("unsupported value of type %T", v)
 }

@@ -2,6 +2,8 @@ package wallet
 
 import (
 	"testing"
+
+	"github.com/ethereum/go-ethereum/signer/core/apitypes"
 )
 
 // Run: go test -run '^$' -bench . -benchmem ./wallet
@@ -11,6 +13,17 @@ func BenchmarkDigest(b *testing.B) {
 	d, a := sepoliaDomain(b), specAuthorization(b, hardhatAddr)
 	for b.Loop() {
 		if _, err := Digest(d, a); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkDigestAPITypes is the same digest through go-ethereum's generic
+// signer/core/apitypes, for the comparison in eip712.go.
+func BenchmarkDigestAPITypes(b *testing.B) {
+	d, a := sepoliaDomain(b), specAuthorization(b, hardhatAddr)
+	for b.Loop() {
+		if _, _, err := apitypes.TypedDataAndHash(apitypesData(d, a)); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -4,31 +4,31 @@
 // (payee, amount, window, domain name and version from the requirement's
 // extra) and get back a 65-byte signature.
 //
-// It is the only non-test package of toll that imports go-ethereum, and its
-// API uses only its own types and the standard library, so other packages
-// need not import go-ethereum. It uses go-ethereum's crypto package alone:
-// the EIP-712 hash of this one struct is written out here rather than taken
-// from signer/core/apitypes, and the keystore format is implemented on
-// golang.org/x/crypto/scrypt rather than taken from accounts/keystore,
-// because both of those import core/types and with it the KZG and gnark
-// libraries. Tests cross-check both against go-ethereum.
+// It and its sub-packages wrap go-ethereum for the rest of toll: its API
+// uses only its own types and the standard library, so other packages need
+// not import go-ethereum. It uses go-ethereum's crypto package alone, so the
+// payment flow that imports it links neither core/types nor the KZG
+// libraries: the EIP-712 hash of the one struct it signs is written out
+// here (eip712.go says why; tests cross-check it against go-ethereum's
+// signer/core/apitypes), encrypted key files are the business of
+// wallet/keystore (go-ethereum's accounts/keystore), and chain reads that
+// of wallet/onchain (go-ethereum's ethclient).
 //
 // # Custody
 //
-// A key comes from an encrypted go-ethereum v3 keystore (OpenKeystore, or
-// Load with Source.Keystore and a passphrase from a file or the
-// environment), from a raw hex key only when the user opts in explicitly
-// (Source.AllowRawKey), or from Generate for a throwaway demo wallet. Keys,
-// keystore salts and IVs always come from crypto/rand; Options.Rand only
-// supplies authorization nonces.
+// A Wallet is made from a raw hex key (FromHex), from an *ecdsa.PrivateKey
+// (FromKey, which package wallet/keystore uses after decrypting a v3
+// keystore file or generating a key for a new one), or by Generate for a
+// throwaway demo wallet. Nothing returns the key from a Wallet. Keys always
+// come from crypto/rand; Options.Rand only supplies authorization nonces.
 //
 // # Invariants
 //
 //   - The private key lives in an unexported pointer field of Wallet and is
 //     never formatted: String, GoString, Format (every fmt verb), MarshalJSON
 //     and LogValue show the address only. No error of this package contains
-//     the key, any part of it, or a passphrase; parse errors describe the
-//     input without echoing it.
+//     the key or any part of it; parse errors describe the input without
+//     echoing it.
 //   - Sign signs nothing unless a.From is the wallet's address and Validate
 //     accepts the domain and message: numbers present, non-negative and
 //     within 256 bits, chain id > 0, validBefore > validAfter, no zero
@@ -37,13 +37,12 @@
 //     its intent before asking for a signature.
 //   - Signatures are r ‖ s ‖ v with v 27 or 28 and low s, deterministic
 //     (RFC 6979): the same key, domain and message give the same bytes.
-//   - WriteKeystore never overwrites a file and creates it with mode 0600.
 //   - A Wallet is safe for concurrent use; the clock (Options.Now) and the
 //     nonce source (Options.Rand) are injectable for golden tests.
 //
 // # Example
 //
-//	w, err := wallet.Load(wallet.Source{Keystore: path}, os.Getenv, wallet.Options{})
+//	w, err := keystore.Load(keystore.Source{Keystore: path}, os.Getenv, wallet.Options{})
 //	if err != nil { ... }
 //	a, err := w.NewAuthorization(payTo, amount, time.Duration(maxTimeoutSeconds)*time.Second)
 //	if err != nil { ... }

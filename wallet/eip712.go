@@ -34,8 +34,29 @@ type Authorization struct {
 	Nonce [32]byte
 }
 
-// The EIP-712 type strings. Their keccak hashes are pinned by tests against
-// the values in the x402 notes.
+// The EIP-712 hash (https://eips.ethereum.org/EIPS/eip-712) of the one
+// struct toll signs is written out in this file rather than computed by
+// go-ethereum's generic signer/core/apitypes, for these reasons:
+//
+//   - Typing: Domain and Authorization are Go types (Address, *big.Int,
+//     [32]byte) whose encoding is fixed at compile time, with one check of
+//     each number (present, non-negative, within 256 bits). apitypes takes
+//     the type as strings and the message as a map of untyped values keyed
+//     by field name, checked only when hashed.
+//   - Dependencies: apitypes imports core/types and crypto/kzg4844, which
+//     this package, and so the payment flow that imports it, does not link.
+//   - Speed: about 4 µs and 10 allocations per digest, against 15 µs and 97
+//     allocations for apitypes.TypedDataAndHash (BenchmarkDigest and
+//     BenchmarkDigestAPITypes); small either way next to a signature.
+//
+// TestDigestMatchesAPITypes cross-checks both against each other on random
+// domains and messages, 256-bit values included; the x402 spec's example
+// payload and a Hardhat-key vector pin the result.
+
+// The EIP-712 type strings: EIP-712's domain with name, version, chainId
+// and verifyingContract, and EIP-3009's TransferWithAuthorization, whose
+// hash EIP-3009 prints as TRANSFER_WITH_AUTHORIZATION_TYPEHASH
+// (https://eips.ethereum.org/EIPS/eip-3009). TestTypeHashes pins both.
 const (
 	domainType   = "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
 	transferType = "TransferWithAuthorization(address from,address to,uint256 value,uint256 validAfter,uint256 validBefore,bytes32 nonce)"

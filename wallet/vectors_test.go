@@ -7,8 +7,18 @@ import (
 	"testing"
 )
 
-// Vectors from the shared x402.md notes, §8 (a: the x402 spec example; b: the
-// public Hardhat account #0 key, checked with go-ethereum apitypes and viem).
+// Test vectors.
+//
+// spec*: the example payment payload of the x402 "exact" EVM scheme,
+// https://github.com/x402-foundation/x402/blob/main/specs/schemes/exact/scheme_exact_evm.md
+// (also in specs/transports-v2/http.md there): its authorization under Base
+// Sepolia USDC's domain (name "USDC", version "2", chain 84532), its
+// signature, and the struct hash and digest computed from them.
+//
+// hardhat*: the Hardhat account #0 key, published in Hardhat's
+// documentation, signing the spec's message with its own address as from.
+// The struct hash, digest and signature were computed with go-ethereum's
+// signer/core/apitypes and crypto.Sign, and cross-checked with viem.
 const (
 	hardhatKey  = "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 	hardhatAddr = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
@@ -59,7 +69,8 @@ func sepoliaDomain(t testing.TB) Domain {
 	return Domain{Name: "USDC", Version: "2", ChainID: big.NewInt(84532), VerifyingContract: mustAddr(t, baseSepoliaUSDC)}
 }
 
-// specAuthorization is the message of x402.md §8, with the given from.
+// specAuthorization is the x402 spec example's authorization, with the given
+// from.
 func specAuthorization(t testing.TB, from string) Authorization {
 	return Authorization{
 		From:        mustAddr(t, from),

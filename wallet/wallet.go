@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -58,8 +59,8 @@ func newWallet(key *ecdsa.PrivateKey, opts Options) *Wallet {
 }
 
 // Generate returns a wallet with a fresh random key from crypto/rand
-// (Options.Rand is not used for keys). The key exists only in memory until
-// WriteKeystore saves it.
+// (Options.Rand is not used for keys). The key exists only in memory; to
+// keep one, create it in a keystore file (package wallet/keystore).
 func Generate(opts Options) (*Wallet, error) {
 	key, err := crypto.GenerateKey()
 	if err != nil {
@@ -89,6 +90,26 @@ func FromHex(hexKey string, opts Options) (*Wallet, error) {
 		}
 		b[i] = hi<<4 | lo
 	}
+	return fromBytes(b, opts)
+}
+
+// FromKey returns a wallet for a copy of key, a secp256k1 private key (on
+// go-ethereum's crypto.S256 curve) with a scalar in [1, n-1]; its public half
+// is recomputed, not trusted. The caller keeps key and may clear it. This is
+// how package wallet/keystore hands over a decrypted or freshly generated
+// key; there is no way back from a Wallet to its key. Errors never contain
+// any part of the key.
+func FromKey(key *ecdsa.PrivateKey, opts Options) (*Wallet, error) {
+	switch {
+	case key == nil || key.D == nil:
+		return nil, errors.New("parse private key: no key")
+	case key.Curve != crypto.S256():
+		return nil, errors.New("parse private key: not a secp256k1 key")
+	case key.D.Sign() <= 0 || key.D.BitLen() > 256:
+		return nil, fmt.Errorf("parse private key: not a valid secp256k1 private key (zero, or not below the curve order)")
+	}
+	b := key.D.FillBytes(make([]byte, 32))
+	defer clear(b)
 	return fromBytes(b, opts)
 }
 

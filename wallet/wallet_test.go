@@ -3,6 +3,9 @@ package wallet
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -13,10 +16,13 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ethereum/go-ethereum/crypto"
 )
 
-// TestKnownKeyVector is x402.md §8b: the Hardhat key signs the spec message
-// byte for byte as go-ethereum apitypes and viem do.
+// TestKnownKeyVector checks the hardhat* vectors (see vectors_test.go): the
+// Hardhat account #0 key signs the x402 spec's message byte for byte as
+// go-ethereum's apitypes and viem do.
 func TestKnownKeyVector(t *testing.T) {
 	w, err := FromHex("0x"+hardhatKey, Options{})
 	if err != nil {
@@ -133,6 +139,58 @@ func TestGenerate(t *testing.T) {
 	w5, err := FromHex(keyHex(w1), Options{})
 	if err != nil || w5.Address() != w1.Address() {
 		t.Errorf("FromHex(key of generated wallet) = %v, %v; want %s", w5, err, w1.Address())
+	}
+}
+
+// TestFromKey checks that FromKey takes a copy of a secp256k1 key and
+// refuses anything else.
+func TestFromKey(t *testing.T) {
+	key, err := crypto.HexToECDSA(hardhatKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := FromKey(key, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := w.Address().Hex(); got != hardhatAddr {
+		t.Fatalf("FromKey(Hardhat key).Address() = %s, want %s", got, hardhatAddr)
+	}
+	// The caller may clear its key; the wallet keeps signing as before.
+	key.D.SetInt64(0)
+	d, a := sepoliaDomain(t), specAuthorization(t, hardhatAddr)
+	if sig, err := w.Sign(t.Context(), d, a); err != nil || hex.EncodeToString(sig) != hardhatSignature {
+		t.Errorf("after the caller cleared its key, Sign = %x, %v; want the Hardhat signature", sig, err)
+	}
+
+	p256, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := crypto.S256().Params().N
+	tests := []struct {
+		name string
+		key  *ecdsa.PrivateKey
+		want string
+	}{
+		{"nil", nil, "no key"},
+		{"no scalar", &ecdsa.PrivateKey{PublicKey: ecdsa.PublicKey{Curve: crypto.S256()}}, "no key"},
+		{"P-256", p256, "not a secp256k1 key"},
+		{"zero", &ecdsa.PrivateKey{PublicKey: ecdsa.PublicKey{Curve: crypto.S256()}, D: new(big.Int)}, "not a valid secp256k1 private key"},
+		{"curve order", &ecdsa.PrivateKey{PublicKey: ecdsa.PublicKey{Curve: crypto.S256()}, D: new(big.Int).Set(n)}, "not a valid secp256k1 private key"},
+		{"wider than 256 bits", &ecdsa.PrivateKey{PublicKey: ecdsa.PublicKey{Curve: crypto.S256()}, D: new(big.Int).Lsh(n, 1)}, "not a valid secp256k1 private key"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w, err := FromKey(tt.key, Options{})
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("FromKey error = %v, want one containing %q", err, tt.want)
+			}
+			if w != nil {
+				t.Errorf("FromKey returned a wallet with an error")
+			}
+			assertErrNoSecret(t, err)
+		})
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/tollhq/toll/wallet"
+	"github.com/tollhq/toll/wallet/keystore"
 )
 
 func runTest(t *testing.T, getenv env, args ...string) (stdout, stderr string, err error) {
@@ -58,14 +59,8 @@ func TestUsageErrors(t *testing.T) {
 func TestServeStartupErrors(t *testing.T) {
 	dir := t.TempDir()
 	spec := filepath.Join("..", "..", "testdata", "specs", "weather.yaml")
-	w, err := wallet.Generate(wallet.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	ks := filepath.Join(dir, "key.json")
-	if err := w.WriteKeystore(ks, "right passphrase", true); err != nil {
-		t.Fatal(err)
-	}
+	createKeystore(t, ks, "right passphrase")
 	bad := filepath.Join(dir, "bad.yaml")
 	if err := os.WriteFile(bad, []byte("openapi: 3.0.3\ninfo: [not, a, map\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -89,9 +84,10 @@ func TestServeStartupErrors(t *testing.T) {
 	}{
 		{"missing spec file", nil, []string{"serve", filepath.Join(dir, "nope.yaml")}, []string{"nope.yaml"}, ""},
 		{"malformed spec", nil, []string{"serve", bad}, []string{"bad.yaml"}, ""},
-		{"no key at all", nil, []string{"serve", "--ledger", filepath.Join(dir, "l.db"), spec}, []string{"unlock wallet"}, ""},
+		{"no key at all", nil, []string{"serve", "--ledger", filepath.Join(dir, "l.db"), spec}, []string{"unlock wallet", "--keystore FILE", "--private-key-env NAME"}, ""},
 		{"wrong passphrase", envWith("TOLL_PASSPHRASE", "hunter2-not-it"), []string{"serve", "--keystore", ks, spec}, []string{"passphrase"}, "hunter2-not-it"},
-		{"no passphrase", nil, []string{"serve", "--keystore", ks, spec}, []string{"TOLL_PASSPHRASE"}, ""},
+		{"no passphrase", nil, []string{"serve", "--keystore", ks, spec}, []string{"TOLL_PASSPHRASE", "--passphrase-file"}, ""},
+		{"not a keystore", envWith("TOLL_PASSPHRASE", "right passphrase"), []string{"serve", "--keystore", spec, spec}, []string{"weather.yaml", "not a keystore file", "--keystore takes"}, ""},
 		{"raw key variable empty", nil, []string{"serve", "--private-key-env", "MY_KEY", spec}, []string{"MY_KEY"}, ""},
 		{"raw key malformed", envWith("MY_KEY", "0xnot-a-key-at-all"), []string{"serve", "--private-key-env", "MY_KEY", spec}, []string{"MY_KEY"}, "not-a-key"},
 	}
@@ -142,6 +138,17 @@ func TestVersionAndHelp(t *testing.T) {
 	}
 }
 
+// createKeystore writes a fresh key to a light keystore at path and returns
+// its wallet.
+func createKeystore(t *testing.T, path, passphrase string) *wallet.Wallet {
+	t.Helper()
+	w, err := keystore.Create(path, passphrase, true, wallet.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
 func TestWalletCommands(t *testing.T) {
 	dir := t.TempDir()
 	ks := filepath.Join(dir, "key.json")
@@ -172,10 +179,10 @@ func TestWalletCommands(t *testing.T) {
 		}
 		return ""
 	}
-	if _, _, err := runTest(t, wrong, "wallet", "address", "--keystore", ks); !errors.Is(err, wallet.ErrWrongPassphrase) {
+	if _, _, err := runTest(t, wrong, "wallet", "address", "--keystore", ks); !errors.Is(err, keystore.ErrWrongPassphrase) {
 		t.Errorf("wrong passphrase: %v", err)
 	}
-	if _, _, err := runTest(t, nil, "wallet", "new", "--keystore", filepath.Join(dir, "k2.json")); !errors.Is(err, wallet.ErrNoPassphrase) {
+	if _, _, err := runTest(t, nil, "wallet", "new", "--keystore", filepath.Join(dir, "k2.json")); !errors.Is(err, keystore.ErrNoPassphrase) {
 		t.Errorf("no passphrase: %v", err)
 	}
 }

@@ -80,14 +80,8 @@ func TestCrashAtEachStep(t *testing.T) {
 	bin := tollBinary(t)
 	runs := crashRuns(t)
 	dir := t.TempDir()
-	w, err := wallet.Generate(wallet.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	keystore, passFile := filepath.Join(dir, "key.json"), filepath.Join(dir, "pass.txt")
-	if err := w.WriteKeystore(keystore, "crash test passphrase", true); err != nil {
-		t.Fatal(err)
-	}
+	w := createKeystore(t, keystore, "crash test passphrase")
 	if err := os.WriteFile(passFile, []byte("crash test passphrase\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}

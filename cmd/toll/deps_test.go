@@ -47,7 +47,8 @@ func TestImportGraph(t *testing.T) {
 		forbidden []string
 	}{
 		{"catalog", []string{mcpgo, geth, bolt, module + "/wallet", module + "/ledger", module + "/tools", module + "/server"}},
-		{"wallet", []string{mcpgo, bolt, kin, module + "/catalog", module + "/ledger", module + "/tools", module + "/server"}},
+		{"wallet", []string{mcpgo, bolt, kin, module + "/catalog", module + "/ledger", module + "/tools", module + "/server",
+			geth + "/core/types", geth + "/crypto/kzg4844", geth + "/ethclient"}},
 		{"ledger", []string{mcpgo, geth, kin, module + "/catalog", module + "/wallet", module + "/tools", module + "/server"}},
 		{"tools/x402", []string{mcpgo, geth, bolt, kin}},
 		{"tools", []string{mcpgo, module + "/server", module + "/tools/x402test"}},

@@ -77,14 +77,8 @@ func TestDevnet(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	dir := t.TempDir()
-	w, err := wallet.Generate(wallet.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	keystore, passFile := filepath.Join(dir, "key.json"), filepath.Join(dir, "pass.txt")
-	if err := w.WriteKeystore(keystore, "devnet passphrase", true); err != nil {
-		t.Fatal(err)
-	}
+	w := createKeystore(t, keystore, "devnet passphrase")
 	if err := os.WriteFile(passFile, []byte("devnet passphrase\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,6 @@ import (
 
 	"github.com/tollhq/toll/ledger"
 	"github.com/tollhq/toll/tools/x402test"
-	"github.com/tollhq/toll/wallet"
 )
 
 var (
@@ -103,13 +102,7 @@ func newE2E(t *testing.T) *e2eSetup {
 	if err := os.WriteFile(s.spec, world.SpecYAML(), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	w, err := wallet.Generate(wallet.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.WriteKeystore(s.keystore, s.passphrase, true); err != nil {
-		t.Fatal(err)
-	}
+	w := createKeystore(t, s.keystore, s.passphrase)
 	if err := os.WriteFile(s.passFile, []byte(s.passphrase+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}

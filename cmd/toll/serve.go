@@ -194,13 +194,7 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return fmt.Errorf("config %s: %w", *configPath, err)
 	}
 	ops := cat.Operations()
-	src := wallet.Source{Keystore: *keystore, PassphraseFile: *passFile}
-	if *keyEnv != "" {
-		src.RawKeyEnv, src.AllowRawKey = *keyEnv, true
-	} else if src.Keystore == "" {
-		src.Keystore = getenv("TOLL_KEYSTORE")
-	}
-	w, err := wallet.Load(src, getenv, wallet.Options{})
+	w, err := unlockWallet(*keystore, *passFile, *keyEnv, getenv)
 	if err != nil {
 		return fmt.Errorf("unlock wallet: %w", err)
 	}

@@ -1,4 +1,4 @@
-package wallet
+package keystore
 
 import (
 	"errors"
@@ -6,18 +6,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tollhq/toll/wallet"
 )
 
 func TestLoad(t *testing.T) {
-	w, err := FromHex(hardhatKey, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
-	ks := filepath.Join(dir, "key.json")
-	if err := w.WriteKeystore(ks, testPassphrase, true); err != nil {
-		t.Fatal(err)
-	}
+	ks := writeHardhat(t, dir, "key.json")
 	writeFile := func(name, content string) string {
 		p := filepath.Join(dir, name)
 		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
@@ -30,6 +25,7 @@ func TestLoad(t *testing.T) {
 	passFileNoNL := writeFile("pass-nonl.txt", testPassphrase)
 	wrongFile := writeFile("wrong.txt", otherPassphrase+"\n")
 	emptyFile := writeFile("empty.txt", "\nsomething on line two\n")
+	hugeFile := writeFile("huge.txt", strings.Repeat("x", maxPassphraseSize+1))
 
 	tests := []struct {
 		name    string
@@ -54,19 +50,23 @@ func TestLoad(t *testing.T) {
 			Source{Keystore: ks, RawKeyEnv: "KEY"}, map[string]string{"TOLL_PASSPHRASE": testPassphrase, "KEY": "0x" + hardhatKey}, nil, nil},
 
 		{"missing passphrase",
-			Source{Keystore: ks}, nil, ErrNoPassphrase, []string{ks, "$TOLL_PASSPHRASE", "--passphrase-file"}},
+			Source{Keystore: ks}, nil, ErrNoPassphrase, []string{ks, "$TOLL_PASSPHRASE", "passphrase file"}},
 		{"missing passphrase, named variable",
-			Source{Keystore: ks, PassphraseEnv: "MY_PASS"}, map[string]string{"TOLL_PASSPHRASE": testPassphrase}, ErrNoPassphrase, []string{"$MY_PASS", "--passphrase-file"}},
+			Source{Keystore: ks, PassphraseEnv: "MY_PASS"}, map[string]string{"TOLL_PASSPHRASE": testPassphrase}, ErrNoPassphrase, []string{"$MY_PASS"}},
 		{"empty first line in passphrase file",
 			Source{Keystore: ks, PassphraseFile: emptyFile}, map[string]string{"TOLL_PASSPHRASE": testPassphrase}, ErrNoPassphrase, []string{emptyFile}},
 		{"missing passphrase file",
 			Source{Keystore: ks, PassphraseFile: filepath.Join(dir, "absent.txt")}, nil, os.ErrNotExist, []string{"absent.txt"}},
+		{"huge passphrase file",
+			Source{Keystore: ks, PassphraseFile: hugeFile}, nil, nil, []string{"huge.txt", "larger than 65536 bytes"}},
 		{"wrong passphrase from the variable",
 			Source{Keystore: ks}, map[string]string{"TOLL_PASSPHRASE": otherPassphrase}, ErrWrongPassphrase, []string{"$TOLL_PASSPHRASE", ks}},
 		{"wrong passphrase from a file",
 			Source{Keystore: ks, PassphraseFile: wrongFile}, nil, ErrWrongPassphrase, []string{"file " + wrongFile}},
 		{"missing keystore",
 			Source{Keystore: filepath.Join(dir, "absent.json")}, map[string]string{"TOLL_PASSPHRASE": testPassphrase}, os.ErrNotExist, []string{"absent.json"}},
+		{"not a keystore",
+			Source{Keystore: passFile}, map[string]string{"TOLL_PASSPHRASE": testPassphrase}, ErrInvalidKeystore, []string{"pass.txt", "not a keystore file"}},
 		{"keystore and an allowed raw key",
 			Source{Keystore: ks, RawKeyEnv: "KEY", AllowRawKey: true}, map[string]string{"TOLL_PASSPHRASE": testPassphrase, "KEY": hardhatKey}, nil, []string{"use one"}},
 
@@ -75,7 +75,7 @@ func TestLoad(t *testing.T) {
 		{"raw key allowed, bare hex",
 			Source{RawKeyEnv: "KEY", AllowRawKey: true}, map[string]string{"KEY": strings.ToUpper(hardhatKey) + "\n"}, nil, nil},
 		{"raw key not allowed",
-			Source{RawKeyEnv: "KEY"}, map[string]string{"KEY": "0x" + hardhatKey}, ErrRawKeyNotAllowed, []string{"$KEY", "--private-key-env KEY", "--keystore"}},
+			Source{RawKeyEnv: "KEY"}, map[string]string{"KEY": "0x" + hardhatKey}, ErrRawKeyNotAllowed, []string{"$KEY", "opt-in", "keystore"}},
 		{"raw key not allowed, variable unset",
 			Source{RawKeyEnv: "KEY"}, nil, ErrRawKeyNotAllowed, []string{"$KEY"}},
 		{"raw key allowed, variable unset",
@@ -88,20 +88,20 @@ func TestLoad(t *testing.T) {
 			Source{AllowRawKey: true}, map[string]string{"TOLL_PASSPHRASE": testPassphrase}, ErrNoKey, []string{"no environment variable"}},
 
 		{"nothing configured",
-			Source{}, map[string]string{"TOLL_PASSPHRASE": testPassphrase}, ErrNoKey, []string{"--keystore", "--private-key-env"}},
+			Source{}, map[string]string{"TOLL_PASSPHRASE": testPassphrase}, ErrNoKey, []string{"keystore", "raw key"}},
 		{"passphrase alone is not a key",
 			Source{PassphraseFile: passFile}, nil, ErrNoKey, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			getenv := func(k string) string { return tt.env[k] }
-			got, err := Load(tt.src, getenv, Options{})
+			got, err := Load(tt.src, getenv, wallet.Options{})
 			if tt.wantErr == nil && len(tt.text) == 0 {
 				if err != nil {
 					t.Fatalf("Load: %v", err)
 				}
-				if got.Address() != w.Address() {
-					t.Fatalf("Load gave %s, want %s", got.Address(), w.Address())
+				if got.Address().Hex() != hardhatAddr {
+					t.Fatalf("Load gave %s, want %s", got.Address(), hardhatAddr)
 				}
 				return
 			}
@@ -126,11 +126,24 @@ func TestLoad(t *testing.T) {
 
 func TestLoadDefaultGetenv(t *testing.T) {
 	t.Setenv("TOLL_TEST_RAW_KEY", "0x"+hardhatKey)
-	w, err := Load(Source{RawKeyEnv: "TOLL_TEST_RAW_KEY", AllowRawKey: true}, nil, Options{})
+	w, err := Load(Source{RawKeyEnv: "TOLL_TEST_RAW_KEY", AllowRawKey: true}, nil, wallet.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := w.Address().Hex(); got != hardhatAddr {
 		t.Errorf("Load with os.Getenv = %s, want %s", got, hardhatAddr)
 	}
+}
+
+func TestPassphrase(t *testing.T) {
+	t.Setenv("TOLL_TEST_PASSPHRASE", testPassphrase)
+	got, err := Passphrase(Source{PassphraseEnv: "TOLL_TEST_PASSPHRASE"}, nil)
+	if err != nil || got != testPassphrase {
+		t.Errorf("Passphrase with os.Getenv = %q, %v; want the variable's value", got, err)
+	}
+	_, err = Passphrase(Source{PassphraseEnv: "TOLL_TEST_UNSET_PASSPHRASE"}, func(string) string { return "" })
+	if !errors.Is(err, ErrNoPassphrase) || !strings.Contains(err.Error(), "$TOLL_TEST_UNSET_PASSPHRASE") {
+		t.Errorf("Passphrase error = %v, want ErrNoPassphrase naming the variable", err)
+	}
+	assertErrNoSecret(t, err)
 }

@@ -1,25 +1,17 @@
-package wallet
+package keystore
 
 import (
 	"errors"
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/tollhq/toll/wallet"
 )
 
 // DefaultPassphraseEnv is the environment variable Load reads a keystore
 // passphrase from when Source.PassphraseEnv is empty.
 const DefaultPassphraseEnv = "TOLL_PASSPHRASE"
-
-// Command-line flags that Load's error messages tell the user to use. They
-// must match the flags of cmd/toll ("toll serve --keystore FILE
-// --passphrase-file FILE", and "--private-key-env NAME", which sets both
-// RawKeyEnv and AllowRawKey).
-const (
-	flagKeystore       = "--keystore"
-	flagPassphraseFile = "--passphrase-file"
-	flagRawKeyEnv      = "--private-key-env"
-)
 
 // Source says where Load finds the key. The zero value configures nothing
 // (Load returns ErrNoKey).
@@ -45,17 +37,17 @@ type Source struct {
 // Load resolves src into a wallet. getenv reads the environment (nil means
 // os.Getenv; tests pass a map lookup).
 //
-//   - Keystore set: decrypt it with the passphrase from PassphraseFile, else
+//   - Keystore set: Open it with the passphrase from PassphraseFile, else
 //     from the PassphraseEnv variable; neither gives ErrNoPassphrase. A wrong
-//     passphrase gives ErrWrongPassphrase.
+//     passphrase gives ErrWrongPassphrase, naming where it came from.
 //   - Otherwise RawKeyEnv set: without AllowRawKey, ErrRawKeyNotAllowed;
-//     with it, the variable's value is parsed as FromHex does (an empty
-//     variable gives ErrNoKey).
+//     with it, the variable's value is parsed as wallet.FromHex does (an
+//     empty variable gives ErrNoKey).
 //   - Nothing set: ErrNoKey.
 //
-// Errors say what was wrong and what to do, and never contain the key or
-// the passphrase.
-func Load(src Source, getenv func(string) string, opts Options) (*Wallet, error) {
+// Errors say what was wrong, name files and variables but no command-line
+// flags, and never contain the key or the passphrase.
+func Load(src Source, getenv func(string) string, opts wallet.Options) (*wallet.Wallet, error) {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
@@ -68,7 +60,7 @@ func Load(src Source, getenv func(string) string, opts Options) (*Wallet, error)
 		if err != nil {
 			return nil, fmt.Errorf("load wallet: %w", err)
 		}
-		w, err := OpenKeystore(src.Keystore, pass, opts)
+		w, err := Open(src.Keystore, pass, opts)
 		if errors.Is(err, ErrWrongPassphrase) {
 			return nil, fmt.Errorf("load wallet: %w (passphrase taken from %s)", err, from)
 		}
@@ -79,14 +71,14 @@ func Load(src Source, getenv func(string) string, opts Options) (*Wallet, error)
 
 	case src.RawKeyEnv != "":
 		if !src.AllowRawKey {
-			return nil, fmt.Errorf("load wallet: %w: $%s is configured as a raw private key, which toll uses only when you opt in explicitly (%s %s); prefer an encrypted keystore (%s)",
-				ErrRawKeyNotAllowed, src.RawKeyEnv, flagRawKeyEnv, src.RawKeyEnv, flagKeystore)
+			return nil, fmt.Errorf("load wallet: %w: $%s is configured as a raw private key, which is used only with the user's explicit opt-in; prefer an encrypted keystore",
+				ErrRawKeyNotAllowed, src.RawKeyEnv)
 		}
 		v := getenv(src.RawKeyEnv)
 		if v == "" {
-			return nil, fmt.Errorf("load wallet: %w: $%s is empty or unset; export the hex key in it or use a keystore (%s)", ErrNoKey, src.RawKeyEnv, flagKeystore)
+			return nil, fmt.Errorf("load wallet: %w: $%s is empty or unset; export the hex key in it or use an encrypted keystore", ErrNoKey, src.RawKeyEnv)
 		}
-		w, err := FromHex(v, opts)
+		w, err := wallet.FromHex(v, opts)
 		if err != nil {
 			return nil, fmt.Errorf("load wallet: $%s: %w", src.RawKeyEnv, err)
 		}
@@ -95,7 +87,7 @@ func Load(src Source, getenv func(string) string, opts Options) (*Wallet, error)
 	case src.AllowRawKey:
 		return nil, fmt.Errorf("load wallet: %w: a raw key is allowed but no environment variable is named for it", ErrNoKey)
 	}
-	return nil, fmt.Errorf("load wallet: %w: pass %s with an encrypted keystore file (or, for a raw hex key in an environment variable, opt in with %s NAME)", ErrNoKey, flagKeystore, flagRawKeyEnv)
+	return nil, fmt.Errorf("load wallet: %w: neither an encrypted keystore file nor a raw key in an environment variable is configured", ErrNoKey)
 }
 
 // passphrase returns the keystore passphrase and a description of where it
@@ -105,6 +97,9 @@ func passphrase(src Source, getenv func(string) string) (pass, from string, err 
 		data, err := readLimited(src.PassphraseFile, maxPassphraseSize)
 		if err != nil {
 			return "", "", fmt.Errorf("read passphrase file: %w", err)
+		}
+		if len(data) > maxPassphraseSize {
+			return "", "", fmt.Errorf("passphrase file %s is larger than %d bytes; is it the right file?", src.PassphraseFile, maxPassphraseSize)
 		}
 		line, _, _ := strings.Cut(string(data), "\n")
 		line = strings.TrimSuffix(line, "\r")
@@ -120,12 +115,17 @@ func passphrase(src Source, getenv func(string) string) (pass, from string, err 
 	if v := getenv(env); v != "" {
 		return v, "$" + env, nil
 	}
-	return "", "", fmt.Errorf("%w: keystore %s needs a passphrase: set $%s or pass %s", ErrNoPassphrase, src.Keystore, env, flagPassphraseFile)
+	what := "the keystore"
+	if src.Keystore != "" {
+		what = "keystore " + src.Keystore
+	}
+	return "", "", fmt.Errorf("%w: %s needs a passphrase: $%s is empty or unset and no passphrase file is configured", ErrNoPassphrase, what, env)
 }
 
-// Passphrase resolves the passphrase a Source names (its PassphraseFile, else its
-// PassphraseEnv variable), for commands that create a keystore. Errors name where the
-// passphrase was looked for, never its value.
+// Passphrase resolves the passphrase a Source names (its PassphraseFile,
+// else its PassphraseEnv variable), for a front end that creates a keystore.
+// getenv nil means os.Getenv. Errors name where the passphrase was looked
+// for, never its value.
 func Passphrase(src Source, getenv func(string) string) (string, error) {
 	if getenv == nil {
 		getenv = os.Getenv
