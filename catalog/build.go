@@ -138,41 +138,18 @@ func build(ctx context.Context, d *document, o origin, opts Options) (*API, erro
 // run makes the entries tools, in order, and writes the API's operations and
 // warnings.
 func (b *builder) run(ctx context.Context, api *API, entries []entry) error {
-	var ops []*pending
-	var skipped []string
-	keys := make(map[string]bool) // every way the config can name an operation of this API
-	left := make([]string, len(entries))
+	left := make([]string, len(entries)) // why the filters leave an entry out
 	for i, e := range entries {
-		keys[e.method+" "+e.path] = true
-		if e.op.OperationID != "" {
-			keys[e.op.OperationID] = true
-		}
 		if why, out := b.excluded(e); out {
 			left[i] = why
 		}
 	}
-
-	// The operations are independent: build them on every CPU, each
-	// goroutine with its own caches, then merge in order.
-	n := workers(len(entries), 16)
-	states := make([]*opState, n)
-	for w := range states {
-		states[w] = &opState{texts: make(map[string]sanitized), checker: newSchemaChecker(!b.opts.SkipSchemaCompile)}
-	}
-	type built struct {
-		p   *pending
-		err error
-	}
-	results, err := parallelMap(ctx, len(entries), n, func(w, i int) built {
-		if left[i] != "" {
-			return built{}
-		}
-		p, err := b.operation(api.Name, entries[i], states[w])
-		return built{p, err}
-	})
+	results, checker, err := b.buildAll(ctx, api.Name, entries, left)
 	if err != nil {
 		return err
 	}
+	var ops []*pending
+	var skipped []string
 	for i, r := range results {
 		label := entries[i].method + " " + pathLabel(entries[i].path)
 		switch {
@@ -183,34 +160,93 @@ func (b *builder) run(ctx context.Context, api *API, entries []entry) error {
 			skipped = append(skipped, fmt.Sprintf("%s: skipped: %v", label, r.err))
 			continue
 		}
-		p := r.p
-		for _, n := range p.apiNotes {
+		for _, n := range r.p.apiNotes {
 			b.noteAPI(n)
 		}
-		for _, c := range p.credUsed {
+		for _, c := range r.p.credUsed {
 			b.credUsed[c]++
 		}
-		ops = append(ops, p)
+		ops = append(ops, r.p)
+	}
+	ops, skipped = compiled(checker, ops, skipped)
+	b.name(api.Name, ops)
+	b.noteConfig(entries)
+
+	api.Warnings = append(api.Warnings, b.apiNotes...)
+	api.Warnings = append(api.Warnings, skipped...)
+	for _, p := range ops {
+		api.Operations = append(api.Operations, p.op)
+		for _, n := range p.notes {
+			api.Warnings = append(api.Warnings, fmt.Sprintf("%s (%s %s): %s", p.op.Name, p.op.Method, pathLabel(p.op.Path), n))
+		}
+	}
+	return nil
+}
+
+// built is an operation on its way into the API, or why it cannot be a
+// tool.
+type built struct {
+	p   *pending
+	err error
+}
+
+// buildAll builds the operations of the entries the filters keep (left[i]
+// is ""). They are independent: they are built on every CPU, each
+// goroutine with its own caches, and returned in order, with a checker of
+// all their input schemas.
+func (b *builder) buildAll(ctx context.Context, namespace string, entries []entry, left []string) ([]built, *schemaChecker, error) {
+	n := workers(len(entries), 16)
+	states := make([]*opState, n)
+	for w := range states {
+		states[w] = &opState{texts: make(map[string]sanitized), checker: newSchemaChecker(!b.opts.SkipSchemaCompile)}
+	}
+	results, err := parallelMap(ctx, len(entries), n, func(w, i int) built {
+		if left[i] != "" {
+			return built{}
+		}
+		p, err := b.operation(namespace, entries[i], states[w])
+		return built{p, err}
+	})
+	if err != nil {
+		return nil, nil, err
 	}
 	checker := states[0].checker
 	for _, st := range states[1:] {
 		checker.merge(st.checker)
 	}
-	if err := checker.check(); err != nil {
-		// Some schema does not compile: find the operations it is in.
-		kept := ops[:0]
-		for _, p := range ops {
-			if err := compileSchema(p.op.InputSchema); err != nil {
-				skipped = append(skipped, fmt.Sprintf("%s %s: skipped: input schema does not compile as JSON Schema 2020-12: %s", p.op.Method, pathLabel(p.op.Path), oneLine(err.Error())))
-				continue
-			}
-			kept = append(kept, p)
-		}
-		ops = kept
+	return results, checker, nil
+}
+
+// compiled returns the operations whose input schemas compile. The checker
+// compiles the schemas' distinct shapes at once; only when that fails is
+// each operation's schema compiled, to find those at fault, which are
+// skipped with a warning.
+func compiled(checker *schemaChecker, ops []*pending, skipped []string) ([]*pending, []string) {
+	if checker.check() == nil {
+		return ops, skipped
 	}
+	kept := ops[:0]
+	for _, p := range ops {
+		if err := compileSchema(p.op.InputSchema); err != nil {
+			skipped = append(skipped, fmt.Sprintf("%s %s: skipped: input schema does not compile as JSON Schema 2020-12: %s", p.op.Method, pathLabel(p.op.Path), oneLine(err.Error())))
+			continue
+		}
+		kept = append(kept, p)
+	}
+	return kept, skipped
+}
 
-	b.name(api.Name, ops)
-
+// noteConfig warns about configured prices and probes that name no
+// operation of the entries, and says how many operations a credential
+// stands for an argument of.
+func (b *builder) noteConfig(entries []entry) {
+	keys := make(map[string]bool) // every way the config can name an operation of this API
+	for _, e := range entries {
+		keys[e.method+" "+e.path] = true
+		if e.op.OperationID != "" {
+			keys[e.op.OperationID] = true
+		}
+	}
 	for _, k := range slices.Sorted(maps.Keys(b.prices)) {
 		if !keys[k] {
 			b.noteAPI(fmt.Sprintf("prices: no operation is %q; check the operationId, or write \"METHOD /path\"", clip(k)))
@@ -224,16 +260,6 @@ func (b *builder) run(ctx context.Context, api *API, entries []entry) error {
 	for _, k := range slices.Sorted(maps.Keys(b.credUsed)) {
 		b.noteAPI(fmt.Sprintf("credentials: %s parameter left out of the arguments of %d operation(s); toll sends it from the environment", k, b.credUsed[k]))
 	}
-
-	api.Warnings = append(api.Warnings, b.apiNotes...)
-	api.Warnings = append(api.Warnings, skipped...)
-	for _, p := range ops {
-		api.Operations = append(api.Operations, p.op)
-		for _, n := range p.notes {
-			api.Warnings = append(api.Warnings, fmt.Sprintf("%s (%s %s): %s", p.op.Name, p.op.Method, pathLabel(p.op.Path), n))
-		}
-	}
-	return nil
 }
 
 // excluded applies the include and exclude filters of the options.
@@ -359,50 +385,8 @@ func (b *builder) operation(namespace string, e entry, st *opState) (*pending, e
 // price sets the operation's price: from the config's prices, else from a
 // probe, else the spec's (x-payment-info, or the discovery entry).
 func (b *builder) price(p *pending, e entry) {
-	spec := e.price
-	var specErr error
-	if spec == nil {
-		if v, ok := e.op.Extensions["x-payment-info"]; ok {
-			price, notes, err := parsePaymentInfo(v)
-			if err != nil {
-				specErr = err
-			} else {
-				spec = price
-				for _, n := range notes {
-					p.notes = append(p.notes, "x-payment-info: "+n)
-				}
-			}
-		}
-	}
-	lookup := func(m map[string]bool) string {
-		if m[e.method+" "+e.path] {
-			return e.method + " " + e.path
-		}
-		if id := e.op.OperationID; id != "" && m[id] {
-			return id
-		}
-		return ""
-	}
-	inPrices := make(map[string]bool, 2)
-	inProbes := make(map[string]bool, 2)
-	for _, k := range []string{e.method + " " + e.path, e.op.OperationID} {
-		_, inPrices[k] = b.prices[k]
-		_, inProbes[k] = b.probes[k]
-	}
-	var probed *Price
-	if k := lookup(inProbes); k != "" {
-		probed = b.probes[k].price()
-	}
-	var configured *Price
-	if k := lookup(inPrices); k != "" {
-		configured = &Price{
-			Amount: b.prices[k],
-			Asset:  assetUSDC,
-			Scheme: "exact",
-			Mode:   PriceFixed,
-			Source: PriceFromConfig,
-		}
-	}
+	spec, specErr := specPrice(p, e)
+	probed, configured := b.probedPrice(e), b.configuredPrice(e)
 	if specErr != nil {
 		if configured == nil && probed == nil {
 			p.notes = append(p.notes, fmt.Sprintf("x-payment-info: %v; no price is advertised, so toll will not pay for this operation", specErr))
@@ -433,6 +417,65 @@ func (b *builder) price(p *pending, e entry) {
 		p.op.Price = probed
 	default:
 		p.op.Price = spec
+	}
+}
+
+// specPrice is the price the document gives: the discovery entry's, else
+// the operation's x-payment-info (its notes go on p), else nil. An error
+// says why x-payment-info gives none.
+func specPrice(p *pending, e entry) (*Price, error) {
+	if e.price != nil {
+		return e.price, nil
+	}
+	v, ok := e.op.Extensions["x-payment-info"]
+	if !ok {
+		return nil, nil
+	}
+	price, notes, err := parsePaymentInfo(v)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range notes {
+		p.notes = append(p.notes, "x-payment-info: "+n)
+	}
+	return price, nil
+}
+
+// configKey returns how m names the operation: "METHOD /path", else its
+// operationId; ok is false when m names it neither way.
+func configKey[V any](m map[string]V, e entry) (string, bool) {
+	k := e.method + " " + e.path
+	if _, ok := m[k]; ok {
+		return k, true
+	}
+	if id := e.op.OperationID; id != "" {
+		if _, ok := m[id]; ok {
+			return id, true
+		}
+	}
+	return "", false
+}
+
+// probedPrice is the price a probe read for the operation, or nil.
+func (b *builder) probedPrice(e entry) *Price {
+	if k, ok := configKey(b.probes, e); ok {
+		return b.probes[k].price()
+	}
+	return nil
+}
+
+// configuredPrice is the price the config sets for the operation, or nil.
+func (b *builder) configuredPrice(e entry) *Price {
+	k, ok := configKey(b.prices, e)
+	if !ok {
+		return nil
+	}
+	return &Price{
+		Amount: b.prices[k],
+		Asset:  assetUSDC,
+		Scheme: "exact",
+		Mode:   PriceFixed,
+		Source: PriceFromConfig,
 	}
 }
 
