@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"net/url"
@@ -319,20 +320,48 @@ func (b *builder) operation(namespace string, e entry, st *opState) (*pending, e
 	}
 
 	conv := b.newConverter(st)
-	props := make(map[string]any)
-	var required []any
+	args := arguments{props: make(map[string]any)}
+	b.bodyArgument(p, op, conv, &args)
+	b.paramArguments(p, item, op, conv, &args)
+	o.Credentials = slices.Clone(b.opts.Credentials)
+	p.notes = append(p.notes, encodingNotes(o)...)
+	raw, err := args.schema(p, conv, st.checker)
+	if err != nil {
+		return nil, err
+	}
+	o.InputSchema = raw
 
-	// The request body first: it owns the argument "body".
+	b.price(p, e)
+	b.checkSecurity(p, op)
+	return p, nil
+}
+
+// arguments are the properties of an input schema in the making, and
+// those required.
+type arguments struct {
+	props    map[string]any
+	required []any
+}
+
+// bodyArgument adds the request body, if the operation has one toll can
+// send, as the argument "body". It comes first: it owns that name.
+func (b *builder) bodyArgument(p *pending, op *openapi3.Operation, conv *schemaConverter, args *arguments) {
+	o := p.op
 	if rb := op.RequestBody; rb != nil && rb.Value != nil {
 		if mt, media := pickMediaType(rb.Value.Content); media != nil {
 			o.Body = &Body{Arg: "body", MediaType: mt, Required: rb.Value.Required, Encoding: bodyEncoding(p, mt, media)}
-			props[o.Body.Arg] = describeProperty(conv.convert(media.Schema, 1), rb.Value.Description, false)
+			args.props[o.Body.Arg] = describeProperty(conv.convert(media.Schema, 1), rb.Value.Description, false)
 			if o.Body.Required {
-				required = append(required, o.Body.Arg)
+				args.required = append(args.required, o.Body.Arg)
 			}
 		}
 	}
+}
 
+// paramArguments adds the parameters as arguments, in order, but for those
+// a configured credential stands for.
+func (b *builder) paramArguments(p *pending, item *openapi3.PathItem, op *openapi3.Operation, conv *schemaConverter, args *arguments) {
+	o := p.op
 	for _, prm := range b.params(p, item, op) {
 		if c, ok := b.credential(prm); ok {
 			p.credUsed = append(p.credUsed, fmt.Sprintf("%s %q (%s)", c.In, clip(c.Name), c.Env))
@@ -340,29 +369,32 @@ func (b *builder) operation(namespace string, e entry, st *opState) (*pending, e
 		}
 		param := Param{Name: prm.Name, In: prm.In, Required: prm.Required || prm.In == openapi3.ParameterInPath, AllowReserved: prm.AllowReserved && prm.In == openapi3.ParameterInQuery}
 		param.Style, param.Explode = serialization(prm)
-		param.Arg = argFor(p, param, props)
+		param.Arg = argFor(p, param, args.props)
 		schema := prm.Schema
 		if schema == nil {
 			if mt, media := pickMediaType(prm.Content); media != nil {
 				param.MediaType, schema = mt, media.Schema
 			}
 		}
-		props[param.Arg] = describeProperty(conv.convert(schema, 1), prm.Description, prm.Deprecated)
+		args.props[param.Arg] = describeProperty(conv.convert(schema, 1), prm.Description, prm.Deprecated)
 		if param.Required {
-			required = append(required, param.Arg)
+			args.required = append(args.required, param.Arg)
 		}
 		o.Params = append(o.Params, param)
 	}
-	o.Credentials = slices.Clone(b.opts.Credentials)
-	p.notes = append(p.notes, encodingNotes(o)...)
+}
 
+// schema writes the input schema: an object of the arguments, closed to
+// others. It notes on p what the converter changed, and records the root
+// with the checker.
+func (args arguments) schema(p *pending, conv *schemaConverter, checker *schemaChecker) (json.RawMessage, error) {
 	root := map[string]any{
 		"type":                 "object",
-		"properties":           props,
+		"properties":           args.props,
 		"additionalProperties": false,
 	}
-	if len(required) > 0 {
-		root["required"] = required
+	if len(args.required) > 0 {
+		root["required"] = args.required
 	}
 	for _, n := range conv.notes {
 		p.notes = append(p.notes, "input schema: "+n)
@@ -374,12 +406,8 @@ func (b *builder) operation(namespace string, e entry, st *opState) (*pending, e
 	if err != nil {
 		return nil, fmt.Errorf("input schema: %s", oneLine(err.Error()))
 	}
-	st.checker.addRoot(root)
-	o.InputSchema = raw
-
-	b.price(p, e)
-	b.checkSecurity(p, op)
-	return p, nil
+	checker.addRoot(root)
+	return raw, nil
 }
 
 // price sets the operation's price: from the config's prices, else from a
