@@ -275,20 +275,6 @@ func parseReason(err error) string {
 	return oneLine(s)
 }
 
-// oneLine makes an error text from the parser fit one line of a message: it
-// is sanitized, its lines joined with "; ", and capped.
-func oneLine(s string) string {
-	lines := strings.Split(sanitizeText(s), "\n")
-	kept := lines[:0]
-	for _, l := range lines {
-		if l = strings.Join(strings.Fields(l), " "); l != "" {
-			kept = append(kept, l)
-		}
-	}
-	s, _ = capRunes(strings.Join(kept, "; "), 500)
-	return s
-}
-
 // Limits on what external $refs may read.
 const (
 	maxExternalFiles = 256

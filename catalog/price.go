@@ -393,8 +393,99 @@ func kindOf(v any) string {
 	return fmt.Sprintf("a %T", v)
 }
 
-// clip makes spec text safe to quote in a message: one line, at most 64 runes.
-func clip(s string) string {
-	s, _ = capRunes(sanitizeLine(s), 64)
-	return s
+// price sets the operation's price: from the config's prices, else from a
+// probe, else the spec's (x-payment-info, or the discovery entry).
+func (b *builder) price(p *pending, e entry) {
+	spec, specErr := specPrice(p, e)
+	probed, configured := b.probedPrice(e), b.configuredPrice(e)
+	if specErr != nil {
+		if configured == nil && probed == nil {
+			p.notes = append(p.notes, fmt.Sprintf("x-payment-info: %v; no price is advertised, so toll will not pay for this operation", specErr))
+		} else {
+			p.notes = append(p.notes, fmt.Sprintf("x-payment-info: %v; the price from the config or a probe is used", specErr))
+		}
+	}
+	replaced := spec
+	if probed != nil {
+		replaced = probed
+	}
+	switch {
+	case configured != nil:
+		if replaced != nil {
+			// The config sets the amount; where to pay stays as the
+			// probe or the spec pinned it.
+			configured.Network, configured.PayTo, configured.AssetAddress = replaced.Network, replaced.PayTo, replaced.AssetAddress
+			configured.Scheme = replaced.Scheme
+			if replaced.Amount.Cmp(configured.Amount) != 0 || replaced.Mode != PriceFixed {
+				p.notes = append(p.notes, fmt.Sprintf("price %s from the config in place of %s from %s", configured.Display(), replaced.Display(), replaced.Source))
+			}
+		}
+		p.op.Price = configured
+	case probed != nil:
+		if spec != nil && (spec.Amount.Cmp(probed.Amount) != 0 || spec.Mode != PriceFixed) {
+			p.notes = append(p.notes, fmt.Sprintf("price %s from a probe in place of %s from %s", probed.Display(), spec.Display(), spec.Source))
+		}
+		p.op.Price = probed
+	default:
+		p.op.Price = spec
+	}
+}
+
+// specPrice is the price the document gives: the discovery entry's, else
+// the operation's x-payment-info (its notes go on p), else nil. An error
+// says why x-payment-info gives none.
+func specPrice(p *pending, e entry) (*Price, error) {
+	if e.price != nil {
+		return e.price, nil
+	}
+	v, ok := e.op.Extensions["x-payment-info"]
+	if !ok {
+		return nil, nil
+	}
+	price, notes, err := parsePaymentInfo(v)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range notes {
+		p.notes = append(p.notes, "x-payment-info: "+n)
+	}
+	return price, nil
+}
+
+// configKey returns how m names the operation: "METHOD /path", else its
+// operationId; ok is false when m names it neither way.
+func configKey[V any](m map[string]V, e entry) (string, bool) {
+	k := e.method + " " + e.path
+	if _, ok := m[k]; ok {
+		return k, true
+	}
+	if id := e.op.OperationID; id != "" {
+		if _, ok := m[id]; ok {
+			return id, true
+		}
+	}
+	return "", false
+}
+
+// probedPrice is the price a probe read for the operation, or nil.
+func (b *builder) probedPrice(e entry) *Price {
+	if k, ok := configKey(b.probes, e); ok {
+		return b.probes[k].price()
+	}
+	return nil
+}
+
+// configuredPrice is the price the config sets for the operation, or nil.
+func (b *builder) configuredPrice(e entry) *Price {
+	k, ok := configKey(b.prices, e)
+	if !ok {
+		return nil
+	}
+	return &Price{
+		Amount: b.prices[k],
+		Asset:  assetUSDC,
+		Scheme: "exact",
+		Mode:   PriceFixed,
+		Source: PriceFromConfig,
+	}
 }
