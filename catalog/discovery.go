@@ -535,7 +535,7 @@ func discoveryPrice(accepts []any) (*Price, []string) {
 
 // discoveryOption is a payment requirement of a discovery entry, weighed.
 type discoveryOption struct {
-	x402.Requirement
+	x402.RequirementV2
 	amount money.Amount // Amount, read in USDC's decimals
 	label  string       // "1000 exact on eip155:84532", for notes
 }
@@ -547,7 +547,7 @@ type discoveryOption struct {
 func readDiscoveryOption(i int, a any) (o discoveryOption, why string) {
 	raw, err := json.Marshal(a)
 	if err == nil {
-		o.Requirement, err = x402.ParseRequirement(raw)
+		o.RequirementV2, err = x402.ParseRequirement(raw)
 	}
 	if err != nil {
 		o.label = fmt.Sprintf("requirement %d", i+1)

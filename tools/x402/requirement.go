@@ -6,48 +6,39 @@ import (
 	"fmt"
 )
 
-// Requirement is one payment requirement with the fields both versions share, its amount
-// under one name: a version 2 requirement's amount, a version 1 requirement's
-// maxAmountRequired. The strings are as the server wrote them.
-type Requirement struct {
-	Scheme            string          `json:"scheme"`
-	Network           string          `json:"network"`
-	Amount            string          `json:"amount"`
-	Asset             string          `json:"asset"`
-	PayTo             string          `json:"payTo"`
-	MaxTimeoutSeconds int64           `json:"maxTimeoutSeconds"`
-	Extra             json.RawMessage `json:"extra,omitempty"`
-}
-
 // ParseRequirement reads one payment requirement as an accepts list holds it, in the
-// version 2 shape (amount) or the version 1 shape (maxAmountRequired; amount wins when both
-// are set). It needs no 402 around it: an x402 discovery response lists each resource's
-// requirements this way. An error says data is not a requirement object, or a field of it
-// has the wrong JSON type.
-func ParseRequirement(data []byte) (Requirement, error) {
+// version 2 shape (amount) or the version 1 shape (maxAmountRequired, which becomes Amount;
+// amount wins when both are set). It needs no 402 around it: an x402 discovery response
+// lists each resource's requirements this way. Raw keeps data when it has the version 2
+// shape, and is nil for a version 1 requirement (which a version 2 payment cannot echo).
+// An error says data is not a requirement object, or a field of it has the wrong JSON type.
+func ParseRequirement(data []byte) (RequirementV2, error) {
 	if len(data) > MaxBodyLen {
-		return Requirement{}, fmt.Errorf("parse payment requirement: %d bytes, over the %d byte limit", len(data), MaxBodyLen)
+		return RequirementV2{}, fmt.Errorf("parse payment requirement: %d bytes, over the %d byte limit", len(data), MaxBodyLen)
 	}
 	if t := bytes.TrimLeft(data, " \t\r\n"); len(t) == 0 || t[0] != '{' {
-		return Requirement{}, fmt.Errorf("parse payment requirement: not a JSON object")
+		return RequirementV2{}, fmt.Errorf("parse payment requirement: not a JSON object")
 	}
-	var r struct {
-		Requirement
+	var f struct {
+		requirementV2Fields
 		MaxAmountRequired string `json:"maxAmountRequired"`
 	}
-	if err := json.Unmarshal(data, &r); err != nil {
-		return Requirement{}, fmt.Errorf("parse payment requirement: %w", err)
+	if err := json.Unmarshal(data, &f); err != nil {
+		return RequirementV2{}, fmt.Errorf("parse payment requirement: %w", err)
 	}
+	r := RequirementV2(f.requirementV2Fields)
 	if r.Amount == "" {
-		r.Amount = r.MaxAmountRequired
+		r.Amount = f.MaxAmountRequired
+	} else {
+		r.Raw = append(json.RawMessage(nil), data...)
 	}
-	return r.Requirement, nil
+	return r, nil
 }
 
 // Option weighs the requirement as entry i of an accepts list, as ParseChallenge does: its
 // amount read in USDC's decimals, its EIP-712 domain from extra, and a Problem when it cannot
 // be paid as it stands.
-func (r Requirement) Option(i int) Option {
+func (r RequirementV2) Option(i int) Option {
 	return newOption(i, r.Scheme, r.Network, r.Asset, r.PayTo, r.Amount, r.MaxTimeoutSeconds, r.Extra)
 }
 

@@ -18,27 +18,27 @@ func TestParseRequirement(t *testing.T) {
 	tests := []struct {
 		name string
 		in   string
-		want Requirement
+		want RequirementV2
 	}{
 		{
 			name: "version 2",
 			in:   specAccepted,
-			want: Requirement{Scheme: "exact", Network: "eip155:84532", Amount: "10000", Asset: usdc, PayTo: payTo, MaxTimeoutSeconds: 60, Extra: json.RawMessage(`{"name":"USDC","version":"2"}`)},
+			want: RequirementV2{Scheme: "exact", Network: "eip155:84532", Amount: "10000", Asset: usdc, PayTo: payTo, MaxTimeoutSeconds: 60, Extra: json.RawMessage(`{"name":"USDC","version":"2"}`), Raw: json.RawMessage(specAccepted)},
 		},
 		{
 			name: "version 1",
 			in:   `{"scheme":"exact","network":"base-sepolia","maxAmountRequired":"250","resource":"https://api.example.com/x","payTo":"` + payTo + `","maxTimeoutSeconds":30,"asset":"` + usdc + `","outputSchema":{"input":{"method":"GET"}}}`,
-			want: Requirement{Scheme: "exact", Network: "base-sepolia", Amount: "250", Asset: usdc, PayTo: payTo, MaxTimeoutSeconds: 30},
+			want: RequirementV2{Scheme: "exact", Network: "base-sepolia", Amount: "250", Asset: usdc, PayTo: payTo, MaxTimeoutSeconds: 30}, // no Raw: not the v2 shape
 		},
 		{
 			name: "both amounts: amount wins",
 			in:   `{"scheme":"exact","amount":"7","maxAmountRequired":"9"}`,
-			want: Requirement{Scheme: "exact", Amount: "7"},
+			want: RequirementV2{Scheme: "exact", Amount: "7", Raw: json.RawMessage(`{"scheme":"exact","amount":"7","maxAmountRequired":"9"}`)},
 		},
 		{
 			name: "an empty object",
 			in:   ` {}`,
-			want: Requirement{},
+			want: RequirementV2{},
 		},
 	}
 	for _, tt := range tests {
