@@ -113,3 +113,20 @@ func TestIsAddress(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseRequirement: any input is a requirement or an error, never a
+// panic, and a requirement weighs to an option with a non-negative amount.
+func FuzzParseRequirement(f *testing.F) {
+	f.Add([]byte(specAccepted))
+	f.Add([]byte(`{"scheme":"exact","network":"base","maxAmountRequired":"10000","extra":null}`))
+	f.Add([]byte(`{"amount":"1e9","extra":[1]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := ParseRequirement(data)
+		if err != nil {
+			return
+		}
+		if o := r.Option(0); o.Amount.Sign() < 0 {
+			t.Fatalf("negative amount %v", o.Amount)
+		}
+	})
+}

@@ -12,8 +12,9 @@ import (
 	"github.com/tollhq/toll/tools/money"
 )
 
-// The compact JSON of the spec's examples (x402.md §1.2 and §2.2, from the x402 repo's
-// specs/transports-v{1,2}/http.md). The official headers are the standard base64 of exactly
+// The compact JSON of the spec's examples, from the x402 repository's
+// specs/transports-v1/http.md and specs/transports-v2/http.md
+// (https://github.com/x402-foundation/x402/tree/main/specs). The official headers are the standard base64 of exactly
 // these bytes, 648, 1088 and 584 characters long.
 const (
 	specSig        = "0x2d6a7588d6acca505cbf0d9a4a227e0c52c6c34008c8e8986a1283259764173608a2ce6496642e377d6da8dbbf5836e9bd15092f9ecab05ded3d6293af148b571c"
