@@ -152,7 +152,7 @@ type Body struct {
 func LoadFile(ctx context.Context, path string, opts Options) (*API, error) {
 	api, err := loadFile(ctx, path, opts)
 	if err != nil {
-		return nil, fmt.Errorf("load %s: %w", sanitizeLine(path), err)
+		return nil, loadError(path, err)
 	}
 	return api, nil
 }
@@ -188,7 +188,7 @@ func Load(ctx context.Context, data []byte, source string, opts Options) (*API, 
 			return api, nil
 		}
 	}
-	return nil, fmt.Errorf("load %s: %w", sanitizeLine(source), err)
+	return nil, loadError(source, err)
 }
 
 // prepared is a document read and parsed, waiting for its namespace.

@@ -172,20 +172,7 @@ func TestWeatherGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got = append(got, '\n')
-	const golden = "../testdata/catalog/weather.golden.json"
-	if *update {
-		if err := os.WriteFile(golden, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test ./catalog -run TestWeatherGolden -update)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("weather.yaml as tools differs from %s (-want +got):\n%s", golden, cmp.Diff(string(want), string(got)))
-	}
+	checkGolden(t, "../testdata/catalog/weather.golden.json", append(got, '\n'))
 }
 
 func TestLoadDeterministic(t *testing.T) {

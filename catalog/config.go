@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"fmt"
+	"maps"
 	"path"
 	"regexp"
 	"slices"
@@ -120,51 +121,28 @@ func (c SourceConfig) Check() error {
 
 // check validates the options; errors name the YAML key.
 func (o Options) check() error {
-	bad := func(key, format string, args ...any) error {
-		return fmt.Errorf("%w: %s: %s", ErrInvalidOptions, key, fmt.Sprintf(format, args...))
-	}
 	if o.Namespace != "" && (len(o.Namespace) > maxNamespace || !toolNamePattern.MatchString(o.Namespace)) {
-		return bad("namespace", "%q must be 1 to %d letters, digits, '_' or '-'", clip(o.Namespace), maxNamespace)
+		return badOption("namespace", "%q must be 1 to %d letters, digits, '_' or '-'", clip(o.Namespace), maxNamespace)
 	}
 	if o.MaxDescription < 0 {
-		return bad("max_description", "%d is negative; leave it out for the default of %d characters", o.MaxDescription, defaultMaxDescription)
+		return badOption("max_description", "%d is negative; leave it out for the default of %d characters", o.MaxDescription, defaultMaxDescription)
 	}
 	if o.BaseURL != "" {
 		if _, err := absoluteHTTPURL(o.BaseURL); err != nil {
-			return bad("base_url", "%v; write an absolute URL such as https://api.example.com/v1", err)
+			return badOption("base_url", "%v; write an absolute URL such as https://api.example.com/v1", err)
 		}
 	}
-	for _, k := range sortedKeys(o.Prices) {
+	for _, k := range slices.Sorted(maps.Keys(o.Prices)) {
 		key := "prices." + strconv.Quote(clip(k))
 		if _, err := operationKey(k); err != nil {
-			return bad(key, "%v", err)
+			return badOption(key, "%v", err)
 		}
 		if o.Prices[k].Sign() < 0 {
-			return bad(key, "%s is negative; write a price in USDC such as \"0.01\"", o.Prices[k])
+			return badOption(key, "%s is negative; write a price in USDC such as \"0.01\"", o.Prices[k])
 		}
 	}
-	seen := make(map[string]int)
-	for i, c := range o.Credentials {
-		key := fmt.Sprintf("credentials[%d]", i)
-		switch c.In {
-		case "header", "query":
-		default:
-			return bad(key+".in", "%q must be \"header\" or \"query\"", clip(c.In))
-		}
-		if c.Name == "" || (c.In == "header" && !httpToken.MatchString(c.Name)) || strings.ContainsAny(c.Name, "\x00\r\n") {
-			return bad(key+".name", "%q is not a %s name", clip(c.Name), c.In)
-		}
-		if !envPattern.MatchString(c.Env) {
-			return bad(key+".env", "%q is not an environment variable name (letters, digits and '_', not starting with a digit)", clip(c.Env))
-		}
-		id := c.In + "\x00" + c.Name
-		if c.In == "header" {
-			id = c.In + "\x00" + strings.ToLower(c.Name)
-		}
-		if j, ok := seen[id]; ok {
-			return bad(key, "%s %q is also credentials[%d]; give each header or query parameter once", c.In, clip(c.Name), j)
-		}
-		seen[id] = i
+	if err := checkCredentials(o.Credentials); err != nil {
+		return err
 	}
 	for _, f := range []struct {
 		key string
@@ -182,9 +160,42 @@ func (o Options) check() error {
 	return nil
 }
 
+// badOption is the error of an option: the YAML key, and what is wrong.
+func badOption(key, format string, args ...any) error {
+	return fmt.Errorf("%w: %s: %s", ErrInvalidOptions, key, fmt.Sprintf(format, args...))
+}
+
+// checkCredentials validates the credentials; errors name the YAML key.
+func checkCredentials(creds []Credential) error {
+	seen := make(map[string]int)
+	for i, c := range creds {
+		key := fmt.Sprintf("credentials[%d]", i)
+		switch c.In {
+		case "header", "query":
+		default:
+			return badOption(key+".in", "%q must be \"header\" or \"query\"", clip(c.In))
+		}
+		if c.Name == "" || (c.In == "header" && !httpToken.MatchString(c.Name)) || strings.ContainsAny(c.Name, "\x00\r\n") {
+			return badOption(key+".name", "%q is not a %s name", clip(c.Name), c.In)
+		}
+		if !envPattern.MatchString(c.Env) {
+			return badOption(key+".env", "%q is not an environment variable name (letters, digits and '_', not starting with a digit)", clip(c.Env))
+		}
+		id := c.In + "\x00" + c.Name
+		if c.In == "header" {
+			id = c.In + "\x00" + strings.ToLower(c.Name)
+		}
+		if j, ok := seen[id]; ok {
+			return badOption(key, "%s %q is also credentials[%d]; give each header or query parameter once", c.In, clip(c.Name), j)
+		}
+		seen[id] = i
+	}
+	return nil
+}
+
 func (f Filter) check(key string) error {
 	bad := func(k string, i int, format string, args ...any) error {
-		return fmt.Errorf("%w: %s.%s[%d]: %s", ErrInvalidOptions, key, k, i, fmt.Sprintf(format, args...))
+		return badOption(fmt.Sprintf("%s.%s[%d]", key, k, i), format, args...)
 	}
 	for i, t := range f.Tags {
 		if strings.TrimSpace(t) == "" {
@@ -285,14 +296,4 @@ func (f Filter) selects(tags []string, operationID, method, pathTemplate string)
 		}
 	}
 	return true
-}
-
-// sortedKeys returns the keys of m in order.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

@@ -1,10 +1,9 @@
 package catalog
 
 import (
+	"context"
 	"encoding/json"
-	"runtime"
 	"strings"
-	"sync"
 
 	"github.com/getkin/kin-openapi/openapi3"
 )
@@ -15,7 +14,7 @@ import (
 // into a map for the extensions) and its paths three times (first into a
 // generic map); here the top level and the paths are split with the
 // scanner, and the path items are decoded on every CPU.
-func decodeJSON(top []member) (*openapi3.T, error) {
+func decodeJSON(ctx context.Context, top []member) (*openapi3.T, error) {
 	doc := &openapi3.T{}
 	for _, m := range top {
 		var err error
@@ -29,7 +28,7 @@ func decodeJSON(top []member) (*openapi3.T, error) {
 			doc.Components = &openapi3.Components{}
 			err = json.Unmarshal(m.value, doc.Components)
 		case "paths":
-			doc.Paths, err = decodePaths(m.value)
+			doc.Paths, err = decodePaths(ctx, m.value)
 		case "security":
 			err = json.Unmarshal(m.value, &doc.Security)
 		case "servers":
@@ -60,7 +59,7 @@ func decodeJSON(top []member) (*openapi3.T, error) {
 }
 
 // decodePaths decodes the paths object, its path items in parallel.
-func decodePaths(data []byte) (*openapi3.Paths, error) {
+func decodePaths(ctx context.Context, data []byte) (*openapi3.Paths, error) {
 	if !isObject(data) {
 		var p openapi3.Paths
 		err := json.Unmarshal(data, &p)
@@ -85,29 +84,24 @@ func decodePaths(data []byte) (*openapi3.Paths, error) {
 	if err != nil {
 		return nil, err
 	}
-	items := make([]*openapi3.PathItem, len(raws))
-	errs := make([]error, len(raws))
-	workers := min(runtime.GOMAXPROCS(0), 8, len(raws))
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < len(raws); i += workers {
-				item := &openapi3.PathItem{}
-				errs[i] = item.UnmarshalJSON(raws[i])
-				items[i] = item
-			}
-		}()
+	type decoded struct {
+		item *openapi3.PathItem
+		err  error
 	}
-	wg.Wait()
+	items, err := parallelMap(ctx, len(raws), workers(len(raws), 1), func(_, i int) decoded {
+		item := &openapi3.PathItem{}
+		return decoded{item, item.UnmarshalJSON(raws[i])}
+	})
+	if err != nil {
+		return nil, err
+	}
 	paths := openapi3.NewPathsWithCapacity(len(keys))
 	paths.Extensions = ext
 	for i, k := range keys {
-		if errs[i] != nil {
-			return nil, errs[i]
+		if items[i].err != nil {
+			return nil, items[i].err
 		}
-		paths.Set(k, items[i])
+		paths.Set(k, items[i].item)
 	}
 	return paths, nil
 }

@@ -152,7 +152,7 @@ func (r *defsRewriter) resolve(ref string) (string, bool) {
 		return "", false
 	}
 	def, tail, _ := strings.Cut(rest, "/")
-	key := strings.ReplaceAll(strings.ReplaceAll(def, "~1", "/"), "~0", "~")
+	key := unescapeToken(def)
 	for i := len(r.scopes) - 1; i >= 0; i-- {
 		s := r.scopes[i]
 		node, ok := s.defs[key]

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/url"
 	"regexp"
 	"slices"
@@ -15,9 +16,11 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/tollhq/toll/tools/money"
+	"github.com/tollhq/toll/tools/x402"
 )
 
-// An x402 discovery response (x402.md §5.3, GET {facilitator}/discovery/resources)
+// An x402 discovery response (GET {facilitator}/discovery/resources, in the
+// bazaar extension: https://github.com/x402-foundation/x402/blob/main/specs/extensions/bazaar.md)
 // lists paid HTTP resources: for each, its URL, its payment requirements
 // ("accepts"), and how to call it: in x402 v2 the bazaar extension
 // (extensions.bazaar.info.input, with a JSON Schema of it in
@@ -45,7 +48,7 @@ const maxDiscoveryAccepts = 32
 func FromDiscovery(data []byte, source string, opts Options) (*API, error) {
 	api, err := fromDiscovery(context.Background(), data, origin{source: source}, opts)
 	if err != nil {
-		return nil, fmt.Errorf("load %s: %w", sanitizeLine(source), err)
+		return nil, loadError(source, err)
 	}
 	return api, nil
 }
@@ -153,29 +156,22 @@ var colonParam = regexp.MustCompile(`:([a-zA-Z_][a-zA-Z0-9_]*)`)
 
 // discoveryEntry turns one discovery item into an operation.
 func discoveryEntry(item map[string]any) (entry, error) {
-	var e entry
 	if t, ok := item["type"].(string); ok && t != "" && t != "http" {
-		return e, fmt.Errorf("type %q: toll calls HTTP resources", clip(t))
+		return entry{}, fmt.Errorf("type %q: toll calls HTTP resources", clip(t))
 	}
-	raw := discoveryURL(item)
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
-		return e, fmt.Errorf("resource %q is not an http or https URL", clip(raw))
-	}
-	var notes []string
-	if u.RawQuery != "" || u.Fragment != "" {
-		notes = append(notes, fmt.Sprintf("the query of the resource URL (%q) is not sent", clip(u.RawQuery)))
+	u, notes, err := resourceURL(item)
+	if err != nil {
+		return entry{}, err
 	}
 	server := u.Scheme + "://" + u.Host
 	path := u.EscapedPath()
 	if path == "" {
 		path = "/"
 	}
-
 	accepts, _ := item["accepts"].([]any)
 	input, schema := discoveryInput(item, accepts)
 	if t, ok := input["type"].(string); ok && t != "" && t != "http" {
-		return e, fmt.Errorf("input type %q: toll calls HTTP resources", clip(t))
+		return entry{}, fmt.Errorf("input type %q: toll calls HTTP resources", clip(t))
 	}
 	if tpl := bazaarString(item, "routeTemplate"); tpl != "" {
 		if dec, err := url.PathUnescape(tpl); err == nil && routeTemplate.MatchString(tpl) && !strings.Contains(dec, "..") && !strings.Contains(dec, "://") {
@@ -191,52 +187,9 @@ func discoveryEntry(item map[string]any) (entry, error) {
 		notes = append(notes, "the discovery entry does not say how to call it: sent as GET without arguments")
 	}
 
-	op := &openapi3.Operation{Servers: &openapi3.Servers{{URL: server}}}
-	op.Description = firstString(item["description"], resourceField(item, "description"), acceptField(accepts, "description"))
-	if s := sanitizeLine(op.Description); s != "" && !strings.Contains(strings.TrimSpace(op.Description), "\n") && len([]rune(s)) <= maxTitle {
-		op.Summary = s
-	}
-	if tags, ok := item["tags"].([]any); ok {
-		for _, t := range tags {
-			if s, ok := t.(string); ok {
-				op.Tags = append(op.Tags, s)
-			}
-		}
-	}
-	host := strings.TrimPrefix(strings.TrimPrefix(u.Hostname(), "www."), "api.")
-	if ip := strings.Trim(host, "[]"); strings.ContainsAny(ip, ":") || strings.Count(ip, ".") == 3 && strings.Trim(ip, "0123456789.") == "" {
-		host = "h" + ip
-	} else if i := strings.IndexByte(host, '.'); i > 0 {
-		host = host[:i]
-	}
-	op.OperationID = identifier(host, "-") + "_" + strings.ToLower(method)
-	if p := identifier(strings.NewReplacer("{", "", "}", "").Replace(path), "-"); p != "" {
-		op.OperationID += "_" + p
-	}
-
-	// Parameters: path, query, headers; then the body.
-	for _, name := range pathParams(path) {
-		s, _, desc := propertySchema(schema, "pathParams", name, mapField(input, "pathParams")[name])
-		op.Parameters = append(op.Parameters, discoveryParam(name, openapi3.ParameterInPath, true, s, desc))
-	}
-	for _, loc := range []struct{ in, schemaKey string }{{openapi3.ParameterInQuery, "queryParams"}, {openapi3.ParameterInHeader, "headers"}} {
-		fields := fieldsOf(input, schema, loc.schemaKey)
-		for _, name := range sortedKeys(fields) {
-			s, req, desc := propertySchema(schema, loc.schemaKey, name, fields[name])
-			op.Parameters = append(op.Parameters, discoveryParam(name, loc.in, req, s, desc))
-		}
-	}
-	bodyType, _ := input["bodyType"].(string)
-	if bodyType == "" {
-		bodyType, _ = input["body_type"].(string)
-	}
-	if bodyType != "" || method == "POST" || method == "PUT" || method == "PATCH" {
-		op.RequestBody = &openapi3.RequestBodyRef{Value: &openapi3.RequestBody{
-			Required: true,
-			Content:  openapi3.Content{bodyMediaType(bodyType): &openapi3.MediaType{Schema: bodySchema(input, schema)}},
-		}}
-	}
-
+	op := &openapi3.Operation{Servers: &openapi3.Servers{{URL: server}}, OperationID: discoveryOperationID(u, method, path)}
+	describeDiscovery(op, item, accepts)
+	discoveryArgs(op, method, path, input, schema)
 	price, pnotes := discoveryPrice(accepts)
 	notes = append(notes, pnotes...)
 	if price != nil {
@@ -255,6 +208,80 @@ func discoveryEntry(item map[string]any) (entry, error) {
 		price:  price,
 		pnotes: notes,
 	}, nil
+}
+
+// resourceURL reads an item's resource URL: http or https, with a host and
+// no user; a note says its query is not sent.
+func resourceURL(item map[string]any) (*url.URL, []string, error) {
+	raw := discoveryURL(item)
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+		return nil, nil, fmt.Errorf("resource %q is not an http or https URL", clip(raw))
+	}
+	var notes []string
+	if u.RawQuery != "" || u.Fragment != "" {
+		notes = append(notes, fmt.Sprintf("the query of the resource URL (%q) is not sent", clip(u.RawQuery)))
+	}
+	return u, notes, nil
+}
+
+// describeDiscovery sets the description, summary and tags of a discovery
+// entry's operation.
+func describeDiscovery(op *openapi3.Operation, item map[string]any, accepts []any) {
+	op.Description = firstString(item["description"], resourceField(item, "description"), acceptField(accepts, "description"))
+	if s := sanitizeLine(op.Description); s != "" && !strings.Contains(strings.TrimSpace(op.Description), "\n") && len([]rune(s)) <= maxTitle {
+		op.Summary = s
+	}
+	if tags, ok := item["tags"].([]any); ok {
+		for _, t := range tags {
+			if s, ok := t.(string); ok {
+				op.Tags = append(op.Tags, s)
+			}
+		}
+	}
+}
+
+// discoveryOperationID makes up an operationId of the host (without www.
+// or api., up to its first dot; an IP address whole), the method and the
+// path: "weather_get_forecast".
+func discoveryOperationID(u *url.URL, method, path string) string {
+	host := strings.TrimPrefix(strings.TrimPrefix(u.Hostname(), "www."), "api.")
+	if ip := strings.Trim(host, "[]"); strings.ContainsAny(ip, ":") || strings.Count(ip, ".") == 3 && strings.Trim(ip, "0123456789.") == "" {
+		host = "h" + ip
+	} else if i := strings.IndexByte(host, '.'); i > 0 {
+		host = host[:i]
+	}
+	id := identifier(host, "-") + "_" + strings.ToLower(method)
+	if p := identifier(strings.NewReplacer("{", "", "}", "").Replace(path), "-"); p != "" {
+		id += "_" + p
+	}
+	return id
+}
+
+// discoveryArgs sets the parameters of a discovery entry's operation (path,
+// query, headers) and its body.
+func discoveryArgs(op *openapi3.Operation, method, path string, input, schema map[string]any) {
+	for _, name := range pathParams(path) {
+		s, _, desc := propertySchema(schema, "pathParams", name, mapField(input, "pathParams")[name])
+		op.Parameters = append(op.Parameters, discoveryParam(name, openapi3.ParameterInPath, true, s, desc))
+	}
+	for _, loc := range []struct{ in, schemaKey string }{{openapi3.ParameterInQuery, "queryParams"}, {openapi3.ParameterInHeader, "headers"}} {
+		fields := fieldsOf(input, schema, loc.schemaKey)
+		for _, name := range slices.Sorted(maps.Keys(fields)) {
+			s, req, desc := propertySchema(schema, loc.schemaKey, name, fields[name])
+			op.Parameters = append(op.Parameters, discoveryParam(name, loc.in, req, s, desc))
+		}
+	}
+	bodyType, _ := input["bodyType"].(string)
+	if bodyType == "" {
+		bodyType, _ = input["body_type"].(string)
+	}
+	if bodyType != "" || method == "POST" || method == "PUT" || method == "PATCH" {
+		op.RequestBody = &openapi3.RequestBodyRef{Value: &openapi3.RequestBody{
+			Required: true,
+			Content:  openapi3.Content{bodyMediaType(bodyType): &openapi3.MediaType{Schema: bodySchema(input, schema)}},
+		}}
+	}
 }
 
 // discoveryInput returns how to call a resource: the v2 bazaar info.input
@@ -377,7 +404,7 @@ func bodySchema(input, schema map[string]any) *openapi3.SchemaRef {
 		if fields := mapField(input, k); fields != nil {
 			props := make(map[string]any, len(fields))
 			var required []any
-			for _, name := range sortedKeys(fields) {
+			for _, name := range slices.Sorted(maps.Keys(fields)) {
 				s, req, _ := fieldSchema(fields[name])
 				props[name] = s
 				if req {
@@ -451,65 +478,22 @@ func pathParams(path string) []string {
 	}
 }
 
-// v1EVMNetworks are the x402 v1 names of EVM networks (x402.md §1.5).
-var v1EVMNetworks = map[string]bool{
-	"ethereum": true, "sepolia": true, "base": true, "base-sepolia": true, "avalanche": true,
-	"avalanche-fuji": true, "abstract": true, "abstract-testnet": true, "iotex": true, "sei": true,
-	"sei-testnet": true, "polygon": true, "polygon-amoy": true, "peaq": true, "story": true,
-	"educhain": true, "skale-base-sepolia": true, "megaeth": true, "monad": true, "stable": true,
-	"stable-testnet": true, "celo": true, "flare": true,
-}
-
-var (
-	caip2EVM   = regexp.MustCompile(`^eip155:[0-9]{1,20}$`)
-	evmAddress = regexp.MustCompile(`^0x[0-9a-fA-F]{40}$`)
-)
-
 // discoveryPrice chooses the price of a resource: its smallest EVM exact
 // payment requirement. The others are listed in a note.
 func discoveryPrice(accepts []any) (*Price, []string) {
-	type option struct {
-		amount                       money.Amount
-		network, asset, payTo, label string
-		name                         string
-	}
-	var ok []option
+	var ok []discoveryOption
 	var others []string
 	for i, a := range accepts {
 		if i == maxDiscoveryAccepts {
 			others = append(others, fmt.Sprintf("%d more not read", len(accepts)-i))
 			break
 		}
-		m := asMap(a)
-		scheme, _ := m["scheme"].(string)
-		network, _ := m["network"].(string)
-		amount := firstString(m["amount"], m["maxAmountRequired"])
-		asset, _ := m["asset"].(string)
-		payTo, _ := m["payTo"].(string)
-		label := fmt.Sprintf("%s %s on %s", clip(amount), clip(scheme), clip(network))
-		why := ""
-		n, err := money.ParseAtomic(amount, money.USDCDecimals)
-		valid := err == nil
-		switch {
-		case scheme != "exact":
-			why = "not the exact scheme"
-		case !caip2EVM.MatchString(network) && !v1EVMNetworks[network]:
-			why = "not an EVM network"
-		case !valid:
-			why = "amount is not a whole number of atomic units"
-		case n.Sign() == 0:
-			why = "asks for zero"
-		case !evmAddress.MatchString(asset):
-			why = "asset is not an address"
-		case !evmAddress.MatchString(payTo):
-			why = "payTo is not an address"
-		}
+		o, why := readDiscoveryOption(i, a)
 		if why != "" {
-			others = append(others, label+" ("+why+")")
+			others = append(others, o.label+" ("+why+")")
 			continue
 		}
-		name, _ := asMap(m["extra"])["name"].(string)
-		ok = append(ok, option{amount: n, network: network, asset: asset, payTo: payTo, label: label, name: name})
+		ok = append(ok, o)
 	}
 	if len(ok) == 0 {
 		note := "no EVM exact payment requirement: no price is advertised, so toll will not pay for this operation"
@@ -518,11 +502,11 @@ func discoveryPrice(accepts []any) (*Price, []string) {
 		}
 		return nil, []string{note}
 	}
-	slices.SortStableFunc(ok, func(a, b option) int {
+	slices.SortStableFunc(ok, func(a, b discoveryOption) int {
 		if c := a.amount.Cmp(b.amount); c != 0 {
 			return c
 		}
-		return strings.Compare(a.network+a.asset+a.payTo, b.network+b.asset+b.payTo)
+		return strings.Compare(a.Network+a.Asset+a.PayTo, b.Network+b.Asset+b.PayTo)
 	})
 	best := ok[0]
 	for _, o := range ok[1:] {
@@ -534,19 +518,59 @@ func discoveryPrice(accepts []any) (*Price, []string) {
 		s, _ = capRunes(s, 600)
 		notes = append(notes, s)
 	}
-	if best.name != "" && !strings.Contains(strings.ToUpper(best.name), "USD") {
-		notes = append(notes, fmt.Sprintf("asset %s is %q, not USDC: its amount is shown with USDC's 6 decimals", best.asset, clip(best.name)))
+	if name := best.Option(0).Domain.Name; name != "" && !strings.Contains(strings.ToUpper(name), "USD") {
+		notes = append(notes, fmt.Sprintf("asset %s is %q, not USDC: its amount is shown with USDC's 6 decimals", best.Asset, clip(name)))
 	}
 	return &Price{
 		Amount:       best.amount,
 		Asset:        assetUSDC,
-		Network:      best.network,
-		Scheme:       "exact",
-		PayTo:        best.payTo,
+		Network:      best.Network,
+		Scheme:       x402.SchemeExact,
+		PayTo:        best.PayTo,
 		Mode:         PriceFixed,
 		Source:       PriceFromDiscovery,
-		AssetAddress: best.asset,
+		AssetAddress: best.Asset,
 	}, notes
+}
+
+// discoveryOption is a payment requirement of a discovery entry, weighed.
+type discoveryOption struct {
+	x402.RequirementV2
+	amount money.Amount // Amount, read in USDC's decimals
+	label  string       // "1000 exact on eip155:84532", for notes
+}
+
+// readDiscoveryOption reads one entry of a resource's accepts (x402 v1 or
+// v2). why says why toll would not pay it: not an EVM exact requirement
+// for a positive amount between two addresses. A discovery price needs no
+// EIP-712 domain or timeout: the live 402 gives those.
+func readDiscoveryOption(i int, a any) (o discoveryOption, why string) {
+	raw, err := json.Marshal(a)
+	if err == nil {
+		o.RequirementV2, err = x402.ParseRequirement(raw)
+	}
+	if err != nil {
+		o.label = fmt.Sprintf("requirement %d", i+1)
+		return o, "not a payment requirement: " + oneLine(strings.TrimPrefix(err.Error(), "parse payment requirement: "))
+	}
+	o.label = fmt.Sprintf("%s %s on %s", clip(o.Amount), clip(o.Scheme), clip(o.Network))
+	o.amount, err = money.ParseAtomic(o.Amount, money.USDCDecimals)
+	_, notEVM := x402.ChainID(o.Network)
+	switch {
+	case o.Scheme != x402.SchemeExact:
+		return o, "not the exact scheme"
+	case notEVM != nil:
+		return o, "not an EVM network"
+	case err != nil:
+		return o, "amount is not a whole number of atomic units"
+	case o.amount.Sign() == 0:
+		return o, "asks for zero"
+	case !x402.IsAddress(o.Asset):
+		return o, "asset is not an address"
+	case !x402.IsAddress(o.PayTo):
+		return o, "payTo is not an address"
+	}
+	return o, ""
 }
 
 // discoveryTime reads lastUpdated: Unix seconds (or milliseconds), as a

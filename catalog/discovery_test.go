@@ -263,3 +263,42 @@ func checkInvariants(t *testing.T, api *API) {
 		}
 	}
 }
+
+// TestDiscoveryPriceReasons: each payment requirement toll would not pay is
+// listed with the reason, and the price is that of the one it would.
+func TestDiscoveryPriceReasons(t *testing.T) {
+	const (
+		asset = "0x036CbD53842c5426634e7929541eC2318f3dCF7e"
+		payTo = "0x209693Bc6afc0C5328bA36FaF03C514EF312287C"
+	)
+	req := func(scheme, network, amount, asset, payTo string) map[string]any {
+		return map[string]any{"scheme": scheme, "network": network, "amount": amount, "asset": asset, "payTo": payTo}
+	}
+	for _, tt := range []struct {
+		name string
+		in   any
+		want string // the reason in the note
+	}{
+		{"not an object", "exact", "requirement 1 (not a payment requirement: not a JSON object)"},
+		{"timeout not a number", map[string]any{"scheme": "exact", "maxTimeoutSeconds": "60"}, "requirement 1 (not a payment requirement: json: cannot unmarshal string"},
+		{"other scheme", req("upto", "eip155:8453", "5", asset, payTo), "5 upto on eip155:8453 (not the exact scheme)"},
+		{"solana", req("exact", "solana:5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp", "5", asset, payTo), "(not an EVM network)"},
+		{"v1 name of no EVM network", req("exact", "solana-devnet", "5", asset, payTo), "(not an EVM network)"},
+		{"decimal amount", req("exact", "base", "0.5", asset, payTo), "0.5 exact on base (amount is not a whole number of atomic units)"},
+		{"zero", req("exact", "eip155:8453", "0", asset, payTo), "(asks for zero)"},
+		{"asset not an address", req("exact", "eip155:8453", "5", "USDC", payTo), "(asset is not an address)"},
+		{"payTo not an address", req("exact", "eip155:8453", "5", asset, "0x12"), "(payTo is not an address)"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			good := req("exact", "base-sepolia", "700", asset, payTo)
+			good["maxAmountRequired"], good["amount"] = "700", nil // the v1 shape
+			price, notes := discoveryPrice([]any{tt.in, good})
+			if price == nil || price.Amount.Cmp(money.USDC(700)) != 0 || price.Network != "base-sepolia" || price.PayTo != payTo || price.AssetAddress != asset {
+				t.Fatalf("price %+v, want 700 atomic units on base-sepolia", price)
+			}
+			if len(notes) != 1 || !strings.HasPrefix(notes[0], "pays 700 exact on base-sepolia; other payment requirements not used: ") || !strings.Contains(notes[0], tt.want) {
+				t.Errorf("notes %q, want one naming %q", notes, tt.want)
+			}
+		})
+	}
+}

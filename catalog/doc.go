@@ -68,6 +68,41 @@
 //   - Nothing is dropped without a line in API.Warnings: operations left
 //     out by include/exclude filters, or skipped, are listed there.
 //
+// # Files
+//
+// Reading documents:
+//   - catalog.go: the types a caller reads (Options, API, Operation,
+//     Param, Body), Load and LoadFile.
+//   - config.go: SourceConfig (an API's entry in toll.yaml), Credential,
+//     Filter, ProbedPrice, and the checks of the options.
+//   - source.go: LoadSource: a spec file, a folder of them, or a URL.
+//   - multi.go: Catalog and LoadAll: namespaces and tool names distinct
+//     across APIs.
+//   - parse.go: telling the formats apart, and decoding and validating a
+//     document with kin-openapi (Swagger 2.0 converted; external $refs
+//     refused, or read from the spec's folder only).
+//   - jsonscan.go, prune.go, decode.go: the fast path of a JSON document:
+//     the scanner, dropping what toll never reads, decoding in parallel.
+//   - refwork.go: bounding the work of resolving $refs. defs.go: $defs
+//     referred to as JSON Schema does, read as components.
+//   - discovery.go: x402 discovery responses (FromDiscovery).
+//
+// Building tools:
+//   - build.go: the builder: from a document to an API, the operations
+//     built in parallel, filters and warnings.
+//   - operation.go: one operation: title, description, server, request
+//     body and input schema. parameters.go: its parameters, their order
+//     and argument names, and the credentials that stand for some.
+//     security.go: security requirements toll's credentials do not meet.
+//     encoding.go: parameter styles and body media types.
+//   - names.go: tool names and namespaces.
+//   - price.go: Price, x-payment-info, and choosing an operation's price.
+//   - schema.go: OpenAPI schemas to JSON Schema 2020-12; merge.go: allOf
+//     merged; check.go: the input schemas compiled.
+//   - sanitize.go: cleaning and capping untrusted text. parallel.go: the
+//     one helper that fans work out over the CPUs. errors.go: the errors
+//     callers can test for.
+//
 // Example:
 //
 //	cat, errs := catalog.LoadAll(ctx, []catalog.SourceConfig{

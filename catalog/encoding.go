@@ -189,7 +189,7 @@ func encodingNotes(o *Operation) []string {
 	if why := o.Body.Unsupported(); why != "" {
 		notes = append(notes, fmt.Sprintf("request body: %s refused before paying: %s", calls(o.Body.Required, "with a body"), why))
 	}
-	for _, name := range sortedKeys(o.Body.Encoding) {
+	for _, name := range slices.Sorted(maps.Keys(o.Body.Encoding)) {
 		if why := o.Body.Encoding[name].Unsupported(); why != "" {
 			notes = append(notes, fmt.Sprintf("request body property %q: calls that set it are refused before paying: %s", clip(name), why))
 		}

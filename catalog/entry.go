@@ -2,19 +2,23 @@ package catalog
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
+
+	"github.com/tollhq/toll/tools/x402"
 )
 
 // checkEntry validates what an entry says beyond its Options: the pay_to pin and the
 // caps. Errors name the YAML key.
 func (c SourceConfig) checkEntry() error {
-	if c.PayTo != "" && !evmAddress.MatchString(c.PayTo) {
+	if c.PayTo != "" && !x402.IsAddress(c.PayTo) {
 		return fmt.Errorf("%w: pay_to: %q is not an address; write 0x and 40 hex digits", ErrInvalidOptions, clip(c.PayTo))
 	}
 	if c.MaxTotal != nil && c.MaxTotal.Sign() < 0 {
 		return fmt.Errorf("%w: max_total: %s is negative; write a USDC amount such as \"1.00\", or leave it out for no cap", ErrInvalidOptions, c.MaxTotal)
 	}
-	for _, k := range sortedKeys(c.ToolCaps) {
+	for _, k := range slices.Sorted(maps.Keys(c.ToolCaps)) {
 		if v := c.ToolCaps[k]; v.Sign() < 0 {
 			return fmt.Errorf("%w: tool_caps.%s: %s is negative; write a USDC amount such as \"0.20\"", ErrInvalidOptions, strconv.Quote(clip(k)), v)
 		}
@@ -55,7 +59,7 @@ func applyEntry(sc SourceConfig, mine []*API) []error {
 		}
 	}
 	var errs []error
-	for _, k := range sortedKeys(sc.ToolCaps) {
+	for _, k := range slices.Sorted(maps.Keys(sc.ToolCaps)) {
 		if !found[k] {
 			errs = append(errs, fmt.Errorf("load %s: %w: tool_caps: no operation %q; name an operationId or a tool name of this API", sanitizeLine(sc.Spec), ErrNoSuchOperation, clip(k)))
 		}

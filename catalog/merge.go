@@ -254,25 +254,36 @@ func (m *merger) into(out, s map[string]any, depth int) (left map[string]any) {
 		case "dependentSchemas":
 			out[k] = unionMap(out[k], v, func(a, b any) any { return m.mergePair(a, b, depth) })
 		default:
-			g := slices.IndexFunc(mergeGroups, func(g []string) bool { return slices.Contains(g, k) })
-			group := []string{k}
-			if g >= 0 {
-				if handled[g] {
-					continue
-				}
-				handled[g], group = true, mergeGroups[g]
+			for _, k := range m.intoGroup(out, s, k, handled, depth) {
+				keep(k, s[k])
 			}
-			merge := m.group
-			if g == 0 {
-				merge = m.objects
-			}
-			if !merge(out, s, group, depth) {
-				for _, k := range group {
-					if x, has := s[k]; has {
-						keep(k, x)
-					}
-				}
-			}
+		}
+	}
+	return left
+}
+
+// intoGroup merges keyword k of s into out, with the keywords of its
+// group (mergeGroups) unless handled says the group was merged already,
+// and returns the keywords of s it could not merge.
+func (m *merger) intoGroup(out, s map[string]any, k string, handled []bool, depth int) (left []string) {
+	g := slices.IndexFunc(mergeGroups, func(g []string) bool { return slices.Contains(g, k) })
+	group := []string{k}
+	if g >= 0 {
+		if handled[g] {
+			return nil
+		}
+		handled[g], group = true, mergeGroups[g]
+	}
+	merge := m.group
+	if g == 0 {
+		merge = m.objects
+	}
+	if merge(out, s, group, depth) {
+		return nil
+	}
+	for _, k := range group {
+		if _, has := s[k]; has {
+			left = append(left, k)
 		}
 	}
 	return left
@@ -332,48 +343,12 @@ func (m *merger) objects(out, s map[string]any, _ []string, depth int) bool {
 	if (oCloses || sCloses) && (len(opp) > 0 || len(spp) > 0) {
 		return false
 	}
-	// A property only one side lists must also match the other side's
-	// additionalProperties: possible here only when that is false.
-	var forbidden []string
-	for _, side := range []struct {
-		props, other map[string]any
-		closes       bool
-		add          any
-	}{{sp, op, oCloses, oa}, {op, sp, sCloses, sa}} {
-		if !side.closes {
-			continue
-		}
-		for n := range side.props {
-			if _, listed := side.other[n]; !listed {
-				if side.add != false {
-					return false
-				}
-				forbidden = append(forbidden, n)
-			}
-		}
+	forbidden, ok := forbiddenProperties(op, sp, oCloses, sCloses, oa, sa)
+	if !ok {
+		return false
 	}
-
 	if out["properties"] != nil || s["properties"] != nil {
-		props := make(map[string]any, len(op)+len(sp))
-		for n, x := range op {
-			props[n] = x
-		}
-		for _, n := range slices.Sorted(maps.Keys(sp)) { // notes in a stable order
-			x := sp[n]
-			if o, ok := props[n]; ok {
-				m.at = append(m.at, n)
-				props[n] = m.mergePair(o, x, depth)
-				m.at = m.at[:len(m.at)-1]
-			} else {
-				props[n] = x
-			}
-		}
-		slices.Sort(forbidden)
-		for _, n := range forbidden {
-			delete(props, n)
-			m.c.note("%s: property %q of an allOf part is forbidden by another part's additionalProperties: false (as JSON Schema reads it): left out", m.label, m.property(n))
-		}
-		out["properties"] = props
+		out["properties"] = m.mergeProperties(op, sp, forbidden, depth)
 	}
 	if len(spp) > 0 {
 		pp := maps.Clone(opp)
@@ -398,6 +373,57 @@ func (m *merger) objects(out, s map[string]any, _ []string, depth int) bool {
 		out["additionalProperties"] = m.mergePair(oa, sa, depth)
 	}
 	return true
+}
+
+// forbiddenProperties returns the properties that one side of a merge
+// lists and the other side closes with additionalProperties: false. A
+// property only one side lists must also match the other side's
+// additionalProperties: ok is false when that is a schema (or true closed
+// otherwise), which the merge cannot express.
+func forbiddenProperties(op, sp map[string]any, oCloses, sCloses bool, oa, sa any) (forbidden []string, ok bool) {
+	for _, side := range []struct {
+		props, other map[string]any
+		closes       bool
+		add          any
+	}{{sp, op, oCloses, oa}, {op, sp, sCloses, sa}} {
+		if !side.closes {
+			continue
+		}
+		for n := range side.props {
+			if _, listed := side.other[n]; !listed {
+				if side.add != false {
+					return nil, false
+				}
+				forbidden = append(forbidden, n)
+			}
+		}
+	}
+	slices.Sort(forbidden)
+	return forbidden, true
+}
+
+// mergeProperties returns the union of two parts' properties, those both
+// list merged, without the forbidden ones (each noted).
+func (m *merger) mergeProperties(op, sp map[string]any, forbidden []string, depth int) map[string]any {
+	props := make(map[string]any, len(op)+len(sp))
+	for n, x := range op {
+		props[n] = x
+	}
+	for _, n := range slices.Sorted(maps.Keys(sp)) { // notes in a stable order
+		x := sp[n]
+		if o, ok := props[n]; ok {
+			m.at = append(m.at, n)
+			props[n] = m.mergePair(o, x, depth)
+			m.at = m.at[:len(m.at)-1]
+		} else {
+			props[n] = x
+		}
+	}
+	for _, n := range forbidden {
+		delete(props, n)
+		m.c.note("%s: property %q of an allOf part is forbidden by another part's additionalProperties: false (as JSON Schema reads it): left out", m.label, m.property(n))
+	}
+	return props
 }
 
 // unionMap merges two objects keyed by property name, combining the values

@@ -39,17 +39,52 @@ func (c *Catalog) Operations() []*Operation {
 // still make the same name (namespace "a" with operation "b_x", namespace
 // "a_b" with operation "x"), the later API's tool gets a hash suffix and a
 // warning.
+//
+// Each API keeps the entry it was loaded from as API.Config, with its
+// pay_to pinned on the operations' prices (see applyEntries).
 func LoadAll(ctx context.Context, sources []SourceConfig) (*Catalog, []error) {
 	cat := &Catalog{}
-	errsBy, bySource := make([][]error, len(sources)), make([][]*API, len(sources)) // by source, in order
-	type doc struct {
-		p   *prepared
-		cfg int // index in sources
+	errsBy := make([][]error, len(sources))  // in the order of the sources
+	bySource := make([][]*API, len(sources)) // the APIs each source loaded
+	docs := prepareAll(ctx, sources, errsBy)
+	names, renamed := namespaces(docs, sources, errsBy)
+	for k, d := range docs {
+		if d.p == nil {
+			continue
+		}
+		api, err := d.p.build(ctx, names[k])
+		if err != nil {
+			errsBy[d.cfg] = append(errsBy[d.cfg], loadError(d.p.source, err))
+			continue
+		}
+		if note, ok := renamed[k]; ok {
+			api.Warnings = append([]string{note}, api.Warnings...)
+		}
+		cat.APIs = append(cat.APIs, api)
+		bySource[d.cfg] = append(bySource[d.cfg], api)
 	}
-	var docs []doc
+	cat.uniqueNames()
+	applyEntries(sources, bySource, errsBy)
+	var errs []error
+	for _, e := range errsBy {
+		errs = append(errs, e...)
+	}
+	return cat, errs
+}
+
+// sourceDoc is a document of a source, read and parsed.
+type sourceDoc struct {
+	p   *prepared // nil: left out (its namespace is taken)
+	cfg int       // index in the sources
+}
+
+// prepareAll reads the documents of every source, in order, adding each
+// source's errors to errsBy.
+func prepareAll(ctx context.Context, sources []SourceConfig, errsBy [][]error) []sourceDoc {
+	var docs []sourceDoc
 	for i, sc := range sources {
 		if err := sc.Check(); err != nil {
-			errsBy[i] = append(errsBy[i], fmt.Errorf("load %s: %w", sanitizeLine(sc.Spec), err))
+			errsBy[i] = append(errsBy[i], loadError(sc.Spec, err))
 			continue
 		}
 		ps, perrs := prepareSource(ctx, sc.Spec, sc.Options)
@@ -59,12 +94,18 @@ func LoadAll(ctx context.Context, sources []SourceConfig) (*Catalog, []error) {
 			continue
 		}
 		for _, p := range ps {
-			docs = append(docs, doc{p, i})
+			docs = append(docs, sourceDoc{p, i})
 		}
 	}
+	return docs
+}
 
-	// Namespaces: those given first, then those derived, in order.
-	names := make([]string, len(docs))
+// namespaces names the documents: those given a namespace first (a
+// namespace taken already is an error, and the document is left out), then
+// the others, from their titles, in order. renamed holds a warning for
+// each document whose derived namespace was taken, and so got a suffix.
+func namespaces(docs []sourceDoc, sources []SourceConfig, errsBy [][]error) (names []string, renamed map[int]string) {
+	names = make([]string, len(docs))
 	owner := make(map[string]string) // namespace → the source that has it
 	for k, d := range docs {
 		if ns := sources[d.cfg].Namespace; ns != "" {
@@ -77,7 +118,7 @@ func LoadAll(ctx context.Context, sources []SourceConfig) (*Catalog, []error) {
 			names[k] = ns
 		}
 	}
-	var renamed = make(map[int]string)
+	renamed = make(map[int]string)
 	for k, d := range docs {
 		if d.p == nil || names[k] != "" {
 			continue
@@ -94,29 +135,7 @@ func LoadAll(ctx context.Context, sources []SourceConfig) (*Catalog, []error) {
 		owner[ns] = d.p.source
 		names[k] = ns
 	}
-
-	for k, d := range docs {
-		if d.p == nil {
-			continue
-		}
-		api, err := d.p.build(ctx, names[k])
-		if err != nil {
-			errsBy[d.cfg] = append(errsBy[d.cfg], fmt.Errorf("load %s: %w", sanitizeLine(d.p.source), err))
-			continue
-		}
-		if note, ok := renamed[k]; ok {
-			api.Warnings = append([]string{note}, api.Warnings...)
-		}
-		cat.APIs = append(cat.APIs, api)
-		bySource[d.cfg] = append(bySource[d.cfg], api)
-	}
-	cat.uniqueNames()
-	applyEntries(sources, bySource, errsBy)
-	var errs []error
-	for _, e := range errsBy {
-		errs = append(errs, e...)
-	}
-	return cat, errs
+	return names, renamed
 }
 
 // uniqueNames renames the tools of later APIs that have the name of a tool

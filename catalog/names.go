@@ -3,6 +3,7 @@ package catalog
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
@@ -143,4 +144,28 @@ func argName(name string) string {
 		return "param"
 	}
 	return s
+}
+
+// name gives every operation its tool name: namespace_operationId, or
+// namespace_method_path without one; shortened with a hash when longer than
+// 48 characters; suffixed with a hash of method and path when several
+// operations would share it.
+func (b *builder) name(namespace string, ops []*pending) {
+	names := make([]string, len(ops))
+	keys := make([]string, len(ops))
+	for i, p := range ops {
+		base := baseToolName(namespace, p.op.OperationID, p.op.Method, p.op.Path)
+		names[i] = fitToolName(base)
+		keys[i] = p.key
+		if names[i] != base {
+			p.notes = append(p.notes, fmt.Sprintf("tool name shortened from %s", base))
+		}
+	}
+	renamed := uniqueToolNames(names, keys)
+	for i, p := range ops {
+		p.op.Name = names[i]
+		if renamed[i] {
+			p.notes = append(p.notes, "tool name suffixed: another operation has the same name")
+		}
+	}
 }

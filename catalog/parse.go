@@ -110,46 +110,9 @@ func parse(ctx context.Context, data []byte, kind specKind, top []member, o orig
 		return parseSwagger(ctx, data, l, o)
 	}
 
-	d = &document{}
-	var doc *openapi3.T
-	switch {
-	case bytes.Contains(data, []byte("#/$defs/")):
-		// JSON Schema style references to $defs: rewrite them, then read
-		// the result as YAML (a superset of JSON).
-		rewritten, notes, err := rewriteLocalDefs(data)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %s", ErrInvalidSpec, parseReason(err))
-		}
-		d.notes = append(d.notes, notes...)
-		if err := checkRefs(nil, rewritten); err != nil {
-			return nil, err
-		}
-		doc, err = loadKin(l, rewritten, o)
-		if err != nil {
-			return nil, err
-		}
-	case top != nil && !opts.AllowExternalRefs:
-		// JSON: the fast path. The parts toll never reads are dropped
-		// before kin-openapi decodes the rest.
-		if pruned, ok := prune(top); ok {
-			top = pruned
-		}
-		if err := checkRefs(top, nil); err != nil {
-			return nil, err
-		}
-		if doc, err = decodeJSON(top); err != nil {
-			return nil, fmt.Errorf("%w: %s", ErrInvalidSpec, oneLine(strings.TrimPrefix(err.Error(), "json: ")))
-		}
-		if err := l.ResolveRefsIn(doc, nil); err != nil {
-			return nil, refError(err)
-		}
-	default:
-		if err := checkRefs(top, data); err != nil {
-			return nil, err
-		}
-		if doc, err = loadKin(l, data, o); err != nil {
-			return nil, err
-		}
+	doc, notes, err := loadOpenAPI3(ctx, l, data, top, o, opts)
+	if err != nil {
+		return nil, err
 	}
 	switch {
 	case doc.OpenAPI == "":
@@ -160,8 +123,54 @@ func parse(ctx context.Context, data []byte, kind specKind, top []member, o orig
 	if err := validate(ctx, doc); err != nil {
 		return nil, err
 	}
-	d.doc, d.format = doc, "OpenAPI "+clip(doc.OpenAPI)
-	return d, nil
+	return &document{doc: doc, format: "OpenAPI " + clip(doc.OpenAPI), notes: notes}, nil
+}
+
+// loadOpenAPI3 decodes an OpenAPI 3 document and resolves its $refs, by
+// one of three ways: a document with JSON Schema style references to
+// $defs is rewritten first (notes say what moved); JSON without external
+// $refs takes the fast path (pruned, split with the scanner, decoded in
+// parallel); anything else goes to kin-openapi's loader whole.
+func loadOpenAPI3(ctx context.Context, l *openapi3.Loader, data []byte, top []member, o origin, opts Options) (*openapi3.T, []string, error) {
+	switch {
+	case bytes.Contains(data, []byte("#/$defs/")):
+		// Read the rewritten document as YAML (a superset of JSON).
+		rewritten, notes, err := rewriteLocalDefs(data)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: %s", ErrInvalidSpec, parseReason(err))
+		}
+		if err := checkRefs(nil, rewritten); err != nil {
+			return nil, nil, err
+		}
+		doc, err := loadKin(l, rewritten, o)
+		return doc, notes, err
+	case top != nil && !opts.AllowExternalRefs:
+		// The parts toll never reads are dropped before kin-openapi
+		// decodes the rest.
+		if pruned, ok := prune(top); ok {
+			top = pruned
+		}
+		if err := checkRefs(top, nil); err != nil {
+			return nil, nil, err
+		}
+		doc, err := decodeJSON(ctx, top)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, nil, ctx.Err()
+			}
+			return nil, nil, fmt.Errorf("%w: %s", ErrInvalidSpec, oneLine(strings.TrimPrefix(err.Error(), "json: ")))
+		}
+		if err := l.ResolveRefsIn(doc, nil); err != nil {
+			return nil, nil, refError(err)
+		}
+		return doc, nil, nil
+	default:
+		if err := checkRefs(top, data); err != nil {
+			return nil, nil, err
+		}
+		doc, err := loadKin(l, data, o)
+		return doc, nil, err
+	}
 }
 
 // checkRefs bounds the work of resolving the document's $refs (see
@@ -264,20 +273,6 @@ func parseReason(err error) string {
 		s = y
 	}
 	return oneLine(s)
-}
-
-// oneLine makes an error text from the parser fit one line of a message: it
-// is sanitized, its lines joined with "; ", and capped.
-func oneLine(s string) string {
-	lines := strings.Split(sanitizeText(s), "\n")
-	kept := lines[:0]
-	for _, l := range lines {
-		if l = strings.Join(strings.Fields(l), " "); l != "" {
-			kept = append(kept, l)
-		}
-	}
-	s, _ = capRunes(strings.Join(kept, "; "), 500)
-	return s
 }
 
 // Limits on what external $refs may read.

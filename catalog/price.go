@@ -86,8 +86,9 @@ var (
 // toll can pay (another currency, no x402, no maximum).
 var errNoPrice = errors.New("no payable price")
 
-// parsePaymentInfo reads an operation's x-payment-info extension (x402.md
-// §10): {"price":{"mode":"fixed","amount":..,"currency":..}},
+// parsePaymentInfo reads an operation's x-payment-info extension, which x402
+// discovery tools read from OpenAPI documents (amounts in decimal currency
+// units, USD by default): {"price":{"mode":"fixed","amount":..,"currency":..}},
 // {"price":{"mode":"dynamic","min":..,"max":..}}, and the older
 // {"pricingMode":"fixed","price":..}, {"pricingMode":"range","minPrice":..,
 // "maxPrice":..} and {"pricingMode":"quote","maxPrice":..}; "protocols" as
@@ -99,59 +100,15 @@ func parsePaymentInfo(v any) (*Price, []string, error) {
 	if !ok {
 		return nil, nil, fmt.Errorf("x-payment-info is %s, not an object", kindOf(v))
 	}
-	var (
-		mode     string
-		lo, hi   any
-		currency any
-	)
-	currency = m["currency"]
-	switch pv := m["price"].(type) {
-	case map[string]any:
-		mode = PriceFixed
-		if s, ok := pv["mode"].(string); ok {
-			mode = strings.ToLower(s)
-		} else if pv["mode"] != nil {
-			return nil, nil, fmt.Errorf("price.mode is %s, not a string", kindOf(pv["mode"]))
-		}
-		if c, ok := pv["currency"]; ok {
-			currency = c
-		}
-		switch mode {
-		case PriceFixed:
-			hi = pv["amount"]
-			if hi == nil {
-				return nil, nil, errors.New("fixed price without amount")
-			}
-		case PriceDynamic:
-			lo, hi = pv["min"], pv["max"]
-		default:
-			return nil, nil, fmt.Errorf("unknown price.mode %q", clip(mode))
-		}
-	default:
-		pm, _ := m["pricingMode"].(string)
-		if pm == "" && m["pricingMode"] != nil {
-			return nil, nil, fmt.Errorf("pricingMode is %s, not a string", kindOf(m["pricingMode"]))
-		}
-		switch strings.ToLower(pm) {
-		case "", PriceFixed:
-			if pv == nil {
-				return nil, nil, errors.New("no price given")
-			}
-			mode, hi = PriceFixed, pv
-		case "range":
-			mode, lo, hi = PriceDynamic, m["minPrice"], m["maxPrice"]
-		case "quote":
-			mode, hi = PriceDynamic, m["maxPrice"]
-		default:
-			return nil, nil, fmt.Errorf("unknown pricingMode %q", clip(pm))
-		}
+	sh, err := readPriceShape(m)
+	if err != nil {
+		return nil, nil, err
 	}
-
 	code := "USD"
-	if currency != nil {
-		s, ok := currency.(string)
+	if sh.currency != nil {
+		s, ok := sh.currency.(string)
 		if !ok {
-			return nil, nil, fmt.Errorf("currency is %s, not a string", kindOf(currency))
+			return nil, nil, fmt.Errorf("currency is %s, not a string", kindOf(sh.currency))
 		}
 		code = strings.ToUpper(strings.TrimSpace(s))
 	}
@@ -162,20 +119,19 @@ func parsePaymentInfo(v any) (*Price, []string, error) {
 	p := &Price{
 		Asset:  assetUSDC,
 		Scheme: "exact",
-		Mode:   mode,
+		Mode:   sh.mode,
 		Source: PriceFromSpec,
 	}
-	if hi == nil {
+	if sh.hi == nil {
 		return nil, nil, fmt.Errorf("%w: dynamic price without a maximum", errNoPrice)
 	}
-	var err error
-	if p.Amount, err = priceAmount(hi, code); err != nil {
+	if p.Amount, err = priceAmount(sh.hi, code); err != nil {
 		return nil, nil, err
 	}
-	if mode == PriceDynamic {
+	if sh.mode == PriceDynamic {
 		low := money.USDC(0)
-		if lo != nil {
-			if low, err = priceAmount(lo, code); err != nil {
+		if sh.lo != nil {
+			if low, err = priceAmount(sh.lo, code); err != nil {
 				return nil, nil, err
 			}
 		}
@@ -189,6 +145,70 @@ func parsePaymentInfo(v any) (*Price, []string, error) {
 		return nil, nil, err
 	}
 	return p, notes, nil
+}
+
+// priceShape is what x-payment-info says of a price before its amounts are
+// read: the mode, the bounds (lo is nil for a fixed price) and the
+// currency.
+type priceShape struct {
+	mode             string
+	lo, hi, currency any
+}
+
+// readPriceShape reads the mode and bounds of x-payment-info m: a price
+// object ({"mode":..,"amount":..} or {"mode":"dynamic","min":..,"max":..}),
+// or the older pricingMode form.
+func readPriceShape(m map[string]any) (priceShape, error) {
+	sh := priceShape{currency: m["currency"]}
+	pv, ok := m["price"].(map[string]any)
+	if !ok {
+		return readPricingMode(m, sh)
+	}
+	sh.mode = PriceFixed
+	if s, ok := pv["mode"].(string); ok {
+		sh.mode = strings.ToLower(s)
+	} else if pv["mode"] != nil {
+		return sh, fmt.Errorf("price.mode is %s, not a string", kindOf(pv["mode"]))
+	}
+	if c, ok := pv["currency"]; ok {
+		sh.currency = c
+	}
+	switch sh.mode {
+	case PriceFixed:
+		sh.hi = pv["amount"]
+		if sh.hi == nil {
+			return sh, errors.New("fixed price without amount")
+		}
+	case PriceDynamic:
+		sh.lo, sh.hi = pv["min"], pv["max"]
+	default:
+		return sh, fmt.Errorf("unknown price.mode %q", clip(sh.mode))
+	}
+	return sh, nil
+}
+
+// readPricingMode reads the older form: {"pricingMode":"fixed","price":..},
+// {"pricingMode":"range","minPrice":..,"maxPrice":..} or
+// {"pricingMode":"quote","maxPrice":..}; no pricingMode means fixed.
+func readPricingMode(m map[string]any, sh priceShape) (priceShape, error) {
+	pm, _ := m["pricingMode"].(string)
+	if pm == "" && m["pricingMode"] != nil {
+		return sh, fmt.Errorf("pricingMode is %s, not a string", kindOf(m["pricingMode"]))
+	}
+	switch strings.ToLower(pm) {
+	case "", PriceFixed:
+		if m["price"] == nil {
+			return sh, errors.New("no price given")
+		}
+		sh.mode, sh.hi = PriceFixed, m["price"]
+	case "range":
+		sh.mode, sh.lo, sh.hi = PriceDynamic, m["minPrice"], m["maxPrice"]
+	case "quote":
+		sh.mode, sh.hi = PriceDynamic, m["maxPrice"]
+	default:
+		return sh, fmt.Errorf("unknown pricingMode %q", clip(pm))
+	}
+	return sh, nil
 }
 
 // priceAmount reads a decimal currency amount. A string is parsed exactly (a
@@ -244,7 +264,7 @@ func (p *Price) readProtocols(v any) ([]string, error) {
 	if !ok {
 		return nil, fmt.Errorf("protocols is %s, not a list", kindOf(v))
 	}
-	var networks, payTos, schemes []string
+	var pins x402Pins
 	found := false
 	for _, item := range list {
 		switch x := item.(type) {
@@ -253,39 +273,11 @@ func (p *Price) readProtocols(v any) ([]string, error) {
 				found = true
 			}
 		case map[string]any:
-			var cfg any
-			isX402 := false
-			for k, v := range x {
-				if strings.EqualFold(k, "x402") {
-					cfg, isX402 = v, true
-				}
+			isX402, err := pins.read(x)
+			if err != nil {
+				return nil, err
 			}
-			if !isX402 {
-				continue
-			}
-			found = true
-			if cfg == nil {
-				continue
-			}
-			c, ok := cfg.(map[string]any)
-			if !ok {
-				return nil, fmt.Errorf("protocols x402 entry is %s, not an object", kindOf(cfg))
-			}
-			for _, f := range []struct {
-				key  string
-				re   *regexp.Regexp
-				dest *[]string
-			}{{"network", networkPattern, &networks}, {"payTo", payToPattern, &payTos}, {"scheme", schemePattern, &schemes}} {
-				fv, ok := c[f.key]
-				if !ok || fv == nil {
-					continue
-				}
-				s, ok := fv.(string)
-				if !ok || !f.re.MatchString(s) {
-					return nil, fmt.Errorf("protocols x402 %s %s is malformed", f.key, clip(fmt.Sprint(fv)))
-				}
-				*f.dest = append(*f.dest, s)
-			}
+			found = found || isX402
 		default:
 			return nil, fmt.Errorf("protocols entry is %s, not a string or object", kindOf(item))
 		}
@@ -294,20 +286,60 @@ func (p *Price) readProtocols(v any) ([]string, error) {
 		return nil, fmt.Errorf("%w: protocols do not include x402", errNoPrice)
 	}
 	var notes []string
-	p.Network = agreed(networks)
-	if p.Network == "" && len(networks) > 0 {
-		notes = append(notes, fmt.Sprintf("x402 networks %q differ; no network pinned", networks))
+	p.Network = agreed(pins.networks)
+	if p.Network == "" && len(pins.networks) > 0 {
+		notes = append(notes, fmt.Sprintf("x402 networks %q differ; no network pinned", pins.networks))
 	}
-	p.PayTo = agreed(payTos)
-	if p.PayTo == "" && len(payTos) > 0 {
-		notes = append(notes, fmt.Sprintf("x402 payTo addresses %q differ; no recipient pinned", payTos))
+	p.PayTo = agreed(pins.payTos)
+	if p.PayTo == "" && len(pins.payTos) > 0 {
+		notes = append(notes, fmt.Sprintf("x402 payTo addresses %q differ; no recipient pinned", pins.payTos))
 	}
-	if s := agreed(schemes); s != "" {
+	if s := agreed(pins.schemes); s != "" {
 		p.Scheme = s
-	} else if len(schemes) > 0 {
-		return nil, fmt.Errorf("protocols x402 name several schemes %q", schemes)
+	} else if len(pins.schemes) > 0 {
+		return nil, fmt.Errorf("protocols x402 name several schemes %q", pins.schemes)
 	}
 	return notes, nil
+}
+
+// x402Pins are the networks, recipients and schemes the x402 entries of
+// "protocols" name.
+type x402Pins struct {
+	networks, payTos, schemes []string
+}
+
+// read reads an object entry of "protocols": whether it is the x402 one
+// ({"x402": …}, any case), and what its value pins.
+func (pins *x402Pins) read(entry map[string]any) (isX402 bool, err error) {
+	var cfg any
+	for k, v := range entry {
+		if strings.EqualFold(k, "x402") {
+			cfg, isX402 = v, true
+		}
+	}
+	if !isX402 || cfg == nil {
+		return isX402, nil
+	}
+	c, ok := cfg.(map[string]any)
+	if !ok {
+		return true, fmt.Errorf("protocols x402 entry is %s, not an object", kindOf(cfg))
+	}
+	for _, f := range []struct {
+		key  string
+		re   *regexp.Regexp
+		dest *[]string
+	}{{"network", networkPattern, &pins.networks}, {"payTo", payToPattern, &pins.payTos}, {"scheme", schemePattern, &pins.schemes}} {
+		fv, ok := c[f.key]
+		if !ok || fv == nil {
+			continue
+		}
+		s, ok := fv.(string)
+		if !ok || !f.re.MatchString(s) {
+			return true, fmt.Errorf("protocols x402 %s %s is malformed", f.key, clip(fmt.Sprint(fv)))
+		}
+		*f.dest = append(*f.dest, s)
+	}
+	return true, nil
 }
 
 // price is the Price a probe read.
@@ -361,8 +393,99 @@ func kindOf(v any) string {
 	return fmt.Sprintf("a %T", v)
 }
 
-// clip makes spec text safe to quote in a message: one line, at most 64 runes.
-func clip(s string) string {
-	s, _ = capRunes(sanitizeLine(s), 64)
-	return s
+// price sets the operation's price: from the config's prices, else from a
+// probe, else the spec's (x-payment-info, or the discovery entry).
+func (b *builder) price(p *pending, e entry) {
+	spec, specErr := specPrice(p, e)
+	probed, configured := b.probedPrice(e), b.configuredPrice(e)
+	if specErr != nil {
+		if configured == nil && probed == nil {
+			p.notes = append(p.notes, fmt.Sprintf("x-payment-info: %v; no price is advertised, so toll will not pay for this operation", specErr))
+		} else {
+			p.notes = append(p.notes, fmt.Sprintf("x-payment-info: %v; the price from the config or a probe is used", specErr))
+		}
+	}
+	replaced := spec
+	if probed != nil {
+		replaced = probed
+	}
+	switch {
+	case configured != nil:
+		if replaced != nil {
+			// The config sets the amount; where to pay stays as the
+			// probe or the spec pinned it.
+			configured.Network, configured.PayTo, configured.AssetAddress = replaced.Network, replaced.PayTo, replaced.AssetAddress
+			configured.Scheme = replaced.Scheme
+			if replaced.Amount.Cmp(configured.Amount) != 0 || replaced.Mode != PriceFixed {
+				p.notes = append(p.notes, fmt.Sprintf("price %s from the config in place of %s from %s", configured.Display(), replaced.Display(), replaced.Source))
+			}
+		}
+		p.op.Price = configured
+	case probed != nil:
+		if spec != nil && (spec.Amount.Cmp(probed.Amount) != 0 || spec.Mode != PriceFixed) {
+			p.notes = append(p.notes, fmt.Sprintf("price %s from a probe in place of %s from %s", probed.Display(), spec.Display(), spec.Source))
+		}
+		p.op.Price = probed
+	default:
+		p.op.Price = spec
+	}
+}
+
+// specPrice is the price the document gives: the discovery entry's, else
+// the operation's x-payment-info (its notes go on p), else nil. An error
+// says why x-payment-info gives none.
+func specPrice(p *pending, e entry) (*Price, error) {
+	if e.price != nil {
+		return e.price, nil
+	}
+	v, ok := e.op.Extensions["x-payment-info"]
+	if !ok {
+		return nil, nil
+	}
+	price, notes, err := parsePaymentInfo(v)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range notes {
+		p.notes = append(p.notes, "x-payment-info: "+n)
+	}
+	return price, nil
+}
+
+// configKey returns how m names the operation: "METHOD /path", else its
+// operationId; ok is false when m names it neither way.
+func configKey[V any](m map[string]V, e entry) (string, bool) {
+	k := e.method + " " + e.path
+	if _, ok := m[k]; ok {
+		return k, true
+	}
+	if id := e.op.OperationID; id != "" {
+		if _, ok := m[id]; ok {
+			return id, true
+		}
+	}
+	return "", false
+}
+
+// probedPrice is the price a probe read for the operation, or nil.
+func (b *builder) probedPrice(e entry) *Price {
+	if k, ok := configKey(b.probes, e); ok {
+		return b.probes[k].price()
+	}
+	return nil
+}
+
+// configuredPrice is the price the config sets for the operation, or nil.
+func (b *builder) configuredPrice(e entry) *Price {
+	k, ok := configKey(b.prices, e)
+	if !ok {
+		return nil
+	}
+	return &Price{
+		Amount: b.prices[k],
+		Asset:  assetUSDC,
+		Scheme: "exact",
+		Mode:   PriceFixed,
+		Source: PriceFromConfig,
+	}
 }

@@ -3,7 +3,6 @@ package catalog
 import (
 	"bytes"
 	"encoding/json"
-	"net/url"
 	"strings"
 )
 
@@ -20,145 +19,177 @@ import (
 // into a part that would be dropped (a path, a response). The caller then
 // decodes the document whole.
 func prune(top []member) (out []member, ok bool) {
-	p := &pruner{keepCategory: make(map[string]bool)}
-	var comps []member
+	p := &pruner{keepCategory: make(map[string]bool), keptComps: make(map[string][]byte)}
+	kept, err := p.topLevel(top)
+	if err != nil {
+		return nil, false
+	}
+	if err := p.indexComponents(); err != nil {
+		return nil, false
+	}
+	// The references of what is kept decide which components stay.
+	for _, m := range kept {
+		if m.name != "components" {
+			p.scan(m.value)
+		}
+	}
+	for _, c := range p.comps {
+		switch c.name {
+		case "schemas", "parameters", "requestBodies":
+			p.scan(p.keptComps[c.name])
+		case "headers", "securitySchemes", "pathItems":
+			p.scan(c.value)
+		}
+	}
+	p.keepReferredCategories()
+	if !p.reachSchemas() || p.giveUp {
+		return nil, false
+	}
+	out = make([]member, 0, len(kept))
+	for _, m := range kept {
+		if m.name == "components" && isObject(m.value) {
+			m = member{m.name, p.components()}
+		}
+		out = append(out, m)
+	}
+	return out, true
+}
+
+// topLevel prunes the paths and drops the top-level members toll never
+// reads. It returns what is kept, and holds the members of components in
+// p.comps for indexComponents: the components member is rewritten last,
+// by components.
+func (p *pruner) topLevel(top []member) ([]member, error) {
 	kept := make([]member, 0, len(top))
 	for _, m := range top {
 		switch {
 		case m.name == "paths":
 			v, err := p.paths(m.value)
 			if err != nil {
-				return nil, false
+				return nil, err
 			}
 			kept = append(kept, member{m.name, v})
 		case m.name == "components":
-			if !isObject(m.value) {
-				kept = append(kept, m)
-				continue
+			if isObject(m.value) {
+				err := members(m.value, func(name string, value []byte) error {
+					p.comps = append(p.comps, member{name, value})
+					return nil
+				})
+				if err != nil {
+					return nil, err
+				}
 			}
-			if err := members(m.value, func(name string, value []byte) error {
-				comps = append(comps, member{name, value})
-				return nil
-			}); err != nil {
-				return nil, false
-			}
-			kept = append(kept, m) // rewritten below
+			kept = append(kept, m)
 		case m.name == "webhooks", m.name == "externalDocs", strings.HasPrefix(m.name, "x-"):
 		default:
 			kept = append(kept, m)
 		}
 	}
+	return kept, nil
+}
 
-	// The references of what is kept decide which components stay.
-	schemas := make(map[string][]byte)
-	var schemaOrder []string
-	keptComps := make(map[string][]byte)
-	for _, c := range comps {
+// indexComponents reads the component schemas by name, in order, and
+// prunes the component parameters and request bodies.
+func (p *pruner) indexComponents() error {
+	p.schemas = make(map[string][]byte)
+	for _, c := range p.comps {
 		switch c.name {
 		case "schemas":
 			if !isObject(c.value) {
-				keptComps[c.name] = c.value
+				p.keptComps[c.name] = c.value
 				continue
 			}
-			if err := members(c.value, func(name string, value []byte) error {
-				if _, dup := schemas[name]; !dup {
-					schemaOrder = append(schemaOrder, name)
+			err := members(c.value, func(name string, value []byte) error {
+				if _, dup := p.schemas[name]; !dup {
+					p.schemaOrder = append(p.schemaOrder, name)
 				}
-				schemas[name] = value
+				p.schemas[name] = value
 				return nil
-			}); err != nil {
-				return nil, false
+			})
+			if err != nil {
+				return err
 			}
 		case "parameters", "requestBodies":
 			v, err := p.mapOf(c.value, c.name)
 			if err != nil {
-				return nil, false
+				return err
 			}
-			keptComps[c.name] = v
+			p.keptComps[c.name] = v
 		}
 	}
-	for _, m := range kept {
-		if m.name != "components" {
-			p.scan(m.value)
-		}
-	}
-	for _, c := range comps {
-		switch c.name {
-		case "schemas", "parameters", "requestBodies":
-			p.scan(keptComps[c.name])
-		case "headers", "securitySchemes", "pathItems":
-			p.scan(c.value)
-		}
-	}
-	// Droppable categories something kept refers to stay, and what they
-	// refer to.
+	return nil
+}
+
+// keepReferredCategories keeps the droppable kinds of component something
+// kept refers to, and what they refer to, until nothing more is added.
+func (p *pruner) keepReferredCategories() {
 	for changed := true; changed && !p.giveUp; {
 		changed = false
-		for _, c := range comps {
+		for _, c := range p.comps {
 			if droppableComponent(c.name) && p.keepCategory[c.name] {
-				if _, done := keptComps[c.name]; !done {
-					keptComps[c.name] = c.value
+				if _, done := p.keptComps[c.name]; !done {
+					p.keptComps[c.name] = c.value
 					p.scan(c.value)
 					changed = true
 				}
 			}
 		}
 	}
-	// The schemas reached from what is kept, through schemas.
-	reached := make(map[string]bool)
+}
+
+// reachSchemas finds the component schemas reached from what is kept,
+// through schemas. It returns false when a reference names no schema
+// (kin-openapi will say it does not resolve).
+func (p *pruner) reachSchemas() bool {
+	p.reached = make(map[string]bool)
 	queue := p.schemaRefs
 	for len(queue) > 0 && !p.giveUp {
 		name := queue[0]
 		queue = queue[1:]
-		if reached[name] {
+		if p.reached[name] {
 			continue
 		}
-		raw, found := schemas[name]
+		raw, found := p.schemas[name]
 		if !found {
-			return nil, false // kin-openapi will say it does not resolve
+			return false
 		}
-		reached[name] = true
+		p.reached[name] = true
 		p.schemaRefs = nil
 		p.scan(raw)
 		queue = append(queue, p.schemaRefs...)
 	}
-	if p.giveUp {
-		return nil, false
-	}
+	return true
+}
 
-	out = make([]member, 0, len(kept))
-	for _, m := range kept {
-		if m.name != "components" || !isObject(m.value) {
-			out = append(out, m)
-			continue
-		}
-		var cb bytes.Buffer
-		cw := objectWriter{buf: &cb}
-		cw.open()
-		for _, c := range comps {
-			switch {
-			case c.name == "schemas" && isObject(c.value):
-				var sb bytes.Buffer
-				sw := objectWriter{buf: &sb}
-				sw.open()
-				for _, name := range schemaOrder {
-					if reached[name] {
-						sw.member(name, schemas[name])
-					}
+// components writes the pruned components object: the schemas reached, the
+// pruned parameters and request bodies, the droppable kinds kept, and the
+// other kinds as they were; no extensions.
+func (p *pruner) components() []byte {
+	var cb bytes.Buffer
+	cw := objectWriter{buf: &cb}
+	cw.open()
+	for _, c := range p.comps {
+		switch {
+		case c.name == "schemas" && isObject(c.value):
+			var sb bytes.Buffer
+			sw := objectWriter{buf: &sb}
+			sw.open()
+			for _, name := range p.schemaOrder {
+				if p.reached[name] {
+					sw.member(name, p.schemas[name])
 				}
-				sw.close()
-				cw.member(c.name, sb.Bytes())
-			case keptComps[c.name] != nil:
-				cw.member(c.name, keptComps[c.name])
-			case droppableComponent(c.name), strings.HasPrefix(c.name, "x-"):
-			default:
-				cw.member(c.name, c.value)
 			}
+			sw.close()
+			cw.member(c.name, sb.Bytes())
+		case p.keptComps[c.name] != nil:
+			cw.member(c.name, p.keptComps[c.name])
+		case droppableComponent(c.name), strings.HasPrefix(c.name, "x-"):
+		default:
+			cw.member(c.name, c.value)
 		}
-		cw.close()
-		out = append(out, member{m.name, cb.Bytes()})
 	}
-	return out, true
+	cw.close()
+	return cb.Bytes()
 }
 
 // droppableComponent reports the component kinds only responses, callbacks
@@ -181,6 +212,12 @@ type pruner struct {
 	schemaRefs   []string        // component schemas referred to, by name
 	keepCategory map[string]bool // droppable component kinds referred to
 	giveUp       bool            // a reference into a dropped part
+
+	comps       []member          // the members of components, in order
+	schemas     map[string][]byte // the component schemas by name
+	schemaOrder []string          // their names in order
+	keptComps   map[string][]byte // the components kept other than schemas, pruned, by kind
+	reached     map[string]bool   // the component schemas reached from what is kept
 }
 
 // scan records the local references in kept JSON.
@@ -191,15 +228,10 @@ func (p *pruner) scan(data []byte) {
 			p.giveUp = true // into paths or elsewhere: do not prune
 			return
 		}
-		kind, name, _ := strings.Cut(rest, "/")
+		kind, _, _ := strings.Cut(rest, "/")
 		switch {
 		case kind == "schemas":
-			seg, _, _ := strings.Cut(name, "/")
-			if u, err := url.PathUnescape(seg); err == nil {
-				seg = u
-			}
-			seg = strings.ReplaceAll(strings.ReplaceAll(seg, "~1", "/"), "~0", "~")
-			p.schemaRefs = append(p.schemaRefs, seg)
+			p.schemaRefs = append(p.schemaRefs, refTarget(ref, "#/components/schemas/"))
 		case droppableComponent(kind):
 			p.keepCategory[kind] = true
 		}

@@ -82,7 +82,7 @@ func errRefWork(total int) error {
 	return fmt.Errorf("%w: its schemas reach more than %d schemas through $refs in all: the document is built to be slow to resolve", ErrInvalidSpec, maxRefWork)
 }
 
-// refName returns the schema a local $ref names under prefix
+// refTarget returns the schema a local $ref names under prefix
 // ("#/components/schemas/" or "#/definitions/"), or "".
 func refTarget(ref, prefix string) string {
 	rest, ok := strings.CutPrefix(ref, prefix)
@@ -93,7 +93,13 @@ func refTarget(ref, prefix string) string {
 	if u, err := url.PathUnescape(seg); err == nil {
 		seg = u
 	}
-	return strings.ReplaceAll(strings.ReplaceAll(seg, "~1", "/"), "~0", "~")
+	return unescapeToken(seg)
+}
+
+// unescapeToken decodes a JSON Pointer reference token: "~1" is '/', "~0"
+// is '~' (RFC 6901, https://www.rfc-editor.org/rfc/rfc6901).
+func unescapeToken(s string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(s, "~1", "/"), "~0", "~")
 }
 
 // jsonRefGraph builds the graph of a JSON document: its component schemas

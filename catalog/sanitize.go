@@ -116,3 +116,29 @@ func isPriceLine(line string) bool {
 	t = strings.TrimLeft(t, " \t*_")
 	return strings.HasPrefix(t, ":")
 }
+
+// clip makes spec text safe to quote in a message: one line, at most 64 runes.
+func clip(s string) string {
+	s, _ = capRunes(sanitizeLine(s), 64)
+	return s
+}
+
+// oneLine makes an error text from the parser fit one line of a message: it
+// is sanitized, its lines joined with "; ", and capped.
+func oneLine(s string) string {
+	lines := strings.Split(sanitizeText(s), "\n")
+	kept := lines[:0]
+	for _, l := range lines {
+		if l = strings.Join(strings.Fields(l), " "); l != "" {
+			kept = append(kept, l)
+		}
+	}
+	s, _ = capRunes(strings.Join(kept, "; "), 500)
+	return s
+}
+
+// pathLabel is a path template fit to quote in a warning.
+func pathLabel(path string) string {
+	s, _ := capRunes(sanitizeLine(path), 120)
+	return s
+}

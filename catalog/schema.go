@@ -64,7 +64,9 @@ func (c *schemaConverter) note(format string, args ...any) {
 }
 
 // convert returns the JSON Schema for ref: a map, or a bool for a JSON
-// Schema boolean schema (OpenAPI 3.1).
+// Schema boolean schema (OpenAPI 3.1). The keywords are written by family:
+// annotations and types, numbers, strings, arrays, objects, then the
+// combinators, whose allOf is merged into the rest where that is exact.
 func (c *schemaConverter) convert(ref *openapi3.SchemaRef, depth int) any {
 	if ref == nil {
 		return map[string]any{}
@@ -95,6 +97,39 @@ func (c *schemaConverter) convert(ref *openapi3.SchemaRef, depth int) any {
 
 	out := make(map[string]any)
 	nullable := c.openapi30 && s.Nullable
+	c.annotations(out, s, nullable)
+	numberKeywords(out, s)
+	c.stringKeywords(out, s)
+	c.arrayKeywords(out, s, depth)
+	c.objectKeywords(out, s, depth)
+	allOf := c.combinators(out, s, depth)
+
+	// allOf is folded into the schema where that is exact (merge.go).
+	if len(allOf) > 0 {
+		out = c.mergeAllOf(out, allOf, name, c.checker.fresh(s))
+	}
+
+	// A 3.0 nullable schema without a type but with subschemas: the
+	// subschemas would refuse null, so allow it beside them, or in the
+	// schema itself when its allOf was merged and nothing else in it would
+	// refuse null.
+	nullableAnyOf := nullable && s.Type.Slice() == nil && (len(s.AllOf)+len(s.AnyOf)+len(s.OneOf) > 0 || s.Not != nil)
+	if nullableAnyOf && nullableInPlace(out) {
+		nullableAnyOf = false
+	}
+	if c.checker != nil {
+		c.checker.add(s, out)
+	}
+	if nullableAnyOf {
+		return map[string]any{"anyOf": []any{out, map[string]any{"type": "null"}}}
+	}
+	return out
+}
+
+// annotations writes the keywords of any type: the type itself (with null
+// for a 3.0 nullable schema), title, description, format, enum, const,
+// default and deprecated.
+func (c *schemaConverter) annotations(out map[string]any, s *openapi3.Schema, nullable bool) {
 	if types := s.Type.Slice(); len(types) > 0 {
 		if nullable && !slices.Contains(types, "null") {
 			types = append(slices.Clip(types), "null")
@@ -130,8 +165,12 @@ func (c *schemaConverter) convert(ref *openapi3.SchemaRef, depth int) any {
 	if s.Deprecated {
 		out["deprecated"] = true
 	}
+}
 
-	// Numbers. A 3.0 boolean exclusiveMinimum turns its minimum exclusive.
+// numberKeywords writes the bounds of a number. A 3.0 boolean
+// exclusiveMinimum turns its minimum exclusive; infinite and NaN bounds are
+// left out.
+func numberKeywords(out map[string]any, s *openapi3.Schema) {
 	if s.Min != nil && finite(*s.Min) {
 		if s.ExclusiveMin.Bool != nil && *s.ExclusiveMin.Bool {
 			out["exclusiveMinimum"] = *s.Min
@@ -155,8 +194,11 @@ func (c *schemaConverter) convert(ref *openapi3.SchemaRef, depth int) any {
 	if v := s.MultipleOf; v != nil && finite(*v) && *v > 0 {
 		out["multipleOf"] = *v
 	}
+}
 
-	// Strings.
+// stringKeywords writes the lengths, pattern and content keywords of a
+// string.
+func (c *schemaConverter) stringKeywords(out map[string]any, s *openapi3.Schema) {
 	if s.MinLength > 0 {
 		out["minLength"] = s.MinLength
 	}
@@ -174,8 +216,11 @@ func (c *schemaConverter) convert(ref *openapi3.SchemaRef, depth int) any {
 	if s.ContentEncoding != "" {
 		out["contentEncoding"] = clip(s.ContentEncoding)
 	}
+}
 
-	// Arrays.
+// arrayKeywords writes the keywords of an array: its items and their
+// bounds.
+func (c *schemaConverter) arrayKeywords(out map[string]any, s *openapi3.Schema, depth int) {
 	if s.Items != nil {
 		out["items"] = c.convert(s.Items, depth+1)
 	}
@@ -203,8 +248,12 @@ func (c *schemaConverter) convert(ref *openapi3.SchemaRef, depth int) any {
 	if v, ok := c.boolSchema(s.UnevaluatedItems, depth); ok {
 		out["unevaluatedItems"] = v
 	}
+}
 
-	// Objects.
+// objectKeywords writes the keywords of an object: its properties (without
+// the readOnly ones, which a request does not send), what is required of
+// them, and the rest.
+func (c *schemaConverter) objectKeywords(out map[string]any, s *openapi3.Schema, depth int) {
 	var readOnly []string
 	if len(s.Properties) > 0 {
 		props := make(map[string]any, len(s.Properties))
@@ -238,6 +287,16 @@ func (c *schemaConverter) convert(ref *openapi3.SchemaRef, depth int) any {
 	if v, ok := c.boolSchema(s.AdditionalProperties, depth); ok {
 		out["additionalProperties"] = v
 	}
+	c.objectMaps(out, s, depth)
+	if v, ok := c.boolSchema(s.UnevaluatedProperties, depth); ok {
+		out["unevaluatedProperties"] = v
+	}
+}
+
+// objectMaps writes the keywords of an object that map names or patterns
+// to schemas or lists: patternProperties (without the patterns Go cannot
+// compile), propertyNames, dependentSchemas and dependentRequired.
+func (c *schemaConverter) objectMaps(out map[string]any, s *openapi3.Schema, depth int) {
 	if len(s.PatternProperties) > 0 {
 		pp := make(map[string]any)
 		for _, k := range slices.Sorted(maps.Keys(s.PatternProperties)) {
@@ -266,15 +325,15 @@ func (c *schemaConverter) convert(ref *openapi3.SchemaRef, depth int) any {
 		}
 		out["dependentRequired"] = dr
 	}
-	if v, ok := c.boolSchema(s.UnevaluatedProperties, depth); ok {
-		out["unevaluatedProperties"] = v
-	}
+}
 
-	// Composition. oneOf becomes anyOf: OpenAPI 3.0 documents often list
-	// variants that overlap (a discriminator, dropped here, was meant to tell
-	// them apart), and as oneOf an argument matching two of them would be
-	// refused although the API accepts it. The API still validates.
-	var allOf []any
+// combinators writes anyOf, oneOf, not and if/then/else, and returns the
+// allOf branches for the caller to merge. oneOf becomes anyOf: OpenAPI 3.0
+// documents often list variants that overlap (a discriminator, dropped
+// here, was meant to tell them apart), and as oneOf an argument matching
+// two of them would be refused although the API accepts it. The API still
+// validates.
+func (c *schemaConverter) combinators(out map[string]any, s *openapi3.Schema, depth int) (allOf []any) {
 	if len(s.AllOf) > 0 {
 		allOf = c.list(s.AllOf, depth)
 	}
@@ -304,27 +363,7 @@ func (c *schemaConverter) convert(ref *openapi3.SchemaRef, depth int) any {
 	if s.DynamicRef != "" {
 		c.note("$dynamicRef %q is not followed; any value is accepted there", clip(s.DynamicRef))
 	}
-
-	// allOf is folded into the schema where that is exact (merge.go).
-	if len(allOf) > 0 {
-		out = c.mergeAllOf(out, allOf, name, c.checker.fresh(s))
-	}
-
-	// A 3.0 nullable schema without a type but with subschemas: the
-	// subschemas would refuse null, so allow it beside them, or in the
-	// schema itself when its allOf was merged and nothing else in it would
-	// refuse null.
-	nullableAnyOf := nullable && s.Type.Slice() == nil && (len(s.AllOf)+len(s.AnyOf)+len(s.OneOf) > 0 || s.Not != nil)
-	if nullableAnyOf && nullableInPlace(out) {
-		nullableAnyOf = false
-	}
-	if c.checker != nil {
-		c.checker.add(s, out)
-	}
-	if nullableAnyOf {
-		return map[string]any{"anyOf": []any{out, map[string]any{"type": "null"}}}
-	}
-	return out
+	return allOf
 }
 
 // cut writes the open schema that stands in for s where the converter stops.

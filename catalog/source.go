@@ -49,42 +49,59 @@ func isURL(source string) bool {
 // prepareSource reads the documents of one source. It returns one error per
 // spec that cannot be read, naming it.
 func prepareSource(ctx context.Context, source string, opts Options) ([]*prepared, []error) {
-	fail := func(name string, err error) []error {
-		return []error{fmt.Errorf("load %s: %w", sanitizeLine(name), err)}
-	}
 	if isURL(source) {
-		u, err := url.Parse(source)
+		p, err := prepareURL(ctx, source, opts)
 		if err != nil {
-			return nil, fail(source, fmt.Errorf("%w: not a URL", ErrURLNotAllowed))
-		}
-		name := u.Redacted()
-		if opts.AllowExternalRefs {
-			return nil, fail(name, fmt.Errorf("%w: allow_external_refs: applies to spec files and folders only; bundle a spec read from a URL into one document", ErrInvalidOptions))
-		}
-		data, final, err := fetch(ctx, u, opts.HTTPClient)
-		if err != nil {
-			return nil, fail(name, err)
-		}
-		p, err := prepare(ctx, data, origin{source: name, base: final}, opts)
-		if err != nil {
-			return nil, fail(name, err)
+			return nil, []error{err}
 		}
 		return []*prepared{p}, nil
 	}
 	fi, err := os.Stat(source)
 	if err != nil {
-		return nil, fail(source, unwrapPathError(err))
+		return nil, []error{loadError(source, unwrapPathError(err))}
 	}
-	if !fi.IsDir() {
-		p, err := prepareFile(ctx, source, opts)
-		if err != nil {
-			return nil, fail(source, err)
-		}
-		return []*prepared{p}, nil
+	if fi.IsDir() {
+		return prepareFolder(ctx, source, opts)
 	}
-	entries, err := os.ReadDir(source)
+	p, err := prepareFile(ctx, source, opts)
 	if err != nil {
-		return nil, fail(source, unwrapPathError(err))
+		return nil, []error{loadError(source, err)}
+	}
+	return []*prepared{p}, nil
+}
+
+// loadError says which spec could not be loaded, and why.
+func loadError(name string, err error) error {
+	return fmt.Errorf("load %s: %w", sanitizeLine(name), err)
+}
+
+// prepareURL fetches and prepares a spec given as a URL.
+func prepareURL(ctx context.Context, source string, opts Options) (*prepared, error) {
+	u, err := url.Parse(source)
+	if err != nil {
+		return nil, loadError(source, fmt.Errorf("%w: not a URL", ErrURLNotAllowed))
+	}
+	name := u.Redacted()
+	if opts.AllowExternalRefs {
+		return nil, loadError(name, fmt.Errorf("%w: allow_external_refs: applies to spec files and folders only; bundle a spec read from a URL into one document", ErrInvalidOptions))
+	}
+	data, final, err := fetch(ctx, u, opts.HTTPClient)
+	if err != nil {
+		return nil, loadError(name, err)
+	}
+	p, err := prepare(ctx, data, origin{source: name, base: final}, opts)
+	if err != nil {
+		return nil, loadError(name, err)
+	}
+	return p, nil
+}
+
+// prepareFolder prepares the spec files directly in a folder (see
+// LoadSource), in name order, with one error per file that cannot be read.
+func prepareFolder(ctx context.Context, dir string, opts Options) ([]*prepared, []error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, []error{loadError(dir, unwrapPathError(err))}
 	}
 	var out []*prepared
 	var errs []error
@@ -100,22 +117,22 @@ func prepareSource(ctx context.Context, source string, opts Options) ([]*prepare
 			continue
 		}
 		if err := ctx.Err(); err != nil {
-			return out, append(errs, fail(source, err)...)
+			return out, append(errs, loadError(dir, err))
 		}
-		path := filepath.Join(source, name)
+		path := filepath.Join(dir, name)
 		if fi, err := os.Stat(path); err == nil && fi.IsDir() {
 			continue
 		}
 		found++
 		p, err := prepareFile(ctx, path, opts)
 		if err != nil {
-			errs = append(errs, fail(path, err)...)
+			errs = append(errs, loadError(path, err))
 			continue
 		}
 		out = append(out, p)
 	}
 	if found == 0 {
-		return nil, fail(source, errors.New("the folder holds no *.yaml, *.yml or *.json file"))
+		return nil, []error{loadError(dir, errors.New("the folder holds no *.yaml, *.yml or *.json file"))}
 	}
 	return out, errs
 }

@@ -58,6 +58,8 @@ func TestImportGraph(t *testing.T) {
 		pkg       string
 		forbidden []string
 	}{
+		// catalog may import the leaves tools/money and tools/x402 (amounts, networks and
+		// requirements), and nothing else of tools.
 		{"catalog", []string{mcpgo, geth, bolt, module + "/wallet", module + "/ledger", module + "/tools", module + "/server"}},
 		{"wallet", []string{mcpgo, bolt, kin, module + "/catalog", module + "/ledger", module + "/tools", module + "/server",
 			geth + "/core/types", geth + "/crypto/kzg4844", geth + "/ethclient"}},

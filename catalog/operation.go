@@ -1,0 +1,251 @@
+package catalog
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/getkin/kin-openapi/openapi3"
+)
+
+// operation describes one operation; an error says why it cannot be a tool.
+// It only reads the builder: what it would say about the whole API goes in
+// pending.apiNotes.
+func (b *builder) operation(namespace string, e entry, st *opState) (*pending, error) {
+	path, item, method, op := e.path, e.item, e.method, e.op
+	if err := checkPath(path); err != nil {
+		return nil, err
+	}
+	if !methodPattern.MatchString(method) {
+		return nil, fmt.Errorf("method %q is not an HTTP method token", clip(method))
+	}
+	p := &pending{
+		key: e.key,
+		op: &Operation{
+			API:         namespace,
+			OperationID: sanitizeLine(op.OperationID),
+			Method:      method,
+			Path:        path,
+		},
+		notes: e.pnotes,
+	}
+	o := p.op
+	o.Title, o.Description = b.describe(p, op)
+	o.ServerURL = b.serverURL(p, item, op)
+	for _, t := range op.Tags {
+		if t, _ = capRunes(sanitizeLine(t), 64); t != "" && !slices.Contains(o.Tags, t) {
+			o.Tags = append(o.Tags, t)
+		}
+	}
+
+	conv := b.newConverter(st)
+	args := arguments{props: make(map[string]any)}
+	b.bodyArgument(p, op, conv, &args)
+	b.paramArguments(p, item, op, conv, &args)
+	o.Credentials = slices.Clone(b.opts.Credentials)
+	p.notes = append(p.notes, encodingNotes(o)...)
+	raw, err := args.schema(p, conv, st.checker)
+	if err != nil {
+		return nil, err
+	}
+	o.InputSchema = raw
+
+	b.price(p, e)
+	b.checkSecurity(p, op)
+	return p, nil
+}
+
+// arguments are the properties of an input schema in the making, and
+// those required.
+type arguments struct {
+	props    map[string]any
+	required []any
+}
+
+// bodyArgument adds the request body, if the operation has one toll can
+// send, as the argument "body". It comes first: it owns that name.
+func (b *builder) bodyArgument(p *pending, op *openapi3.Operation, conv *schemaConverter, args *arguments) {
+	o := p.op
+	if rb := op.RequestBody; rb != nil && rb.Value != nil {
+		if mt, media := pickMediaType(rb.Value.Content); media != nil {
+			o.Body = &Body{Arg: "body", MediaType: mt, Required: rb.Value.Required, Encoding: bodyEncoding(p, mt, media)}
+			args.props[o.Body.Arg] = describeProperty(conv.convert(media.Schema, 1), rb.Value.Description, false)
+			if o.Body.Required {
+				args.required = append(args.required, o.Body.Arg)
+			}
+		}
+	}
+}
+
+// schema writes the input schema: an object of the arguments, closed to
+// others. It notes on p what the converter changed, and records the root
+// with the checker.
+func (args arguments) schema(p *pending, conv *schemaConverter, checker *schemaChecker) (json.RawMessage, error) {
+	root := map[string]any{
+		"type":                 "object",
+		"properties":           args.props,
+		"additionalProperties": false,
+	}
+	if len(args.required) > 0 {
+		root["required"] = args.required
+	}
+	for _, n := range conv.notes {
+		p.notes = append(p.notes, "input schema: "+n)
+	}
+	if conv.dropped > 0 {
+		p.notes = append(p.notes, fmt.Sprintf("input schema: %d more changes not listed", conv.dropped))
+	}
+	raw, err := marshalSchema(root)
+	if err != nil {
+		return nil, fmt.Errorf("input schema: %s", oneLine(err.Error()))
+	}
+	checker.addRoot(root)
+	return raw, nil
+}
+
+// methodPattern matches the methods toll sends: the fixed ones and the
+// additional operations of OpenAPI 3.2, as upper-case letters, digits, '_' and '-'.
+var methodPattern = regexp.MustCompile(`^[A-Z][A-Z0-9_-]{0,31}$`)
+
+// checkPath refuses a path template that cannot be part of a URL as written.
+func checkPath(path string) error {
+	if !strings.HasPrefix(path, "/") {
+		return fmt.Errorf("path does not start with '/'")
+	}
+	for _, r := range path {
+		if r <= ' ' || r == 0x7f || r == '?' || r == '#' || (r >= 0x80 && sanitizeText(string(r)) == "") {
+			return fmt.Errorf("path has the character %q", r)
+		}
+	}
+	return nil
+}
+
+// describe writes the title and description of a tool from the summary and
+// description of its operation.
+func (b *builder) describe(p *pending, op *openapi3.Operation) (title, desc string) {
+	summary := sanitizeText(op.Summary)
+	if !isPriceLine(summary) {
+		title, _ = capRunes(sanitizeLine(summary), maxTitle)
+	}
+	var parts []string
+	if op.Deprecated {
+		parts = append(parts, "Deprecated operation.")
+	}
+	d := sanitizeText(op.Description)
+	if summary != "" && !strings.HasPrefix(d, summary) {
+		parts = append(parts, summary)
+	}
+	if d != "" {
+		parts = append(parts, d)
+	}
+	desc, removed := stripPriceLines(strings.Join(parts, "\n\n"))
+	if removed > 0 {
+		p.notes = append(p.notes, fmt.Sprintf("removed %d line(s) stating a price from the description: the price shown is the one toll advertises", removed))
+	}
+	if short, cut := capRunes(desc, b.opts.MaxDescription); cut {
+		p.notes = append(p.notes, fmt.Sprintf("description shortened from %d to %d characters", len([]rune(desc)), b.opts.MaxDescription))
+		desc = short
+	}
+	return title, desc
+}
+
+// serverURL is where the operation is sent: Options.BaseURL, or the first
+// server of the operation, its path item or the document, with its
+// variables set to their defaults.
+func (b *builder) serverURL(p *pending, item *openapi3.PathItem, op *openapi3.Operation) string {
+	if b.baseURL != "" {
+		return b.baseURL
+	}
+	servers := b.doc.Servers
+	switch {
+	case op.Servers != nil && len(*op.Servers) > 0:
+		servers = *op.Servers
+	case len(item.Servers) > 0:
+		servers = item.Servers
+	}
+	if len(servers) == 0 || servers[0] == nil {
+		p.apiNotes = append(p.apiNotes, "the document names no server: operations have no server URL (set a base URL)")
+		return ""
+	}
+	s := servers[0]
+	raw := s.URL
+	for _, name := range slices.Sorted(maps.Keys(s.Variables)) {
+		if v := s.Variables[name]; v != nil {
+			raw = strings.ReplaceAll(raw, "{"+name+"}", v.Default)
+		}
+	}
+	if b.base != nil {
+		if ref, err := url.Parse(raw); err == nil && ref.Scheme == "" && ref.Host == "" {
+			raw = b.base.ResolveReference(ref).String()
+		}
+	}
+	u, err := absoluteHTTPURL(raw)
+	if err != nil {
+		p.apiNotes = append(p.apiNotes, fmt.Sprintf("server URL not usable: %v; operations using it have no server URL (set a base URL)", err))
+		return ""
+	}
+	return u
+}
+
+// describeProperty puts a parameter's or body's description (and
+// deprecation) on its converted schema.
+func describeProperty(schema any, description string, deprecated bool) any {
+	d, _ := stripPriceLines(sanitizeText(description))
+	d, _ = capRunes(d, maxSchemaText)
+	if d == "" && !deprecated {
+		return schema
+	}
+	m, ok := schema.(map[string]any)
+	if !ok {
+		if schema == false {
+			return schema
+		}
+		m = make(map[string]any)
+	}
+	if d != "" {
+		m["description"] = d
+	}
+	if deprecated {
+		m["deprecated"] = true
+	}
+	return m
+}
+
+// pickMediaType chooses which of a body's media types toll sends: JSON
+// first, then forms, then text, then the first in sorted order. It returns
+// nil when content has no media type.
+func pickMediaType(content openapi3.Content) (string, *openapi3.MediaType) {
+	var keys []string
+	for k, v := range content {
+		if v != nil {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		return "", nil
+	}
+	slices.Sort(keys)
+	rank := func(k string) int {
+		base, _, _ := strings.Cut(strings.ToLower(k), ";")
+		base = strings.TrimSpace(base)
+		switch {
+		case base == "application/json":
+			return 0
+		case strings.HasSuffix(base, "+json") || strings.HasSuffix(base, "/json"):
+			return 1
+		case base == "application/x-www-form-urlencoded":
+			return 2
+		case base == "multipart/form-data":
+			return 3
+		case strings.HasPrefix(base, "text/"):
+			return 4
+		}
+		return 5
+	}
+	slices.SortStableFunc(keys, func(a, b string) int { return rank(a) - rank(b) })
+	return keys[0], content[keys[0]]
+}
