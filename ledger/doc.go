@@ -16,7 +16,8 @@
 //	reserved ──► voided             (final)
 //	unknown  ──► voided             (final)
 //
-// Any other change is ErrBadTransition.
+// Any other change is ErrBadTransition. Spends left reserved or unknown (a crash, a
+// lost answer) are resolved against the chain by package ledger/reconcile.
 //
 // # Invariants
 //

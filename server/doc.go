@@ -7,6 +7,15 @@
 // still spend.
 //
 // A call that fails (cap reached, payment refused, invalid arguments, API error) is a tool
-// result with isError and a message safe to show a model; Go errors are kept for bugs. In
-// stdio mode stdout carries only MCP JSON-RPC; logs go to the slog logger (stderr).
+// result with isError and a message safe to show a model; Go errors are kept for bugs.
+// Package tools returns typed errors (the rule or cap that refused, the amounts, whether a
+// payment left toll); this package phrases them for the model, with the hint a user acts
+// on ("raise the per-session cap in toll's configuration", "toll ledger reconcile"). A
+// failure inside toll shows the model a generic sentence; its detail goes to the log.
+//
+// Every amount in the JSON toll writes (the price in _meta, a paid call's receipt in
+// _meta["toll/receipt"], the budget tool's structured content) is a decimal string of
+// atomic units, with the token's decimals beside it (package tools/money).
+//
+// In stdio mode stdout carries only MCP JSON-RPC; logs go to the slog logger (stderr).
 package server
