@@ -247,12 +247,14 @@ func TestServeStopsOnInterrupt(t *testing.T) {
 	go func() {
 		done <- run(ctx, []string{"serve", weatherSpec, "--keystore", ks, "--ledger", filepath.Join(dir, "l.db")}, stdin, io.Discard, &stderr, getenv)
 	}()
-	for !strings.Contains(stderr.String(), "toll serving") {
-		select {
-		case err := <-done:
-			t.Fatalf("serve stopped before serving: %v\n%s", err, stderr.String())
-		case <-time.After(10 * time.Millisecond):
-		}
+	wait, stop := context.WithTimeout(t.Context(), 30*time.Second)
+	defer stop()
+	select {
+	case <-stderr.seen("toll serving"):
+	case err := <-done:
+		t.Fatalf("serve stopped before serving: %v\n%s", err, stderr.String())
+	case <-wait.Done():
+		t.Fatalf("serve did not start: %v\n%s", wait.Err(), stderr.String())
 	}
 	cancel()
 	if err := <-done; err != nil || exitCode(err, io.Discard) != 0 {
