@@ -1,7 +1,6 @@
 package tools
 
 import (
-	"path/filepath"
 	"testing"
 
 	"github.com/tollhq/toll/catalog"
@@ -28,18 +27,10 @@ func newLocalWorld(tb testing.TB, opts x402test.Options, funds int64) *localWorl
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { world.Close() })
-	w, err := wallet.Generate(wallet.Options{})
-	if err != nil {
-		tb.Fatal(err)
-	}
+	w, led := newPayer(tb)
 	if err := world.Fund(ctx, w.Address().Hex(), money.USDC(funds)); err != nil {
 		tb.Fatal(err)
 	}
-	led, err := ledger.Open(filepath.Join(tb.TempDir(), "ledger.db"), ledger.Options{})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { led.Close() })
 	return &localWorld{world: world, wallet: w, led: led}
 }
 
