@@ -173,7 +173,7 @@ func (cr *crashRig) world(t *testing.T, ignoreDisconnect bool) (*x402test.World,
 type worldEvents struct {
 	mu      sync.Mutex
 	msgs    []string
-	waiting []textWait // for a message starting with text
+	waiting waiters // for a message starting with their text
 }
 
 func (e *worldEvents) Enabled(context.Context, slog.Level) bool { return true }
@@ -183,15 +183,7 @@ func (e *worldEvents) Handle(_ context.Context, r slog.Record) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.msgs = append(e.msgs, r.Message)
-	still := e.waiting[:0]
-	for _, w := range e.waiting {
-		if strings.HasPrefix(r.Message, w.text) {
-			close(w.seen)
-		} else {
-			still = append(still, w)
-		}
-	}
-	e.waiting = still
+	e.waiting.release(func(prefix string) bool { return strings.HasPrefix(r.Message, prefix) })
 	return nil
 }
 
@@ -199,21 +191,17 @@ func (e *worldEvents) Handle(_ context.Context, r slog.Record) error {
 func (e *worldEvents) seen(prefix string) <-chan struct{} {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	ch := make(chan struct{})
-	for _, m := range e.msgs {
-		if strings.HasPrefix(m, prefix) {
-			close(ch)
-			return ch
-		}
-	}
-	e.waiting = append(e.waiting, textWait{prefix, ch})
-	return ch
+	return e.waiting.add(prefix, e.loggedLocked(prefix))
 }
 
 // logged reports whether a message starting with prefix has been logged.
 func (e *worldEvents) logged(prefix string) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	return e.loggedLocked(prefix)
+}
+
+func (e *worldEvents) loggedLocked(prefix string) bool {
 	return slices.ContainsFunc(e.msgs, func(m string) bool { return strings.HasPrefix(m, prefix) })
 }
 

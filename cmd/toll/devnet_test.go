@@ -27,25 +27,16 @@ func startDevnet(t *testing.T, bin string, extra ...string) (devnetInfo, *exec.C
 	t.Helper()
 	args := append([]string{"devnet", "--api-addr", "127.0.0.1:0", "--rpc-addr", "127.0.0.1:0", "--format", "json"}, extra...)
 	cmd := exec.Command(bin, args...)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr safeBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	lines, stderr := startLines(t, t.Context(), cmd)
 	t.Cleanup(func() {
 		if cmd.ProcessState == nil {
 			cmd.Process.Kill()
 			cmd.Wait()
 		}
 	})
+	// The first line is the JSON; nothing follows in JSON format.
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	// The first line is the JSON; the rest (nothing, in JSON format) is left unread.
-	lines := readLines(ctx, stdout)
 	var info devnetInfo
 	select {
 	case line, ok := <-lines:
@@ -58,7 +49,7 @@ func startDevnet(t *testing.T, bin string, extra ...string) (devnetInfo, *exec.C
 	case <-ctx.Done():
 		t.Fatalf("toll devnet did not start: %v; stderr:\n%s", ctx.Err(), stderr.String())
 	}
-	return info, cmd, &stderr
+	return info, cmd, stderr
 }
 
 // TestDevnet starts "toll devnet" as a subprocess of the built binary, reads its chain over
@@ -180,25 +171,13 @@ func TestDevnetUsageAndText(t *testing.T) {
 	}
 
 	// In-process, text: the endpoints people need, then it runs until the context ends.
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
 	var out safeBuffer
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"devnet", "--api-addr", "127.0.0.1:0", "--rpc-addr", "127.0.0.1:0", "--fund", otherAddr + "=0.5"}, strings.NewReader(""), &out, io.Discard, func(string) string { return "" })
-	}()
-	wait, stop := context.WithTimeout(t.Context(), 30*time.Second)
-	defer stop()
-	select {
-	case <-out.seen("Running until interrupted"):
-	case err := <-done:
-		t.Fatalf("devnet stopped before it was interrupted: %v\n%s", err, out.String())
-	case <-wait.Done():
-		t.Fatalf("no devnet output: %v\n%s", wait.Err(), out.String())
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Errorf("devnet: %v", err)
+	err := interruptWhen(t, &out, "Running until interrupted", func(ctx context.Context) error {
+		return run(ctx, []string{"devnet", "--api-addr", "127.0.0.1:0", "--rpc-addr", "127.0.0.1:0", "--fund", otherAddr + "=0.5"},
+			strings.NewReader(""), &out, io.Discard, func(string) string { return "" })
+	})
+	if err != nil {
+		t.Errorf("devnet: %v\n%s", err, out.String())
 	}
 	for _, want := range []string{"Chain ID", "84532 (eip155:84532", "RPC URL", "http://127.0.0.1:", "Token (USDC)", "Facilitator URL",
 		"Paid API URL", "Spec URL", "/openapi.yaml", "Funded", otherAddr + " with 0.5 USDC", "toll ledger reconcile --rpc eip155:84532=http://127.0.0.1:", "stopped"} {

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"maps"
 	"os/exec"
 	"path/filepath"
@@ -235,16 +233,7 @@ func TestStdoutIsOnlyJSONRPC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr safeBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	lines := readLines(ctx, stdout)
+	lines, stderr := startLines(t, ctx, cmd)
 	var got []string // every line toll wrote on stdout
 	// next returns the next line, or false once stdout is closed.
 	next := func() (string, bool) {
@@ -313,25 +302,6 @@ func TestStdoutIsOnlyJSONRPC(t *testing.T) {
 	if out := strings.Join(got, "\n"); !strings.Contains(out, `"remaining"`) {
 		t.Errorf("toll_budget result lacks the remaining budget:\n%s", out)
 	}
-}
-
-// readLines sends the lines read from r on the returned channel, which is closed at the
-// end of r. It stops early when ctx ends.
-func readLines(ctx context.Context, r io.Reader) <-chan string {
-	lines := make(chan string)
-	go func() {
-		defer close(lines)
-		sc := bufio.NewScanner(r)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			select {
-			case lines <- sc.Text():
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	return lines
 }
 
 type jsonRPCMessage struct {

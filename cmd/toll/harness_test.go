@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -84,27 +86,14 @@ func tollCrashBinary(t *testing.T) string { return crashBinary.build(t, "tollcra
 type safeBuffer struct {
 	mu      sync.Mutex
 	b       bytes.Buffer
-	waiting []textWait
-}
-
-type textWait struct {
-	text string
-	seen chan struct{}
+	waiting waiters
 }
 
 func (s *safeBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n, err := s.b.Write(p)
-	still := s.waiting[:0]
-	for _, w := range s.waiting {
-		if bytes.Contains(s.b.Bytes(), []byte(w.text)) {
-			close(w.seen)
-		} else {
-			still = append(still, w)
-		}
-	}
-	s.waiting = still
+	s.waiting.release(s.holds)
 	return n, err
 }
 
@@ -118,13 +107,95 @@ func (s *safeBuffer) String() string {
 func (s *safeBuffer) seen(text string) <-chan struct{} {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.waiting.add(text, s.holds(text))
+}
+
+// holds reports whether the buffer holds text. s.mu must be held.
+func (s *safeBuffer) holds(text string) bool { return bytes.Contains(s.b.Bytes(), []byte(text)) }
+
+// waiters are the channels a test waits on until something it expects is written, each
+// with the text it waits for. Their owner guards them.
+type waiters []waiter
+
+type waiter struct {
+	text string
+	done chan struct{}
+}
+
+// add returns a channel for text: closed at once when met, else by a later release.
+func (ws *waiters) add(text string, met bool) <-chan struct{} {
 	ch := make(chan struct{})
-	if bytes.Contains(s.b.Bytes(), []byte(text)) {
+	if met {
 		close(ch)
 	} else {
-		s.waiting = append(s.waiting, textWait{text, ch})
+		*ws = append(*ws, waiter{text, ch})
 	}
 	return ch
+}
+
+// release closes and drops the channels whose text met accepts.
+func (ws *waiters) release(met func(text string) bool) {
+	*ws = slices.DeleteFunc(*ws, func(w waiter) bool {
+		if met(w.text) {
+			close(w.done)
+			return true
+		}
+		return false
+	})
+}
+
+// startLines starts cmd with its stderr collected and its stdout read line by line: the
+// lines come on the returned channel, which is closed at the end of stdout. Reading stops
+// early when ctx ends.
+func startLines(t *testing.T, ctx context.Context, cmd *exec.Cmd) (<-chan string, *safeBuffer) {
+	t.Helper()
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr safeBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			select {
+			case lines <- sc.Text():
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return lines, &stderr
+}
+
+// interruptWhen runs run in a goroutine and, once out holds text, ends its context as
+// Ctrl-C does; it returns what run returned. The test fails if run returns first, or if
+// the text does not come within 30 s.
+func interruptWhen(t *testing.T, out *safeBuffer, text string, run func(ctx context.Context) error) error {
+	t.Helper()
+	ctx, interrupt := context.WithCancel(t.Context())
+	defer interrupt()
+	done := make(chan error, 1)
+	go func() { done <- run(ctx) }()
+	wait, stop := context.WithTimeout(t.Context(), 30*time.Second)
+	defer stop()
+	select {
+	case <-out.seen(text):
+	case err := <-done:
+		t.Fatalf("stopped before it was interrupted: %v\n%s", err, out.String())
+	case <-wait.Done():
+		interrupt()
+		<-done
+		t.Fatalf("no %q: %v\n%s", text, wait.Err(), out.String())
+	}
+	interrupt()
+	return <-done
 }
 
 // keyFiles is a fresh wallet in a light keystore file and its passphrase in another file,

@@ -242,22 +242,10 @@ func TestServeStopsOnInterrupt(t *testing.T) {
 	stdin, stdinW := io.Pipe() // a host that stays connected and says nothing
 	defer stdinW.Close()
 	var stderr safeBuffer
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"serve", weatherSpec, "--keystore", ks, "--ledger", filepath.Join(dir, "l.db")}, stdin, io.Discard, &stderr, getenv)
-	}()
-	wait, stop := context.WithTimeout(t.Context(), 30*time.Second)
-	defer stop()
-	select {
-	case <-stderr.seen("toll serving"):
-	case err := <-done:
-		t.Fatalf("serve stopped before serving: %v\n%s", err, stderr.String())
-	case <-wait.Done():
-		t.Fatalf("serve did not start: %v\n%s", wait.Err(), stderr.String())
-	}
-	cancel()
-	if err := <-done; err != nil || exitCode(err, io.Discard) != 0 {
+	err := interruptWhen(t, &stderr, "toll serving", func(ctx context.Context) error {
+		return run(ctx, []string{"serve", weatherSpec, "--keystore", ks, "--ledger", filepath.Join(dir, "l.db")}, stdin, io.Discard, &stderr, getenv)
+	})
+	if err != nil || exitCode(err, io.Discard) != 0 {
 		t.Errorf("serve after an interrupt: %v (exit %d)\n%s", err, exitCode(err, io.Discard), stderr.String())
 	}
 }
