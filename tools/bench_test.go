@@ -3,16 +3,11 @@ package tools
 import (
 	"encoding/json"
 	"fmt"
-	"net/http/httptest"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/tollhq/toll/catalog"
 	"github.com/tollhq/toll/ledger"
-	"github.com/tollhq/toll/tools/money"
 	"github.com/tollhq/toll/tools/x402test"
-	"github.com/tollhq/toll/wallet"
 )
 
 // BenchmarkPaidCallInstant is toll's own cost per paid call: two HTTP exchanges on
@@ -21,27 +16,8 @@ import (
 // parallel variant runs 8 calls at once (b.SetParallelism(4) on 2 cores).
 func BenchmarkPaidCallInstant(b *testing.B) {
 	api := &hostileAPI{unpaid: write402(good()), paid: settledOK}
-	srv := httptest.NewServer(api)
-	defer srv.Close()
-	w, err := wallet.Generate(wallet.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	led, err := ledger.Open(filepath.Join(b.TempDir(), "ledger.db"), ledger.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer led.Close()
-	c, err := New(Config{Wallet: w, Ledger: led, Policy: Policy{Networks: []string{"base-sepolia"}}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	op := &catalog.Operation{
-		API: "bench", Name: "bench_get", Method: "GET", ServerURL: srv.URL, Path: "/thing/{id}",
-		Params:      []catalog.Param{{Name: "id", In: "path", Arg: "id", Required: true}},
-		InputSchema: json.RawMessage(`{"type":"object","properties":{"id":{"type":"string"}},"required":["id"]}`),
-		Price:       &catalog.Price{Amount: money.USDC(1000), Asset: "USDC", Scheme: "exact", Mode: "fixed"},
-	}
+	f := serveFixture(b, api, Policy{Networks: []string{"base-sepolia"}})
+	c, op := f.client, f.op
 	args := json.RawMessage(`{"id":"1"}`)
 	one := func() error {
 		res, err := c.Call(b.Context(), Call{Op: op, Arguments: args, Session: "bench"})

@@ -105,17 +105,9 @@ type fixture struct {
 	op     *catalog.Operation
 }
 
-func newFixture(t *testing.T, url string, pol Policy) *fixture {
+func newFixture(t testing.TB, url string, pol Policy) *fixture {
 	t.Helper()
-	w, err := wallet.Generate(wallet.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	led, err := ledger.Open(filepath.Join(t.TempDir(), "ledger.db"), ledger.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { led.Close() })
+	w, led := newPayer(t)
 	if pol.Networks == nil {
 		pol.Networks = []string{"eip155:84532"}
 	}
@@ -130,6 +122,31 @@ func newFixture(t *testing.T, url string, pol Policy) *fixture {
 		Price:       &catalog.Price{Amount: money.USDC(1000), Asset: "USDC", Scheme: "exact", Mode: "fixed"},
 	}
 	return &fixture{client: c, ledger: led, wallet: w, op: op}
+}
+
+// newPayer is a fresh wallet and a ledger file in the test's temporary directory, closed
+// when the test ends.
+func newPayer(tb testing.TB) (*wallet.Wallet, *ledger.Ledger) {
+	tb.Helper()
+	w, err := wallet.Generate(wallet.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	led, err := ledger.Open(filepath.Join(tb.TempDir(), "ledger.db"), ledger.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { led.Close() })
+	return w, led
+}
+
+// serveFixture serves api over HTTP until the test ends and returns a fixture whose
+// operation calls it.
+func serveFixture(t testing.TB, api http.Handler, pol Policy) *fixture {
+	t.Helper()
+	srv := httptest.NewServer(api)
+	t.Cleanup(srv.Close)
+	return newFixture(t, srv.URL, pol)
 }
 
 func (f *fixture) call(t *testing.T) (*Result, error) {
@@ -165,9 +182,7 @@ func TestHostile402Refused(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			api := &hostileAPI{unpaid: write402(tt.reqs...), paid: settledOK}
-			srv := httptest.NewServer(api)
-			defer srv.Close()
-			f := newFixture(t, srv.URL, Policy{})
+			f := serveFixture(t, api, Policy{})
 			if tt.mutate != nil {
 				tt.mutate(f)
 			}
@@ -238,9 +253,7 @@ func TestDecoyFirstPaysTheOneThatFits(t *testing.T) {
 	decoy := v1Requirement("5000", "base-sepolia", testUSDC, otherAddr, 60, `{"name":"USDC","version":"2"}`)
 	cheaper := v1Requirement("800", "base-sepolia", testUSDC, testPayTo, 60, `{"name":"USDC","version":"2"}`)
 	api := &hostileAPI{unpaid: write402(decoy, good(), cheaper), paid: settledOK}
-	srv := httptest.NewServer(api)
-	defer srv.Close()
-	f := newFixture(t, srv.URL, Policy{})
+	f := serveFixture(t, api, Policy{})
 	res, err := f.call(t)
 	if err != nil {
 		t.Fatal(err)
@@ -264,9 +277,7 @@ func TestDecoyFirstPaysTheOneThatFits(t *testing.T) {
 func TestAuthorizationWindowIsCapped(t *testing.T) {
 	year := v1Requirement("1000", "base-sepolia", testUSDC, testPayTo, 365*24*3600, `{"name":"USDC","version":"2"}`)
 	api := &hostileAPI{unpaid: write402(year), paid: settledOK}
-	srv := httptest.NewServer(api)
-	defer srv.Close()
-	f := newFixture(t, srv.URL, Policy{MaxWindow: 2 * time.Minute})
+	f := serveFixture(t, api, Policy{MaxWindow: 2 * time.Minute})
 	start := time.Now()
 	if _, err := f.call(t); err != nil {
 		t.Fatal(err)
@@ -310,9 +321,7 @@ func TestNoSecondPayment(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			api := &hostileAPI{unpaid: write402(good()), paid: tt.paid}
-			srv := httptest.NewServer(api)
-			defer srv.Close()
-			f := newFixture(t, srv.URL, Policy{})
+			f := serveFixture(t, api, Policy{})
 			res, err := f.call(t)
 			if tt.wantErr {
 				var perr *PaymentError
@@ -339,9 +348,7 @@ func TestNoSecondPayment(t *testing.T) {
 
 func TestInvalidArgumentsSendNothing(t *testing.T) {
 	var hits atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
-	defer srv.Close()
-	f := newFixture(t, srv.URL, Policy{})
+	f := serveFixture(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }), Policy{})
 	for _, args := range []string{`{}`, `{"id":5}`, `{"id":"1","extra":true}`, `[1]`, `{"id":`} {
 		_, err := f.client.Call(t.Context(), Call{Op: f.op, Arguments: json.RawMessage(args)})
 		if !errors.Is(err, ErrInvalidArguments) {
@@ -354,16 +361,14 @@ func TestInvalidArgumentsSendNothing(t *testing.T) {
 }
 
 func TestNot402IsPassedThrough(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	f := serveFixture(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.EscapedPath() != "/thing/a%2Fb%20c" {
 			http.Error(w, "bad path "+r.URL.EscapedPath(), 400)
 			return
 		}
 		w.WriteHeader(404)
 		w.Write([]byte(strings.Repeat("x", 100)))
-	}))
-	defer srv.Close()
-	f := newFixture(t, srv.URL, Policy{})
+	}), Policy{})
 	c, err := New(Config{Wallet: f.wallet, Ledger: f.ledger, Policy: Policy{Networks: []string{"base-sepolia"}}, MaxResponseBytes: 10})
 	if err != nil {
 		t.Fatal(err)
@@ -395,9 +400,7 @@ func TestV2EchoesAcceptedAndPaysOnce(t *testing.T) {
 			w.Write([]byte(`{"v":2}`))
 		},
 	}
-	srv := httptest.NewServer(api)
-	defer srv.Close()
-	f := newFixture(t, srv.URL, Policy{})
+	f := serveFixture(t, api, Policy{})
 	res, err := f.call(t)
 	if err != nil {
 		t.Fatal(err)
@@ -422,9 +425,7 @@ func TestCredentialsAreSentNotRecorded(t *testing.T) {
 		got.header, got.query = r.Header.Get("X-Api-Key"), r.URL.Query().Get("api_key")
 		settledOK(w, r)
 	}}
-	srv := httptest.NewServer(api)
-	defer srv.Close()
-	f := newFixture(t, srv.URL, Policy{})
+	f := serveFixture(t, api, Policy{})
 	var logs strings.Builder
 	c, err := New(Config{
 		Wallet: f.wallet, Ledger: f.ledger, Policy: Policy{Networks: []string{"base-sepolia"}},

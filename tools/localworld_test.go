@@ -1,12 +1,11 @@
 package tools
 
 import (
-	"math/big"
-	"path/filepath"
 	"testing"
 
 	"github.com/tollhq/toll/catalog"
 	"github.com/tollhq/toll/ledger"
+	"github.com/tollhq/toll/tools/money"
 	"github.com/tollhq/toll/tools/x402test"
 	"github.com/tollhq/toll/wallet"
 )
@@ -28,18 +27,10 @@ func newLocalWorld(tb testing.TB, opts x402test.Options, funds int64) *localWorl
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { world.Close() })
-	w, err := wallet.Generate(wallet.Options{})
-	if err != nil {
+	w, led := newPayer(tb)
+	if err := world.Fund(ctx, w.Address().Hex(), money.USDC(funds)); err != nil {
 		tb.Fatal(err)
 	}
-	if err := world.Fund(ctx, w.Address().Hex(), big.NewInt(funds)); err != nil {
-		tb.Fatal(err)
-	}
-	led, err := ledger.Open(filepath.Join(tb.TempDir(), "ledger.db"), ledger.Options{})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { led.Close() })
 	return &localWorld{world: world, wallet: w, led: led}
 }
 
@@ -59,7 +50,7 @@ func (lw *localWorld) ops(tb testing.TB, baseURL string) map[string]*catalog.Ope
 }
 
 // balance is the payer's token balance on the world's chain.
-func (lw *localWorld) balance(tb testing.TB) *big.Int {
+func (lw *localWorld) balance(tb testing.TB) money.Amount {
 	tb.Helper()
 	b, err := lw.world.BalanceOf(tb.Context(), lw.wallet.Address().Hex())
 	if err != nil {

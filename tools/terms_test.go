@@ -4,14 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"net/http/httptest"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/tollhq/toll/ledger"
-	"github.com/tollhq/toll/wallet"
 )
 
 // TestTermsCacheOneRoundTrip: a repeat call within the time to live pays with its first
@@ -38,20 +35,12 @@ func TestTermsCacheOneRoundTrip(t *testing.T) {
 			settledOK(w, r)
 		},
 	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	f := serveFixture(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		requests.Add(1)
 		api.ServeHTTP(w, r)
-	}))
-	defer srv.Close()
+	}), Policy{})
 	now := time.Unix(1_800_000_000, 0)
-	f := newFixture(t, srv.URL, Policy{})
-	w, _ := wallet.Generate(wallet.Options{})
-	led, err := ledger.Open(filepath.Join(t.TempDir(), "l.db"), ledger.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer led.Close()
-	c, err := New(Config{Wallet: w, Ledger: led, Policy: Policy{Networks: []string{"base-sepolia"}}, TermsTTL: time.Minute, Now: func() time.Time { return now }})
+	c, err := New(Config{Wallet: f.wallet, Ledger: f.ledger, Policy: Policy{Networks: []string{"base-sepolia"}}, TermsTTL: time.Minute, Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +73,7 @@ func TestTermsCacheOneRoundTrip(t *testing.T) {
 	if n := api.count(); n != 5 {
 		t.Errorf("%d payments sent in 5 calls, want 5 (one per call)", n)
 	}
-	spends, err := led.Spends(t.Context())
+	spends, err := f.ledger.Spends(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}

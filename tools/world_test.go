@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"math/big"
 	"sync"
 	"testing"
 
@@ -65,8 +64,8 @@ func TestConcurrentPaidCallsOnLocalWorld(t *testing.T) {
 	if paid != capCalls || refused != calls-capCalls {
 		t.Errorf("paid %d, refused %d; want %d and %d", paid, refused, capCalls, calls-capCalls)
 	}
-	if spent := new(big.Int).Sub(payerBefore, lw.balance(t)); spent.Int64() != price*capCalls {
-		t.Errorf("chain: payer spent %s, want %d", spent, price*capCalls)
+	if spent := payerBefore.Sub(lw.balance(t)); spent.Cmp(money.USDC(price*capCalls)) != 0 {
+		t.Errorf("chain: payer spent %s, want %s", spent, money.USDC(price*capCalls))
 	}
 	spends, err := led.Spends(ctx)
 	if err != nil {

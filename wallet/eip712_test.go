@@ -57,20 +57,7 @@ func TestDomainSeparator(t *testing.T) {
 func TestSpecVector(t *testing.T) {
 	d := sepoliaDomain(t)
 	a := specAuthorization(t, specFrom)
-	sh, err := structHash(a)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := hex.EncodeToString(sh[:]); got != specStructHash {
-		t.Errorf("structHash = %s, want %s", got, specStructHash)
-	}
-	digest, err := Digest(d, a)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := hex.EncodeToString(digest[:]); got != specDigest {
-		t.Errorf("Digest = %s, want %s", got, specDigest)
-	}
+	wantHashes(t, d, a, specStructHash, specDigest)
 	sig := mustHex(t, specSignature)
 	got, err := Recover(d, a, sig)
 	if err != nil {
@@ -94,6 +81,26 @@ func TestSpecVector(t *testing.T) {
 	}
 	if h := other.Hex(); !strings.HasPrefix(h, "0xED07") || !strings.HasSuffix(h, "ad7e") {
 		t.Errorf("under name %q Recover = %s, want 0xED07…ad7e", wrong.Name, h)
+	}
+}
+
+// wantHashes checks a's EIP-712 struct hash, and its digest under d, against hex
+// vectors.
+func wantHashes(t *testing.T, d Domain, a Authorization, structHex, digestHex string) {
+	t.Helper()
+	sh, err := structHash(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := hex.EncodeToString(sh[:]); got != structHex {
+		t.Errorf("structHash = %s, want %s", got, structHex)
+	}
+	digest, err := Digest(d, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := hex.EncodeToString(digest[:]); got != digestHex {
+		t.Errorf("Digest = %s, want %s", got, digestHex)
 	}
 }
 

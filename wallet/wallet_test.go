@@ -39,20 +39,7 @@ func TestKnownKeyVector(t *testing.T) {
 	if got := hex.EncodeToString(sep[:]); got != baseSepoliaSep {
 		t.Errorf("domainSeparator = %s, want %s", got, baseSepoliaSep)
 	}
-	sh, err := structHash(a)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := hex.EncodeToString(sh[:]); got != hardhatStructHash {
-		t.Errorf("structHash = %s, want %s", got, hardhatStructHash)
-	}
-	digest, err := Digest(d, a)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := hex.EncodeToString(digest[:]); got != hardhatDigest {
-		t.Errorf("Digest = %s, want %s", got, hardhatDigest)
-	}
+	wantHashes(t, d, a, hardhatStructHash, hardhatDigest)
 	sig, err := w.Sign(t.Context(), d, a)
 	if err != nil {
 		t.Fatal(err)

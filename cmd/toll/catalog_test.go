@@ -109,7 +109,7 @@ func TestConfigFile(t *testing.T) {
 func TestCatalogProbe(t *testing.T) {
 	s := newE2E(t)
 	out := filepath.Join(s.dir, "probes.json")
-	before := s.balance(t, s.payer)
+	before := s.balance(t, s.payer.Hex())
 	stdout, stderr, err := runTest(t, nil, "catalog", "probe", "--out", out,
 		"--args", `weather_demo_getWeather={"city":"Oslo"}`, "--args", `getClimateHistory={"city":"Rome"}`, s.spec)
 	if err != nil {
@@ -136,7 +136,7 @@ func TestCatalogProbe(t *testing.T) {
 			t.Errorf("createReport (not probed) lost its spec price: %s", line)
 		}
 	}
-	if after := s.balance(t, s.payer); after.Cmp(before) != 0 {
+	if after := s.balance(t, s.payer.Hex()); after.Cmp(before) != 0 {
 		t.Errorf("probing moved money: %s → %s", before, after)
 	}
 	if n := len(s.world.Settlements()); n != 0 {

@@ -133,7 +133,7 @@ func (d *demo) startToll(ctx context.Context) error {
 		return err
 	}
 	d.payer = w.Address().Hex()
-	if err := d.world.Fund(ctx, d.payer, d.funding.Atomic()); err != nil {
+	if err := d.world.Fund(ctx, d.payer, d.funding); err != nil {
 		return fmt.Errorf("fund the demo wallet: %w", err)
 	}
 	if d.ledgerPath == "" {
@@ -372,7 +372,7 @@ func (d *demo) balances(ctx context.Context, payTo string) ([2]money.Amount, err
 	if err != nil {
 		return [2]money.Amount{}, err
 	}
-	return [2]money.Amount{money.New(a, x402test.TokenDecimals), money.New(b, x402test.TokenDecimals)}, nil
+	return [2]money.Amount{a, b}, nil
 }
 
 func clip(s string, n int) string {

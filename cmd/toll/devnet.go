@@ -38,8 +38,8 @@ type devnetInfo struct {
 }
 
 type devnetFunded struct {
-	Address string `json:"address"`
-	Amount  string `json:"amount"` // atomic units (6 decimals)
+	Address string       `json:"address"`
+	Amount  money.Amount `json:"amount"` // JSON: atomic units (6 decimals), "2500000"
 }
 
 // devnetCmd is "toll devnet": the local x402 world for other processes, until interrupted.
@@ -78,7 +78,7 @@ toll serve, toll ledger reconcile or any x402 client at it. No network, no real 
 // grant is test USDC to mint at start.
 type grant struct {
 	addr   wallet.Address
-	amount *big.Int
+	amount money.Amount
 }
 
 // grants reads the --fund values.
@@ -97,7 +97,7 @@ func (d *devnetCmd) grants() ([]grant, error) {
 		if err != nil || v.Sign() <= 0 {
 			return nil, usagef("--fund %q: the amount must be a positive USDC amount such as 10 or 0.5", f)
 		}
-		grants = append(grants, grant{a, v.Atomic()})
+		grants = append(grants, grant{a, v})
 	}
 	return grants, nil
 }
@@ -124,7 +124,7 @@ func (d *devnetCmd) run(ctx context.Context) error {
 		if err := world.Fund(ctx, g.addr.Hex(), g.amount); err != nil {
 			return fmt.Errorf("fund %s: %w", g.addr.Hex(), err)
 		}
-		info.Funded = append(info.Funded, devnetFunded{Address: g.addr.Hex(), Amount: g.amount.String()})
+		info.Funded = append(info.Funded, devnetFunded{Address: g.addr.Hex(), Amount: g.amount})
 	}
 	if d.format.value == "json" {
 		err = json.NewEncoder(d.stdout).Encode(info)
@@ -168,8 +168,7 @@ func writeDevnetInfo(w io.Writer, info devnetInfo) error {
 	fmt.Fprintf(tw, "  Spec URL\t%s\n", info.SpecURL)
 	fmt.Fprintf(tw, "  Payments go to\t%s\n", info.PayTo)
 	for _, f := range info.Funded {
-		v, _ := money.ParseAtomic(f.Amount, x402test.TokenDecimals)
-		fmt.Fprintf(tw, "  Funded\t%s with %s USDC\n", f.Address, v)
+		fmt.Fprintf(tw, "  Funded\t%s with %s USDC\n", f.Address, f.Amount)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

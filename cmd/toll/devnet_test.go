@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,10 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mark3labs/mcp-go/client"
-	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
 
+	"github.com/tollhq/toll/tools/money"
 	"github.com/tollhq/toll/tools/x402test"
 	"github.com/tollhq/toll/wallet"
 	"github.com/tollhq/toll/wallet/onchain"
@@ -29,30 +27,16 @@ func startDevnet(t *testing.T, bin string, extra ...string) (devnetInfo, *exec.C
 	t.Helper()
 	args := append([]string{"devnet", "--api-addr", "127.0.0.1:0", "--rpc-addr", "127.0.0.1:0", "--format", "json"}, extra...)
 	cmd := exec.Command(bin, args...)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr safeBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	lines, stderr := startLines(t, t.Context(), cmd)
 	t.Cleanup(func() {
 		if cmd.ProcessState == nil {
 			cmd.Process.Kill()
 			cmd.Wait()
 		}
 	})
-	lines := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		if sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-		io.Copy(io.Discard, stdout)
-	}()
+	// The first line is the JSON; nothing follows in JSON format.
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
 	var info devnetInfo
 	select {
 	case line, ok := <-lines:
@@ -62,10 +46,10 @@ func startDevnet(t *testing.T, bin string, extra ...string) (devnetInfo, *exec.C
 		if err := json.Unmarshal([]byte(line), &info); err != nil {
 			t.Fatalf("toll devnet output %q: %v", line, err)
 		}
-	case <-time.After(30 * time.Second):
-		t.Fatalf("toll devnet did not start within 30 s; stderr:\n%s", stderr.String())
+	case <-ctx.Done():
+		t.Fatalf("toll devnet did not start: %v; stderr:\n%s", ctx.Err(), stderr.String())
 	}
-	return info, cmd, &stderr
+	return info, cmd, stderr
 }
 
 // TestDevnet starts "toll devnet" as a subprocess of the built binary, reads its chain over
@@ -77,17 +61,13 @@ func TestDevnet(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	dir := t.TempDir()
-	keystore, passFile := filepath.Join(dir, "key.json"), filepath.Join(dir, "pass.txt")
-	w := createKeystore(t, keystore, "devnet passphrase")
-	if err := os.WriteFile(passFile, []byte("devnet passphrase\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	payer := w.Address()
+	kf := newKeyFiles(t, dir, "devnet passphrase")
+	payer := kf.payer
 
 	info, devnet, devnetErr := startDevnet(t, bin, "--fund", payer.Hex()+"=2.5")
 	if info.ChainID != "84532" || info.Network != "eip155:84532" || info.NetworkV1 != "base-sepolia" ||
 		!strings.HasPrefix(info.RPCURL, "http://127.0.0.1:") || !strings.HasPrefix(info.APIURL, "http://127.0.0.1:") ||
-		info.SpecURL != info.APIURL+"/openapi.yaml" || len(info.Funded) != 1 || info.Funded[0].Amount != "2500000" {
+		info.SpecURL != info.APIURL+"/openapi.yaml" || len(info.Funded) != 1 || info.Funded[0].Amount.Cmp(money.USDC(2_500_000)) != 0 {
 		t.Fatalf("toll devnet printed %+v", info)
 	}
 
@@ -125,24 +105,13 @@ func TestDevnet(t *testing.T) {
 
 	// toll serve pays the devnet's API.
 	ledgerFile := filepath.Join(dir, "ledger.db")
-	var serveErr safeBuffer
-	c, err := client.NewStdioMCPClientWithOptions(bin, nil, []string{"serve", "--spec", specFile, "--keystore", keystore,
-		"--passphrase-file", passFile, "--ledger", ledgerFile, "--network", info.Network, "--asset", info.Token},
-		transport.WithCommandStderrWriter(&serveErr))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, _, serveErr := serveMCP(t, ctx, bin, nil, []string{"serve", "--spec", specFile, "--keystore", kf.keystore,
+		"--passphrase-file", kf.passFile, "--ledger", ledgerFile, "--network", info.Network, "--asset", info.Token})
 	defer func() {
 		if t.Failed() {
 			t.Logf("toll serve stderr:\n%s\ntoll devnet stderr:\n%s", serveErr.String(), devnetErr.String())
 		}
 	}()
-	var init mcp.InitializeRequest
-	init.Params.ProtocolVersion = mcp.ProtocolVersion20250618
-	init.Params.ClientInfo = mcp.Implementation{Name: "devnet-test", Version: "1"}
-	if _, err := c.Initialize(ctx, init); err != nil {
-		t.Fatalf("initialize: %v", err)
-	}
 	weather := toolFor(t, ctx, c, "GET /weather/{city}")
 	var req mcp.CallToolRequest
 	req.Params.Name = weather
@@ -152,7 +121,6 @@ func TestDevnet(t *testing.T) {
 		t.Fatalf("paid call: %v %+v", err, res)
 	}
 	c.Close()
-	waitForLedger(t, ledgerFile)
 	if bal, err := rpc.BalanceOf(ctx, token, payer); err != nil || bal.Int64() != 2_500_000-x402test.PriceWeather {
 		t.Errorf("balance after one paid call = %v, %v; want %d", bal, err, 2_500_000-x402test.PriceWeather)
 	}
@@ -174,31 +142,16 @@ func TestDevnet(t *testing.T) {
 		if err != nil {
 			t.Errorf("toll devnet after an interrupt: %v\n%s", err, devnetErr.String())
 		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("toll devnet did not stop within 15 s of an interrupt")
+	case <-ctx.Done():
+		t.Fatalf("toll devnet did not stop after an interrupt: %v", ctx.Err())
 	}
 	if _, err := rpc.ChainID(ctx); err == nil {
 		t.Error("the devnet's JSON-RPC still answers after it stopped")
 	}
 }
 
-// toolFor finds the MCP tool name of an operation ("GET /weather/{city}").
-func toolFor(t *testing.T, ctx context.Context, c *client.Client, operation string) string {
-	t.Helper()
-	list, err := c.ListTools(ctx, mcp.ListToolsRequest{})
-	if err != nil {
-		t.Fatalf("tools/list: %v", err)
-	}
-	for _, tool := range list.Tools {
-		if tool.Meta != nil && tool.Meta.AdditionalFields["toll/operation"] == operation {
-			return tool.Name
-		}
-	}
-	t.Fatalf("no tool for %s", operation)
-	return ""
-}
-
 func TestDevnetUsageAndText(t *testing.T) {
+	const otherAddr = "0x1111111111111111111111111111111111111111"
 	for _, tt := range []struct {
 		args []string
 		want string
@@ -218,24 +171,16 @@ func TestDevnetUsageAndText(t *testing.T) {
 	}
 
 	// In-process, text: the endpoints people need, then it runs until the context ends.
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
 	var out safeBuffer
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"devnet", "--api-addr", "127.0.0.1:0", "--rpc-addr", "127.0.0.1:0"}, strings.NewReader(""), &out, io.Discard, func(string) string { return "" })
-	}()
-	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(out.String(), "Running until interrupted"); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no devnet output within 30 s:\n%s", out.String())
-		}
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Errorf("devnet: %v", err)
+	err := interruptWhen(t, &out, "Running until interrupted", func(ctx context.Context) error {
+		return run(ctx, []string{"devnet", "--api-addr", "127.0.0.1:0", "--rpc-addr", "127.0.0.1:0", "--fund", otherAddr + "=0.5"},
+			strings.NewReader(""), &out, io.Discard, func(string) string { return "" })
+	})
+	if err != nil {
+		t.Errorf("devnet: %v\n%s", err, out.String())
 	}
 	for _, want := range []string{"Chain ID", "84532 (eip155:84532", "RPC URL", "http://127.0.0.1:", "Token (USDC)", "Facilitator URL",
-		"Paid API URL", "Spec URL", "/openapi.yaml", "toll ledger reconcile --rpc eip155:84532=http://127.0.0.1:", "stopped"} {
+		"Paid API URL", "Spec URL", "/openapi.yaml", "Funded", otherAddr + " with 0.5 USDC", "toll ledger reconcile --rpc eip155:84532=http://127.0.0.1:", "stopped"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("devnet output lacks %q:\n%s", want, out.String())
 		}

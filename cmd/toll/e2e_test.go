@@ -1,133 +1,48 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"math/big"
-	"os"
+	"maps"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/mark3labs/mcp-go/client"
-	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/tollhq/toll/ledger"
+	"github.com/tollhq/toll/tools/money"
 	"github.com/tollhq/toll/tools/x402test"
 )
-
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
-// tollBinary builds cmd/toll once per test run and returns its path.
-func tollBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "toll-e2e-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "toll")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
-}
-
-// safeBuffer collects a subprocess's stderr while the test reads it.
-type safeBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *safeBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *safeBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // e2eSetup is a local x402 world, a funded keystore wallet and a spec file pointing at
 // the world's paid API.
 type e2eSetup struct {
-	world      *x402test.World
-	dir        string
-	spec       string
-	keystore   string
-	passFile   string
-	passphrase string
-	ledger     string
-	payer      string
+	keyFiles
+	world  *x402test.World
+	dir    string // the test's temporary directory, holding the files below
+	spec   string
+	ledger string
 }
 
 func newE2E(t *testing.T) *e2eSetup {
 	t.Helper()
-	ctx := t.Context()
-	world, err := x402test.Start(ctx, x402test.Options{})
-	if err != nil {
-		t.Fatalf("start world: %v", err)
-	}
-	t.Cleanup(func() { world.Close() })
 	dir := t.TempDir()
-	s := &e2eSetup{
-		world:      world,
-		dir:        dir,
-		spec:       filepath.Join(dir, "weather.yaml"),
-		keystore:   filepath.Join(dir, "key.json"),
-		passFile:   filepath.Join(dir, "pass.txt"),
-		passphrase: "correct horse battery staple",
-		ledger:     filepath.Join(dir, "ledger.db"),
-	}
-	if err := os.WriteFile(s.spec, world.SpecYAML(), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	w := createKeystore(t, s.keystore, s.passphrase)
-	if err := os.WriteFile(s.passFile, []byte(s.passphrase+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	s.payer = w.Address().Hex()
-	if err := world.Fund(ctx, s.payer, big.NewInt(1_000_000)); err != nil {
-		t.Fatal(err)
-	}
+	s := &e2eSetup{keyFiles: newKeyFiles(t, dir, "correct horse battery staple"), dir: dir, ledger: filepath.Join(dir, "ledger.db")}
+	s.world, s.spec = startWorld(t, x402test.Options{}, s.payer, dir)
 	return s
 }
 
+// serveArgs are toll serve's arguments for this setup: at most 0.01 USDC a call and 0.10
+// a session; extra follow.
 func (s *e2eSetup) serveArgs(extra ...string) []string {
-	args := []string{"serve",
-		"--spec", s.spec,
-		"--keystore", s.keystore,
-		"--passphrase-file", s.passFile,
-		"--ledger", s.ledger,
-		"--network", s.world.Chain.NetworkV2(),
-		"--asset", s.world.Chain.TokenAddress(),
-		"--max-per-call", "0.01",
-		"--max-per-session", "0.10",
-	}
-	return append(args, extra...)
+	return s.keyFiles.serveArgs(s.world, s.spec, s.ledger, append([]string{"--max-per-session", "0.10"}, extra...)...)
 }
 
-func (s *e2eSetup) balance(t *testing.T, addr string) *big.Int {
+func (s *e2eSetup) balance(t *testing.T, addr string) money.Amount {
 	t.Helper()
 	b, err := s.world.BalanceOf(t.Context(), addr)
 	if err != nil {
@@ -145,22 +60,12 @@ func TestEndToEndStdio(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 
-	var stderr safeBuffer
-	c, err := client.NewStdioMCPClientWithOptions(bin, nil, s.serveArgs(), transport.WithCommandStderrWriter(&stderr))
-	if err != nil {
-		t.Fatalf("start toll serve: %v", err)
-	}
+	c, _, stderr := serveMCP(t, ctx, bin, nil, s.serveArgs())
 	defer func() {
 		if t.Failed() {
 			t.Logf("toll stderr:\n%s", stderr.String())
 		}
 	}()
-	var init mcp.InitializeRequest
-	init.Params.ProtocolVersion = mcp.ProtocolVersion20250618 // the handshake hosts in the field use
-	init.Params.ClientInfo = mcp.Implementation{Name: "e2e", Version: "1"}
-	if _, err := c.Initialize(ctx, init); err != nil {
-		t.Fatalf("initialize: %v", err)
-	}
 
 	list, err := c.ListTools(ctx, mcp.ListToolsRequest{})
 	if err != nil {
@@ -209,18 +114,10 @@ func TestEndToEndStdio(t *testing.T) {
 		}
 		return res
 	}
-	text := func(res *mcp.CallToolResult) string {
-		var parts []string
-		for _, c := range res.Content {
-			if tc, ok := mcp.AsTextContent(c); ok {
-				parts = append(parts, tc.Text)
-			}
-		}
-		return strings.Join(parts, "\n")
-	}
+	text := resultText
 
 	// A free call pays nothing.
-	payer0 := s.balance(t, s.payer)
+	payer0 := s.balance(t, s.payer.Hex())
 	if res := call(health, map[string]any{}); res.IsError || !strings.Contains(text(res), "nothing paid") {
 		t.Fatalf("health: isError=%v %s", res.IsError, text(res))
 	}
@@ -233,10 +130,10 @@ func TestEndToEndStdio(t *testing.T) {
 		price int64
 		want  string
 	}{
-		{weather, map[string]any{"city": "Oslo"}, 1000, "Oslo"},
-		{report, map[string]any{"body": map[string]any{"city": "Lisbon", "days": 2}}, 5000, "Lisbon"},
+		{weather, map[string]any{"city": "Oslo"}, x402test.PriceWeather, "Oslo"},
+		{report, map[string]any{"body": map[string]any{"city": "Lisbon", "days": 2}}, x402test.PriceReport, "Lisbon"},
 	} {
-		payerBefore, payToBefore := s.balance(t, s.payer), s.balance(t, payTo)
+		payerBefore, payToBefore := s.balance(t, s.payer.Hex()), s.balance(t, payTo)
 		res := call(tc.tool, tc.args)
 		if res.IsError {
 			t.Fatalf("%s: isError: %s", tc.tool, text(res))
@@ -244,12 +141,12 @@ func TestEndToEndStdio(t *testing.T) {
 		if !strings.Contains(text(res), tc.want) || !strings.Contains(text(res), "Cost: paid") {
 			t.Errorf("%s result: %s", tc.tool, text(res))
 		}
-		payerAfter, payToAfter := s.balance(t, s.payer), s.balance(t, payTo)
-		if d := new(big.Int).Sub(payerBefore, payerAfter); d.Int64() != tc.price {
-			t.Errorf("%s: payer paid %s, want exactly %d", tc.tool, d, tc.price)
+		payerAfter, payToAfter := s.balance(t, s.payer.Hex()), s.balance(t, payTo)
+		if d := payerBefore.Sub(payerAfter); d.Cmp(money.USDC(tc.price)) != 0 {
+			t.Errorf("%s: payer paid %s, want exactly %s", tc.tool, d, money.USDC(tc.price))
 		}
-		if d := new(big.Int).Sub(payToAfter, payToBefore); d.Int64() != tc.price {
-			t.Errorf("%s: payTo received %s, want exactly %d", tc.tool, d, tc.price)
+		if d := payToAfter.Sub(payToBefore); d.Cmp(money.USDC(tc.price)) != 0 {
+			t.Errorf("%s: payTo received %s, want exactly %s", tc.tool, d, money.USDC(tc.price))
 		}
 		if res.Meta == nil {
 			t.Fatalf("%s: no receipt in _meta", tc.tool)
@@ -264,12 +161,12 @@ func TestEndToEndStdio(t *testing.T) {
 
 	// Above the per-call cap (0.25 > 0.01): refused, nothing signed, nothing moved.
 	settlementsBefore := len(s.world.Settlements())
-	payerBefore, payToBefore := s.balance(t, s.payer), s.balance(t, payTo)
+	payerBefore, payToBefore := s.balance(t, s.payer.Hex()), s.balance(t, payTo)
 	res := call(climate, map[string]any{"city": "Oslo"})
 	if !res.IsError || !strings.Contains(text(res), "per-call cap") {
 		t.Fatalf("climate: isError=%v %s", res.IsError, text(res))
 	}
-	if s.balance(t, s.payer).Cmp(payerBefore) != 0 || s.balance(t, payTo).Cmp(payToBefore) != 0 {
+	if s.balance(t, s.payer.Hex()).Cmp(payerBefore) != 0 || s.balance(t, payTo).Cmp(payToBefore) != 0 {
 		t.Error("a refused call moved money")
 	}
 	if n := len(s.world.Settlements()); n != settlementsBefore {
@@ -280,21 +177,16 @@ func TestEndToEndStdio(t *testing.T) {
 	if res := call(report, map[string]any{"body": map[string]any{"city": "Oslo", "days": 99}}); !res.IsError || !strings.Contains(text(res), "nothing was sent or paid") {
 		t.Errorf("invalid arguments: isError=%v %s", res.IsError, text(res))
 	}
-	if got := new(big.Int).Sub(payer0, s.balance(t, s.payer)); got.Int64() != 6000 {
-		t.Errorf("payer spent %s in all, want 6000", got)
+	if got := payer0.Sub(s.balance(t, s.payer.Hex())); got.Cmp(money.USDC(x402test.PriceWeather+x402test.PriceReport)) != 0 {
+		t.Errorf("payer spent %s in all, want 0.006", got)
 	}
 
 	if err := c.Close(); err != nil {
 		t.Logf("close: %v", err)
 	}
-	waitForLedger(t, s.ledger)
 
 	// The ledger holds one settled entry per paid call, with its transaction hash.
-	led, err := ledger.Open(s.ledger, ledger.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer led.Close()
+	led := openLedger(t, s.ledger)
 	spends, err := led.Spends(t.Context())
 	if err != nil {
 		t.Fatal(err)
@@ -303,7 +195,7 @@ func TestEndToEndStdio(t *testing.T) {
 		t.Fatalf("ledger has %d spends, want 2: %+v", len(spends), spends)
 	}
 	for i, sp := range spends {
-		if sp.Status != ledger.StatusSettled || sp.TxHash != txs[i] || sp.Payer != s.payer {
+		if sp.Status != ledger.StatusSettled || sp.TxHash != txs[i] || sp.Payer != s.payer.Hex() {
 			t.Errorf("spend %d = %+v, want settled with tx %s", i, sp, txs[i])
 		}
 	}
@@ -328,29 +220,9 @@ func TestEndToEndStdio(t *testing.T) {
 	}
 }
 
-// waitForLedger waits until no process holds the ledger file's lock (the subprocess has
-// exited after its stdin closed).
-func waitForLedger(t *testing.T, path string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		led, err := ledger.Open(path, ledger.Options{Timeout: 200 * time.Millisecond})
-		if err == nil {
-			if _, err = led.Spends(t.Context()); err == nil {
-				led.Close()
-				return
-			}
-			led.Close()
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("ledger still busy: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // TestStdoutIsOnlyJSONRPC runs toll serve with raw JSON-RPC lines on stdin and checks that
-// every line on stdout is a JSON-RPC message and that the logs went to stderr.
+// every line on stdout is a JSON-RPC message, one response to each request, and that the
+// logs went to stderr.
 func TestStdoutIsOnlyJSONRPC(t *testing.T) {
 	bin := tollBinary(t)
 	s := newE2E(t)
@@ -361,58 +233,92 @@ func TestStdoutIsOnlyJSONRPC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stdout, stderr safeBuffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	lines, stderr := startLines(t, ctx, cmd)
+	var got []string // every line toll wrote on stdout
+	// next returns the next line, or false once stdout is closed.
+	next := func() (string, bool) {
+		select {
+		case line, ok := <-lines:
+			if ok {
+				got = append(got, line)
+			}
+			return line, ok
+		case <-ctx.Done():
+			t.Fatalf("stdout so far:\n%s\nstderr:\n%s\n%v", strings.Join(got, "\n"), stderr.String(), ctx.Err())
+			return "", false
+		}
 	}
 	send := func(line string) {
 		if _, err := fmt.Fprintln(stdin, line); err != nil {
 			t.Fatal(err)
 		}
 	}
-	waitFor := func(id string) {
-		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-			if strings.Contains(stdout.String(), `"id":`+id+`,`) {
+	waitFor := func(id int) {
+		for {
+			line, ok := next()
+			if !ok {
+				t.Fatalf("stdout closed before the response %d; stdout:\n%s\nstderr:\n%s", id, strings.Join(got, "\n"), stderr.String())
+			}
+			if msg, err := parseJSONRPC(line); err == nil && msg.ID != nil && *msg.ID == id {
 				return
 			}
 		}
-		t.Fatalf("no response %s; stdout:\n%s\nstderr:\n%s", id, stdout.String(), stderr.String())
 	}
 	send(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"0"}}}`)
-	waitFor("1")
+	waitFor(1)
 	send(`{"jsonrpc":"2.0","method":"notifications/initialized"}`)
 	send(`{"jsonrpc":"2.0","id":2,"method":"tools/list"}`)
-	waitFor("2")
+	waitFor(2)
 	send(`{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"toll_budget","arguments":{}}}`)
-	waitFor("3")
+	waitFor(3)
 	send(`{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"no_such_tool","arguments":{}}}`)
-	waitFor("4")
+	waitFor(4)
 	stdin.Close()
+	for { // the rest, until toll closes stdout
+		if _, ok := next(); !ok {
+			break
+		}
+	}
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("toll serve exited with %v; stderr:\n%s", err, stderr.String())
 	}
-	sc := bufio.NewScanner(strings.NewReader(stdout.String()))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	lines := 0
-	for sc.Scan() {
-		var msg struct {
-			JSONRPC string `json:"jsonrpc"`
+	responses := map[int]int{} // id → responses with it
+	for _, line := range got {
+		msg, err := parseJSONRPC(line)
+		if err != nil {
+			t.Errorf("stdout line is not JSON-RPC: %q (%v)", line, err)
+			continue
 		}
-		if err := json.Unmarshal(sc.Bytes(), &msg); err != nil || msg.JSONRPC != "2.0" {
-			t.Errorf("stdout line is not JSON-RPC: %q", sc.Text())
+		if msg.ID != nil {
+			responses[*msg.ID]++
 		}
-		lines++
 	}
-	if lines < 4 {
-		t.Errorf("%d JSON-RPC lines on stdout, want at least 4", lines)
+	if want := map[int]int{1: 1, 2: 1, 3: 1, 4: 1}; !maps.Equal(responses, want) {
+		t.Errorf("responses by id = %v, want one to each request: %v", responses, want)
 	}
 	if !strings.Contains(stderr.String(), "toll serving") {
 		t.Errorf("startup log not on stderr:\n%s", stderr.String())
 	}
-	if !strings.Contains(stdout.String(), `"remaining"`) {
-		t.Errorf("toll_budget result lacks the remaining budget:\n%s", stdout.String())
+	if out := strings.Join(got, "\n"); !strings.Contains(out, `"remaining"`) {
+		t.Errorf("toll_budget result lacks the remaining budget:\n%s", out)
 	}
+}
+
+type jsonRPCMessage struct {
+	JSONRPC string `json:"jsonrpc"`
+	ID      *int   `json:"id"`
+}
+
+// parseJSONRPC decodes a line of toll's stdout, which must be a JSON-RPC 2.0 message.
+func parseJSONRPC(line string) (jsonRPCMessage, error) {
+	var msg jsonRPCMessage
+	if err := json.Unmarshal([]byte(line), &msg); err != nil {
+		return msg, err
+	}
+	if msg.JSONRPC != "2.0" {
+		return msg, fmt.Errorf("jsonrpc is %q, want 2.0", msg.JSONRPC)
+	}
+	return msg, nil
 }
 
 func keys[V any](m map[string]V) []string {

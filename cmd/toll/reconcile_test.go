@@ -54,24 +54,14 @@ func TestReconcileUsageErrors(t *testing.T) {
 // down is a failure (exit 1), with the report still printed.
 func TestReconcileCommand(t *testing.T) {
 	ctx := t.Context()
-	world, err := x402test.Start(ctx, x402test.Options{RPCAddr: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer world.Close()
 	w, err := wallet.Generate(wallet.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := world.Fund(ctx, w.Address().Hex(), big.NewInt(1_000_000)); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "ledger.db")
-	led, err := ledger.Open(path, ledger.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer led.Close()
+	dir := t.TempDir()
+	world, _ := startWorld(t, x402test.Options{RPCAddr: "127.0.0.1:0"}, w.Address(), dir)
+	path := filepath.Join(dir, "ledger.db")
+	led := openLedger(t, path)
 	token, _ := wallet.ParseAddress(world.Chain.TokenAddress())
 	payTo, _ := wallet.ParseAddress(world.PayTo())
 	newSpend := func(id string, window time.Duration, settle bool) string {

@@ -2,18 +2,16 @@ package main
 
 import (
 	"context"
-	"math/big"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/mark3labs/mcp-go/client"
-	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
 
-	"github.com/tollhq/toll/ledger"
 	"github.com/tollhq/toll/tools/money"
+	"github.com/tollhq/toll/tools/x402test"
 )
 
 // TestTwoServersShareTheCaps runs two `toll serve` processes on one ledger file, as two MCP
@@ -30,18 +28,9 @@ func TestTwoServersShareTheCaps(t *testing.T) {
 	var clients []*client.Client
 	var stderrs []*safeBuffer
 	for range 2 {
-		var stderr safeBuffer
-		c, err := client.NewStdioMCPClientWithOptions(bin, nil, s.serveArgs("--max-total", "0.010"), transport.WithCommandStderrWriter(&stderr))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var init mcp.InitializeRequest
-		init.Params.ProtocolVersion = mcp.ProtocolVersion20250618
-		if _, err := c.Initialize(ctx, init); err != nil {
-			t.Fatalf("initialize: %v", err)
-		}
+		c, _, stderr := serveMCP(t, ctx, bin, nil, s.serveArgs("--max-total", "0.010"))
 		clients = append(clients, c)
-		stderrs = append(stderrs, &stderr)
+		stderrs = append(stderrs, stderr)
 	}
 	defer func() {
 		if t.Failed() {
@@ -50,7 +39,7 @@ func TestTwoServersShareTheCaps(t *testing.T) {
 			}
 		}
 	}()
-	payerBefore := s.balance(t, s.payer)
+	payerBefore := s.balance(t, s.payer.Hex())
 	var mu sync.Mutex
 	paid, refused := 0, 0
 	var wg sync.WaitGroup
@@ -69,12 +58,7 @@ func TestTwoServersShareTheCaps(t *testing.T) {
 					t.Errorf("call: %v", err)
 					return
 				}
-				text := ""
-				for _, cc := range res.Content {
-					if tc, ok := mcp.AsTextContent(cc); ok {
-						text += tc.Text
-					}
-				}
+				text := resultText(res)
 				switch {
 				case !res.IsError && strings.Contains(text, "Cost: paid"):
 					paid++
@@ -93,17 +77,12 @@ func TestTwoServersShareTheCaps(t *testing.T) {
 	if paid != capCalls || refused != 2*perServer-capCalls {
 		t.Errorf("paid %d, refused %d; want %d and %d", paid, refused, capCalls, 2*perServer-capCalls)
 	}
-	if spent := new(big.Int).Sub(payerBefore, s.balance(t, s.payer)); spent.Int64() != capCalls*1000 {
-		t.Errorf("chain: payer spent %s, want %d", spent, capCalls*1000)
+	want := money.USDC(capCalls * x402test.PriceWeather)
+	if spent := payerBefore.Sub(s.balance(t, s.payer.Hex())); spent.Cmp(want) != 0 {
+		t.Errorf("chain: payer spent %s, want %s", spent, want)
 	}
-	waitForLedger(t, s.ledger)
-	led, err := ledger.Open(s.ledger, ledger.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer led.Close()
-	tot, err := led.Totals(t.Context(), "", "")
-	if err != nil || tot.Total.Cmp(money.USDC(capCalls*1000)) != 0 {
-		t.Errorf("ledger total %v (%v), want %d", tot.Total, err, capCalls*1000)
+	tot, err := openLedger(t, s.ledger).Totals(t.Context(), "", "")
+	if err != nil || tot.Total.Cmp(want) != 0 {
+		t.Errorf("ledger total %v (%v), want %s", tot.Total, err, want)
 	}
 }

@@ -242,20 +242,10 @@ func TestServeStopsOnInterrupt(t *testing.T) {
 	stdin, stdinW := io.Pipe() // a host that stays connected and says nothing
 	defer stdinW.Close()
 	var stderr safeBuffer
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"serve", weatherSpec, "--keystore", ks, "--ledger", filepath.Join(dir, "l.db")}, stdin, io.Discard, &stderr, getenv)
-	}()
-	for !strings.Contains(stderr.String(), "toll serving") {
-		select {
-		case err := <-done:
-			t.Fatalf("serve stopped before serving: %v\n%s", err, stderr.String())
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-	cancel()
-	if err := <-done; err != nil || exitCode(err, io.Discard) != 0 {
+	err := interruptWhen(t, &stderr, "toll serving", func(ctx context.Context) error {
+		return run(ctx, []string{"serve", weatherSpec, "--keystore", ks, "--ledger", filepath.Join(dir, "l.db")}, stdin, io.Discard, &stderr, getenv)
+	})
+	if err != nil || exitCode(err, io.Discard) != 0 {
 		t.Errorf("serve after an interrupt: %v (exit %d)\n%s", err, exitCode(err, io.Discard), stderr.String())
 	}
 }

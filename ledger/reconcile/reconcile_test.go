@@ -42,7 +42,7 @@ func newReconcileFixture(t *testing.T) *reconcileFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := world.Fund(ctx, w.Address().Hex(), big.NewInt(1_000_000)); err != nil {
+	if err := world.Fund(ctx, w.Address().Hex(), money.USDC(1_000_000)); err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "ledger.db")

@@ -18,8 +18,7 @@ func BenchmarkSettle(b *testing.B) {
 	c := newChain(b, ChainOptions{MaxClockSkew: 24 * time.Hour})
 	srv := httptest.NewServer(NewFacilitator(c, nil))
 	b.Cleanup(srv.Close)
-	fx := &facilitatorFixture{c: c, url: srv.URL, payer: newKey(b), payTo: addrOf(newKey(b))}
-	mustMint(b, c, addrOf(fx.payer), int64(b.N)*1000+1)
+	fx := &facilitatorFixture{c: c, url: srv.URL, payer: fundedPayer(b, c, int64(b.N)*1000+1), payTo: addrOf(newKey(b))}
 	reqs := make([]x402.FacilitatorRequest, b.N)
 	for i := range reqs {
 		p := fx.parts(b, 2, 1000)
@@ -43,7 +42,7 @@ func BenchmarkSettle(b *testing.B) {
 // the API verifies with the facilitator, runs the handler, settles, answers 200.
 func BenchmarkPaidCall(b *testing.B) {
 	w := startWorld(b, Options{MaxClockSkew: 24 * time.Hour, MaxTimeoutSeconds: 7200})
-	payer := fundedPayer(b, w, int64(b.N)*PriceClimate+1)
+	payer := fundedPayer(b, w.Chain, int64(b.N)*PriceClimate+1)
 	url := w.APIURL + "/climate/Oslo"
 	pr := challengeV2(b, "GET", url, "")
 	headers := make([]http.Header, b.N)

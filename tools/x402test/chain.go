@@ -25,6 +25,7 @@ import (
 	"github.com/ethereum/go-ethereum/node"
 	"github.com/ethereum/go-ethereum/params"
 	"github.com/ethereum/go-ethereum/rpc"
+	"github.com/tollhq/toll/tools/money"
 	"github.com/tollhq/toll/tools/x402"
 )
 
@@ -66,8 +67,8 @@ type ChainOptions struct {
 // ETH in genesis, so the token address never collides with a real contract.
 //
 // Nothing is mined by itself: every state-changing method commits a block before it
-// returns. Sends and commits are serialized. Addresses and amounts cross the API as
-// strings and *big.Int, so callers need not import go-ethereum.
+// returns. Sends and commits are serialized. Addresses cross the API as strings and token
+// amounts as money.Amount, so callers need not import go-ethereum.
 type Chain struct {
 	backend *simulated.Backend
 	client  simulated.Client
@@ -333,24 +334,38 @@ func (c *Chain) DomainSeparator() string {
 	return domainSeparator(TokenName, TokenVersion, c.chainID, c.address).Hex()
 }
 
-// Mint creates amount atomic units of the token (6 decimals) for to, and commits.
-func (c *Chain) Mint(ctx context.Context, to string, amount *big.Int) error {
+// Mint creates amount of the token for to, and commits. The amount must be positive and
+// exact in TokenDecimals (6): money.USDC(1_000_000) is 1 USDC.
+func (c *Chain) Mint(ctx context.Context, to string, amount money.Amount) error {
 	addr, err := parseAddress(to)
 	if err != nil {
 		return fmt.Errorf("mint: %w", err)
 	}
-	if amount == nil || amount.Sign() <= 0 {
-		return fmt.Errorf("mint: amount must be positive")
+	units, err := tokenUnits(amount)
+	if err != nil {
+		return fmt.Errorf("mint: %w", err)
 	}
-	if _, err := c.transact(ctx, c.deployerKey, "mint", addr, amount); err != nil {
+	if units.Sign() <= 0 {
+		return fmt.Errorf("mint: amount %s must be positive", amount)
+	}
+	if _, err := c.transact(ctx, c.deployerKey, "mint", addr, units); err != nil {
 		return err // "mint: …"
 	}
 	c.log.Info("x402test mint", "to", addr.Hex(), "amount", amount)
 	return nil
 }
 
-// BalanceOf returns the token balance of addr at the latest block, in atomic units.
-func (c *Chain) BalanceOf(ctx context.Context, addr string) (*big.Int, error) {
+// BalanceOf returns the token balance of addr at the latest block, in TokenDecimals.
+func (c *Chain) BalanceOf(ctx context.Context, addr string) (money.Amount, error) {
+	units, err := c.balanceOf(ctx, addr)
+	if err != nil {
+		return money.Amount{}, err
+	}
+	return money.New(units, TokenDecimals), nil
+}
+
+// balanceOf is BalanceOf in atomic units, as the token's balanceOf returns it.
+func (c *Chain) balanceOf(ctx context.Context, addr string) (*big.Int, error) {
 	a, err := parseAddress(addr)
 	if err != nil {
 		return nil, fmt.Errorf("balance: %w", err)
@@ -435,6 +450,23 @@ func (c *Chain) AdvanceTime(ctx context.Context, d time.Duration) error {
 	c.advanced += secs
 	c.log.Info("x402test chain time advanced", "by", d, "blockTime", time.Unix(int64(h.Time), 0).UTC())
 	return nil
+}
+
+// AdvancePast moves block time past t: unless the latest block is already stamped after
+// t, it mines a block stamped at least a second after t (AdvanceTime), so that every later
+// block is too. It is how a test puts an authorization's validBefore, plus a margin,
+// behind the chain.
+func (c *Chain) AdvancePast(ctx context.Context, t time.Time) error {
+	bt, err := c.BlockTime(ctx)
+	if err != nil {
+		return fmt.Errorf("advance past %v: %w", t, err)
+	}
+	if bt.After(t) {
+		return nil
+	}
+	// The next block is stamped at least bt + 1 s; d more makes it at least t + 1 s.
+	d := t.Sub(bt).Truncate(time.Second) + time.Second
+	return c.AdvanceTime(ctx, d)
 }
 
 // Receipt is the outcome of a mined transaction.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"math/big"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/signer/core/apitypes"
+	"github.com/tollhq/toll/tools/money"
 	"github.com/tollhq/toll/tools/x402"
 )
 
@@ -117,9 +119,8 @@ func TestDomainSeparator(t *testing.T) {
 func TestTransferWithAuthorization(t *testing.T) {
 	c := newChain(t, ChainOptions{})
 	ctx := t.Context()
-	payer := newKey(t)
+	payer := fundedPayer(t, c, 1_000_000)
 	payee := addrOf(newKey(t))
-	mustMint(t, c, addrOf(payer), 1_000_000)
 
 	auth := newAuthorization(t, payer, payee, 1234)
 	sig := signAuthorization(t, payer, chainDomain(c), "TransferWithAuthorization", auth)
@@ -167,6 +168,32 @@ func TestTransferWithAuthorization(t *testing.T) {
 	wantBalance(t, c, "payer after replay", auth.From, 1_000_000-1234)
 }
 
+// TestMintAmounts: Mint takes any amount exact in the token's decimals, whatever decimals
+// it is written in, and refuses the rest without minting.
+func TestMintAmounts(t *testing.T) {
+	c := newChain(t, ChainOptions{})
+	to := addrOf(newKey(t))
+	// 0.0025 written with 18 decimals is 2500 atomic units of the 6-decimal token.
+	if err := c.Mint(t.Context(), to, money.New(big.NewInt(2_500_000_000_000_000), 18)); err != nil {
+		t.Fatalf("Mint(0.0025 in 18 decimals): %v", err)
+	}
+	wantBalance(t, c, "after 0.0025", to, 2500)
+	for _, bad := range []struct {
+		amount money.Amount
+		want   string
+	}{
+		{money.USDC(0), "must be positive"},
+		{money.USDC(-1), "must be positive"},
+		{money.New(big.NewInt(1), 18), "not a whole number"},
+		{money.New(new(big.Int).Lsh(big.NewInt(1), 256), TokenDecimals), "more than a uint256"},
+	} {
+		if err := c.Mint(t.Context(), to, bad.amount); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("Mint(%s, %d decimals) = %v, want an error saying %q", bad.amount, bad.amount.Decimals(), err, bad.want)
+		}
+	}
+	wantBalance(t, c, "after the refused mints", to, 2500)
+}
+
 func wantRevert(t *testing.T, err error, reason string) {
 	t.Helper()
 	var rev *RevertError
@@ -180,9 +207,8 @@ func wantRevert(t *testing.T, err error, reason string) {
 
 func TestTransferWithAuthorizationRejects(t *testing.T) {
 	c := newChain(t, ChainOptions{})
-	payer := newKey(t)
+	payer := fundedPayer(t, c, 10_000)
 	payee := addrOf(newKey(t))
-	mustMint(t, c, addrOf(payer), 10_000)
 	now := time.Now().Unix()
 	d := chainDomain(c)
 
@@ -252,9 +278,8 @@ func TestTransferWithAuthorizationRejects(t *testing.T) {
 func TestCancelAuthorization(t *testing.T) {
 	c := newChain(t, ChainOptions{})
 	ctx := t.Context()
-	payer := newKey(t)
+	payer := fundedPayer(t, c, 5000)
 	payee := addrOf(newKey(t))
-	mustMint(t, c, addrOf(payer), 5000)
 
 	auth := newAuthorization(t, payer, payee, 100)
 	cancelSig := signTyped(t, payer, typedData(chainDomain(c), "CancelAuthorization",
@@ -295,8 +320,7 @@ func TestCancelAuthorization(t *testing.T) {
 func TestReceiveWithAuthorization(t *testing.T) {
 	c := newChain(t, ChainOptions{})
 	ctx := t.Context()
-	payer := newKey(t)
-	mustMint(t, c, addrOf(payer), 5000)
+	payer := fundedPayer(t, c, 5000)
 	// The payee must submit it itself; the facilitator key has the ETH to do so.
 	payee := c.facilitatorKey
 	auth := newAuthorization(t, payer, addrOf(payee), 700)

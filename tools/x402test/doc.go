@@ -37,8 +37,8 @@
 //		return err
 //	}
 //	defer w.Close()
-//	// Give the payer 1 USDC (6 decimals).
-//	if err := w.Fund(ctx, payer, big.NewInt(1_000_000)); err != nil {
+//	// Give the payer 1 USDC: 1000000 atomic units of 6 decimals.
+//	if err := w.Fund(ctx, payer, money.USDC(1_000_000)); err != nil {
 //		return err
 //	}
 //	resp, err := http.Get(w.APIURL + "/weather/Oslo") // 402 with an x402 v1 body

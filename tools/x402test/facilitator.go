@@ -309,7 +309,7 @@ func (f *Facilitator) checkChainState(ctx context.Context, p payment, auth autho
 	if used {
 		return invalidf(codeNonceUsed, "nonce %s of %s is used or canceled", p.payload.Authorization.Nonce, auth.from.Hex())
 	}
-	balance, err := f.chain.BalanceOf(ctx, auth.from.Hex())
+	balance, err := f.chain.balanceOf(ctx, auth.from.Hex())
 	if err != nil {
 		return invalidf(codeSimulationFailed, "%v", err)
 	}

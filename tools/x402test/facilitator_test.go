@@ -1,10 +1,8 @@
 package x402test
 
 import (
-	"bytes"
 	"crypto/ecdsa"
 	"encoding/json"
-	"io"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -34,9 +32,7 @@ func newFacilitatorFixture(t testing.TB) *facilitatorFixture {
 	c := newChain(t, ChainOptions{})
 	srv := httptest.NewServer(NewFacilitator(c, nil))
 	t.Cleanup(srv.Close)
-	fx := &facilitatorFixture{c: c, url: srv.URL, payer: newKey(t), payTo: addrOf(newKey(t))}
-	mustMint(t, c, addrOf(fx.payer), fixtureFunds)
-	return fx
+	return &facilitatorFixture{c: c, url: srv.URL, payer: fundedPayer(t, c, fixtureFunds), payTo: addrOf(newKey(t))}
 }
 
 // parts are the pieces of a facilitator request, to be changed by a test case before
@@ -118,15 +114,7 @@ func post(t testing.TB, url string, body any, out any) int {
 			t.Fatal(err)
 		}
 	}
-	resp, err := http.Post(url, "application/json", bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp, data := do(t, http.MethodPost, url, string(b), nil)
 	if resp.StatusCode == http.StatusOK && out != nil {
 		if err := json.Unmarshal(data, out); err != nil {
 			t.Fatalf("decode %s: %v", data, err)
@@ -135,30 +123,32 @@ func post(t testing.TB, url string, body any, out any) int {
 	return resp.StatusCode
 }
 
+// facilitate posts req to the facilitator's path and decodes its answer, which must be a
+// 200.
+func facilitate[T any](t testing.TB, fx *facilitatorFixture, path string, req x402.FacilitatorRequest) T {
+	t.Helper()
+	var out T
+	if code := post(t, fx.url+path, req, &out); code != http.StatusOK {
+		t.Fatalf("POST %s: HTTP %d, want 200", path, code)
+	}
+	return out
+}
+
 func (fx *facilitatorFixture) verify(t testing.TB, req x402.FacilitatorRequest) x402.VerifyResponse {
 	t.Helper()
-	var vr x402.VerifyResponse
-	if code := post(t, fx.url+"/verify", req, &vr); code != http.StatusOK {
-		t.Fatalf("POST /verify: HTTP %d, want 200", code)
-	}
-	return vr
+	return facilitate[x402.VerifyResponse](t, fx, "/verify", req)
 }
 
 func (fx *facilitatorFixture) settle(t testing.TB, req x402.FacilitatorRequest) x402.SettlementResponse {
 	t.Helper()
-	var sr x402.SettlementResponse
-	if code := post(t, fx.url+"/settle", req, &sr); code != http.StatusOK {
-		t.Fatalf("POST /settle: HTTP %d, want 200", code)
-	}
-	return sr
+	return facilitate[x402.SettlementResponse](t, fx, "/settle", req)
 }
 
 func TestFacilitatorVerifyChecks(t *testing.T) {
 	fx := newFacilitatorFixture(t)
 	now := time.Now().Unix()
 	ts := func(d int64) string { return strconv.FormatInt(now+d, 10) }
-	poor := newKey(t)
-	mustMint(t, fx.c, addrOf(poor), 999)
+	poor := fundedPayer(t, fx.c, 999)
 
 	tests := []struct {
 		name   string

@@ -14,6 +14,7 @@ import (
 	"github.com/ethereum/go-ethereum/common/math"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/signer/core/apitypes"
+	"github.com/tollhq/toll/tools/money"
 	"github.com/tollhq/toll/tools/x402"
 )
 
@@ -137,26 +138,30 @@ func newChain(t testing.TB, opts ChainOptions) *Chain {
 	return c
 }
 
-func mustBalance(t testing.TB, c *Chain, addr string) *big.Int {
+// fundedPayer is a fresh key holding atomic units of the token on c.
+func fundedPayer(t testing.TB, c *Chain, atomic int64) *ecdsa.PrivateKey {
 	t.Helper()
-	b, err := c.BalanceOf(context.Background(), addr)
+	k := newKey(t)
+	mustMint(t, c, addrOf(k), atomic)
+	return k
+}
+
+func mustMint(t testing.TB, c *Chain, to string, atomic int64) {
+	t.Helper()
+	if err := c.Mint(context.Background(), to, money.USDC(atomic)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// wantBalance checks that addr holds exactly want atomic units, in TokenDecimals.
+func wantBalance(t testing.TB, c *Chain, who, addr string, want int64) {
+	t.Helper()
+	got, err := c.BalanceOf(context.Background(), addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return b
-}
-
-func mustMint(t testing.TB, c *Chain, to string, amount int64) {
-	t.Helper()
-	if err := c.Mint(context.Background(), to, big.NewInt(amount)); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func wantBalance(t testing.TB, c *Chain, who, addr string, want int64) {
-	t.Helper()
-	if got := mustBalance(t, c, addr); got.Cmp(big.NewInt(want)) != 0 {
-		t.Errorf("balance of %s = %s, want %d", who, got, want)
+	if got.Cmp(money.USDC(want)) != 0 || got.Decimals() != TokenDecimals {
+		t.Errorf("balance of %s = %s (%d decimals), want %s (%d)", who, got, got.Decimals(), money.USDC(want), TokenDecimals)
 	}
 }
 

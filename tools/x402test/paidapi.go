@@ -9,11 +9,13 @@ import (
 	"log/slog"
 	"math/big"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/tollhq/toll/tools/money"
 	"github.com/tollhq/toll/tools/x402"
 )
 
@@ -23,9 +25,9 @@ type Route struct {
 	Method string
 	// Pattern is a net/http ServeMux path pattern, e.g. "/weather/{city}".
 	Pattern string
-	// Price is the amount in atomic units of the token (6 decimals: 1000 = 0.001 USDC).
-	// Nil or zero: the route is free.
-	Price *big.Int
+	// Price is what a call costs in the token, exact in TokenDecimals:
+	// money.USDC(1000) is 0.001 USDC. Zero: the route is free.
+	Price money.Amount
 	// Version is the x402 version a paid route speaks: 1 (402 JSON body, X-PAYMENT) or 2
 	// (PAYMENT-REQUIRED header, PAYMENT-SIGNATURE). Ignored for a free route.
 	Version int
@@ -44,18 +46,18 @@ func (rt Route) key() string {
 	return rt.Method + " " + rt.Pattern
 }
 
-func (rt Route) paid() bool { return rt.Price != nil && rt.Price.Sign() > 0 }
+func (rt Route) paid() bool { return rt.Price.Sign() > 0 }
 
 // Settlement is a payment the PaidAPI settled.
 type Settlement struct {
-	Route    string   // the route's pattern, e.g. "GET /weather/{city}"
-	Version  int      // x402 version
-	Network  string   // as in the requirement: "base-sepolia" (v1) or "eip155:84532" (v2)
-	TxHash   string   // the transferWithAuthorization transaction
-	Payer    string   // checksummed
-	PayTo    string   // checksummed
-	Amount   *big.Int // atomic units
-	Resource string   // the URL paid for
+	Route    string       // the route's pattern, e.g. "GET /weather/{city}"
+	Version  int          // x402 version
+	Network  string       // as in the requirement: "base-sepolia" (v1) or "eip155:84532" (v2)
+	TxHash   string       // the transferWithAuthorization transaction
+	Payer    string       // checksummed
+	PayTo    string       // checksummed
+	Amount   money.Amount // the route's price, in TokenDecimals
+	Resource string       // the URL paid for
 }
 
 // PaidAPIOptions configures NewPaidAPI.
@@ -181,9 +183,14 @@ func (a *PaidAPI) register(routes []Route) error {
 		if rt.Handler == nil {
 			return fmt.Errorf("route %q has no handler", rt.key())
 		}
-		if rt.Price != nil && rt.Price.Sign() < 0 {
+		if rt.Price.Sign() < 0 {
 			return fmt.Errorf("route %q has a negative price", rt.key())
 		}
+		units, err := tokenUnits(rt.Price)
+		if err != nil {
+			return fmt.Errorf("route %q: price: %w", rt.key(), err)
+		}
+		rt.Price = money.New(units, TokenDecimals) // AtomicString is now the requirement's amount
 		if rt.paid() && rt.Version != 1 && rt.Version != 2 {
 			return fmt.Errorf("route %q: x402 version %d, want 1 or 2", rt.key(), rt.Version)
 		}
@@ -234,12 +241,7 @@ func (a *PaidAPI) HandlerRuns(route string) int {
 func (a *PaidAPI) Settlements() []Settlement {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	out := make([]Settlement, len(a.settlements))
-	for i, s := range a.settlements {
-		s.Amount = new(big.Int).Set(s.Amount)
-		out[i] = s
-	}
-	return out
+	return slices.Clone(a.settlements)
 }
 
 func (a *PaidAPI) serveSpec(w http.ResponseWriter, r *http.Request) {
@@ -294,7 +296,7 @@ func (a *PaidAPI) serveV1(w http.ResponseWriter, r *http.Request, rt Route, run 
 	req := x402.RequirementV1{
 		Scheme:            x402.SchemeExact,
 		Network:           a.networkV1,
-		MaxAmountRequired: rt.Price.String(),
+		MaxAmountRequired: rt.Price.AtomicString(),
 		Resource:          resource,
 		Description:       rt.Description,
 		MimeType:          "application/json",
@@ -346,7 +348,7 @@ func (a *PaidAPI) serveV2(w http.ResponseWriter, r *http.Request, rt Route, run 
 	req := x402.RequirementV2{
 		Scheme:            x402.SchemeExact,
 		Network:           a.networkV2,
-		Amount:            rt.Price.String(),
+		Amount:            rt.Price.AtomicString(),
 		Asset:             a.asset,
 		PayTo:             a.payTo,
 		MaxTimeoutSeconds: a.opts.MaxTimeoutSeconds,
@@ -488,7 +490,7 @@ func (a *PaidAPI) settled(h http.Header, name string, sr x402.SettlementResponse
 	}
 	s := Settlement{
 		Route: rt.key(), Version: version, Network: sr.Network, TxHash: sr.Transaction,
-		Payer: payer, PayTo: a.payTo, Amount: new(big.Int).Set(rt.Price), Resource: resource,
+		Payer: payer, PayTo: a.payTo, Amount: rt.Price, Resource: resource,
 	}
 	a.mu.Lock()
 	a.settlements = append(a.settlements, s)

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/tollhq/toll/tools/money"
 	"github.com/tollhq/toll/tools/x402"
 	"go.yaml.in/yaml/v4"
 )
@@ -136,10 +137,25 @@ func paymentV1(t testing.TB, key *ecdsa.PrivateKey, r x402.RequirementV1) http.H
 	return http.Header{"X-Payment": {encodeHeader(t, x402.PaymentPayloadV1{X402Version: 1, Scheme: r.Scheme, Network: r.Network, Payload: p})}}
 }
 
+// signForV2 is signFor a version 2 requirement.
+func signForV2(t testing.TB, key *ecdsa.PrivateKey, r x402.RequirementV2) x402.ExactEVMPayload {
+	t.Helper()
+	return signFor(t, key, r.Network, r.Amount, r.Asset, r.PayTo, r.MaxTimeoutSeconds, r.Extra)
+}
+
+// climateChallenge starts a world, funds a payer with 1 USDC, and asks for GET
+// /climate/Oslo (x402 v2) without paying: the world, the payer and the 402's terms.
+func climateChallenge(t testing.TB) (*World, *ecdsa.PrivateKey, x402.PaymentRequiredV2) {
+	t.Helper()
+	w := startWorld(t, Options{})
+	payer := fundedPayer(t, w.Chain, 1_000_000)
+	return w, payer, challengeV2(t, "GET", w.APIURL+"/climate/Oslo", "")
+}
+
 func paymentV2(t testing.TB, key *ecdsa.PrivateKey, pr x402.PaymentRequiredV2) http.Header {
 	t.Helper()
 	r := pr.Accepts[0]
-	p := signFor(t, key, r.Network, r.Amount, r.Asset, r.PayTo, r.MaxTimeoutSeconds, r.Extra)
+	p := signForV2(t, key, r)
 	return http.Header{"Payment-Signature": {encodeHeader(t, x402.PaymentPayloadV2{
 		X402Version: 2, Resource: pr.Resource, Accepted: r, Payload: p, Extensions: json.RawMessage("{}"),
 	})}}
@@ -154,29 +170,9 @@ func settlementHeader(t testing.TB, resp *http.Response, name string) x402.Settl
 	return sr
 }
 
-func fundedPayer(t testing.TB, w *World, amount int64) *ecdsa.PrivateKey {
-	t.Helper()
-	k := newKey(t)
-	if err := w.Fund(context.Background(), addrOf(k), big.NewInt(amount)); err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
-func worldBalance(t testing.TB, w *World, who, addr string, want int64) {
-	t.Helper()
-	got, err := w.BalanceOf(context.Background(), addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.Cmp(big.NewInt(want)) != 0 {
-		t.Errorf("balance of %s = %s, want %d", who, got, want)
-	}
-}
-
 func TestPaidAPIv1(t *testing.T) {
 	w := startWorld(t, Options{})
-	payer := fundedPayer(t, w, 1_000_000)
+	payer := fundedPayer(t, w.Chain, 1_000_000)
 	url := w.APIURL + "/weather/Oslo?units=imperial"
 
 	pr, raw := challengeV1(t, "GET", url, "")
@@ -213,13 +209,14 @@ func TestPaidAPIv1(t *testing.T) {
 	if !sr.Success || sr.Network != "base-sepolia" || sr.Payer != addrOf(payer) || len(sr.Transaction) != 66 {
 		t.Errorf("X-PAYMENT-RESPONSE = %+v, want success on base-sepolia by %s", sr, addrOf(payer))
 	}
-	worldBalance(t, w, "payer", addrOf(payer), 1_000_000-PriceWeather)
-	worldBalance(t, w, "payTo", w.PayTo(), PriceWeather)
+	wantBalance(t, w.Chain, "payer", addrOf(payer), 1_000_000-PriceWeather)
+	wantBalance(t, w.Chain, "payTo", w.PayTo(), PriceWeather)
 	wantSettlements := []Settlement{{
 		Route: "GET /weather/{city}", Version: 1, Network: "base-sepolia", TxHash: sr.Transaction,
-		Payer: addrOf(payer), PayTo: w.PayTo(), Amount: big.NewInt(PriceWeather), Resource: url,
+		Payer: addrOf(payer), PayTo: w.PayTo(), Amount: money.USDC(PriceWeather), Resource: url,
 	}}
-	if diff := cmp.Diff(wantSettlements, w.Settlements(), cmp.Comparer(func(a, b *big.Int) bool { return a.Cmp(b) == 0 })); diff != "" {
+	sameAmount := cmp.Comparer(func(a, b money.Amount) bool { return a.Cmp(b) == 0 && a.Decimals() == b.Decimals() })
+	if diff := cmp.Diff(wantSettlements, w.Settlements(), sameAmount); diff != "" {
 		t.Errorf("Settlements (-want +got):\n%s", diff)
 	}
 
@@ -235,12 +232,12 @@ func TestPaidAPIv1(t *testing.T) {
 	if n := w.HandlerRuns("GET /weather/{city}"); n != 1 {
 		t.Errorf("handler runs = %d, want 1", n)
 	}
-	worldBalance(t, w, "payer after replay", addrOf(payer), 1_000_000-PriceWeather)
+	wantBalance(t, w.Chain, "payer after replay", addrOf(payer), 1_000_000-PriceWeather)
 }
 
 func TestPaidAPIv2(t *testing.T) {
 	w := startWorld(t, Options{})
-	payer := fundedPayer(t, w, 1_000_000)
+	payer := fundedPayer(t, w.Chain, 1_000_000)
 	tests := []struct {
 		method, path, body, route string
 		price                     int64
@@ -282,8 +279,8 @@ func TestPaidAPIv2(t *testing.T) {
 				t.Errorf("v2 route sent X-PAYMENT-RESPONSE")
 			}
 			spent += tt.price
-			worldBalance(t, w, "payer", addrOf(payer), 1_000_000-spent)
-			worldBalance(t, w, "payTo", w.PayTo(), spent)
+			wantBalance(t, w.Chain, "payer", addrOf(payer), 1_000_000-spent)
+			wantBalance(t, w.Chain, "payTo", w.PayTo(), spent)
 			if n := w.HandlerRuns(tt.route); n != 1 {
 				t.Errorf("handler runs = %d, want 1", n)
 			}
@@ -296,7 +293,7 @@ func TestPaidAPIv2(t *testing.T) {
 
 func TestPaidAPIHandlerErrorSettlesNothing(t *testing.T) {
 	w := startWorld(t, Options{})
-	payer := fundedPayer(t, w, 1_000_000)
+	payer := fundedPayer(t, w.Chain, 1_000_000)
 	// v2 POST /reports with bad bodies: each is paid for, 400s, and settles nothing.
 	for _, body := range []string{`{"city":"Oslo","days":0}`, `{"city":"Oslo","days":15}`, `{"city":"","days":2}`, `not json`} {
 		pr := challengeV2(t, "POST", w.APIURL+"/reports", body)
@@ -325,8 +322,8 @@ func TestPaidAPIHandlerErrorSettlesNothing(t *testing.T) {
 	if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("X-PAYMENT-RESPONSE") != "" {
 		t.Errorf("bad units: HTTP %d %s (X-PAYMENT-RESPONSE %q), want 400 and no settlement", resp.StatusCode, data, resp.Header.Get("X-PAYMENT-RESPONSE"))
 	}
-	worldBalance(t, w, "payer", addrOf(payer), 1_000_000)
-	worldBalance(t, w, "payTo", w.PayTo(), 0)
+	wantBalance(t, w.Chain, "payer", addrOf(payer), 1_000_000)
+	wantBalance(t, w.Chain, "payTo", w.PayTo(), 0)
 	if s := w.Settlements(); len(s) != 0 {
 		t.Errorf("settlements = %v, want none", s)
 	}
@@ -349,12 +346,10 @@ func TestPaidAPIFreeRoute(t *testing.T) {
 }
 
 func TestPaidAPIv2IgnoresXPayment(t *testing.T) {
-	w := startWorld(t, Options{})
-	payer := fundedPayer(t, w, 1_000_000)
-	pr := challengeV2(t, "GET", w.APIURL+"/climate/Oslo", "")
+	w, payer, pr := climateChallenge(t)
 	r := pr.Accepts[0]
 	// A well-formed payment, sent in the v1 header.
-	p := signFor(t, payer, r.Network, r.Amount, r.Asset, r.PayTo, r.MaxTimeoutSeconds, r.Extra)
+	p := signForV2(t, payer, r)
 	v2 := encodeHeader(t, x402.PaymentPayloadV2{X402Version: 2, Resource: pr.Resource, Accepted: r, Payload: p})
 	v1 := encodeHeader(t, x402.PaymentPayloadV1{X402Version: 1, Scheme: "exact", Network: "base-sepolia", Payload: p})
 	for _, h := range []string{v1, v2} {
@@ -364,21 +359,19 @@ func TestPaidAPIv2IgnoresXPayment(t *testing.T) {
 			t.Errorf("X-PAYMENT on a v2 route: HTTP %d, error %q; want 402 Payment required", resp.StatusCode, got.Error)
 		}
 	}
-	worldBalance(t, w, "payer", addrOf(payer), 1_000_000)
+	wantBalance(t, w.Chain, "payer", addrOf(payer), 1_000_000)
 	if n := w.HandlerRuns("GET /climate/{city}"); n != 0 {
 		t.Errorf("handler runs = %d, want 0", n)
 	}
 }
 
 func TestPaidAPIUndecodableHeader(t *testing.T) {
-	w := startWorld(t, Options{})
-	payer := fundedPayer(t, w, 1_000_000)
-	pr := challengeV2(t, "GET", w.APIURL+"/climate/Oslo", "")
+	w, payer, pr := climateChallenge(t)
 	// base64url differs from standard base64 in its alphabet ('-' '_' for '+' '/') and in
 	// dropping the '=' padding. Base64 of ASCII JSON seldom holds '+' or '/', so build a
 	// payment whose standard encoding is padded, and drop the padding.
 	r := pr.Accepts[0]
-	p := signFor(t, payer, r.Network, r.Amount, r.Asset, r.PayTo, r.MaxTimeoutSeconds, r.Extra)
+	p := signForV2(t, payer, r)
 	var urlSafe string
 	for pad := range 3 {
 		good := encodeHeader(t, x402.PaymentPayloadV2{X402Version: 2, Resource: pr.Resource, Accepted: r, Payload: p,
@@ -414,10 +407,8 @@ func TestPaidAPIUndecodableHeader(t *testing.T) {
 }
 
 func TestPaidAPIMismatchAndInvalid(t *testing.T) {
-	w := startWorld(t, Options{})
-	payer := fundedPayer(t, w, 1_000_000)
+	w, payer, pr := climateChallenge(t)
 	url := w.APIURL + "/climate/Oslo"
-	pr := challengeV2(t, "GET", url, "")
 	r := pr.Accepts[0]
 	send := func(acc x402.RequirementV2, p x402.ExactEVMPayload) (int, x402.PaymentRequiredV2) {
 		h := encodeHeader(t, x402.PaymentPayloadV2{X402Version: 2, Resource: pr.Resource, Accepted: acc, Payload: p})
@@ -436,7 +427,7 @@ func TestPaidAPIMismatchAndInvalid(t *testing.T) {
 		mut(&acc)
 		return acc
 	}
-	good := signFor(t, payer, r.Network, r.Amount, r.Asset, r.PayTo, r.MaxTimeoutSeconds, r.Extra)
+	good := signForV2(t, payer, r)
 	for name, acc := range map[string]x402.RequirementV2{
 		"lower-case payTo": fields(func(a *x402.RequirementV2) { a.PayTo = strings.ToLower(a.PayTo) }),
 		"other amount":     fields(func(a *x402.RequirementV2) { a.Amount = "1" }),
@@ -467,7 +458,7 @@ func TestPaidAPIMismatchAndInvalid(t *testing.T) {
 	if resp.StatusCode != http.StatusPaymentRequired || !bytes.Contains(body, []byte("Unable to find matching payment requirements")) {
 		t.Errorf("v1 other network: HTTP %d %s, want 402 no match", resp.StatusCode, body)
 	}
-	worldBalance(t, w, "payer", addrOf(payer), 1_000_000)
+	wantBalance(t, w.Chain, "payer", addrOf(payer), 1_000_000)
 	if n := w.HandlerRuns("GET /climate/{city}") + w.HandlerRuns("GET /weather/{city}"); n != 0 {
 		t.Errorf("handlers ran %d times, want 0", n)
 	}
@@ -500,10 +491,10 @@ func TestPaidAPISettleFailure(t *testing.T) {
 		})
 	}
 	w = startWorld(t, Options{Routes: []Route{
-		{Method: "GET", Pattern: "/v1", Price: big.NewInt(700), Version: 1, Handler: frontRun("X-Payment", false)},
-		{Method: "GET", Pattern: "/v2", Price: big.NewInt(700), Version: 2, Handler: frontRun("Payment-Signature", true)},
+		{Method: "GET", Pattern: "/v1", Price: money.USDC(700), Version: 1, Handler: frontRun("X-Payment", false)},
+		{Method: "GET", Pattern: "/v2", Price: money.USDC(700), Version: 2, Handler: frontRun("Payment-Signature", true)},
 	}})
-	payer := fundedPayer(t, w, 10_000)
+	payer := fundedPayer(t, w.Chain, 10_000)
 
 	prV1, _ := challengeV1(t, "GET", w.APIURL+"/v1", "")
 	resp, body := do(t, "GET", w.APIURL+"/v1", "", paymentV1(t, payer, prV1.Accepts[0]))
@@ -529,7 +520,7 @@ func TestPaidAPISettleFailure(t *testing.T) {
 		t.Errorf("PAYMENT-REQUIRED after settle failure = %+v (%v)", again, err)
 	}
 	// The front-runs moved the money (to payTo, as signed); the API recorded no settlement.
-	worldBalance(t, w, "payTo", w.PayTo(), 1400)
+	wantBalance(t, w.Chain, "payTo", w.PayTo(), 1400)
 	if s := w.Settlements(); len(s) != 0 {
 		t.Errorf("settlements = %v, want none", s)
 	}
@@ -642,23 +633,34 @@ func TestWorldOptions(t *testing.T) {
 	if r := prV1.Accepts[0]; r.Network != "eip155:31337" {
 		t.Errorf("v1 network = %q, want eip155:31337 for a chain without a v1 name", r.Network)
 	}
-	payer := fundedPayer(t, w, 1_000_000)
+	payer := fundedPayer(t, w.Chain, 1_000_000)
 	resp, body := do(t, "GET", w.APIURL+"/climate/Lima", "", paymentV2(t, payer, pr))
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("paid on chain 31337: HTTP %d %s", resp.StatusCode, body)
 	}
-	worldBalance(t, w, "payTo", w.PayTo(), PriceClimate)
+	wantBalance(t, w.Chain, "payTo", w.PayTo(), PriceClimate)
 
 	if _, err := Start(t.Context(), Options{PayTo: "nobody"}); err == nil {
 		t.Errorf("Start with PayTo nobody: no error")
 	}
-	if _, err := Start(t.Context(), Options{Routes: []Route{{Pattern: "/x", Price: big.NewInt(1), Version: 3, Handler: http.NotFoundHandler()}}}); err == nil {
+	if _, err := Start(t.Context(), Options{Routes: []Route{{Pattern: "/x", Price: money.USDC(1), Version: 3, Handler: http.NotFoundHandler()}}}); err == nil {
 		t.Errorf("Start with a version 3 route: no error")
+	}
+	if _, err := Start(t.Context(), Options{Routes: []Route{{Pattern: "/x", Price: money.New(big.NewInt(1), 18), Version: 2, Handler: http.NotFoundHandler()}}}); err == nil || !strings.Contains(err.Error(), "price") {
+		t.Errorf("Start with a price finer than the token's decimals: %v, want a price error", err)
+	}
+	if _, err := Start(t.Context(), Options{Routes: []Route{{Pattern: "/x", Price: money.USDC(-1), Version: 2, Handler: http.NotFoundHandler()}}}); err == nil || !strings.Contains(err.Error(), "negative price") {
+		t.Errorf("Start with a negative price: %v, want a negative price error", err)
 	}
 	if _, err := Start(t.Context(), Options{Routes: []Route{
 		{Pattern: "/x", Handler: http.NotFoundHandler()}, {Pattern: "/x", Handler: http.NotFoundHandler()},
 	}}); err == nil {
 		t.Errorf("Start with duplicate routes: no error")
+	}
+	// A price written in other decimals is asked for in the token's atomic units.
+	w3 := startWorld(t, Options{Routes: []Route{{Method: "GET", Pattern: "/x", Price: money.New(big.NewInt(700_000_000_000_000), 18), Version: 2, Handler: http.NotFoundHandler()}}})
+	if r := challengeV2(t, "GET", w3.APIURL+"/x", "").Accepts[0]; r.Amount != "700" {
+		t.Errorf("price 0.0007 in 18 decimals: requirement amount %q, want \"700\"", r.Amount)
 	}
 	// Custom routes without a spec serve none.
 	w2 := startWorld(t, Options{Routes: []Route{{Pattern: "/x", Handler: http.NotFoundHandler()}}})

@@ -4,6 +4,7 @@ import (
 	_ "embed"
 	"encoding/hex"
 	"fmt"
+	"math/big"
 	"strings"
 
 	"github.com/ethereum/go-ethereum/accounts/abi"
@@ -58,4 +59,17 @@ func (t tokenContract) deployData(name, version string) ([]byte, error) {
 		return nil, fmt.Errorf("token constructor: %w", err)
 	}
 	return append(append([]byte(nil), t.code...), args...), nil
+}
+
+// tokenUnits returns amount in atomic units of the token. It fails when amount has more
+// digits after the point than TokenDecimals carry, or is more than a uint256 holds.
+func tokenUnits(amount money.Amount) (*big.Int, error) {
+	v, err := amount.In(TokenDecimals)
+	if err != nil {
+		return nil, fmt.Errorf("amount %s is not a whole number of the token's atomic units: %w", amount, err)
+	}
+	if v.Sign() > 0 && !v.FitsUint256() {
+		return nil, fmt.Errorf("amount %s is more than a uint256 holds", amount)
+	}
+	return v.Atomic(), nil
 }

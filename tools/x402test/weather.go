@@ -7,13 +7,15 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"math/big"
 	"net/http"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/tollhq/toll/tools/money"
 )
 
-// Prices of the weather routes, in atomic units of the 6-decimal token.
+// Prices of the weather routes, in atomic units of the token (TokenDecimals):
+// money.USDC(PriceWeather) is the price as an amount.
 const (
 	PriceWeather = 1000   // GET /weather/{city}: 0.001 USDC, x402 v1
 	PriceReport  = 5000   // POST /reports: 0.005 USDC, x402 v2
@@ -33,11 +35,11 @@ func WeatherRoutes() []Route {
 	return []Route{
 		{Method: http.MethodGet, Pattern: "/health", Description: "Service health",
 			Handler: http.HandlerFunc(serveHealth)},
-		{Method: http.MethodGet, Pattern: "/weather/{city}", Price: big.NewInt(PriceWeather), Version: 1,
+		{Method: http.MethodGet, Pattern: "/weather/{city}", Price: money.USDC(PriceWeather), Version: 1,
 			Description: "Current weather for a city", Handler: http.HandlerFunc(serveWeather)},
-		{Method: http.MethodPost, Pattern: "/reports", Price: big.NewInt(PriceReport), Version: 2,
+		{Method: http.MethodPost, Pattern: "/reports", Price: money.USDC(PriceReport), Version: 2,
 			Description: "Multi-day weather report", Handler: http.HandlerFunc(serveReport)},
-		{Method: http.MethodGet, Pattern: "/climate/{city}", Price: big.NewInt(PriceClimate), Version: 2,
+		{Method: http.MethodGet, Pattern: "/climate/{city}", Price: money.USDC(PriceClimate), Version: 2,
 			Description: "Thirty years of climate history for a city", Handler: http.HandlerFunc(serveClimate)},
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/crypto"
+
+	"github.com/tollhq/toll/tools/money"
 )
 
 // Options configures Start. The zero value gives the weather demo on chain 84532.
@@ -167,14 +169,14 @@ func (w *World) SpecYAML() []byte { return w.API.SpecYAML() }
 // PayTo is the checksummed address that receives the payments.
 func (w *World) PayTo() string { return w.payTo }
 
-// Fund mints amount atomic units of the token (6 decimals: 1000000 = 1 USDC) to addr.
-// A payer needs no ETH: the facilitator pays the gas.
-func (w *World) Fund(ctx context.Context, addr string, amount *big.Int) error {
+// Fund mints amount of the token (USDC, TokenDecimals) to addr: money.USDC(1_000_000) is
+// 1 USDC. A payer needs no ETH: the facilitator pays the gas.
+func (w *World) Fund(ctx context.Context, addr string, amount money.Amount) error {
 	return w.Chain.Mint(ctx, addr, amount)
 }
 
-// BalanceOf is the token balance of addr, in atomic units.
-func (w *World) BalanceOf(ctx context.Context, addr string) (*big.Int, error) {
+// BalanceOf is the token balance of addr, in TokenDecimals.
+func (w *World) BalanceOf(ctx context.Context, addr string) (money.Amount, error) {
 	return w.Chain.BalanceOf(ctx, addr)
 }
 

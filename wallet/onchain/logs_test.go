@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -80,62 +81,81 @@ func (f *fakeNode) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// asked returns the block ranges asked for so far, in order.
+func (f *fakeNode) asked() [][2]uint64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.ranges)
+}
+
+// dial serves f over HTTP and returns a client dialed to it; both close when the test
+// ends.
+func (f *fakeNode) dial(t *testing.T) *onchain.Client {
+	t.Helper()
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	c, err := onchain.Dial(t.Context(), srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
 func TestFindAuthorizationWindows(t *testing.T) {
 	token, payer := wallet.Address{1}, wallet.Address{2}
 	t.Run("found after narrowing the window", func(t *testing.T) {
 		f := &fakeNode{head: 10_000, logAt: 6_000, maxRange: 500}
-		srv := httptest.NewServer(f)
-		defer srv.Close()
-		c, err := onchain.Dial(t.Context(), srv.URL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
+		c := f.dial(t)
 		tx, found, err := c.FindAuthorization(t.Context(), token, payer, [32]byte{3})
 		if err != nil || !found || tx != "0x"+strings.Repeat("ab", 32) {
 			t.Fatalf("FindAuthorization = %q, %v, %v", tx, found, err)
 		}
 		// 2000 → 1000 → 500 refused twice, then newest-first windows of 500 down to 6000.
-		if got := f.ranges[:3]; got[0] != [2]uint64{8_001, 10_000} || got[2] != [2]uint64{9_501, 10_000} {
+		ranges := f.asked()
+		if got := ranges[:3]; got[0] != [2]uint64{8_001, 10_000} || got[2] != [2]uint64{9_501, 10_000} {
 			t.Errorf("first ranges = %v", got)
 		}
-		last := f.ranges[len(f.ranges)-1]
+		last := ranges[len(ranges)-1]
 		if last != [2]uint64{5_501, 6_000} {
 			t.Errorf("last range = %v, want the window holding block 6000", last)
 		}
 	})
 	t.Run("bounded search", func(t *testing.T) {
 		f := &fakeNode{head: 10_000_000, logAt: 1, maxRange: onchain.LogWindow}
-		srv := httptest.NewServer(f)
-		defer srv.Close()
-		c, err := onchain.Dial(t.Context(), srv.URL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
+		c := f.dial(t)
 		_, found, err := c.FindAuthorization(t.Context(), token, payer, [32]byte{3})
 		if err != nil || found {
 			t.Fatalf("FindAuthorization = %v, %v; want not found", found, err)
 		}
-		if n, want := len(f.ranges), onchain.SearchBlocks/onchain.LogWindow; n != want {
+		ranges := f.asked()
+		if n, want := len(ranges), onchain.SearchBlocks/onchain.LogWindow; n != want {
 			t.Errorf("%d eth_getLogs requests, want %d", n, want)
 		}
-		if low := f.ranges[len(f.ranges)-1][0]; low != 10_000_000-onchain.SearchBlocks+1 {
+		if low := ranges[len(ranges)-1][0]; low != 10_000_000-onchain.SearchBlocks+1 {
 			t.Errorf("search went down to block %d, want %d", low, 10_000_000-onchain.SearchBlocks+1)
 		}
 	})
 	t.Run("provider refuses every range", func(t *testing.T) {
 		f := &fakeNode{head: 10_000, logAt: 1, maxRange: 0}
-		srv := httptest.NewServer(f)
-		defer srv.Close()
-		c, err := onchain.Dial(t.Context(), srv.URL)
-		if err != nil {
-			t.Fatal(err)
+		c := f.dial(t)
+		_, _, err := c.FindAuthorization(t.Context(), token, payer, [32]byte{3})
+		if err == nil || !strings.Contains(err.Error(), "block range too large") {
+			t.Errorf("err = %v, want the provider's refusal", err)
 		}
-		defer c.Close()
-		_, _, err = c.FindAuthorization(t.Context(), token, payer, [32]byte{3})
-		if err == nil || !strings.Contains(err.Error(), "block range too large") || len(f.ranges) > 10 {
-			t.Errorf("err = %v after %d requests, want the provider's refusal after a few", err, len(f.ranges))
+		// Each refusal halves the window, until one of at most 16 blocks is refused too.
+		var widths, want []uint64
+		for _, r := range f.asked() {
+			widths = append(widths, r[1]-r[0]+1)
+		}
+		for w := uint64(onchain.LogWindow); ; w /= 2 {
+			want = append(want, w)
+			if w <= 16 {
+				break
+			}
+		}
+		if !slices.Equal(widths, want) {
+			t.Errorf("windows asked = %v, want %v", widths, want)
 		}
 	})
 }

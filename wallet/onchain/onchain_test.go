@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tollhq/toll/tools/money"
 	"github.com/tollhq/toll/tools/x402"
 	"github.com/tollhq/toll/tools/x402test"
 	"github.com/tollhq/toll/wallet"
@@ -52,7 +53,7 @@ func pay(t *testing.T, w *x402test.World, value int64) (wallet.Address, [32]byte
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Fund(ctx, payer.Address().Hex(), big.NewInt(1_000_000)); err != nil {
+	if err := w.Fund(ctx, payer.Address().Hex(), money.USDC(1_000_000)); err != nil {
 		t.Fatal(err)
 	}
 	token := addr(t, w.Chain.TokenAddress())
