@@ -100,7 +100,7 @@ func Parse(s string, decimals int) (Amount, error) {
 	if v.Cmp(maxAtomic) > 0 {
 		return Amount{}, fmt.Errorf("%w: %q is more than a token can hold (2^256 atomic units)", ErrInvalid, s)
 	}
-	return New(v, decimals), nil
+	return Amount{atomic: nonZero(v), dec: uint8(decimals)}, nil // v is ours: no copy
 }
 
 // ParseUSDC is Parse with USDC's decimals.
@@ -120,7 +120,7 @@ func ParseAtomic(s string, decimals int) (Amount, error) {
 	if v.Cmp(maxAtomic) > 0 {
 		return Amount{}, fmt.Errorf("%w: %.40q is more than a token can hold (2^256 atomic units)", ErrInvalid, s)
 	}
-	return New(v, decimals), nil
+	return Amount{atomic: nonZero(v), dec: uint8(decimals)}, nil // v is ours: no copy
 }
 
 // digits reports whether s is one or more ASCII digits.
@@ -137,11 +137,14 @@ func digits(s string) bool {
 }
 
 // Atomic returns a copy of the atomic units.
-func (a Amount) Atomic() *big.Int {
+func (a Amount) Atomic() *big.Int { return new(big.Int).Set(a.value()) }
+
+// value returns the atomic units for reading only: never change the result.
+func (a Amount) value() *big.Int {
 	if a.atomic == nil {
 		return new(big.Int)
 	}
-	return new(big.Int).Set(a.atomic)
+	return a.atomic
 }
 
 // Decimals returns the token's decimals.
@@ -158,20 +161,16 @@ func (a Amount) Sign() int {
 // IsZero reports whether a is zero, whatever its decimals.
 func (a Amount) IsZero() bool { return a.Sign() == 0 }
 
-// scaled returns a's atomic units at d >= a's decimals.
+// scaled returns a's atomic units at d >= a's decimals, for reading only.
 func (a Amount) scaled(d uint8) *big.Int {
-	v := a.Atomic()
-	if d > a.dec {
-		v.Mul(v, new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(d-a.dec)), nil))
+	if d == a.dec {
+		return a.value()
 	}
-	return v
+	return new(big.Int).Mul(a.value(), new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(d-a.dec)), nil))
 }
 
 // Cmp compares a and b by value: -1 if a < b, 0 if equal, +1 if a > b.
 func (a Amount) Cmp(b Amount) int {
-	if a.dec == b.dec {
-		return a.Atomic().Cmp(b.Atomic())
-	}
 	d := max(a.dec, b.dec)
 	return a.scaled(d).Cmp(b.scaled(d))
 }
@@ -205,7 +204,7 @@ func (a Amount) In(decimals int) (Amount, error) {
 	if d >= a.dec {
 		return Amount{atomic: nonZero(a.scaled(d)), dec: d}, nil
 	}
-	q, r := new(big.Int).QuoRem(a.Atomic(), new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(a.dec-d)), nil), new(big.Int))
+	q, r := new(big.Int).QuoRem(a.value(), new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(a.dec-d)), nil), new(big.Int))
 	if r.Sign() != 0 {
 		return Amount{}, fmt.Errorf("%w: %s has more than %d digits after the point", ErrInvalid, a, decimals)
 	}
@@ -215,7 +214,7 @@ func (a Amount) In(decimals int) (Amount, error) {
 // String writes the value for people, trailing fractional zeros trimmed: "0.05", "1",
 // "-0.5".
 func (a Amount) String() string {
-	s := a.Atomic().String()
+	s := a.value().String()
 	sign := ""
 	if s[0] == '-' {
 		sign, s = "-", s[1:]
@@ -236,10 +235,10 @@ func (a Amount) String() string {
 
 // FitsUint256 reports whether a's atomic units are 0 to 2^256 - 1: what a token can hold,
 // and what ParseAtomic reads back.
-func (a Amount) FitsUint256() bool { return a.Sign() >= 0 && a.Atomic().Cmp(maxAtomic) <= 0 }
+func (a Amount) FitsUint256() bool { return a.Sign() >= 0 && a.value().Cmp(maxAtomic) <= 0 }
 
 // AtomicString writes the atomic units as a decimal integer: "50000".
-func (a Amount) AtomicString() string { return a.Atomic().String() }
+func (a Amount) AtomicString() string { return a.value().String() }
 
 // MarshalText writes String's form: toll.yaml and flags read it back.
 func (a Amount) MarshalText() ([]byte, error) { return []byte(a.String()), nil }
