@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/tollhq/toll/tools/money"
+	"github.com/tollhq/toll/tools/x402"
 )
 
 // Status is the current state of a reserved call.
@@ -147,7 +148,7 @@ func (in *Intent) validate() error {
 		return fmt.Errorf("call %q: %w", in.CallID, err)
 	}
 	in.Amount = a
-	if !validNonce(in.Nonce) {
+	if !x402.IsNonce(in.Nonce) {
 		return invalid("call %q: nonce %q is not 0x followed by 64 hex digits", in.CallID, clip(in.Nonce))
 	}
 	if in.ValidBefore.IsZero() {
@@ -234,19 +235,6 @@ func checkText(fields []textField) error {
 		}
 	}
 	return nil
-}
-
-func validNonce(s string) bool {
-	if len(s) != 66 || s[0] != '0' || (s[1] != 'x' && s[1] != 'X') {
-		return false
-	}
-	for i := 2; i < len(s); i++ {
-		c := s[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-			return false
-		}
-	}
-	return true
 }
 
 // clip shortens s for an error message.

@@ -44,8 +44,15 @@ func (r RequirementV2) Option(i int) Option {
 
 // IsAddress reports whether s is written as an EVM address: "0x" and 40 hexadecimal digits,
 // in any case (an EIP-55 checksum is not checked).
-func IsAddress(s string) bool {
-	if len(s) != 42 || s[0] != '0' || s[1] != 'x' {
+func IsAddress(s string) bool { return isHex0x(s, 40) }
+
+// IsNonce reports whether s is written as an EIP-3009 nonce in a payment's authorization:
+// "0x" and 64 hexadecimal digits (32 bytes), in any case.
+func IsNonce(s string) bool { return isHex0x(s, 64) }
+
+// isHex0x reports whether s is "0x" and exactly digits hexadecimal digits.
+func isHex0x(s string, digits int) bool {
+	if len(s) != 2+digits || s[0] != '0' || s[1] != 'x' {
 		return false
 	}
 	for i := 2; i < len(s); i++ {

@@ -130,3 +130,24 @@ func FuzzParseRequirement(f *testing.F) {
 		}
 	})
 }
+
+func TestIsNonce(t *testing.T) {
+	nonce := "0xf3746613c2d920b5fdabc0856f2aeb2d4f88ee6037b8cc5d04a71a4462f13480"
+	for _, tt := range []struct {
+		in   string
+		want bool
+	}{
+		{nonce, true},
+		{strings.ToUpper(nonce[:2]) + nonce[2:], false},       // 0X
+		{"0x" + strings.ToUpper(nonce[2:]), true},             // upper-case digits
+		{nonce[:65], false},                                   // 63 digits
+		{nonce + "0", false},                                  // 65 digits
+		{nonce[:65] + "g", false},                             // not hex
+		{"0x209693Bc6afc0C5328bA36FaF03C514EF312287C", false}, // an address
+		{"", false},
+	} {
+		if got := IsNonce(tt.in); got != tt.want {
+			t.Errorf("IsNonce(%q) = %v, want %v", tt.in, got, tt.want)
+		}
+	}
+}
