@@ -3,7 +3,14 @@ package catalog
 import (
 	"context"
 	"errors"
+	"fmt"
+	"runtime"
+	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/tollhq/toll/tools/money"
 )
 
 func TestParallelMap(t *testing.T) {
@@ -47,5 +54,47 @@ func TestWorkers(t *testing.T) {
 		if got := workers(tt.n, tt.per); got < 1 || got > tt.most {
 			t.Errorf("workers(%d, %d) = %d, want 1 to %d", tt.n, tt.per, got, tt.most)
 		}
+	}
+}
+
+// TestParallelLoad loads a JSON spec large enough for every parallel path of a load (the
+// path items decoded on several goroutines, the operations built on several), with shared
+// components, a price and a config price, twice: the two APIs are the same. CI runs it
+// under the race detector (.ci/run), where the large-spec tests would take minutes.
+func TestParallelLoad(t *testing.T) {
+	const n = 96
+	var b strings.Builder
+	b.WriteString(`{"openapi":"3.0.3","info":{"title":"Par","version":"1"},"servers":[{"url":"https://par.example.com"}],"paths":{`)
+	for i := range n {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, `"/items/%d/{id}":{"parameters":[{"$ref":"#/components/parameters/Id"}],`+
+			`"get":{"operationId":"get%d","summary":"Item %d","x-payment-info":{"price":{"mode":"fixed","amount":"0.001"}},"responses":{"200":{"description":"OK"}}},`+
+			`"post":{"operationId":"post%d","requestBody":{"content":{"application/json":{"schema":{"$ref":"#/components/schemas/Item"}}}},"responses":{"200":{"description":"OK"}}}}`, i, i, i, i)
+	}
+	b.WriteString(`},"components":{"parameters":{"Id":{"name":"id","in":"path","required":true,"schema":{"type":"string"}}},` +
+		`"schemas":{"Item":{"type":"object","properties":{"name":{"type":"string"},"tags":{"type":"array","items":{"$ref":"#/components/schemas/Tag"}}}},` +
+		`"Tag":{"allOf":[{"type":"object","properties":{"k":{"type":"string"}}},{"type":"object","properties":{"v":{"type":"string"}}}]}}}}`)
+	if workers(n, 1) < 2 && runtime.GOMAXPROCS(0) > 1 {
+		t.Fatalf("workers(%d, 1) = %d: the test does not run the path items in parallel", n, workers(n, 1))
+	}
+	opts := Options{Prices: map[string]money.Amount{"post7": money.USDC(2000)}}
+	first, err := Load(t.Context(), []byte(b.String()), "par.json", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(first.Operations) != 2*n {
+		t.Fatalf("%d operations, want %d", len(first.Operations), 2*n)
+	}
+	again, err := Load(t.Context(), []byte(b.String()), "par.json", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(first, again, cmpMoney); diff != "" {
+		t.Errorf("two loads of one spec differ (-first +again):\n%s", diff)
+	}
+	if p := operation(t, first, "par_post7").Price; p == nil || p.Amount.Cmp(money.USDC(2000)) != 0 {
+		t.Errorf("post7 price %v, want the config's 0.002", p)
 	}
 }
