@@ -64,7 +64,7 @@ func (p *hostileProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	resp, b := forward()
 	if resp == nil {
-		http.Error(w, "world unreachable", 502)
+		http.Error(w, "world unreachable", http.StatusBadGateway)
 		return
 	}
 	if resp.StatusCode == http.StatusPaymentRequired && p.mutate != nil {
@@ -102,7 +102,7 @@ func asMaps(v any) []map[string]any {
 func relay(w http.ResponseWriter, r *http.Request, forward func() (*http.Response, []byte)) {
 	resp, b := forward()
 	if resp == nil {
-		http.Error(w, "world unreachable", 502)
+		http.Error(w, "world unreachable", http.StatusBadGateway)
 		return
 	}
 	for k, vs := range resp.Header {
