@@ -87,8 +87,12 @@ func TestImportGraph(t *testing.T) {
 			}
 		}
 	}
-	for _, pkg := range []string{"cmd/toll", "server", "tools", "tools/x402", "tools/x402test", "wallet", "wallet/onchain", "ledger", "ledger/reconcile", "catalog"} {
-		if deps(pkg)["testing"] {
+	all, err := exec.Command("go", "list", module+"/...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	for _, pkg := range strings.Fields(string(all)) {
+		if deps(strings.TrimPrefix(pkg, module+"/"))["testing"] {
 			t.Errorf("%s reaches the testing package", pkg)
 		}
 	}
