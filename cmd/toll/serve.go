@@ -83,7 +83,10 @@ func (s *serveCmd) run(ctx context.Context, fs *pflag.FlagSet, args []string) er
 	if cfg != nil {
 		s.applyConfig(fs, cfg)
 	}
-	pol := s.policy.policy()
+	pol, err := s.policy.policy()
+	if err != nil {
+		return err
+	}
 	eps, err := parseEndpoints(s.rpcs)
 	if err != nil {
 		return err
