@@ -12,6 +12,9 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/tollhq/toll/wallet"
+	"github.com/tollhq/toll/wallet/keystore"
 )
 
 // openPTY opens a Linux pseudo-terminal pair (/dev/ptmx, then /dev/pts/N), closed when
@@ -62,7 +65,7 @@ func TestPassphraseOnATerminal(t *testing.T) {
 
 	t.Run("unlocks", func(t *testing.T) {
 		s := startOnTerminal(t, "wallet", "address", "--keystore", ks)
-		s.typeAtPrompt(t, pass+"\n")
+		s.typeAtPrompt(t, "Passphrase for ", pass+"\n")
 		if err := s.wait(t); err != nil {
 			t.Fatalf("toll wallet address: %v\nstderr:\n%s", err, s.stderr.String())
 		}
@@ -76,9 +79,28 @@ func TestPassphraseOnATerminal(t *testing.T) {
 			t.Errorf("stderr = %q, want the prompt", s.stderr.String())
 		}
 	})
+	t.Run("new keystore", func(t *testing.T) {
+		path := filepath.Join(dir, "new.json")
+		s := startOnTerminal(t, "wallet", "new", "--light", "--keystore", path)
+		s.typeAtPrompt(t, "Passphrase for the new keystore ", pass+"\n")
+		s.typeAtPrompt(t, "The same passphrase again: ", pass+"\n")
+		if err := s.wait(t); err != nil {
+			t.Fatalf("toll wallet new: %v\nstderr:\n%s", err, s.stderr.String())
+		}
+		if strings.Contains(s.shown.String(), pass) || strings.Contains(s.stderr.String(), pass) {
+			t.Errorf("the passphrase was shown: terminal %q, stderr %q", s.shown.String(), s.stderr.String())
+		}
+		w, err := keystore.Open(path, pass, wallet.Options{}) // the typed passphrase is the keystore's
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.TrimSpace(s.stdout.String()); got != w.Address().Hex() {
+			t.Errorf("stdout = %q, want the new address %s", got, w.Address().Hex())
+		}
+	})
 	t.Run("Ctrl-C", func(t *testing.T) {
 		s := startOnTerminal(t, "wallet", "address", "--keystore", ks)
-		s.typeAtPrompt(t, "\x03") // VINTR: the terminal sends SIGINT to toll
+		s.typeAtPrompt(t, "Passphrase for ", "\x03") // VINTR: the terminal sends SIGINT to toll
 		err := s.wait(t)
 		if code := s.cmd.ProcessState.ExitCode(); err == nil || code != 1 {
 			t.Errorf("toll wallet address after Ctrl-C: %v (exit code %d), want exit code 1", err, code)
@@ -134,15 +156,15 @@ func startOnTerminal(t *testing.T, args ...string) *onTerminal {
 	return s
 }
 
-// typeAtPrompt waits for the prompt and for echo to be off, then types text.
-func (s *onTerminal) typeAtPrompt(t *testing.T, text string) {
+// typeAtPrompt waits for prompt on stderr and for echo to be off, then types text.
+func (s *onTerminal) typeAtPrompt(t *testing.T, prompt, text string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	select {
-	case <-s.stderr.seen("Passphrase for "):
+	case <-s.stderr.seen(prompt):
 	case <-ctx.Done():
-		t.Fatalf("no prompt; stderr:\n%s", s.stderr.String())
+		t.Fatalf("no %q; stderr:\n%s", prompt, s.stderr.String())
 	}
 	for echoes(t, s.tty) { // toll turns echo off just after it writes the prompt
 		select {

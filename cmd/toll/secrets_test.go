@@ -284,8 +284,8 @@ func TestPassphrasePrompt(t *testing.T) {
 				if err != nil || got != pass {
 					t.Errorf("Passphrase = %q, %v; want the typed one", got, err)
 				}
-				if !strings.Contains(stderr.String(), "The same passphrase again: ") {
-					t.Errorf("stderr = %q, want the second prompt", stderr.String())
+				if stderr.String() != "Passphrase for the new keystore "+ks+": \nThe same passphrase again: \n" {
+					t.Errorf("stderr = %q, want the two prompts alone", stderr.String())
 				}
 				return
 			}

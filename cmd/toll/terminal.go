@@ -67,8 +67,12 @@ func passphrasePrompt(ctx context.Context, stdin io.Reader, stderr io.Writer, t 
 		fmt.Fprintln(stderr)
 		return string(b), err
 	}
+	prompt := fmt.Sprintf("Passphrase for %s: ", keystorePath)
+	if confirm {
+		prompt = fmt.Sprintf("Passphrase for the new keystore %s: ", keystorePath)
+	}
 	return func() (string, error) {
-		p, err := ask(fmt.Sprintf("Passphrase for %s: ", keystorePath))
+		p, err := ask(prompt)
 		if err != nil || !confirm || p == "" {
 			return p, err
 		}
