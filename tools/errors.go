@@ -28,7 +28,42 @@ var (
 	ErrPaymentNotSettled = errors.New("payment sent but not proven settled")
 	// ErrUpstream: the API could not be reached or answered something toll cannot use.
 	ErrUpstream = errors.New("upstream error")
+	// ErrAssetNetworkNotAllowed: a Policy allows a token on a network it does not allow,
+	// so the token could never be paid. Wrapped by *PolicyError.
+	ErrAssetNetworkNotAllowed = errors.New("asset on a network that is not allowed")
+	// ErrNoPayableAsset: a Policy allows a network where toll knows no USDC contract and
+	// allows no other token, so nothing could ever be paid there. Wrapped by *PolicyError.
+	ErrNoPayableAsset = errors.New("no payable asset on an allowed network")
 )
+
+// PolicyError is a Policy that could never pay as configured; New refuses it. Its fields
+// say what is wrong; the text that names flags or settings is the caller's to phrase.
+type PolicyError struct {
+	// Network is the network concerned, as the Policy writes it.
+	Network string
+	// Asset is the token address concerned (ErrAssetNetworkNotAllowed); "" otherwise.
+	Asset string
+	// Allowed are the Policy's networks, as it writes them.
+	Allowed []string
+	// Err is ErrAssetNetworkNotAllowed or ErrNoPayableAsset.
+	Err error
+}
+
+func (e *PolicyError) Error() string {
+	allowed := "none"
+	if len(e.Allowed) > 0 {
+		allowed = strings.Join(e.Allowed, ", ")
+	}
+	switch e.Err {
+	case ErrAssetNetworkNotAllowed:
+		return fmt.Sprintf("policy: asset %s is allowed on network %s, which is not an allowed network (allowed: %s); it could never be paid", e.Asset, e.Network, allowed)
+	case ErrNoPayableAsset:
+		return fmt.Sprintf("policy: network %s is allowed, but toll knows no USDC contract there and no other token is allowed on it; nothing could ever be paid there", e.Network)
+	}
+	return fmt.Sprintf("policy: network %s: %v", e.Network, e.Err)
+}
+
+func (e *PolicyError) Unwrap() error { return e.Err }
 
 // Rule names what refused a payment.
 type Rule string

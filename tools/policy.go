@@ -108,9 +108,39 @@ func compilePolicy(p Policy) (*compiledPolicy, error) {
 		if err != nil {
 			return nil, fmt.Errorf("policy: allowed asset %s: %w", a.Address, err)
 		}
+		if !cp.chains[id.String()] {
+			return nil, &PolicyError{Network: a.Network, Asset: addr.Hex(), Allowed: cp.names, Err: ErrAssetNetworkNotAllowed}
+		}
 		cp.allowAsset(id.String(), addr.Hex())
 	}
+	if err := cp.payable(p.Networks); err != nil {
+		return nil, err
+	}
 	return cp, nil
+}
+
+// payable checks that each allowed network has a token toll may pay with: its known USDC,
+// a token allowed on it, or one allowed on every network.
+func (cp *compiledPolicy) payable(networks []string) error {
+	if len(cp.anyAssets) > 0 {
+		return nil
+	}
+	for _, n := range networks {
+		id, _ := x402.ChainID(n) // parsed above
+		if len(cp.assets[id.String()]) == 0 {
+			return &PolicyError{Network: n, Allowed: cp.names, Err: ErrNoPayableAsset}
+		}
+	}
+	return nil
+}
+
+// Check reports what New would find wrong with p, without a wallet or a ledger: a network
+// or an asset toll cannot read, an asset on a network p does not allow, an allowed network
+// with nothing toll could pay there (*PolicyError). A front end calls it first, so that a
+// configuration that cannot work stops it at start.
+func (p Policy) Check() error {
+	_, err := compilePolicy(p)
+	return err
 }
 
 func (cp *compiledPolicy) allowAsset(chain, addr string) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -49,8 +50,40 @@ func (p *policyFlags) applyConfig(fs *pflag.FlagSet, c *fileConfig) {
 	}
 }
 
-// policy is the tools.Policy of the flags (and toll.yaml), all of them checked already.
-func (p *policyFlags) policy() tools.Policy {
+// policy is the tools.Policy of the flags (and toll.yaml). A policy that could never pay
+// as written (tools.Policy.Check) is a usage error here, at start, naming the value and
+// the fix.
+func (p *policyFlags) policy() (tools.Policy, error) {
+	pol := p.rules()
+	if err := pol.Check(); err != nil {
+		return pol, policyError(err)
+	}
+	return pol, nil
+}
+
+// policyError phrases an error of tools.Policy.Check with toll's flags and settings.
+func policyError(err error) error {
+	var pe *tools.PolicyError
+	if !errors.As(err, &pe) {
+		return usagef("%v; check --network and --asset (networks: and assets: in toll.yaml)", err)
+	}
+	allowed := "none"
+	if len(pe.Allowed) > 0 {
+		allowed = strings.Join(pe.Allowed, ", ")
+	}
+	switch {
+	case errors.Is(err, tools.ErrAssetNetworkNotAllowed):
+		return usagef("--asset %s=%s: network %s is not allowed (allowed: %s), so this token could never be paid; allow the network with --network %s, or write --asset %s to allow the token on every allowed network",
+			pe.Network, pe.Asset, pe.Network, allowed, pe.Network, pe.Asset)
+	case errors.Is(err, tools.ErrNoPayableAsset):
+		return usagef("--network %s: toll knows no USDC contract on %s and no --asset is allowed there, so nothing could ever be paid on it; add --asset %s=TOKEN (the token contract the APIs ask for), or remove the network",
+			pe.Network, pe.Network, pe.Network)
+	}
+	return usagef("%v", err)
+}
+
+// rules is the tools.Policy of the flags (and toll.yaml) as they are written.
+func (p *policyFlags) rules() tools.Policy {
 	var pol tools.Policy
 	pol.Caps.PerCall = p.perCall.amount
 	pol.Caps.PerSession = p.perSession.amount

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	neturl "net/url"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/tollhq/toll/ledger/reconcile"
 	"github.com/tollhq/toll/tools/x402"
+	"github.com/tollhq/toll/wallet"
 	"github.com/tollhq/toll/wallet/onchain"
 )
 
@@ -133,19 +135,24 @@ type endpoint struct {
 	url     string
 }
 
-// parseEndpoints reads the --rpc values. Its errors show a URL only redacted: its path may
-// hold an API key.
+// parseEndpoints reads the --rpc values: each NETWORK=URL, with a network toll knows and
+// a URL dialChains can dial, or a usage error naming the value and the fix. Its errors
+// show a value only as shownRPC does: a URL's path may hold an API key.
 func parseEndpoints(rpcs []string) ([]endpoint, error) {
 	var eps []endpoint
 	seen := map[string]bool{}
 	for _, r := range rpcs {
 		network, url, ok := strings.Cut(r, "=")
-		if !ok || network == "" || url == "" {
-			return nil, usagef("--rpc %q: want NETWORK=URL, e.g. eip155:8453=https://mainnet.base.org", onchain.Redact(r))
+		if !ok || network == "" || url == "" || strings.Contains(network, "://") { // an = in a URL's query
+			return nil, rpcShapeError(r)
 		}
 		id, err := x402.ChainID(network)
 		if err != nil {
-			return nil, usagef("--rpc: %v", err)
+			return nil, usagef("--rpc: unknown network %s; want a CAIP-2 id such as eip155:8453 or a v1 name such as base", shownRPC(network))
+		}
+		if !dialable(url) {
+			return nil, usagef("--rpc %s=%s: not a JSON-RPC endpoint; want an http, https, ws or wss URL (e.g. %s=https://mainnet.base.org) or the path of an IPC socket",
+				network, shownRPC(url), network)
 		}
 		if seen[id.String()] {
 			return nil, usagef("--rpc: two endpoints for eip155:%s; give one", id)
@@ -154,6 +161,78 @@ func parseEndpoints(rpcs []string) ([]endpoint, error) {
 		eps = append(eps, endpoint{chainID: id.String(), url: url})
 	}
 	return eps, nil
+}
+
+// rpcShapeError is the error for an --rpc value that is not NETWORK=URL.
+func rpcShapeError(r string) error {
+	const example = "e.g. --rpc eip155:8453=https://mainnet.base.org"
+	network, _, _ := strings.Cut(r, "=")
+	switch {
+	case r == "":
+		return usagef("--rpc is empty: want NETWORK=URL, %s", example)
+	case dialable(r):
+		return usagef("--rpc %s names no network: want NETWORK=URL, %s", shownRPC(r), example)
+	case network != "" && isNetwork(network):
+		return usagef("--rpc %s names no URL: want %s=URL, %s", shownRPC(r), network, example)
+	}
+	return usagef("--rpc %s: want NETWORK=URL, %s", shownRPC(r), example)
+}
+
+func isNetwork(s string) bool {
+	_, err := x402.ChainID(s)
+	return err == nil
+}
+
+// dialable reports whether onchain.Dial can take u: an http, https, ws or wss URL with a
+// host, or an IPC socket path (absolute, or ending in .ipc).
+func dialable(u string) bool {
+	if !strings.Contains(u, "://") {
+		return strings.HasPrefix(u, "/") || strings.HasSuffix(u, ".ipc")
+	}
+	parsed, err := neturl.Parse(u)
+	if err != nil || parsed.Host == "" {
+		return false
+	}
+	switch parsed.Scheme {
+	case "http", "https", "ws", "wss":
+		return true
+	}
+	return false
+}
+
+// shownRPC is an --rpc value, or a part of one, as an error may show it: a URL by its
+// scheme and host (its path or query may hold an API key), nothing of a value that looks
+// like a private key or an API key, and anything else as given.
+func shownRPC(v string) string {
+	switch {
+	case wallet.LooksLikeKey(v):
+		return "(a value that looks like a private key, not shown)"
+	case strings.Contains(v, "://"):
+		return onchain.Redact(v)
+	case looksLikeToken(v):
+		return fmt.Sprintf("(a %d-character value, not shown: it may be an API key)", len(v))
+	}
+	return v
+}
+
+// looksLikeToken reports whether s may be an API key: one word of 20 characters or more
+// that mixes letters and digits.
+func looksLikeToken(s string) bool {
+	if len(s) < 20 {
+		return false
+	}
+	var letters, digits bool
+	for _, r := range s {
+		switch {
+		case r >= '0' && r <= '9':
+			digits = true
+		case r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z':
+			letters = true
+		case r != '-' && r != '_':
+			return false
+		}
+	}
+	return letters && digits
 }
 
 // dialChains connects to the endpoints, keyed by chain id. The caller closes what it

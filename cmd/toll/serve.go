@@ -48,7 +48,8 @@ func (a *app) serveCommand() *cobra.Command {
 		Long: `Serve the operations of OpenAPI specs as MCP tools, paying x402 prices within caps.
 
 SPEC is a spec file, a folder of specs or an https URL. stdout carries only MCP JSON-RPC; logs go
-to stderr. The keystore passphrase comes from --passphrase-file or $` + envPassphrase + `, never from a flag.`,
+to stderr. The keystore passphrase comes from --passphrase-file or $` + envPassphrase + `, never from a flag;
+with neither, when stdin is a terminal, toll asks for it there without echo.`,
 		Example: "  toll serve --keystore key.json --network eip155:8453 --max-per-call 0.05 api.yaml",
 		Args:    cobra.ArbitraryArgs,
 		RunE: func(c *cobra.Command, args []string) error {
@@ -82,7 +83,10 @@ func (s *serveCmd) run(ctx context.Context, fs *pflag.FlagSet, args []string) er
 	if cfg != nil {
 		s.applyConfig(fs, cfg)
 	}
-	pol := s.policy.policy()
+	pol, err := s.policy.policy()
+	if err != nil {
+		return err
+	}
 	eps, err := parseEndpoints(s.rpcs)
 	if err != nil {
 		return err
@@ -92,7 +96,7 @@ func (s *serveCmd) run(ctx context.Context, fs *pflag.FlagSet, args []string) er
 	if err != nil {
 		return err
 	}
-	w, err := s.wallet(cfg)
+	w, err := s.wallet(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
@@ -159,8 +163,10 @@ func (s *serveCmd) catalog(ctx context.Context, cfg *fileConfig, specs []string,
 }
 
 // wallet unlocks the payer key: a keystore (--keystore, toll.yaml, $TOLL_KEYSTORE), or a
-// raw key from the variable --private-key-env names.
-func (s *serveCmd) wallet(cfg *fileConfig) (*wallet.Wallet, error) {
+// raw key from the variable --private-key-env names. Without a passphrase file or
+// variable it asks for the passphrase when stdin is a terminal (see passphrasePrompt),
+// and it warns of key and passphrase files that others may read.
+func (s *serveCmd) wallet(ctx context.Context, cfg *fileConfig, logger *slog.Logger) (*wallet.Wallet, error) {
 	src := keystore.Source{PassphraseFile: s.passFile}
 	if s.keyEnv != "" {
 		src.RawKeyEnv, src.AllowRawKey = s.keyEnv, true
@@ -170,7 +176,9 @@ func (s *serveCmd) wallet(cfg *fileConfig) (*wallet.Wallet, error) {
 			fromFile = cfg.Wallet.Keystore
 		}
 		src.Keystore = s.env.keystorePath(s.keystore, fromFile)
+		src.Prompt = passphrasePrompt(ctx, s.stdin, s.stderr, osTerminal(), src.Keystore, false)
 	}
+	warnExposed(src, func(msg string) { logger.Warn(msg) })
 	w, err := keystore.Load(src, s.env, wallet.Options{})
 	if err != nil {
 		return nil, fmt.Errorf("unlock wallet: %w", walletHint(err))

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -16,7 +18,8 @@ func (a *app) walletCommand() *cobra.Command {
 		Use:   "wallet",
 		Short: "create a key in an encrypted keystore, or print its address",
 		Long: `The payer key lives in an encrypted go-ethereum (v3) keystore file. Its passphrase comes from
---passphrase-file or the ` + envPassphrase + ` variable, never from a flag.`,
+--passphrase-file or the ` + envPassphrase + ` variable, never from a flag; with neither, when stdin is
+a terminal, toll asks for it there without echo.`,
 		Args: cobra.ArbitraryArgs,
 		RunE: group("toll wallet", "a command: new or address"),
 	}
@@ -69,7 +72,7 @@ func (a *app) walletNewCommand() *cobra.Command {
 		Use:   "new --keystore FILE [flags]",
 		Short: "create a fresh key in an encrypted keystore file, and print its address",
 		Args:  noArgs,
-		RunE:  func(*cobra.Command, []string) error { return n.run() },
+		RunE:  func(c *cobra.Command, _ []string) error { return n.run(c.Context()) },
 	}
 	fs := newFlags(c)
 	n.register(fs)
@@ -77,11 +80,13 @@ func (a *app) walletNewCommand() *cobra.Command {
 	return c
 }
 
-func (n *walletNewCmd) run() error {
+func (n *walletNewCmd) run(ctx context.Context) error {
 	src, err := n.source("toll wallet new")
 	if err != nil {
 		return err
 	}
+	src.Prompt = passphrasePrompt(ctx, n.stdin, n.stderr, osTerminal(), src.Keystore, true)
+	warnExposed(src, n.warn)
 	pass, err := keystore.Passphrase(src, n.env)
 	if err != nil {
 		return walletHint(err)
@@ -105,17 +110,19 @@ func (a *app) walletAddressCommand() *cobra.Command {
 		Use:   "address [flags]",
 		Short: "print the address that pays (fund it with USDC)",
 		Args:  noArgs,
-		RunE:  func(*cobra.Command, []string) error { return w.run() },
+		RunE:  func(c *cobra.Command, _ []string) error { return w.run(c.Context()) },
 	}
 	w.register(newFlags(c))
 	return c
 }
 
-func (k *walletAddressCmd) run() error {
+func (k *walletAddressCmd) run(ctx context.Context) error {
 	src, err := k.source("toll wallet address")
 	if err != nil {
 		return err
 	}
+	src.Prompt = passphrasePrompt(ctx, k.stdin, k.stderr, osTerminal(), src.Keystore, false)
+	warnExposed(src, k.warn)
 	w, err := keystore.Load(src, k.env, wallet.Options{})
 	if err != nil {
 		return walletHint(err)
@@ -124,15 +131,59 @@ func (k *walletAddressCmd) run() error {
 	return err
 }
 
+// warn writes a warning for the person at the terminal on stderr.
+func (a *app) warn(msg string) { fmt.Fprintln(a.stderr, "toll: warning:", msg) }
+
+// warnExposed passes to warn one line for each key or passphrase file of src that users
+// other than its owner may read or write, with the command that fixes it. It is a warning,
+// not an error: the file may already have been copied, and refusing to start would not
+// undo that, but the user should know.
+func warnExposed(src keystore.Source, warn func(msg string)) {
+	for _, e := range keystore.Exposures(src) {
+		warn(fmt.Sprintf("%s %s can be read or written by users other than its owner (mode %04o); restrict it: chmod 600 %s",
+			e.What, e.Path, e.Mode, shellQuote(e.Path)))
+	}
+}
+
+// shellQuote writes s so that a POSIX shell reads it back as one word.
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/._-+:@%,=", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// misplacedKey is the error for a flag, setting or variable that holds what looks like
+// the private key itself where its name or path belongs. It never shows the value.
+func misplacedKey(mk *keystore.MisplacedKeyError) error {
+	switch mk.Field {
+	case "RawKeyEnv":
+		return usagef("the value given to --private-key-env looks like a private key itself; give the NAME of an environment variable that holds it (if you typed the key on a command line, it may now be in your shell's history)")
+	case "Keystore":
+		return usagef("the keystore (--keystore, wallet.keystore in toll.yaml, or $%s) looks like a private key itself; give the path of an encrypted keystore file (toll wallet new makes one)", envKeystore)
+	case "PassphraseFile":
+		return usagef("the value given to --passphrase-file (or wallet.passphrase_file in toll.yaml) looks like a private key itself; give the path of a file holding the keystore's passphrase")
+	}
+	return usagef("%v", mk)
+}
+
 // walletHint adds to an error of package wallet/keystore what to do about it with toll's
 // flags and variables; the package itself names no flag.
 func walletHint(err error) error {
-	var hint string
+	var (
+		hint string
+		mk   *keystore.MisplacedKeyError
+	)
+	if errors.As(err, &mk) {
+		return misplacedKey(mk)
+	}
 	switch {
 	case errors.Is(err, keystore.ErrNoKey):
 		hint = "pass --keystore FILE with an encrypted keystore (toll wallet new makes one), or --private-key-env NAME with a raw hex key exported in $NAME"
 	case errors.Is(err, keystore.ErrNoPassphrase):
-		hint = "set " + envPassphrase + " or pass --passphrase-file FILE"
+		hint = "set " + envPassphrase + ", pass --passphrase-file FILE, or run in a terminal to be asked for it"
 	case errors.Is(err, keystore.ErrWrongPassphrase):
 		hint = "check the passphrase in " + envPassphrase + " or --passphrase-file"
 	case errors.Is(err, keystore.ErrRawKeyNotAllowed):

@@ -28,7 +28,11 @@
 // # Invariants
 //
 //   - No error contains the key, any part of it, or a passphrase, and no
-//     error names a command-line flag: callers phrase the hints.
+//     error names a command-line flag: callers phrase the hints. A name or
+//     path that looks like a private key (wallet.LooksLikeKey) is refused
+//     with a *MisplacedKeyError before it is used, never echoed.
+//   - The package prints nothing: what a front end should warn about (a key
+//     or passphrase file others may read) is returned by Exposures.
 //   - A wrong passphrase is ErrWrongPassphrase, never a format error.
 //   - Create never overwrites a file: it writes the encrypted key to a
 //     temporary file (mode 0600) in the same directory, syncs it, links it
@@ -38,6 +42,8 @@
 //
 // # Example
 //
-//	w, err := keystore.Load(keystore.Source{Keystore: path}, os.Getenv, wallet.Options{})
-//	if errors.Is(err, keystore.ErrNoPassphrase) { ... ask for one ... }
+//	src := keystore.Source{Keystore: path, Prompt: askAtTheTerminal} // Prompt nil: no prompt
+//	w, err := keystore.Load(src, os.Getenv, wallet.Options{})
+//	if errors.Is(err, keystore.ErrNoPassphrase) { ... say where to put one ... }
+//	for _, e := range keystore.Exposures(src) { ... warn: chmod 600 e.Path ... }
 package keystore

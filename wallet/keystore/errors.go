@@ -29,4 +29,36 @@ var (
 	// ErrRawKeyNotAllowed means a raw hex key was configured without the
 	// user's explicit opt-in (Source.AllowRawKey).
 	ErrRawKeyNotAllowed = errors.New("raw key not allowed")
+
+	// ErrMisplacedKey means a setting that should hold a path or a variable's
+	// name holds what looks like a private key. Every *MisplacedKeyError
+	// matches it.
+	ErrMisplacedKey = errors.New("a private key where a name or a path belongs")
 )
+
+// MisplacedKeyError is a Source setting that should hold a file's path or an
+// environment variable's name but holds what looks like a private key
+// (wallet.LooksLikeKey): the user may have pasted the key where its name
+// belonged. Its text names the setting, never the value; errors.Is(err,
+// ErrMisplacedKey) holds.
+type MisplacedKeyError struct {
+	// Field is the Source field: "Keystore", "PassphraseFile",
+	// "PassphraseEnv" or "RawKeyEnv".
+	Field string
+}
+
+func (e *MisplacedKeyError) Error() string {
+	want := map[string]string{
+		"Keystore":       "the keystore path looks like a private key itself; give the path of an encrypted keystore file",
+		"PassphraseFile": "the passphrase file path looks like a private key itself; give the path of a file holding the passphrase",
+		"PassphraseEnv":  "the passphrase variable's name looks like a private key itself; give the name of the variable holding the passphrase",
+		"RawKeyEnv":      "the raw key's variable name looks like a private key itself; give the name of an environment variable that holds the key",
+	}[e.Field]
+	if want == "" {
+		return "a setting looks like a private key itself; give a name or a path, never the key"
+	}
+	return want
+}
+
+// Is makes errors.Is(err, ErrMisplacedKey) true for every *MisplacedKeyError.
+func (e *MisplacedKeyError) Is(target error) bool { return target == ErrMisplacedKey }

@@ -49,6 +49,9 @@ type file struct {
 // decrypt, one wrapping ErrInvalidKeystore. If the file names an address,
 // it must be the key's. Errors never contain the key or the passphrase.
 func Open(path, passphrase string, opts wallet.Options) (*wallet.Wallet, error) {
+	if wallet.LooksLikeKey(path) {
+		return nil, fmt.Errorf("open keystore: %w", &MisplacedKeyError{Field: "Keystore"})
+	}
 	data, err := readLimited(path, maxFileSize)
 	if err != nil {
 		return nil, fmt.Errorf("open keystore: %w", err)
@@ -203,6 +206,9 @@ func isHex(s string, n int) bool {
 // an empty passphrase (ErrNoPassphrase) and an existing file (fs.ErrExist;
 // nothing is overwritten); the directory must exist.
 func Create(path, passphrase string, light bool, opts wallet.Options) (*wallet.Wallet, error) {
+	if wallet.LooksLikeKey(path) {
+		return nil, fmt.Errorf("create keystore: %w", &MisplacedKeyError{Field: "Keystore"})
+	}
 	key, err := crypto.GenerateKey()
 	if err != nil {
 		return nil, fmt.Errorf("create keystore: generate key: %w", err)

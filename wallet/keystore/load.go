@@ -32,24 +32,50 @@ type Source struct {
 	RawKeyEnv string
 	// AllowRawKey is the user's explicit opt-in to an unencrypted key.
 	AllowRawKey bool
+	// Prompt asks the user for the keystore passphrase when neither
+	// PassphraseFile nor the PassphraseEnv variable gives one. nil means no
+	// prompt: Load returns ErrNoPassphrase.
+	Prompt func() (string, error)
+}
+
+// check refuses a Source whose names and paths hold what looks like a private
+// key, before any of them can reach an error message.
+func (src Source) check() error {
+	for _, f := range []struct{ name, value string }{
+		{"Keystore", src.Keystore},
+		{"PassphraseFile", src.PassphraseFile},
+		{"PassphraseEnv", src.PassphraseEnv},
+		{"RawKeyEnv", src.RawKeyEnv},
+	} {
+		if wallet.LooksLikeKey(f.value) {
+			return &MisplacedKeyError{Field: f.name}
+		}
+	}
+	return nil
 }
 
 // Load resolves src into a wallet. getenv reads the environment (nil means
 // os.Getenv; tests pass a map lookup).
 //
 //   - Keystore set: Open it with the passphrase from PassphraseFile, else
-//     from the PassphraseEnv variable; neither gives ErrNoPassphrase. A wrong
-//     passphrase gives ErrWrongPassphrase, naming where it came from.
+//     from the PassphraseEnv variable, else from Prompt; none gives
+//     ErrNoPassphrase. A wrong passphrase gives ErrWrongPassphrase, naming
+//     where it came from.
 //   - Otherwise RawKeyEnv set: without AllowRawKey, ErrRawKeyNotAllowed;
 //     with it, the variable's value is parsed as wallet.FromHex does (an
 //     empty variable gives ErrNoKey).
 //   - Nothing set: ErrNoKey.
 //
-// Errors say what was wrong, name files and variables but no command-line
-// flags, and never contain the key or the passphrase.
+// A name or path of src that looks like a private key (wallet.LooksLikeKey)
+// gives a *MisplacedKeyError before anything is read. Errors say what was
+// wrong, name files and variables but no command-line flags, and never
+// contain the key or the passphrase.
 func Load(src Source, getenv func(string) string, opts wallet.Options) (*wallet.Wallet, error) {
 	if getenv == nil {
 		getenv = os.Getenv
+	}
+	if err := src.check(); err != nil {
+		return nil, fmt.Errorf("load wallet: %w", err)
 	}
 	switch {
 	case src.Keystore != "":
@@ -115,6 +141,16 @@ func passphrase(src Source, getenv func(string) string) (pass, from string, err 
 	if v := getenv(env); v != "" {
 		return v, "$" + env, nil
 	}
+	if src.Prompt != nil {
+		v, err := src.Prompt()
+		if err != nil {
+			return "", "", fmt.Errorf("read passphrase at the prompt: %w", err)
+		}
+		if v == "" {
+			return "", "", fmt.Errorf("%w: the passphrase given at the prompt is empty", ErrNoPassphrase)
+		}
+		return v, "the prompt", nil
+	}
 	what := "the keystore"
 	if src.Keystore != "" {
 		what = "keystore " + src.Keystore
@@ -123,12 +159,16 @@ func passphrase(src Source, getenv func(string) string) (pass, from string, err 
 }
 
 // Passphrase resolves the passphrase a Source names (its PassphraseFile,
-// else its PassphraseEnv variable), for a front end that creates a keystore.
-// getenv nil means os.Getenv. Errors name where the passphrase was looked
-// for, never its value.
+// else its PassphraseEnv variable, else its Prompt), for a front end that
+// creates a keystore. getenv nil means os.Getenv. Errors name where the
+// passphrase was looked for, never its value; a name or path that looks like
+// a private key gives a *MisplacedKeyError, as Load does.
 func Passphrase(src Source, getenv func(string) string) (string, error) {
 	if getenv == nil {
 		getenv = os.Getenv
+	}
+	if err := src.check(); err != nil {
+		return "", err
 	}
 	pass, _, err := passphrase(src, getenv)
 	return pass, err

@@ -2,6 +2,7 @@ package keystore
 
 import (
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -87,6 +88,34 @@ func TestLoad(t *testing.T) {
 		{"raw key allowed, no variable named",
 			Source{AllowRawKey: true}, map[string]string{"TOLL_PASSPHRASE": testPassphrase}, ErrNoKey, []string{"no environment variable"}},
 
+		{"keystore path is a key",
+			Source{Keystore: hardhatKey}, map[string]string{"TOLL_PASSPHRASE": testPassphrase}, ErrMisplacedKey, []string{"keystore path looks like a private key"}},
+		{"keystore path holds a 0x key",
+			Source{Keystore: filepath.Join(dir, "0x"+hardhatKey)}, map[string]string{"TOLL_PASSPHRASE": testPassphrase}, ErrMisplacedKey, []string{"keystore path"}},
+		{"passphrase file path is a key",
+			Source{Keystore: ks, PassphraseFile: hardhatKey}, nil, ErrMisplacedKey, []string{"passphrase file path"}},
+		{"passphrase variable name is a key",
+			Source{Keystore: ks, PassphraseEnv: hardhatKey}, map[string]string{hardhatKey: testPassphrase}, ErrMisplacedKey, []string{"passphrase variable's name"}},
+		{"raw key variable name is the key",
+			Source{RawKeyEnv: "0x" + hardhatKey, AllowRawKey: true}, nil, ErrMisplacedKey, []string{"raw key's variable name"}},
+		{"raw key variable name is the key, not allowed",
+			Source{RawKeyEnv: hardhatKey}, nil, ErrMisplacedKey, []string{"raw key's variable name"}},
+		{"raw key variable name is the key, beside a keystore",
+			Source{Keystore: ks, RawKeyEnv: hardhatKey}, map[string]string{"TOLL_PASSPHRASE": testPassphrase}, ErrMisplacedKey, []string{"raw key's variable name"}},
+
+		{"keystore, passphrase at the prompt",
+			Source{Keystore: ks, Prompt: func() (string, error) { return testPassphrase, nil }}, nil, nil, nil},
+		{"the variable wins over the prompt",
+			Source{Keystore: ks, Prompt: func() (string, error) { return otherPassphrase, nil }}, map[string]string{"TOLL_PASSPHRASE": testPassphrase}, nil, nil},
+		{"the file wins over the prompt",
+			Source{Keystore: ks, PassphraseFile: passFile, Prompt: func() (string, error) { return otherPassphrase, nil }}, nil, nil, nil},
+		{"wrong passphrase at the prompt",
+			Source{Keystore: ks, Prompt: func() (string, error) { return otherPassphrase, nil }}, nil, ErrWrongPassphrase, []string{"taken from the prompt"}},
+		{"empty passphrase at the prompt",
+			Source{Keystore: ks, Prompt: func() (string, error) { return "", nil }}, nil, ErrNoPassphrase, []string{"prompt is empty"}},
+		{"prompt fails",
+			Source{Keystore: ks, Prompt: func() (string, error) { return "", io.ErrUnexpectedEOF }}, nil, io.ErrUnexpectedEOF, []string{"read passphrase at the prompt"}},
+
 		{"nothing configured",
 			Source{}, map[string]string{"TOLL_PASSPHRASE": testPassphrase}, ErrNoKey, []string{"keystore", "raw key"}},
 		{"passphrase alone is not a key",
@@ -146,4 +175,33 @@ func TestPassphrase(t *testing.T) {
 		t.Errorf("Passphrase error = %v, want ErrNoPassphrase naming the variable", err)
 	}
 	assertErrNoSecret(t, err)
+}
+
+func TestPassphraseRefusesAKeyAsAName(t *testing.T) {
+	for _, src := range []Source{{PassphraseEnv: hardhatKey}, {PassphraseFile: "0x" + hardhatKey}, {Keystore: hardhatKey}} {
+		_, err := Passphrase(src, func(string) string { return testPassphrase })
+		var mk *MisplacedKeyError
+		if !errors.As(err, &mk) || !errors.Is(err, ErrMisplacedKey) {
+			t.Errorf("Passphrase(%+v) error = %v, want a *MisplacedKeyError", src, err)
+		}
+		assertErrNoSecret(t, err)
+	}
+}
+
+func TestOpenCreateRefuseAKeyAsPath(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, hardhatKey+".json")
+	if _, err := Create(path, testPassphrase, true, wallet.Options{}); !errors.Is(err, ErrMisplacedKey) {
+		t.Errorf("Create error = %v, want ErrMisplacedKey", err)
+	} else {
+		assertErrNoSecret(t, err)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Create wrote %s anyway (stat: %v)", filepath.Base(path)[:8], err)
+	}
+	if _, err := Open("0x"+hardhatKey, testPassphrase, wallet.Options{}); !errors.Is(err, ErrMisplacedKey) {
+		t.Errorf("Open error = %v, want ErrMisplacedKey", err)
+	} else {
+		assertErrNoSecret(t, err)
+	}
 }
