@@ -41,7 +41,12 @@ func foldText(s string) string {
 		return strings.ToLower(s)
 	}
 	return strings.Map(func(r rune) rune {
-		if unicode.Is(unicode.Mn, r) {
+		switch {
+		case r >= 'A' && r <= 'Z':
+			return r + 'a' - 'A'
+		case r < utf8.RuneSelf:
+			return r
+		case unicode.Is(unicode.Mn, r):
 			return -1
 		}
 		if l, ok := lookalikes[r]; ok {
@@ -62,9 +67,9 @@ func isASCII(s string) bool {
 
 // lookalikes maps letters of other scripts that look like Latin letters
 // (Cyrillic, Greek, Armenian, the small capitals and a few IPA letters) to the
-// lower-case Latin letter they pass for, and the characters that look like a
-// colon or an equals sign and that NFKC leaves alone to ':' and '='. It is a
-// short list of the usual disguises, not Unicode's full table of
+// lower-case Latin letter they pass for, and the characters NFKC leaves
+// alone that look like an apostrophe, a colon or an equals sign to those. It
+// is a short list of the usual disguises, not Unicode's full table of
 // confusables (https://www.unicode.org/reports/tr39/).
 var lookalikes = map[rune]rune{
 	// Cyrillic.
@@ -82,8 +87,8 @@ var lookalikes = map[rune]rune{
 	'ᴀ': 'a', 'ʙ': 'b', 'ᴄ': 'c', 'ᴅ': 'd', 'ᴇ': 'e', 'ɢ': 'g', 'ɡ': 'g', 'ʜ': 'h', 'ɪ': 'i', 'ı': 'i', 'ᴊ': 'j',
 	'ᴋ': 'k', 'ʟ': 'l', 'ᴍ': 'm', 'ɴ': 'n', 'ᴏ': 'o', 'ᴘ': 'p', 'ʀ': 'r', 'ꜱ': 's', 'ᴛ': 't', 'ᴜ': 'u', 'ᴠ': 'v',
 	'ᴡ': 'w', 'ʏ': 'y', 'ᴢ': 'z', 'ɑ': 'a',
-	// Colons and equals signs.
-	'∶': ':', 'ː': ':', '˸': ':', '꞉': ':', '։': ':', '׃': ':', '᛬': ':', '⁚': ':', '꞊': '=', '᐀': '=',
+	// Apostrophes, colons and equals signs.
+	'’': '\'', 'ʼ': '\'', '∶': ':', 'ː': ':', '˸': ':', '꞉': ':', '։': ':', '׃': ':', '᛬': ':', '⁚': ':', '꞊': '=', '᐀': '=',
 }
 
 // priceWord reports whether w (folded) is a word a price statement starts
@@ -226,62 +231,187 @@ func (o *Operation) ToolDescription() string {
 	return body + "\n\n" + o.Price.Line()
 }
 
-// A textPattern is a kind of text flagText reports.
-type textPattern struct {
+// textKinds are the kinds of text flagText reports, by the label its
+// warning gives. Ordinary API documentation says "you must authenticate",
+// "ignore the cache" or "call GET /token first", so each asks for a
+// phrasing aimed at a model: instructions that would replace the ones it
+// was given, words a chat template uses to mark roles, directives to call
+// tools (toll's own by name) or to keep something from the user, and
+// amounts of money and price statements, which toll's price line is the one
+// to make.
+var textKinds = []struct {
 	label string
-	// anchors are strings of which the folded text holds one whenever re
-	// can match: re runs only then.
-	anchors []string
-	re      *regexp.Regexp
+	rules []textRule
+}{
+	{"instructions to ignore", []textRule{{
+		starts: []string{"ignore", "forget", "disregard", "override", "bypass"},
+		re: regexp.MustCompile(`^(?:ignore|forget|disregard|override|bypass)\s+(?:(?:all|any|of|the|your|these|those|my)\s+)*(?:previous|prior|above|earlier|preceding|former|original|system|other)\s+(?:instructions?|prompts?|messages?|rules?|guidelines|directions?|context)\b` +
+			`|^(?:ignore|disregard|forget)\s+(?:all|everything)(?:\s+(?:above|before|else|previous|prior|said|you)\b|\s*[.!;]|\s*$)`),
+	}}},
+	{"disregard", []textRule{{starts: []string{"disregard"}, re: regexp.MustCompile(`^disregard`)}}},
+	{"you must", []textRule{{
+		starts: []string{"you"},
+		re:     regexp.MustCompile(`^you\s+must\s+(?:(?:always|now|first|immediately|also)\s+)?(?:ignore|forget|disregard|obey|comply|always|never|respond|reply|answer|say|not\s+(?:tell|mention|reveal|inform|show)|tell\s+the\s+user|(?:call|use|invoke|run)\s+(?:this|the|that|another)\s+(?:tool|function))\b`),
+	}}},
+	{"system prompt", []textRule{{starts: []string{"system"}, re: regexp.MustCompile(`^system\s+(?:prompt|message|instructions?)\b`)}}},
+	{"role marker", []textRule{
+		{starts: []string{"<"}, re: regexp.MustCompile(`^(?:<\|[a-z_]{2,32}\|>|<</?sys>>|</?(?:system|assistant|instructions?|tool_call|tool_use|function_calls?)\s*>)`)},
+		{starts: []string{"["}, re: regexp.MustCompile(`^\[/?inst\]`)},
+		{starts: []string{"#"}, re: regexp.MustCompile(`^#{1,6}\s*(?:system|assistant)\b`), line: true},
+		{starts: []string{"system", "assistant"}, re: regexp.MustCompile(`^(?:system|assistant)\s*:`), line: true},
+	}},
+	{"tool-calling directive", []textRule{
+		{starts: BuiltinTools(), re: regexp.MustCompile(`^toll_[a-z]+`)},
+		{starts: []string{"call", "invoke", "use", "run"}, re: regexp.MustCompile(`^(?:call|invoke|use|run)\s+(?:this|that|another|the\s+(?:next|other))\s+(?:tool|function)\b`)},
+		{starts: []string{"tools", "tool_call", "function_call"}, re: regexp.MustCompile(`^(?:tools/call|tool_call|function_call)\b`)},
+	}},
+	{"keeping it from the user", []textRule{
+		{starts: []string{"do", "don't", "never"}, re: regexp.MustCompile(`^(?:do\s+not|don't|never)\s+(?:tell|inform|show|mention|reveal|disclose)\s+(?:(?:this|it|anything)\s+)?(?:to\s+)?the\s+user\b`)},
+		{starts: []string{"without"}, re: regexp.MustCompile(`^without\s+(?:telling|asking|informing|notifying)\s+the\s+user\b`)},
+	}},
+	{"new role", []textRule{{
+		starts: []string{"you", "new", "developer", "jailbreak"},
+		re:     regexp.MustCompile(`^(?:you\s+are\s+now\b|new\s+instructions?\b|developer\s+mode\b|jailbreak)`),
+	}}},
+	{"amount", []textRule{
+		{starts: []string{"$"}, re: regexp.MustCompile(`^\$\s?\d+(?:[.,]\d+)*`)},
+		{starts: []string{"usdc", "usd", "dollars", "dollar", "cents", "cent"}, at: amountBefore},
+	}},
+	{"price statement inside a sentence", []textRule{{
+		starts: []string{"price", "prices", "priced", "pricing", "cost", "costs", "fee", "fees", "p", "c", "f"}, // "p r i c e"
+		at:     inlinePrice,
+	}}},
 }
 
-// textPatterns are what flagText looks for in folded text, each with the
-// label its warning gives. Ordinary API documentation says "you must
-// authenticate", "ignore the cache" or "call GET /token first", so each
-// pattern asks for a phrasing aimed at a model: instructions that would
-// replace the ones it was given, words a chat template uses to mark roles,
-// directives to call tools (toll's own by name) or to keep something from
-// the user, and statements of a price or an amount, which toll's own line
-// is the only one to make.
-var textPatterns = []textPattern{
-	{"instructions to ignore", []string{"ignore", "forget", "disregard", "override", "bypass"},
-		regexp.MustCompile(`\b(?:ignore|forget|disregard|override|bypass)\s+(?:(?:all|any|of|the|your|these|those|my)\s+)*(?:previous|prior|above|earlier|preceding|former|original|system|other)\s+(?:instructions?|prompts?|messages?|rules?|guidelines|directions?|context)\b|\b(?:ignore|disregard|forget)\s+(?:all|everything)\b`)},
-	{"disregard", []string{"disregard"}, regexp.MustCompile(`\bdisregard\b`)},
-	{"you must", []string{"you must"},
-		regexp.MustCompile(`\byou must\s+(?:(?:always|now|first|immediately|also)\s+)?(?:ignore|forget|disregard|obey|comply|always|never|respond|reply|answer|say|not\s+(?:tell|mention|reveal|inform|show)|tell\s+the\s+user|(?:call|use|invoke|run)\s+(?:this|the|that|another)\s+(?:tool|function))\b`)},
-	{"system prompt", []string{"system"}, regexp.MustCompile(`\bsystem\s+(?:prompt|message|instructions?)\b`)},
-	{"role marker", []string{"<|", "[inst", "[/inst", "<<sys", "system", "assistant", "<tool_", "</tool_", "<function", "</function", "<instruction", "</instruction"},
-		regexp.MustCompile(`<\|[a-z_]{2,32}\|>|\[/?inst\]|<</?sys>>|(?m:^\s*#{1,6}\s*(?:system|assistant)\b|^\s*(?:system|assistant)\s*:)|</?(?:system|assistant|instructions?|tool_call|tool_use|function_calls?)\s*>`)},
-	{"tool-calling directive", []string{"toll_", "tool", "function"}, // toll's own tools by name, or any tool
-		regexp.MustCompile(`\b(?:` + strings.Join(BuiltinTools(), "|") + `)\b|\b(?:call|invoke|use|run)\s+(?:this|that|another|the\s+(?:next|other))\s+(?:tool|function)\b|\b(?:tools/call|tool_call|function_call)\b`)},
-	{"keeping it from the user", []string{"user"},
-		regexp.MustCompile(`\b(?:do\s+not|don't|never)\s+(?:tell|inform|show|mention|reveal|disclose)\s+(?:(?:this|it|anything)\s+)?(?:to\s+)?the\s+user\b|\bwithout\s+(?:telling|asking|informing|notifying)\s+the\s+user\b`)},
-	{"new role", []string{"you are now", "new instruction", "developer mode", "jailbreak"},
-		regexp.MustCompile(`\byou are now\b|\bnew instructions?\b|\bdeveloper mode\b|\bjailbreak`)},
-	{"amount", []string{"$", "usd", "dollar", "cent"},
-		regexp.MustCompile(`\$\s?\d+(?:[.,]\d+)*|\b\d+(?:[.,]\d+)*\s?(?:usdc|usd|dollars?|cents?)\b`)},
+// A textRule finds a kind of text where one of its starts is: a word
+// (the first of a phrase) or a mark. There, re (anchored) must match what
+// follows, or at, when set, says what it finds. With line set, the start
+// must begin a line, blanks aside.
+type textRule struct {
+	starts []string
+	re     *regexp.Regexp
+	line   bool
+	// at returns what the rule finds at the word t[i:j] of the line that
+	// begins at t[line:], or "".
+	at func(t string, line, i, j int) string
 }
 
-// flagText returns what text (folded as foldText does) holds that a model
-// should not take from a spec at its word: one finding per kind, its label
-// and the first text that matched, as `label ("matched")`. A price stated
-// inside a line counts ("… Price: 0.0 USDC (free)"); one at the start of a
-// line is isPriceLine's, and removed, not flagged.
+// textRuleRef is a rule of textKinds[kind].
+type textRuleRef struct {
+	kind int
+	rule *textRule
+}
+
+// textStarts indexes the rules of textKinds by their starts.
+var textStarts = func() map[string][]textRuleRef {
+	m := make(map[string][]textRuleRef)
+	for k := range textKinds {
+		for r := range textKinds[k].rules {
+			rule := &textKinds[k].rules[r]
+			for _, s := range rule.starts {
+				m[s] = append(m[s], textRuleRef{k, rule})
+			}
+		}
+	}
+	return m
+}()
+
+// maxMatch bounds the text a rule's expression reads from its start.
+const maxMatch = 160
+
+// flagText returns what text holds that a model should not take from a
+// spec at its word, read folded (foldText): one finding per kind, its label
+// and the first text found, as `label ("found")`, in the order of
+// textKinds. A price statement at the start of a line is isPriceLine's,
+// and removed, not flagged. It reads the text once, word by word, and tries
+// only the rules a word or a mark starts.
 func flagText(text string) []string {
 	t := foldText(text)
-	var found []string
-	for _, p := range textPatterns {
-		if !containsAny(t, p.anchors) {
-			continue
-		}
-		if m := p.re.FindString(t); m != "" {
-			found = append(found, fmt.Sprintf("%s (%q)", p.label, clip(m)))
+	found := make([]string, len(textKinds))
+	try := func(key string, line, i, j int) {
+		for _, ref := range textStarts[key] {
+			if found[ref.kind] == "" {
+				if m := ref.rule.find(t, line, i, j); m != "" {
+					found[ref.kind] = fmt.Sprintf("%s (%q)", textKinds[ref.kind].label, clip(m))
+				}
+			}
 		}
 	}
-	if m := inlinePrice(t); m != "" {
-		found = append(found, fmt.Sprintf("price statement inside a sentence (%q)", clip(m)))
+	line := 0
+	for i := 0; i < len(t); {
+		r, n := utf8.DecodeRuneInString(t[i:])
+		switch {
+		case r == '\n':
+			line = i + n
+		case wordRune(r):
+			j := i + n
+			for j < len(t) {
+				r, m := utf8.DecodeRuneInString(t[j:])
+				if !wordRune(r) && r != '\'' {
+					break
+				}
+				j += m
+			}
+			try(t[i:j], line, i, j)
+			if k := strings.IndexFunc(t[i:j], func(r rune) bool { return r < '0' || r > '9' }); k > 0 {
+				try(t[i+k:j], line, i+k, j) // "10cents"
+			}
+			n = j - i
+		default:
+			try(t[i:i+n], line, i, i+n)
+		}
+		i += n
 	}
-	return found
+	return slices.DeleteFunc(found, func(f string) bool { return f == "" })
+}
+
+// find returns what the rule finds at the word or mark t[i:j] of the line
+// that begins at t[line:], or "".
+func (r *textRule) find(t string, line, i, j int) string {
+	if r.line && strings.TrimLeft(t[line:i], " \t") != "" {
+		return ""
+	}
+	if r.at != nil {
+		return r.at(t, line, i, j)
+	}
+	return r.re.FindString(t[i:min(len(t), i+maxMatch)])
+}
+
+func wordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) || r == '_' }
+
+// amountBefore finds an amount of money written as a number and the
+// currency word t[i:j]: "0.5 usdc", "10cents".
+func amountBefore(t string, _, i, j int) string {
+	if i > 0 && t[i-1] == ' ' {
+		i--
+	}
+	k := i
+	for k > 0 && (t[k-1] >= '0' && t[k-1] <= '9' || t[k-1] == '.' || t[k-1] == ',') {
+		k--
+	}
+	for k < i && (t[k] == '.' || t[k] == ',') {
+		k++
+	}
+	if k == i || t[i-1] < '0' || t[i-1] > '9' {
+		return ""
+	}
+	if before, _ := utf8.DecodeLastRuneInString(t[:k]); k > 0 && wordRune(before) {
+		return "" // "a10 usd"
+	}
+	return t[k:j]
+}
+
+// inlinePrice finds a price statement (priceStatement) at the word t[i:]
+// that is not the first word of its line: one inside a sentence, or after
+// another ("Cheap. Price: free", "(price: 0)").
+func inlinePrice(t string, line, i, _ int) string {
+	if strings.IndexFunc(t[line:i], unicode.IsLetter) < 0 {
+		return "" // the line's first word: isPriceLine's
+	}
+	if priceStatement(t[i:]) { // which stops at the end of the line
+		return sentence(t[i:])
+	}
+	return ""
 }
 
 // addFlags adds to have the findings of found whose kind (the label before
@@ -294,40 +424,6 @@ func addFlags(have, found []string) []string {
 		}
 	}
 	return have
-}
-
-func containsAny(s string, subs []string) bool {
-	for _, sub := range subs {
-		if strings.Contains(s, sub) {
-			return true
-		}
-	}
-	return false
-}
-
-// inlinePrice returns the first price statement of folded text t that does
-// not start a line: one that starts a sentence, or follows a blank or an
-// opening mark inside one ("Cheap. Price: free", "(price: 0)").
-func inlinePrice(t string) string {
-	for line := range strings.Lines(t) {
-		first := strings.IndexFunc(line, unicode.IsLetter) // isPriceLine's
-		for i, r := range line {
-			if i <= first || !unicode.IsLetter(r) {
-				continue
-			}
-			prev, _ := utf8.DecodeLastRuneInString(line[:i])
-			if unicode.IsLetter(prev) || unicode.IsDigit(prev) {
-				continue
-			}
-			if c := line[i]; c != 'p' && c != 'c' && c != 'f' {
-				continue
-			}
-			if rest := line[i:]; priceStatement(rest) {
-				return sentence(rest)
-			}
-		}
-	}
-	return ""
 }
 
 // sentence returns the first sentence of s, its full stop included.
