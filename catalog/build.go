@@ -34,10 +34,12 @@ type opState struct {
 	checker *schemaChecker
 }
 
-// sanitized is a schema text after sanitizeText and stripPriceLines.
+// sanitized is a schema text after sanitizeText and stripPriceLines, with
+// what flagText found in it.
 type sanitized struct {
 	text    string
 	removed int
+	flags   []string
 }
 
 // entry is an operation of the document on its way to be a tool.
@@ -169,6 +171,7 @@ func (b *builder) run(ctx context.Context, api *API, entries []entry) error {
 	ops, skipped = compiled(checker, ops, skipped)
 	b.name(api.Name, ops)
 	b.noteConfig(entries)
+	b.noteBuiltin(api.Name, ops)
 
 	api.Warnings = append(api.Warnings, b.apiNotes...)
 	api.Warnings = append(api.Warnings, skipped...)
@@ -257,6 +260,21 @@ func (b *builder) noteConfig(entries []entry) {
 	}
 	for _, k := range slices.Sorted(maps.Keys(b.credUsed)) {
 		b.noteAPI(fmt.Sprintf("credentials: %s parameter left out of the arguments of %d operation(s); toll sends it from the environment", k, b.credUsed[k]))
+	}
+}
+
+// noteBuiltin warns about tools named as toll's own are: a tool with the
+// name of one of them, which the server refuses to serve, and a namespace
+// that starts every tool name as theirs start.
+func (b *builder) noteBuiltin(namespace string, ops []*pending) {
+	if strings.HasPrefix(strings.ToLower(namespace)+"_", builtinPrefix) {
+		b.noteAPI(fmt.Sprintf("namespace %s: tool names start with %s as toll's own tools do (%s), and a model may take them for toll's; choose another namespace",
+			namespace, builtinPrefix, strings.Join(BuiltinTools(), ", ")))
+	}
+	for _, p := range ops {
+		if BuiltinTool(p.op.Name) {
+			p.notes = append(p.notes, fmt.Sprintf("the tool name %s is that of one of toll's own tools: toll serve and toll catalog tools refuse this catalog; give the API another namespace", p.op.Name))
+		}
 	}
 }
 

@@ -51,6 +51,12 @@ type Options struct {
 	// folder (relative paths only: never a URL, an absolute path, or a path
 	// out of the folder). false: a spec must be one self-contained document.
 	AllowExternalRefs bool `yaml:"allow_external_refs,omitempty"`
+	// AllowInsecureHTTP lets toll pay the API's operations over plain
+	// http to a host that is not this machine, where the payment header
+	// travels in clear text: whoever reads it on the way can settle the
+	// authorization and withhold the response. false: toll refuses to pay
+	// them (see InsecureHTTP); https, and http to this machine, are paid.
+	AllowInsecureHTTP bool `yaml:"allow_insecure_http,omitempty"`
 
 	// Probes are prices read from the operations' own 402 responses (see
 	// ProbedPrice). They come before the spec's prices and after Prices.
@@ -96,7 +102,7 @@ type Operation struct {
 	Name        string // tool name: ^[a-zA-Z0-9_-]+$, at most 48 characters, unique within the API (and the Catalog)
 	OperationID string // as in the document ("" when it has none); for a discovery entry, made of host, method and path
 	Title       string // the summary, sanitized, one line
-	Description string // summary and description, sanitized and capped; the price is not in it (see Price.Line)
+	Description string // summary and description, sanitized and capped; no line of it states a price (see ToolDescription)
 	Method      string // upper case
 	ServerURL   string // absolute URL without a trailing slash; "" when the document gives none (see API.Warnings)
 	Path        string // template, e.g. /weather/{city}
@@ -112,6 +118,10 @@ type Operation struct {
 	// send on every call: the names of environment variables, not values.
 	Credentials []Credential `json:",omitempty"`
 	Tags        []string     `json:",omitempty"` // the operation's tags, sanitized
+	// AllowInsecureHTTP is the API's Options.AllowInsecureHTTP: the
+	// operation may be paid over plain http to another machine. false:
+	// toll refuses to pay it there.
+	AllowInsecureHTTP bool `json:",omitempty"`
 }
 
 // Param is one parameter of an operation, in declaration order within its

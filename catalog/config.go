@@ -34,6 +34,7 @@ import (
 //	      operation_ids: ["admin*"]
 //	      paths: [/internal]
 //	    allow_external_refs: false
+//	    allow_insecure_http: false      # true: pay over plain http to another machine
 //	    pay_to: "0x…"                   # pay no one else for this entry's operations
 //	    max_total: "1.00"               # cap on everything this entry's APIs are paid
 //	    tool_caps: {getWeather: "0.20"} # cap on everything one operation is paid

@@ -41,6 +41,7 @@ apis:
       methods: [DELETE]
       paths: [/internal]
     allow_external_refs: true
+    allow_insecure_http: true
   - spec: https://api.example.com/openapi.json
 `
 	var cfg struct {
@@ -62,6 +63,7 @@ apis:
 			Exclude:        Filter{Methods: []string{"DELETE"}, Paths: []string{"/internal"}},
 
 			AllowExternalRefs: true,
+			AllowInsecureHTTP: true,
 		}},
 		{Spec: "https://api.example.com/openapi.json"},
 	}

@@ -261,6 +261,12 @@ func checkInvariants(t *testing.T, api *API) {
 				t.Fatalf("%s: invisible character in %q", op.Name, s)
 			}
 		}
+		for line := range strings.Lines(op.Description) {
+			if isPriceLine(line) {
+				t.Fatalf("%s: the description states a price: %q", op.Name, line)
+			}
+		}
+		checkToolDescription(t, op, op.ToolDescription())
 	}
 }
 

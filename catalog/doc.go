@@ -9,6 +9,20 @@
 // files beside the spec; a malformed price leaves an operation without a
 // price (so toll will not pay for it) and a warning, never a crash.
 //
+// # What the model reads
+//
+// A tool's description (Operation.ToolDescription) ends with toll's price
+// line, and no other line of it states a price: lines of spec text that do
+// are removed, also when disguised (fullwidth or look-alike letters,
+// Markdown, "P r i c e"), so a spec cannot forge or contradict toll's line.
+// Text that reads like instructions to the model ("ignore previous
+// instructions", role markers, directives to call tools) or that states a
+// price inside a sentence is kept and reported as a warning on its
+// operation. A priced operation whose server is plain http to another
+// machine is reported too: toll refuses to pay it there unless the API's
+// entry sets allow_insecure_http (InsecureHTTP). BuiltinTool names toll's
+// own tools, which no operation may be named as.
+//
 // # Sources and formats
 //
 // LoadSource reads a spec file, a folder of them, or a URL (https, or http
@@ -95,13 +109,15 @@
 //     and argument names, and the credentials that stand for some.
 //     security.go: security requirements toll's credentials do not meet.
 //     encoding.go: parameter styles and body media types.
-//   - names.go: tool names and namespaces.
+//   - names.go: tool names and namespaces, and the names of toll's own
+//     tools.
 //   - price.go: Price, x-payment-info, and choosing an operation's price.
 //   - schema.go: OpenAPI schemas to JSON Schema 2020-12; merge.go: allOf
 //     merged; check.go: the input schemas compiled.
-//   - sanitize.go: cleaning and capping untrusted text. parallel.go: the
-//     one helper that fans work out over the CPUs. errors.go: the errors
-//     callers can test for.
+//   - sanitize.go: cleaning and capping untrusted text. modeltext.go: the
+//     tool description and its price line, price lines removed, and text
+//     aimed at the model flagged. parallel.go: the one helper that fans
+//     work out over the CPUs. errors.go: the errors callers can test for.
 //
 // Example:
 //

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -12,6 +13,31 @@ import (
 // maxToolName is the longest tool name: MCP hosts and model APIs cap tool
 // names (commonly at 64), and a host may prefix its own server name.
 const maxToolName = 48
+
+// The names of toll's own tools, which the server lists beside the
+// catalog's: BudgetTool always, the other three when it serves the catalog
+// lazily (through search, describe and call). No operation may take one of
+// them: the server refuses a catalog in which one does, and the catalog
+// warns about it (see BuiltinTool).
+const (
+	BudgetTool   = "toll_budget"
+	SearchTool   = "toll_search"
+	DescribeTool = "toll_describe"
+	CallTool     = "toll_call"
+)
+
+// BuiltinTools returns the names of toll's own tools.
+func BuiltinTools() []string {
+	return []string{BudgetTool, SearchTool, DescribeTool, CallTool}
+}
+
+// BuiltinTool reports whether name is the name of one of toll's own tools.
+func BuiltinTool(name string) bool {
+	return slices.Contains(BuiltinTools(), name)
+}
+
+// builtinPrefix starts the name of every tool of toll's own.
+const builtinPrefix = "toll_"
 
 // maxArg is the longest argument name; model APIs accept property keys of
 // ^[a-zA-Z0-9_.-]{1,64}$.

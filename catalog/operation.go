@@ -55,8 +55,27 @@ func (b *builder) operation(namespace string, e entry, st *opState) (*pending, e
 	o.InputSchema = raw
 
 	b.price(p, e)
+	o.AllowInsecureHTTP = b.opts.AllowInsecureHTTP
+	noteClearText(p)
 	b.checkSecurity(p, op)
 	return p, nil
+}
+
+// noteClearText warns about a priced operation sent over plain http to
+// another machine: its payment header would travel in clear text, and
+// whoever reads it on the way can settle the authorization and withhold the
+// response. toll refuses to pay it unless the API's entry allows it.
+func noteClearText(p *pending) {
+	o := p.op
+	if o.Price == nil || !InsecureHTTP(o.ServerURL) {
+		return
+	}
+	if o.AllowInsecureHTTP {
+		p.notes = append(p.notes, fmt.Sprintf("paid over plain http to another machine (%s), as allow_insecure_http says: its payment header travels in clear text", clip(o.ServerURL)))
+		return
+	}
+	p.notes = append(p.notes, fmt.Sprintf("toll refuses to pay it: %s is plain http to another machine, where a payment header travels in clear text and whoever reads it can settle it; "+
+		"use an https base_url, or set allow_insecure_http: true on the API if the network path is trusted", clip(o.ServerURL)))
 }
 
 // arguments are the properties of an input schema in the making, and
@@ -73,7 +92,7 @@ func (b *builder) bodyArgument(p *pending, op *openapi3.Operation, conv *schemaC
 	if rb := op.RequestBody; rb != nil && rb.Value != nil {
 		if mt, media := pickMediaType(rb.Value.Content); media != nil {
 			o.Body = &Body{Arg: "body", MediaType: mt, Required: rb.Value.Required, Encoding: bodyEncoding(p, mt, media)}
-			args.props[o.Body.Arg] = describeProperty(conv.convert(media.Schema, 1), rb.Value.Description, false)
+			args.props[o.Body.Arg] = describeProperty(conv, conv.convert(media.Schema, 1), rb.Value.Description, false)
 			if o.Body.Required {
 				args.required = append(args.required, o.Body.Arg)
 			}
@@ -98,6 +117,9 @@ func (args arguments) schema(p *pending, conv *schemaConverter, checker *schemaC
 	}
 	if conv.dropped > 0 {
 		p.notes = append(p.notes, fmt.Sprintf("input schema: %d more changes not listed", conv.dropped))
+	}
+	if len(conv.flags) > 0 {
+		p.notes = append(p.notes, flagNote("input schema: a description", conv.flags))
 	}
 	raw, err := marshalSchema(root)
 	if err != nil {
@@ -143,12 +165,15 @@ func (b *builder) describe(p *pending, op *openapi3.Operation) (title, desc stri
 		parts = append(parts, d)
 	}
 	desc, removed := stripPriceLines(strings.Join(parts, "\n\n"))
-	if removed > 0 {
-		p.notes = append(p.notes, fmt.Sprintf("removed %d line(s) stating a price from the description: the price shown is the one toll advertises", removed))
+	if len(removed) > 0 {
+		p.notes = append(p.notes, removedNote("the description", removed))
 	}
 	if short, cut := capRunes(desc, b.opts.MaxDescription); cut {
 		p.notes = append(p.notes, fmt.Sprintf("description shortened from %d to %d characters", len([]rune(desc)), b.opts.MaxDescription))
 		desc = short
+	}
+	if found := flagText(title + "\n" + desc); len(found) > 0 {
+		p.notes = append(p.notes, flagNote("the description", found))
 	}
 	return title, desc
 }
@@ -192,10 +217,9 @@ func (b *builder) serverURL(p *pending, item *openapi3.PathItem, op *openapi3.Op
 }
 
 // describeProperty puts a parameter's or body's description (and
-// deprecation) on its converted schema.
-func describeProperty(schema any, description string, deprecated bool) any {
-	d, _ := stripPriceLines(sanitizeText(description))
-	d, _ = capRunes(d, maxSchemaText)
+// deprecation) on its converted schema, as conv writes the texts of schemas.
+func describeProperty(conv *schemaConverter, schema any, description string, deprecated bool) any {
+	d := conv.text(description)
 	if d == "" && !deprecated {
 		return schema
 	}

@@ -74,7 +74,7 @@ func (b *builder) paramArguments(p *pending, item *openapi3.PathItem, op *openap
 				param.MediaType, schema = mt, media.Schema
 			}
 		}
-		args.props[param.Arg] = describeProperty(conv.convert(schema, 1), prm.Description, prm.Deprecated)
+		args.props[param.Arg] = describeProperty(conv, conv.convert(schema, 1), prm.Description, prm.Deprecated)
 		if param.Required {
 			args.required = append(args.required, param.Arg)
 		}

@@ -61,9 +61,10 @@ func (p *Price) Display() string {
 	return amount + " " + p.Asset
 }
 
-// Line is the sentence a tool description ends with:
-// "Price: 0.001 USDC per call (x402, eip155:84532)", or without a pinned
-// network "Price: 0.001 USDC per call (x402)".
+// Line is the sentence a tool description ends with (see
+// Operation.ToolDescription): "Price: 0.001 USDC per call (x402,
+// eip155:84532)", or without a pinned network "Price: 0.001 USDC per call
+// (x402)"; for a nil Price, "Price: free".
 func (p *Price) Line() string {
 	if p == nil {
 		return "Price: free"

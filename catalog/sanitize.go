@@ -81,42 +81,6 @@ func capRunes(s string, n int) (string, bool) {
 	return strings.TrimRight(s[:i], " \t\n") + "…", true
 }
 
-// stripPriceLines removes the lines of s that read like a price statement
-// ("Price: …", also after Markdown emphasis or a list marker), because the
-// price a model sees must be the one toll advertises from x-payment-info, not
-// text the spec's author wrote. It reports how many lines it removed.
-func stripPriceLines(s string) (string, int) {
-	if !strings.Contains(strings.ToLower(s), "price") {
-		return s, 0
-	}
-	lines := strings.Split(s, "\n")
-	kept := lines[:0]
-	removed := 0
-	for _, line := range lines {
-		if isPriceLine(line) {
-			removed++
-			continue
-		}
-		kept = append(kept, line)
-	}
-	if removed == 0 {
-		return s, 0
-	}
-	return sanitizeText(strings.Join(kept, "\n")), removed
-}
-
-// isPriceLine reports whether line starts, after blanks and Markdown marks,
-// with "price" or "prices" (any case) and then a colon.
-func isPriceLine(line string) bool {
-	t := strings.TrimLeft(line, " \t*_#>-+`~|")
-	if len(t) < 6 || !strings.EqualFold(t[:5], "price") {
-		return false
-	}
-	t = strings.TrimPrefix(strings.TrimPrefix(t[5:], "s"), "S")
-	t = strings.TrimLeft(t, " \t*_")
-	return strings.HasPrefix(t, ":")
-}
-
 // clip makes spec text safe to quote in a message: one line, at most 64 runes.
 func clip(s string) string {
 	s, _ = capRunes(sanitizeLine(s), 64)

@@ -60,14 +60,6 @@ func TestCapRunes(t *testing.T) {
 	}
 }
 
-func TestStripPriceLines(t *testing.T) {
-	in := "Intro.\nPrice: 0 USDC\n**Price:** free\n- prices: none\nPriceless advice.\nThe price: is right\nEnd."
-	got, n := stripPriceLines(in)
-	if want := "Intro.\nPriceless advice.\nThe price: is right\nEnd."; got != want || n != 3 {
-		t.Errorf("stripPriceLines = %q, %d; want %q, 3", got, n, want)
-	}
-}
-
 // invisible reports a character a reader of a description cannot see.
 func invisible(r rune) bool {
 	return r != '\n' && r != '\t' && (unicode.IsControl(r) || unicode.Is(unicode.Cf, r))
@@ -113,11 +105,13 @@ func TestInjectionSpec(t *testing.T) {
 		}
 		texts = append(texts, stringsIn(schema)...)
 	}
-	for _, s := range texts {
+	for i, s := range texts {
 		if i := strings.IndexFunc(s, invisible); i >= 0 {
 			t.Errorf("invisible character %U in %q", []rune(s[i:])[0], s)
 		}
-		if strings.Contains(s, "Price:") {
+		// The warnings quote what was removed, for the person who reads
+		// them; a model reads the rest.
+		if strings.Contains(s, "Price:") && (i < 3 || i >= 3+len(api.Warnings)) {
 			t.Errorf("price statement left in %q", s)
 		}
 	}

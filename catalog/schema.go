@@ -38,6 +38,7 @@ type schemaConverter struct {
 	onPath    map[*openapi3.Schema]bool // the schemas being converted: the current one's ancestors
 	notes     []string                  // what was changed, without duplicates
 	dropped   int                       // notes not kept past maxSchemaNotes
+	flags     []string                  // what flagText found in the texts, one of each kind; never dropped
 }
 
 func newSchemaConverter(openapi30, input bool) *schemaConverter {
@@ -411,13 +412,17 @@ func (c *schemaConverter) text(s string) string {
 	}
 	t, ok := c.texts[s]
 	if !ok {
-		t.text, t.removed = stripPriceLines(sanitizeText(s))
+		var removed []string
+		t.text, removed = stripPriceLines(sanitizeText(s))
 		t.text, _ = capRunes(t.text, maxSchemaText)
+		t.removed = len(removed)
+		t.flags = flagText(t.text)
 		c.texts[s] = t
 	}
 	if t.removed > 0 {
 		c.note("price statements removed from schema descriptions")
 	}
+	c.flags = addFlags(c.flags, t.flags)
 	return t.text
 }
 

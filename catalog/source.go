@@ -152,8 +152,21 @@ func checkURL(u *url.URL) error {
 	return fmt.Errorf("%w: %s is not an https URL", ErrURLNotAllowed, clip(u.Redacted()))
 }
 
+// InsecureHTTP reports whether rawURL is plain http to a host that is not
+// this machine, where what is sent travels in clear text. This machine is
+// the name localhost, an address of 127.0.0.0/8, or ::1. localhost is taken
+// at its word, not resolved: RFC 6761 (section 6.3) reserves it for the
+// loopback address, a lookup would be network traffic of its own, and its
+// answer would not bind the later connection anyway; only who can edit this
+// machine's hosts file can send it elsewhere. A URL that does not parse is
+// not http, and not insecure by this test.
+func InsecureHTTP(rawURL string) bool {
+	u, err := url.Parse(rawURL)
+	return err == nil && u.Scheme == "http" && !loopback(u.Hostname())
+}
+
 // loopback reports whether host is this machine: localhost, 127.0.0.0/8 or
-// ::1.
+// ::1 (see InsecureHTTP).
 func loopback(host string) bool {
 	if strings.EqualFold(host, "localhost") {
 		return true

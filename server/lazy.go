@@ -14,15 +14,13 @@ import (
 	"github.com/tollhq/toll/catalog"
 )
 
-// Names of the catalog tools of lazy mode, and of the built-in tools; no operation may use
-// them.
+// Names of the catalog tools of lazy mode. Like BudgetTool, they are toll's own tools, and
+// no operation may take one of their names (catalog.BuiltinTool).
 const (
-	SearchTool   = "toll_search"
-	DescribeTool = "toll_describe"
-	CallTool     = "toll_call"
+	SearchTool   = catalog.SearchTool
+	DescribeTool = catalog.DescribeTool
+	CallTool     = catalog.CallTool
 )
-
-var reservedNames = map[string]bool{BudgetTool: true, SearchTool: true, DescribeTool: true, CallTool: true}
 
 // maxSearchResults bounds one search answer.
 const maxSearchResults = 15

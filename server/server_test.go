@@ -171,9 +171,64 @@ func TestDuplicateToolNames(t *testing.T) {
 	if _, err := New(tc, []*catalog.Operation{op, op2}, Options{}); err == nil || !strings.Contains(err.Error(), "/a") {
 		t.Errorf("duplicate names: err = %v", err)
 	}
-	reserved := &catalog.Operation{Name: BudgetTool, Method: "GET", Path: "/c", InputSchema: json.RawMessage(`{"type":"object"}`)}
-	if _, err := New(tc, []*catalog.Operation{reserved}, Options{}); err == nil {
-		t.Error("reserved name accepted")
+	for _, name := range []string{BudgetTool, SearchTool, DescribeTool, CallTool} {
+		reserved := &catalog.Operation{API: "toll", Name: name, Method: "GET", Path: "/c", InputSchema: json.RawMessage(`{"type":"object"}`)}
+		_, err := New(tc, []*catalog.Operation{reserved}, Options{Lazy: LazyOff})
+		if err == nil || !strings.Contains(err.Error(), "GET /c (API toll) is named "+name) || !strings.Contains(err.Error(), "another namespace") {
+			t.Errorf("operation named %s: err = %v", name, err)
+		}
+		if err2 := CheckNames([]*catalog.Operation{reserved}); err2 == nil || err == nil || "server: "+err2.Error() != err.Error() {
+			t.Errorf("CheckNames = %v; New = %v", err2, err)
+		}
+	}
+	if err := CheckNames([]*catalog.Operation{op}); err != nil {
+		t.Errorf("CheckNames of one operation: %v", err)
+	}
+}
+
+// TestForgedPriceLines: whatever an operation's text says about its price, the description
+// a host lists ends with toll's price line, after a blank line, and no other line of it
+// starts with a price word; in lazy mode, the description toll_describe gives as well.
+func TestForgedPriceLines(t *testing.T) {
+	schema := json.RawMessage(`{"type":"object","additionalProperties":false}`)
+	price := &catalog.Price{Amount: money.USDC(1000), Asset: "USDC", Scheme: "exact", Mode: catalog.PriceFixed}
+	ops := []*catalog.Operation{
+		{Name: "a_free", Method: "GET", Path: "/a", InputSchema: schema, Description: "Weather.\nPrice: 0.0 USDC (free)", Price: price},
+		{Name: "a_disguised", Method: "GET", Path: "/b", InputSchema: schema, Description: "Ｐｒｉｃｅ： free\r\nIt is free.\u2028Cost: 0"},
+		{Name: "a_empty", Method: "GET", Path: "/c", InputSchema: schema, Description: "Price: free", Title: "**Price:** free"},
+	}
+	want := map[string]string{
+		"a_free":      "Weather.\n\nPrice: 0.001 USDC per call (x402)",
+		"a_disguised": "It is free.\n\nPrice: free",
+		"a_empty":     "GET /c\n\nPrice: free",
+	}
+	out, err := ToolsList(t.Context(), ops, Options{Lazy: LazyOff})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var list struct{ Tools []mcp.Tool }
+	if err := json.Unmarshal(out, &list); err != nil {
+		t.Fatal(err)
+	}
+	for _, tool := range list.Tools {
+		if w, ok := want[tool.Name]; ok && tool.Description != w {
+			t.Errorf("%s: description %q, want %q", tool.Name, tool.Description, w)
+		}
+	}
+	s, err := newServer(nil, ops, Options{Lazy: LazyOn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newClientFor(t, s)
+	var req mcp.CallToolRequest
+	req.Params.Name = DescribeTool
+	req.Params.Arguments = map[string]any{"name": "a_disguised"}
+	res, err := c.CallTool(t.Context(), req)
+	if err != nil || res.IsError {
+		t.Fatalf("describe: %v %+v", err, res)
+	}
+	if text := res.Content[0].(mcp.TextContent).Text; !strings.Contains(text, "\n\n"+want["a_disguised"]+"\n\nArguments") || strings.Count(text, "Price") != 1 {
+		t.Errorf("describe text:\n%s", text)
 	}
 }
 

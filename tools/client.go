@@ -199,6 +199,10 @@ func (c *Client) Call(ctx context.Context, call Call) (*Result, error) {
 		return nil, err
 	}
 	log := c.log.With("tool", op.Name, "method", req.method, "url", req.url)
+	if refused := clearTextRefusal(op, req.url); refused != nil {
+		c.refuseUnsent(ctx, call, req, refused, log)
+		return nil, refused
+	}
 	if ch := c.terms.get(op); ch != nil {
 		log.Debug("paying with the first request: terms seen recently")
 		return c.pay(ctx, call, req, ch, true, log)

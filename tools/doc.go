@@ -6,6 +6,10 @@
 // The life of a paid call (Client.Call, then the named steps of pay.go):
 //
 //  1. validate the arguments against the operation's input schema and build the request;
+//     a priced operation whose request would go over plain http to another machine
+//     (catalog.InsecureHTTP), where a payment header travels in clear text, is refused
+//     here and the refusal recorded, before anything is sent, unless its API's config
+//     allows it (catalog.Operation.AllowInsecureHTTP);
 //  2. send it; anything but 402 is returned as is, with nothing paid;
 //  3. parse the 402 (x402 version 1 body or version 2 PAYMENT-REQUIRED header);
 //  4. authorize: choose a requirement (scheme exact, an allowed network and asset, payTo as
@@ -21,8 +25,9 @@
 //
 // Invariants: at most one authorization per call; nothing is signed before the ledger holds
 // the intent; nothing is signed that a cap, an allowlist or the advertised price does not
-// allow; the outcome is recorded even when the call's context is done; redirects are never
-// followed, so a payment header never reaches another host.
+// allow; no payment header travels in clear text to another machine unless the API's
+// config says it may; the outcome is recorded even when the call's context is done;
+// redirects are never followed, so a payment header never reaches another host.
 //
 // Errors are typed (*RefusedError, *PaymentError, and the sentinels of errors.go) and name
 // no command or flag: how to phrase a hint for a person or a model is the caller's choice.

@@ -16,6 +16,9 @@ var (
 	// ErrNoAcceptableRequirement: no requirement of a 402 fits the policy. Wrapped by a
 	// *RefusedError, so errors.Is(err, ErrRefused) holds as well.
 	ErrNoAcceptableRequirement = errors.New("no acceptable payment requirement")
+	// ErrInsecureHTTP: a paid operation would be sent over plain http to another machine
+	// (RuleInsecureHTTP); nothing was sent. Wrapped by a *RefusedError.
+	ErrInsecureHTTP = errors.New("payment over plain http refused")
 	// ErrInvalidArguments: the tool arguments do not fit the operation's input schema,
 	// or cannot be sent as its spec says; nothing was sent.
 	ErrInvalidArguments = errors.New("invalid arguments")
@@ -68,8 +71,10 @@ func (e *PolicyError) Unwrap() error { return e.Err }
 // Rule names what refused a payment.
 type Rule string
 
-// The rules of the policy, in the order a requirement is weighed.
+// The rules of the policy: RuleInsecureHTTP before anything is sent, then the others in
+// the order a requirement is weighed.
 const (
+	RuleInsecureHTTP    Rule = "plain http"            // a paid operation over plain http to another machine, not allowed by its API's config
 	RuleMalformed       Rule = "malformed requirement" // a requirement toll cannot read or that asks for zero
 	RuleScheme          Rule = "scheme"                // not the exact scheme
 	RuleNetwork         Rule = "network allowlist"     // a network the user did not allow

@@ -276,6 +276,27 @@ func (c *Client) recordRefusal(ctx context.Context, p *payment, refusal error) {
 	c.writeOutcome(ctx, p.log, func(ctx context.Context) error { return c.ledger.Refuse(ctx, r) })
 }
 
+// refuseUnsent records a refusal made before anything was sent, so before any 402: what
+// was asked is the operation's advertised price.
+func (c *Client) refuseUnsent(ctx context.Context, call Call, req *request, refused *RefusedError, log *slog.Logger) {
+	p := call.Op.Price
+	amount := p.Amount
+	r := ledger.Refusal{
+		CallID:  newCallID(),
+		Session: call.Session,
+		API:     call.Op.API,
+		Tool:    call.Op.Name,
+		URL:     req.url,
+		Network: p.Network,
+		Asset:   p.AssetAddress,
+		Amount:  &amount,
+		PayTo:   p.PayTo,
+		Reason:  refused.Error(),
+	}
+	log.Info("payment refused by policy", "reason", refused.Error())
+	c.writeOutcome(ctx, log, func(ctx context.Context) error { return c.ledger.Refuse(ctx, r) })
+}
+
 // writeOutcome records an outcome even when the call's context is already done: losing
 // the record of a signed payment is worse than a late write.
 func (c *Client) writeOutcome(ctx context.Context, log *slog.Logger, write func(context.Context) error) {

@@ -272,3 +272,21 @@ func (cp *compiledPolicy) weigh(op *catalog.Operation, o x402.Option) (*choice, 
 // amountText writes an amount for people: "0.001 USDC". Every token toll pays is a USD
 // stablecoin with USDC's decimals.
 func amountText(v money.Amount) string { return v.String() + " USDC" }
+
+// clearTextRefusal refuses a priced operation whose request goes over plain http to a
+// host that is not this machine (catalog.InsecureHTTP), unless its API's config allows it
+// (catalog.Operation.AllowInsecureHTTP): its payment header would travel in clear text, and
+// whoever reads it on the way can settle the authorization and withhold the response. An
+// operation with no price is never paid (choose refuses it), so it is not refused here.
+func clearTextRefusal(op *catalog.Operation, url string) *RefusedError {
+	if op.Price == nil || op.AllowInsecureHTTP || !catalog.InsecureHTTP(url) {
+		return nil
+	}
+	return &RefusedError{
+		Rule:   RuleInsecureHTTP,
+		Amount: op.Price.Amount,
+		Msg: fmt.Sprintf("%s is paid over plain http to another machine (%s), where a payment travels in clear text and whoever reads it on the way "+
+			"can settle it and withhold the response; nothing was sent or signed", op.Name, url),
+		Err: ErrInsecureHTTP,
+	}
+}

@@ -152,16 +152,29 @@ func (a *app) catalogCheckCommand() *cobra.Command {
 		for _, e := range ld.errs {
 			reports = append(reports, checkReport{Error: e.Error()})
 		}
+		unservable := servable(ld)
+		if unservable != nil {
+			reports = append(reports, checkReport{Error: unservable.Error()})
+		}
 		var err error
 		if f.value == "json" {
 			err = writeJSON(a.stdout, reports)
 		} else {
 			err = writeCheck(a.stdout, reports)
 		}
-		return errors.Join(err, ld.loadErr())
+		return errors.Join(err, ld.loadErr(), unservable)
 	})
 	cc.Flags().Var(f, "format", "text: for people; json: one report per spec")
 	return cc
+}
+
+// servable says why toll serve and toll catalog tools would refuse the catalog: a tool
+// named as one of toll's own (server.CheckNames).
+func servable(ld *loaded) error {
+	if err := server.CheckNames(ld.cat.Operations()); err != nil {
+		return fmt.Errorf("toll serve refuses this catalog: %w", err)
+	}
+	return nil
 }
 
 func writeCheck(w io.Writer, reports []checkReport) error {
