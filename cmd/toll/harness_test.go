@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -317,4 +318,40 @@ func openLedger(t *testing.T, path string) *ledger.Ledger {
 	}
 	t.Cleanup(func() { led.Close() })
 	return led
+}
+
+// binRun is what one run of the built binary left: its streams and its exit code.
+type binRun struct {
+	stdout, stderr string
+	code           int
+}
+
+// runBinary runs the built toll with args, in an environment without toll's own
+// variables (a developer's TOLL_PASSPHRASE must not change the test) plus env, and
+// with stdin empty. It fails the test if toll does not end within a minute.
+func runBinary(t *testing.T, env []string, args ...string) binRun {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, tollBinary(t), args...)
+	cmd.Env = append(withoutTollEnv(), env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		t.Fatalf("toll %s: %v", strings.Join(args, " "), err)
+	}
+	return binRun{out.String(), errb.String(), cmd.ProcessState.ExitCode()}
+}
+
+// withoutTollEnv is the test process's environment without the TOLL_ variables.
+func withoutTollEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "TOLL_") {
+			env = append(env, kv)
+		}
+	}
+	return env
 }
