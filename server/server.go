@@ -70,6 +70,8 @@ type Server struct {
 	lazy   bool                 // the catalog is behind search/describe/call
 	run    string               // this process run, so stdio's fixed session id still means one run
 	log    *slog.Logger
+	// sessions are the sessions that completed initialize (gate.go).
+	sessions sessions
 }
 
 // New registers one tool per operation plus the built-in budget tool. Two operations with
@@ -97,6 +99,7 @@ func newServer(client *tools.Client, ops []*catalog.Operation, opts Options) (*S
 	s.mcp = mcpserver.NewMCPServer(opts.Name, opts.Version,
 		mcpserver.WithToolCapabilities(false),
 		mcpserver.WithRecovery(),
+		mcpserver.WithHooks(s.gateHooks()),
 		mcpserver.WithInstructions("toll's tools call HTTP APIs. Tools whose description has a Price line are paid with x402 (USDC) from the user's wallet, "+
 			"within caps the user set; the price is charged per successful call. Call "+BudgetTool+" to see what you may still spend. "+
 			"A refused payment means nothing was paid: tell the user which cap or rule refused it rather than retrying."),
