@@ -35,5 +35,9 @@
 // A tools/call that is neither is answered with JSON-RPC error -32600 (Invalid Request),
 // whose message says what to do; no handler runs.
 //
-// In stdio mode stdout carries only MCP JSON-RPC; logs go to the slog logger (stderr).
+// # Transports
+//
+// On stdio, stdout carries only MCP JSON-RPC; logs go to the slog logger (stderr). A line
+// longer than MaxMessageBytes is dropped while it is read and answered with a JSON-RPC
+// error, never decoded.
 package server

@@ -7,8 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"log"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -292,17 +290,6 @@ func receiptMeta(rc *tools.Receipt) map[string]any {
 		m[MetaPaymentResponse] = map[string]any{"success": true, "transaction": rc.Transaction, "network": rc.Network, "payer": rc.Payer}
 	}
 	return m
-}
-
-// ServeStdio serves MCP over in and out until in ends or ctx is done. out carries only
-// JSON-RPC. Only one stdio server can run per process (mcp-go keeps one stdio session).
-func (s *Server) ServeStdio(ctx context.Context, in io.Reader, out io.Writer, errlog io.Writer) error {
-	ss := mcpserver.NewStdioServer(s.mcp)
-	if errlog == nil {
-		errlog = io.Discard
-	}
-	ss.SetErrorLogger(log.New(errlog, "mcp: ", log.LstdFlags))
-	return ss.Listen(ctx, in, out)
 }
 
 // HTTPHandler serves MCP over streamable HTTP at /mcp.
