@@ -40,4 +40,11 @@
 // On stdio, stdout carries only MCP JSON-RPC; logs go to the slog logger (stderr). A line
 // longer than MaxMessageBytes is dropped while it is read and answered with a JSON-RPC
 // error, never decoded.
+//
+// Over HTTP (HTTPHandler), MCP is served at /mcp. Clients beyond this machine need a
+// bearer token (HTTPOptions.Check refuses to serve a non-loopback address without
+// tokens, and the handler refuses such connections); tokens are compared in constant
+// time and never logged. A browser page from a foreign Origin gets 403, a Host that is
+// not loopback on a loopback connection 403, a body over MaxMessageBytes 413, a session
+// id that was never issued or was ended by DELETE 404.
 package server

@@ -292,11 +292,6 @@ func receiptMeta(rc *tools.Receipt) map[string]any {
 	return m
 }
 
-// HTTPHandler serves MCP over streamable HTTP at /mcp.
-func (s *Server) HTTPHandler() http.Handler {
-	return mcpserver.NewStreamableHTTPServer(s.mcp, mcpserver.WithEndpointPath("/mcp"))
-}
-
 func runID() string {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
