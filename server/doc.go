@@ -17,5 +17,34 @@
 // _meta["toll/receipt"], the budget tool's structured content) is a decimal string of
 // atomic units, with the token's decimals beside it (package tools/money).
 //
-// In stdio mode stdout carries only MCP JSON-RPC; logs go to the slog logger (stderr).
+// # Initialized sessions
+//
+// No tool runs, and nothing is signed, outside an initialized session. What that means
+// depends on the protocol era of the request (one hook, gate.go, decides for every
+// transport):
+//   - Protocol versions up to 2025-11-25, with the initialize handshake: the request's
+//     session answered an initialize request on this server and has not ended since
+//     (stdio's input closed, HTTP DELETE). Both mcp-go's flag (ClientSession.Initialized)
+//     and the server's own record must say so: mcp-go's stdio session is one value for
+//     the whole process, and a stateless request sets its flag too.
+//   - Protocol version 2026-07-28, stateless, with no handshake: the request itself
+//     declares in _meta["io.modelcontextprotocol/protocolVersion"] a version mcp-go
+//     implements, and its client capabilities; mcp-go refuses any other such request
+//     before a handler runs.
+//
+// A tools/call that is neither is answered with JSON-RPC error -32600 (Invalid Request),
+// whose message says what to do; no handler runs.
+//
+// # Transports
+//
+// On stdio, stdout carries only MCP JSON-RPC; logs go to the slog logger (stderr). A line
+// longer than MaxMessageBytes is dropped while it is read and answered with a JSON-RPC
+// error, never decoded.
+//
+// Over HTTP (HTTPHandler), MCP is served at /mcp. Clients beyond this machine need a
+// bearer token (HTTPOptions.Check refuses to serve a non-loopback address without
+// tokens, and the handler refuses such connections); tokens are compared in constant
+// time and never logged. A browser page from a foreign Origin gets 403, a Host that is
+// not loopback on a loopback connection 403, a body over MaxMessageBytes 413, a session
+// id that was never issued or was ended by DELETE 404.
 package server

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/mark3labs/mcp-go/client"
@@ -29,7 +30,23 @@ func newTestServer(t *testing.T) (*Server, *client.Client) {
 // newTestServerWith is newTestServer with the given policy.
 func newTestServerWith(t *testing.T, pol tools.Policy) (*Server, *client.Client) {
 	t.Helper()
+	f := newFixture(t, pol, Options{})
+	return f.s, newClientFor(t, f.s)
+}
+
+// fixture is a Server on the demo weather spec, the ledger it records in and the local
+// API it calls (see newTestServer).
+type fixture struct {
+	s    *Server
+	led  *ledger.Ledger
+	hits atomic.Int64 // requests the API received
+}
+
+func newFixture(t *testing.T, pol tools.Policy, opts Options) *fixture {
+	t.Helper()
+	f := &fixture{}
 	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.hits.Add(1)
 		if r.URL.Path == "/health" {
 			w.Header().Set("Content-Type", "application/json")
 			w.Write([]byte(`{"status":"ok"}`))
@@ -52,20 +69,36 @@ func newTestServerWith(t *testing.T, pol tools.Policy) (*Server, *client.Client)
 	if err != nil {
 		t.Fatal(err)
 	}
-	led, err := ledger.Open(filepath.Join(t.TempDir(), "ledger.db"), ledger.Options{})
+	f.led, err = ledger.Open(filepath.Join(t.TempDir(), "ledger.db"), ledger.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { led.Close() })
-	tc, err := tools.New(tools.Config{Wallet: w, Ledger: led, Policy: pol})
+	t.Cleanup(func() { f.led.Close() })
+	tc, err := tools.New(tools.Config{Wallet: w, Ledger: f.led, Policy: pol})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(tc, cat.Operations, Options{})
+	f.s, err = New(tc, cat.Operations, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s, newClientFor(t, s)
+	return f
+}
+
+// untouched fails the test unless the API received no request and the ledger holds no
+// event: no tool ran, nothing was signed or refused.
+func (f *fixture) untouched(t *testing.T) {
+	t.Helper()
+	if n := f.hits.Load(); n != 0 {
+		t.Errorf("the API received %d requests, want none", n)
+	}
+	events, err := f.led.Events(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 0 {
+		t.Errorf("the ledger holds %d events, want none: %+v", len(events), events)
+	}
 }
 
 func TestToolsList(t *testing.T) {

@@ -32,6 +32,9 @@ const maxConfigBytes = 1 << 20
 //	terms_ttl: 0s
 //	lazy: auto                 # auto, on or off
 //	lazy_threshold: 100
+//	http:                      # toll serve --http: bearer tokens clients must send
+//	  token_file: /home/me/.config/toll/http-tokens   # one a line
+//	  token_env: TOLL_HTTP_TOKEN                      # a variable's name, not the token
 //	apis:
 //	  - spec: ./specs/weather.yaml
 //	    namespace: wx
@@ -49,6 +52,7 @@ type fileConfig struct {
 	TermsTTL      *duration              `yaml:"terms_ttl"`
 	Lazy          *lazyMode              `yaml:"lazy"`
 	LazyThreshold *count                 `yaml:"lazy_threshold"`
+	HTTP          httpConfig             `yaml:"http"`
 	Probes        string                 `yaml:"probes"` // prices recorded by toll catalog probe --out
 	APIs          []catalog.SourceConfig `yaml:"apis"`
 }

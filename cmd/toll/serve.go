@@ -36,6 +36,7 @@ type serveCmd struct {
 	lazyMax  count
 	termsTTL duration
 	httpAddr string
+	httpAuth httpAuth
 	logLevel *format
 	rpcs     repeated
 }
@@ -67,7 +68,8 @@ with neither, when stdin is a terminal, toll asks for it there without echo.`,
 	fs.Var(&s.lazy, "lazy", "auto: one tool per operation up to --lazy-threshold, above it three catalog tools (search, describe, call); on; off")
 	fs.Var(&s.lazyMax, "lazy-threshold", fmt.Sprintf("most operations exposed one tool each with --lazy auto (0: %d)", server.DefaultLazyThreshold))
 	fs.Var(&s.termsTTL, "terms-ttl", "for this long after a settled payment, a repeat call to the same tool pays with its first request (one round trip); 0 sends every call unpaid first")
-	fs.StringVar(&s.httpAddr, "http", "", "serve MCP over streamable HTTP on this address (e.g. 127.0.0.1:8402) instead of stdio")
+	fs.StringVar(&s.httpAddr, "http", "", "serve MCP over streamable HTTP on this address (e.g. 127.0.0.1:8402) instead of stdio; beyond loopback only with bearer tokens")
+	s.httpAuth.register(fs)
 	fs.Var(s.logLevel, "log-level", "logs on stderr from this level up")
 	fs.Var(&s.rpcs, "rpc", "JSON-RPC endpoint of a chain, as NETWORK=URL; repeatable. At start toll reconciles the spends whose outcome it does not know against it")
 	return c
@@ -92,6 +94,10 @@ func (s *serveCmd) run(ctx context.Context, fs *pflag.FlagSet, args []string) er
 		return err
 	}
 	logger := slog.New(slog.NewTextHandler(s.stderr, &slog.HandlerOptions{Level: logLevel(s.logLevel.value)}))
+	httpOpts, err := s.httpAuth.options(fs, s.httpAddr, s.env, logger)
+	if err != nil {
+		return err
+	}
 	ops, err := s.catalog(ctx, cfg, append(s.specs, args...), &pol, logger)
 	if err != nil {
 		return err
@@ -122,7 +128,7 @@ func (s *serveCmd) run(ctx context.Context, fs *pflag.FlagSet, args []string) er
 	if len(pol.Networks) == 0 {
 		logger.Warn("no network allowed: every payment will be refused; allow one with --network (e.g. --network eip155:8453)")
 	}
-	return s.serve(ctx, srv, logger)
+	return s.serve(ctx, srv, httpOpts, logger)
 }
 
 // applyConfig fills every setting whose flag was not given from toll.yaml.
@@ -134,6 +140,7 @@ func (s *serveCmd) applyConfig(fs *pflag.FlagSet, c *fileConfig) {
 		s.passFile = c.Wallet.PassphraseFile
 	}
 	s.policy.applyConfig(fs, c)
+	s.httpAuth.applyConfig(fs, c)
 }
 
 // fromFile sets *dst to *v, the value toll.yaml gives, unless the flag was given or the
@@ -188,12 +195,12 @@ func (s *serveCmd) wallet(ctx context.Context, cfg *fileConfig, logger *slog.Log
 
 // serve serves MCP on stdio or HTTP until the host goes away or ctx ends (Ctrl-C), which
 // is a normal stop.
-func (s *serveCmd) serve(ctx context.Context, srv *server.Server, logger *slog.Logger) error {
+func (s *serveCmd) serve(ctx context.Context, srv *server.Server, httpOpts server.HTTPOptions, logger *slog.Logger) error {
 	var err error
 	if s.httpAddr == "" {
 		err = srv.ServeStdio(ctx, s.stdin, s.stdout, s.stderr)
 	} else {
-		err = serveHTTP(ctx, s.httpAddr, srv.HTTPHandler(), logger)
+		err = serveHTTP(ctx, s.httpAddr, srv, httpOpts, logger)
 	}
 	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 		logger.Info("toll stopped", "reason", context.Cause(ctx))
@@ -209,13 +216,22 @@ func configLedger(cfg *fileConfig) string {
 	return cfg.Ledger
 }
 
-func serveHTTP(ctx context.Context, addr string, h http.Handler, logger *slog.Logger) error {
+// serveHTTP serves MCP over streamable HTTP on addr, with opts checked against the
+// address actually bound (a host name may resolve beyond loopback).
+func serveHTTP(ctx context.Context, addr string, srv *server.Server, opts server.HTTPOptions, logger *slog.Logger) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
-	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	logger.Info("MCP over streamable HTTP", "url", "http://"+ln.Addr().String()+"/mcp")
+	if err := opts.Check(ln.Addr().String()); err != nil {
+		ln.Close()
+		return httpAddrError(addr, err)
+	}
+	hs := &http.Server{Handler: srv.HTTPHandler(opts), ReadHeaderTimeout: 10 * time.Second}
+	logger.Info("MCP over streamable HTTP", "url", "http://"+ln.Addr().String()+"/mcp", "bearer_tokens", len(opts.Tokens))
+	if (server.HTTPOptions{}).Check(ln.Addr().String()) != nil { // beyond loopback
+		logger.Warn("MCP is reachable from other machines; every request needs a bearer token, which plain HTTP carries in clear text: on a network you do not trust, put TLS in front of toll")
+	}
 	go func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
