@@ -122,7 +122,7 @@ func readMeta(f io.ReaderAt, off, size int64) (boltMeta, error) {
 
 // pageWalk checks the page tree of a file whose meta checkMeta accepted.
 type pageWalk struct {
-	data  []byte // the pages in use, read at once (one read beats a read per page)
+	data  []byte // the pages in use
 	m     boltMeta
 	path  string
 	used  []bool // reached, by page id
@@ -136,14 +136,13 @@ type walkItem struct {
 	lo, hi []byte
 }
 
-// checkPages checks every page reachable from meta m (see above). It reads the
-// pages in use once, with a plain read. A failure is a *DamageError.
-func checkPages(f io.ReaderAt, m boltMeta, path string) error {
-	w := &pageWalk{m: m, path: path, used: make([]bool, m.pgid), freed: make([]bool, m.pgid)}
-	w.data = make([]byte, int64(w.m.pgid)*w.m.pageSize)
-	if _, err := f.ReadAt(w.data, 0); err != nil {
-		return &DamageError{Path: path, Detail: err.Error()}
+// checkPages checks every page reachable from meta m in data, the file's pages in use
+// (see above). A failure is a *DamageError.
+func checkPages(data []byte, m boltMeta, path string) error {
+	if int64(len(data)) < int64(m.pgid)*m.pageSize {
+		return &DamageError{Path: path, Detail: fmt.Sprintf("%d bytes of %d pages read", len(data), m.pgid)}
 	}
+	w := &pageWalk{data: data, m: m, path: path, used: make([]bool, m.pgid), freed: make([]bool, m.pgid)}
 	w.used[0], w.used[1] = true, true
 	if w.m.freelist != noFreelist {
 		if err := w.freelist(); err != nil {

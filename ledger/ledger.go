@@ -433,13 +433,23 @@ func (l *Ledger) openChecked(write, deep bool) (db *bolt.DB, err error) {
 	}
 	m, err := checkMeta(file, fi.Size(), l.path)
 	if err == nil && deep {
-		err = checkPages(file, m, l.path)
+		err = l.checkPages(file, m)
 	}
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
 	return db, nil
+}
+
+// checkPages reads the pages in use of f, whose meta is m, and checks them.
+func (l *Ledger) checkPages(f *os.File, m boltMeta) error {
+	data, release, err := readPages(f, int64(m.pgid)*m.pageSize)
+	if err != nil {
+		return fmt.Errorf("ledger %s: read its pages: %w", l.path, err)
+	}
+	defer release()
+	return checkPages(data, m, l.path)
 }
 
 // fileError explains why the file at path, with info fi or stat error err, cannot be a
