@@ -29,10 +29,11 @@ type Options struct {
 	// rolling-day window. Nil means time.Now. Lock waits use the real clock.
 	Now func() time.Time
 
-	// NoCreate makes Open fail with ErrNoLedger when there is no ledger at
-	// the path (no file, or an empty one), instead of creating it: for
-	// commands that only read, so that a mistyped path is an error and
-	// leaves nothing behind. False (the zero value) creates the ledger.
+	// NoCreate makes Open fail with ErrNoLedger when nothing is at the path,
+	// instead of creating a ledger there: for commands that only read, so
+	// that a mistyped path is an error and leaves nothing behind. False (the
+	// zero value) creates the ledger. Either way, a file that is there but
+	// empty or damaged is ErrDamaged, never a new ledger.
 	NoCreate bool
 }
 
