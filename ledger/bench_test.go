@@ -3,6 +3,7 @@ package ledger
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -19,7 +20,7 @@ var benchCaps = Caps{
 }
 
 // cycle is one paid call as toll records it: Reserve, then Settle.
-func cycle(b *testing.B, l *Ledger, id string) {
+func cycle(b testing.TB, l *Ledger, id string) {
 	ctx := context.Background()
 	if _, err := l.Reserve(ctx, intent(id, 10_000), benchCaps); err != nil {
 		b.Fatal(err)
@@ -145,7 +146,7 @@ func BenchmarkLock(b *testing.B) {
 	b.Run("write", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			db, err := l.lock(ctx, true, false, time.Now().Add(time.Minute))
+			db, err := l.lock(ctx, true, time.Now().Add(time.Minute), false)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -169,4 +170,89 @@ func BenchmarkTotals(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// bigLedger returns a ledger of n paid calls (2n events: reserved, settled) in 20
+// sessions and 5 APIs, one every two minutes (n = 5000 spans a week, 720 calls in the
+// last day), written in one transaction; with checkpointAt > 0, a checkpoint is
+// recorded after that many calls.
+func bigLedger(b *testing.B, n, checkpointAt int) *Ledger {
+	b.Helper()
+	c := newClock()
+	l := openLedger(b, filepath.Join(b.TempDir(), "ledger.db"), Options{Now: c.Now})
+	write := func(from, to int) {
+		err := l.update(context.Background(), func(bk buckets) error {
+			for i := from; i < to; i++ {
+				c.Add(2 * time.Minute)
+				in := intent(fmt.Sprintf("call-%d", i), 10_000)
+				in.Session, in.API = fmt.Sprintf("s%d", i%20), fmt.Sprintf("api%d", i%5)
+				if _, _, err := reserveTx(bk, in, benchCaps, c.Now()); err != nil {
+					return err
+				}
+				if err := transitionTx(bk, in.CallID, KindSettled, "0xfeed", "", c.Now()); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	if checkpointAt > 0 {
+		write(0, checkpointAt)
+		if err := l.Checkpoint(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	write(checkpointAt, n)
+	return l
+}
+
+// BenchmarkVerifyAtStart measures what toll serve adds to its start on a ledger of
+// 10,000 events (5000 paid calls):
+//
+//   - open: Open, which checks every page of the file before bbolt reads it;
+//   - check/checkpointed: Check with the checkpoint at the head (a serve started before);
+//   - check/100-after-checkpoint: Check with 100 events after the checkpoint;
+//   - check/no-checkpoint: Check with none (the first start): the whole Verify;
+//   - checkpoint/unchanged: Checkpoint with the checkpoint at the head, what serve runs:
+//     a write lock and a check, and nothing written.
+func BenchmarkVerifyAtStart(b *testing.B) {
+	ctx := context.Background()
+	const calls = 5000
+	at := bigLedger(b, calls, calls)
+	behind := bigLedger(b, calls, calls-50)
+	none := bigLedger(b, calls, 0)
+	b.Run("open", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := Open(at.Path(), Options{NoCreate: true}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	for _, bc := range []struct {
+		name string
+		l    *Ledger
+		run  func(*Ledger) error
+	}{
+		{"check/checkpointed", at, func(l *Ledger) error { return l.Check(ctx) }},
+		{"check/100-after-checkpoint", behind, func(l *Ledger) error { return l.Check(ctx) }},
+		{"check/no-checkpoint", none, func(l *Ledger) error { return l.Check(ctx) }},
+		{"checkpoint/unchanged", at, func(l *Ledger) error { return l.Checkpoint(ctx) }},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := bc.run(bc.l); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	fi, err := os.Stat(at.Path())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("ledger file: %d bytes", fi.Size())
 }

@@ -53,6 +53,21 @@
 // Options.Timeout fails with ErrBusy. The price is an open, mmap and close
 // per operation, next to the two fsyncs of every commit (see BenchmarkReserve).
 //
+// # Trusting the file
+//
+// Verify proves the whole history. A process about to pay from the ledger runs
+// Checkpoint instead (Check, if it may not write): it verifies from the last
+// checkpoint on (the events after it, the calls they touch, every counter, the
+// rolling-day sum) and records a new one, so that a start costs what was added
+// since the last one, not the whole file.
+//
+// A file that cannot be read whole (emptied, cut short, bytes changed where bbolt
+// keeps its structure) is a *DamageError (ErrDamaged), never a crash: it is checked
+// with plain reads before bbolt maps it (its meta pages and size on every operation,
+// every page when it is opened), a fault or a panic while bbolt reads it is
+// recovered, and nothing is written to it. Only a path with nothing at it becomes a
+// new ledger; a new ledger is built beside it and linked into place whole.
+//
 // # Example
 //
 //	l, err := ledger.Open(path, ledger.Options{})

@@ -41,8 +41,14 @@ var (
 	ErrClosed = errors.New("ledger closed")
 
 	// ErrNoLedger is returned by Open with Options.NoCreate when there is no
-	// ledger at the path: no file, or an empty one.
+	// ledger at the path: no file, or a bbolt file that never held one.
 	ErrNoLedger = errors.New("no ledger")
+
+	// ErrDamaged is matched (errors.Is) by the *DamageError that Open and every
+	// operation return when the ledger file cannot be read whole: emptied, cut
+	// short, or with bytes changed where bbolt keeps its structure. Nothing was
+	// written to the file.
+	ErrDamaged = errors.New("ledger file damaged")
 )
 
 // Cap names, as reported in CapError.Cap and in refused events.
@@ -95,6 +101,22 @@ func (e *TamperError) Error() string {
 
 // Unwrap makes errors.Is(err, ErrTampered) true.
 func (e *TamperError) Unwrap() error { return ErrTampered }
+
+// DamageError reports a ledger file that cannot be read whole (ErrDamaged): Detail says
+// what is wrong with the file at Path. Its message says what to do: the file was left as
+// it was, to be restored from a copy.
+type DamageError struct {
+	Path   string
+	Detail string
+}
+
+func (e *DamageError) Error() string {
+	return fmt.Sprintf("ledger file %s is damaged: %s. toll did not change it: restore it from a copy, "+
+		"or move it aside to start a new ledger (whose caps start again from zero)", e.Path, e.Detail)
+}
+
+// Unwrap makes errors.Is(err, ErrDamaged) true.
+func (e *DamageError) Unwrap() error { return ErrDamaged }
 
 func tampered(seq uint64, format string, args ...any) error {
 	return &TamperError{Seq: seq, Detail: fmt.Sprintf(format, args...)}

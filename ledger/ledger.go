@@ -10,6 +10,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime/debug"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -27,10 +29,11 @@ type Options struct {
 	// rolling-day window. Nil means time.Now. Lock waits use the real clock.
 	Now func() time.Time
 
-	// NoCreate makes Open fail with ErrNoLedger when there is no ledger at
-	// the path (no file, or an empty one), instead of creating it: for
-	// commands that only read, so that a mistyped path is an error and
-	// leaves nothing behind. False (the zero value) creates the ledger.
+	// NoCreate makes Open fail with ErrNoLedger when nothing is at the path,
+	// instead of creating a ledger there: for commands that only read, so
+	// that a mistyped path is an error and leaves nothing behind. False (the
+	// zero value) creates the ledger. Either way, a file that is there but
+	// empty or damaged is ErrDamaged, never a new ledger.
 	NoCreate bool
 }
 
@@ -60,10 +63,14 @@ type Ledger struct {
 	closed bool
 }
 
-// Open opens the ledger file at path, creating its parent directory (0700)
-// and the file (0600) when they do not exist, and initializing an empty file;
-// with Options.NoCreate it creates and writes nothing. The file is closed
-// again before Open returns.
+// Open opens the ledger file at path. When nothing is at path, it creates the parent
+// directory (0700) and a new, empty ledger (0600), atomically: the path never holds a
+// partial file. With Options.NoCreate it creates and writes nothing.
+//
+// Only a path that does not exist becomes a new ledger. A file that is there is checked
+// whole before anything else reads it (see file.go): an empty, cut-short or damaged file
+// is a *DamageError (errors.Is(err, ErrDamaged)), and is left as it was. The file is
+// closed again before Open returns.
 func Open(path string, opts Options) (*Ledger, error) {
 	if path == "" {
 		return nil, errors.New("open ledger: empty path")
@@ -78,74 +85,135 @@ func Open(path string, opts Options) (*Ledger, error) {
 	if l.now == nil {
 		l.now = time.Now
 	}
-	if opts.NoCreate {
-		return l, l.openExisting()
-	}
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("open ledger %s: %w", path, err)
-	}
-	_, statErr := os.Stat(path)
-	created := errors.Is(statErr, os.ErrNotExist)
-
-	db, err := l.lock(context.Background(), true, true, time.Now().Add(l.timeout))
-	if err != nil {
-		return nil, fmt.Errorf("open ledger: %w", err)
-	}
-	defer db.Close()
-	var empty bool
-	if err := db.View(func(tx *bolt.Tx) (err error) {
-		empty, err = l.readMeta(tx)
-		return err
-	}); err != nil {
-		return nil, fmt.Errorf("open ledger %s: %w", path, err)
-	}
-	if empty {
-		if err := db.Update(l.initialize); err != nil {
-			return nil, fmt.Errorf("open ledger %s: initialize: %w", path, err)
+	if !opts.NoCreate {
+		if err := create(path); err != nil {
+			return nil, fmt.Errorf("create ledger %s: %w", path, err)
 		}
 	}
-	if created {
-		// Make the new file's directory entry durable too.
-		if d, err := os.Open(dir); err == nil {
-			_ = d.Sync()
-			_ = d.Close()
-		}
+	if err := l.openExisting(!opts.NoCreate); err != nil {
+		return nil, err
 	}
 	return l, nil
 }
 
-// openExisting checks, under a shared lock, that l.path holds a toll ledger,
-// and reads its id. It writes nothing.
-func (l *Ledger) openExisting() error {
-	info, err := os.Stat(l.path)
-	if errors.Is(err, os.ErrNotExist) || (err == nil && info.Size() == 0) {
-		return fmt.Errorf("open ledger %s: %w", l.path, ErrNoLedger)
+// create makes a new, empty ledger at path when nothing is there. The ledger is built
+// in a temporary file beside it and linked into place, so that the path holds either
+// nothing or a whole ledger; a file already at path is left alone.
+func create(path string) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	if _, err := os.Lstat(path); !errors.Is(err, os.ErrNotExist) {
+		return err // nil: something is there
+	}
+	tmp, err := os.CreateTemp(dir, filepath.Base(path)+".new-*")
+	if err != nil {
+		return err
+	}
+	name := tmp.Name()
+	defer os.Remove(name)
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	db, err := bolt.Open(name, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		return err
+	}
+	err = db.Update(initialize)
+	if cerr := db.Close(); err == nil {
+		err = cerr
 	}
 	if err != nil {
+		return err
+	}
+	if err := os.Link(name, path); err != nil && !errors.Is(err, os.ErrExist) {
+		// A file system without hard links: rename, unless a ledger appeared meanwhile.
+		if _, serr := os.Lstat(path); !errors.Is(serr, os.ErrNotExist) {
+			return serr
+		}
+		if err := os.Rename(name, path); err != nil {
+			return err
+		}
+	}
+	// Make the new file's directory entry durable too.
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		_ = d.Close()
+	}
+	return nil
+}
+
+// openExisting checks, under a shared lock, that l.path holds a whole toll ledger, and
+// reads its id. A bbolt file that never held a ledger (a crash while an older toll
+// created it) is initialized when init is set, else it is ErrNoLedger.
+func (l *Ledger) openExisting(init bool) error {
+	if _, err := os.Stat(l.path); err != nil {
+		if errors.Is(err, os.ErrNotExist) && !init {
+			err = ErrNoLedger
+		}
 		return fmt.Errorf("open ledger %s: %w", l.path, err)
 	}
-	db, err := l.lock(context.Background(), false, false, time.Now().Add(l.timeout))
-	if err != nil {
-		return fmt.Errorf("open ledger: %w", err)
+	var empty bool
+	read := func() error {
+		return l.guard(func() error {
+			db, err := l.lock(context.Background(), false, time.Now().Add(l.timeout), true)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			return db.View(func(tx *bolt.Tx) (err error) {
+				empty, err = l.readMeta(tx)
+				return err
+			})
+		})
 	}
-	defer db.Close()
-	if err := db.View(func(tx *bolt.Tx) error {
-		empty, err := l.readMeta(tx)
-		if err == nil && empty {
-			err = ErrNoLedger // a bbolt file that was never initialized
+	err := read()
+	if err == nil && empty {
+		if !init {
+			err = ErrNoLedger
+		} else if err = l.initializeEmpty(); err == nil {
+			err = read()
 		}
-		return err
-	}); err != nil {
+	}
+	var de *DamageError
+	if errors.As(err, &de) {
+		return err // it names the path
+	}
+	if err != nil {
 		return fmt.Errorf("open ledger %s: %w", l.path, err)
 	}
 	return nil
 }
 
-// readMeta checks that tx's file is a toll ledger and reads its id; a file
-// with no bucket at all is empty, and no error.
+// initializeEmpty initializes a bbolt file that holds no bucket, under the write lock.
+func (l *Ledger) initializeEmpty() error {
+	return l.guard(func() error {
+		db, err := l.lock(context.Background(), true, time.Now().Add(l.timeout), false)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		return db.Update(func(tx *bolt.Tx) error {
+			if empty, err := l.readMeta(tx); err != nil || !empty {
+				return err // another process initialized it meanwhile
+			}
+			return initialize(tx)
+		})
+	})
+}
+
+// readMeta checks that tx's file is a toll ledger and reads its id. A file with no
+// bucket at all, that bbolt never committed a transaction to, is empty, and no error.
 func (l *Ledger) readMeta(tx *bolt.Tx) (empty bool, err error) {
 	if k, _ := tx.Cursor().First(); k == nil {
+		committed := tx.ID() // a write transaction's is the next one
+		if tx.Writable() {
+			committed--
+		}
+		if committed > 1 { // bbolt creates a file at transaction 1
+			return false, &DamageError{Path: l.path, Detail: fmt.Sprintf("it holds nothing after %d transactions", committed)}
+		}
 		return true, nil
 	}
 	b, err := openBuckets(tx)
@@ -163,7 +231,8 @@ func (l *Ledger) readMeta(tx *bolt.Tx) (empty bool, err error) {
 	return false, err
 }
 
-func (l *Ledger) initialize(tx *bolt.Tx) error {
+// initialize creates the buckets and the meta records of a new ledger.
+func initialize(tx *bolt.Tx) error {
 	for _, name := range allBuckets {
 		if _, err := tx.CreateBucket(name); err != nil {
 			return err
@@ -173,11 +242,10 @@ func (l *Ledger) initialize(tx *bolt.Tx) error {
 	if _, err := crand.Read(id); err != nil {
 		return err
 	}
-	l.id = []byte(hex.EncodeToString(id))
 	meta := tx.Bucket(bucketMeta)
 	for k, v := range map[string][]byte{
 		string(keyFormat): []byte(formatV1),
-		string(keyID):     l.id,
+		string(keyID):     []byte(hex.EncodeToString(id)),
 		string(keyHead):   append(u64(0), genesis[:]...),
 		string(keyDay):    append(u64(0), '0'),
 	} {
@@ -232,53 +300,70 @@ func (l *Ledger) run(ctx context.Context, write bool, fn func(b buckets) error) 
 	if l.closed {
 		return ErrClosed
 	}
-	db, err := l.lock(ctx, write, false, deadline)
-	if err != nil {
-		return err
-	}
-	// A close error after commit is not reported: the data is durable, and
-	// closing the descriptor releases the lock in any case.
-	defer db.Close()
-	txFn := func(tx *bolt.Tx) error {
-		b, err := openBuckets(tx)
+	return l.guard(func() error {
+		db, err := l.lock(ctx, write, deadline, false)
 		if err != nil {
-			return fmt.Errorf("%s: %w", l.path, err)
+			return err
 		}
-		if id := b.meta.Get(keyID); !bytes.Equal(id, l.id) {
-			return fmt.Errorf("ledger file %s was replaced since it was opened; open it again", l.path)
+		// A close error after commit is not reported: the data is durable, and
+		// closing the descriptor releases the lock in any case.
+		defer db.Close()
+		txFn := func(tx *bolt.Tx) error {
+			b, err := openBuckets(tx)
+			if err != nil {
+				return fmt.Errorf("%s: %w", l.path, err)
+			}
+			if id := b.meta.Get(keyID); !bytes.Equal(id, l.id) {
+				return fmt.Errorf("ledger file %s was replaced since it was opened; open it again", l.path)
+			}
+			return fn(b)
 		}
-		return fn(b)
-	}
-	if write {
-		return db.Update(txFn)
-	}
-	return db.View(txFn)
+		if write {
+			return db.Update(txFn)
+		}
+		return db.View(txFn)
+	})
+}
+
+// guard runs fn with a fault on the mapped file turned into a panic
+// (runtime/debug.SetPanicOnFault), and turns a panic in fn (such a fault, or
+// bbolt's own assertion on a page it finds damaged) into a *DamageError. bbolt rolls
+// its transaction back on a panic, so nothing is written.
+func (l *Ledger) guard(fn func() error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = l.panicked(r)
+		}
+	}()
+	return fn()
+}
+
+func (l *Ledger) panicked(r any) error {
+	msg, _, _ := strings.Cut(fmt.Sprint(r), "\n")
+	return &DamageError{Path: l.path, Detail: "reading it failed (" + clip(msg) + ")"}
 }
 
 // lock opens the bbolt file and takes its lock (exclusive for write, shared
-// otherwise), retrying until deadline or ctx is done.
+// otherwise), retrying until deadline or ctx is done. It never creates the file: a
+// deleted ledger is never recreated (its caps would silently start again from zero).
+// Once the lock is held, the file is checked (checkMeta; with deep, checkPages too)
+// before bbolt reads a page of it, except the freelist bbolt reads while it opens for
+// writing, which guard covers.
 //
 // bbolt's own wait polls every 50 ms and ignores ctx; instead each attempt is
 // a non-blocking bbolt.Open (Timeout 1 ns: one try), retried here after a
 // short, growing, jittered pause (minPause to maxPause).
-func (l *Ledger) lock(ctx context.Context, write, create bool, deadline time.Time) (*bolt.DB, error) {
-	opts := &bolt.Options{Timeout: time.Nanosecond, ReadOnly: !write}
-	if !create {
-		// The file must exist: never recreate a deleted ledger (its caps
-		// would silently start again from zero).
-		opts.OpenFile = func(name string, flag int, perm os.FileMode) (*os.File, error) {
-			return os.OpenFile(name, flag&^os.O_CREATE, perm)
-		}
-	}
+func (l *Ledger) lock(ctx context.Context, write bool, deadline time.Time, deep bool) (*bolt.DB, error) {
 	pause := minPause
 	var timer *time.Timer
 	for {
-		db, err := bolt.Open(l.path, 0o600, opts)
+		db, err := l.openChecked(write, deep)
 		if err == nil {
 			return db, nil
 		}
 		if !errors.Is(err, bolterrors.ErrTimeout) {
-			return nil, l.openError(err)
+			return nil, err
 		}
 		left := time.Until(deadline)
 		if left <= 0 {
@@ -301,15 +386,114 @@ func (l *Ledger) lock(ctx context.Context, write, create bool, deadline time.Tim
 	}
 }
 
-func (l *Ledger) openError(err error) error {
+// openChecked is one attempt of lock.
+func (l *Ledger) openChecked(write, deep bool) (db *bolt.DB, err error) {
+	var file *os.File
+	opts := &bolt.Options{Timeout: time.Nanosecond, ReadOnly: !write}
+	opts.OpenFile = func(name string, flag int, perm os.FileMode) (*os.File, error) {
+		f, err := os.OpenFile(name, flag&^os.O_CREATE, perm)
+		if err != nil {
+			return nil, err
+		}
+		// bbolt would make an empty file a new database.
+		if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() || fi.Size() == 0 {
+			f.Close()
+			return nil, fileError(l.path, fi, err)
+		}
+		file = f
+		return f, nil
+	}
+	defer func() {
+		r := recover()
+		if r == nil {
+			return
+		}
+		if db != nil {
+			db.Close()
+		} else if file != nil {
+			// bbolt.Open panicked holding the lock, and its mapping of the file
+			// (which stays, unreachable) would keep it: release it, and say what
+			// is wrong with the file if its size or meta pages tell.
+			unlockFile(file)
+			err = diagnose(file, l.path)
+			file.Close()
+			if err != nil {
+				return
+			}
+		}
+		panic(r) // for guard
+	}()
+	db, err = bolt.Open(l.path, 0o600, opts)
+	if err != nil {
+		return nil, l.openError(err)
+	}
+	fi, err := file.Stat()
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("ledger %s: %w", l.path, err)
+	}
+	m, err := checkMeta(file, fi.Size(), l.path)
+	if err == nil && deep {
+		err = l.checkPages(file, m)
+	}
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// checkPages reads the pages in use of f, whose meta is m, and checks them.
+func (l *Ledger) checkPages(f *os.File, m boltMeta) error {
+	data, release, err := readPages(f, int64(m.pgid)*m.pageSize)
+	if err != nil {
+		return fmt.Errorf("ledger %s: read its pages: %w", l.path, err)
+	}
+	defer release()
+	return checkPages(data, m, l.path)
+}
+
+// fileError explains why the file at path, with info fi or stat error err, cannot be a
+// ledger.
+func fileError(path string, fi os.FileInfo, err error) error {
 	switch {
-	case errors.Is(err, bolterrors.ErrInvalid), errors.Is(err, bolterrors.ErrVersionMismatch),
-		errors.Is(err, bolterrors.ErrChecksum):
-		return fmt.Errorf("%s is not a toll ledger (bbolt: %w)", l.path, err)
+	case err != nil:
+		return err
+	case fi.IsDir():
+		return fmt.Errorf("ledger %s is a directory, not a ledger file", path)
+	case !fi.Mode().IsRegular():
+		return fmt.Errorf("ledger %s is not a regular file", path)
+	}
+	return &DamageError{Path: path, Detail: emptyFile}
+}
+
+// openError explains an error of bbolt.Open. When bbolt finds the file unreadable, the
+// file is read again here (without the lock: only to say what is wrong with it).
+func (l *Ledger) openError(err error) error {
+	var de *DamageError
+	switch {
+	case errors.Is(err, bolterrors.ErrTimeout), errors.As(err, &de):
+		return err
 	case errors.Is(err, os.ErrNotExist):
 		return fmt.Errorf("ledger file %s is gone: %w", l.path, err)
 	}
+	if f, ferr := os.Open(l.path); ferr == nil {
+		defer f.Close()
+		if derr := diagnose(f, l.path); derr != nil {
+			return derr
+		}
+	}
 	return fmt.Errorf("ledger %s: %w", l.path, err)
+}
+
+// diagnose returns what checkMeta finds wrong with f, or nil.
+func diagnose(f *os.File, path string) error {
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		return nil
+	}
+	_, err = checkMeta(f, fi.Size(), path)
+	return err
 }
 
 func jitter(d time.Duration) time.Duration { return rand.N(d) }

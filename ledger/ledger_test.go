@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -501,16 +502,20 @@ func TestOpenErrors(t *testing.T) {
 
 	tests := []struct {
 		name, path, want string
+		damaged          bool // errors.Is(err, ErrDamaged)
 	}{
-		{"not bbolt", garbage, "not a toll ledger"},
-		{"other bbolt", other, "not a toll ledger"},
-		{"directory", dir, "is a directory"},
+		{"not bbolt", garbage, "not a bbolt meta page: it is not a ledger file", true},
+		{"other bbolt", other, "not a toll ledger", false},
+		{"directory", dir, "is a directory", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Open(tt.path, Options{Timeout: time.Second})
 			if err == nil || !strings.Contains(err.Error(), tt.path) || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("Open(%s) err = %v, want one naming the path and saying %q", tt.path, err, tt.want)
+			}
+			if errors.Is(err, ErrDamaged) != tt.damaged {
+				t.Errorf("Open(%s) err = %v: ErrDamaged is %v, want %v", tt.path, err, !tt.damaged, tt.damaged)
 			}
 		})
 	}
@@ -520,18 +525,25 @@ func TestOpenErrors(t *testing.T) {
 }
 
 // TestOpenNoCreate: with NoCreate, Open never creates a file or a directory, refuses a
-// path with no ledger (missing or empty file) with ErrNoLedger, and opens an existing
-// ledger to read it.
+// path with no file with ErrNoLedger and an empty file with ErrDamaged, and opens an
+// existing ledger to read it. Without NoCreate, an empty file is refused just the same:
+// only a path with nothing at it becomes a new ledger.
 func TestOpenNoCreate(t *testing.T) {
 	dir := t.TempDir()
 	empty := filepath.Join(dir, "empty.db")
 	if err := os.WriteFile(empty, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	for _, path := range []string{filepath.Join(dir, "typo", "x.db"), filepath.Join(dir, "x.db"), empty} {
+	for _, path := range []string{filepath.Join(dir, "typo", "x.db"), filepath.Join(dir, "x.db")} {
 		_, err := Open(path, Options{NoCreate: true})
 		if !errors.Is(err, ErrNoLedger) || !strings.Contains(err.Error(), path) {
 			t.Errorf("Open(%s, NoCreate) err = %v, want ErrNoLedger naming the path", path, err)
+		}
+	}
+	for _, opts := range []Options{{NoCreate: true}, {}} {
+		_, err := Open(empty, opts)
+		if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), empty) || !strings.Contains(err.Error(), "empty (0 bytes)") {
+			t.Errorf("Open(empty file, %+v) err = %v, want ErrDamaged naming the path and saying it is empty", opts, err)
 		}
 	}
 	entries, err := os.ReadDir(dir)
@@ -542,7 +554,7 @@ func TestOpenNoCreate(t *testing.T) {
 		t.Errorf("NoCreate left files behind: %v", entries)
 	}
 	if info, err := os.Stat(empty); err != nil || info.Size() != 0 {
-		t.Errorf("NoCreate wrote to an empty file: %v, %v", info, err)
+		t.Errorf("Open wrote to an empty file: %v, %v", info, err)
 	}
 
 	l, _ := newLedger(t)
@@ -687,4 +699,65 @@ func TestAmountDecimals(t *testing.T) {
 		t.Errorf("an inexact amount changed totals: %v, want %v", got, before)
 	}
 	verify(t, l)
+}
+
+// TestOpenUninitialized: a bbolt file that never held a ledger (what a crash of an older
+// toll could leave while creating one) becomes a ledger when Open may create one, and is
+// ErrNoLedger for NoCreate; a bbolt file that has been written to and holds nothing is not
+// empty but damaged, and is left alone.
+func TestOpenUninitialized(t *testing.T) {
+	dir := t.TempDir()
+	fresh, emptied := filepath.Join(dir, "fresh.db"), filepath.Join(dir, "emptied.db")
+	for _, path := range []string{fresh, emptied} {
+		db, err := bolt.Open(path, 0o600, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if path == emptied {
+			err = db.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucket([]byte("x")); return err })
+			if err == nil {
+				err = db.Update(func(tx *bolt.Tx) error { return tx.DeleteBucket([]byte("x")) })
+			}
+		}
+		if cerr := db.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := Open(fresh, Options{NoCreate: true}); !errors.Is(err, ErrNoLedger) {
+		t.Errorf("Open(never initialized, NoCreate) = %v, want ErrNoLedger", err)
+	}
+	l := openLedger(t, fresh, Options{})
+	mustReserve(t, l, intent("a", 1), Caps{})
+	verify(t, l)
+
+	before, err := os.ReadFile(emptied)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, opts := range []Options{{NoCreate: true}, {}} {
+		if _, err := Open(emptied, opts); !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), "holds nothing after 3 transactions") {
+			t.Errorf("Open(emptied, %+v) = %v, want ErrDamaged saying it holds nothing after 3 transactions", opts, err)
+		}
+	}
+	if after, err := os.ReadFile(emptied); err != nil || !bytes.Equal(after, before) {
+		t.Errorf("Open changed a damaged file (%v)", err)
+	}
+}
+
+// TestCreateAtomic: a new ledger is built beside its path and linked into place, and
+// leaves nothing else behind.
+func TestCreateAtomic(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "ledger.db")
+	openLedger(t, path, Options{})
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 || entries[0].Name() != "ledger.db" {
+		t.Errorf("the directory holds %v, want only ledger.db", entries)
+	}
 }

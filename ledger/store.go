@@ -92,7 +92,7 @@ func readHead(meta *bolt.Bucket) (uint64, [sha256.Size]byte, error) {
 	var h [sha256.Size]byte
 	v := meta.Get(keyHead)
 	if len(v) != 8+sha256.Size {
-		return 0, h, errors.New("ledger head record is damaged")
+		return 0, h, tampered(0, "the head record is damaged")
 	}
 	copy(h[:], v[8:])
 	return binary.BigEndian.Uint64(v[:8]), h, nil
@@ -121,7 +121,7 @@ func (b buckets) call(id string) (*callRecord, error) {
 	}
 	var rec callRecord
 	if err := json.Unmarshal(v, &rec); err != nil {
-		return nil, fmt.Errorf("call record %q is damaged: %w", id, err)
+		return nil, tampered(0, "call record %q is damaged: %v", clip(id), err)
 	}
 	return &rec, nil
 }
@@ -141,7 +141,7 @@ func (b buckets) sum(key []byte) (*big.Int, error) {
 	}
 	x, ok := new(big.Int).SetString(string(v), 10)
 	if !ok {
-		return nil, fmt.Errorf("counter %q is damaged", key)
+		return nil, tampered(0, "counter %q is damaged", clip(string(key)))
 	}
 	return x, nil
 }
@@ -153,7 +153,7 @@ func (b buckets) addSum(key []byte, delta *big.Int) error {
 	}
 	x.Add(x, delta)
 	if x.Sign() < 0 {
-		return fmt.Errorf("counter %q would go negative", key)
+		return tampered(0, "counter %q would go negative", clip(string(key)))
 	}
 	if !fromAtomic(x).FitsUint256() {
 		return invalid("counter %q would pass 2^256 atomic units", key)
@@ -191,11 +191,11 @@ func (b buckets) count(s *Spend, seq uint64, delta *big.Int) error {
 func (b buckets) dayState() (uint64, *big.Int, error) {
 	v := b.meta.Get(keyDay)
 	if len(v) < 9 {
-		return 0, nil, errors.New("rolling-day record is damaged")
+		return 0, nil, tampered(0, "the rolling-day record is damaged")
 	}
 	s, ok := new(big.Int).SetString(string(v[8:]), 10)
 	if !ok || s.Sign() < 0 {
-		return 0, nil, errors.New("rolling-day record is damaged")
+		return 0, nil, tampered(0, "the rolling-day record is damaged")
 	}
 	return binary.BigEndian.Uint64(v[:8]), s, nil
 }
@@ -222,14 +222,14 @@ func (b buckets) daySum(now time.Time, persist bool) (*big.Int, error) {
 		c := b.window.Cursor()
 		for k, v := c.Seek(u64(lo + 1)); k != nil; k, v = c.Next() {
 			if len(k) != 16 {
-				return nil, fmt.Errorf("window key %x is damaged", k)
+				return nil, tampered(0, "rolling-day index key %x is damaged", k)
 			}
 			if be64(k) > hi {
 				break
 			}
 			x, ok := new(big.Int).SetString(string(v), 10)
 			if !ok || x.Sign() <= 0 {
-				return nil, fmt.Errorf("window entry %x is damaged", k)
+				return nil, tampered(0, "rolling-day index entry %x is damaged", k)
 			}
 			if sign < 0 {
 				s.Sub(s, x)
@@ -238,7 +238,7 @@ func (b buckets) daySum(now time.Time, persist bool) (*big.Int, error) {
 			}
 		}
 		if s.Sign() < 0 {
-			return nil, errors.New("rolling-day sum went negative: derived state is damaged")
+			return nil, tampered(0, "the rolling-day sum went negative")
 		}
 		if persist {
 			if err := b.putDayState(nw, s); err != nil {

@@ -34,8 +34,17 @@ func (l *Ledger) Verify(ctx context.Context) error {
 
 func verifyTx(b buckets) error {
 	ch := newChain()
+	if err := ch.replayStored(b); err != nil {
+		return err
+	}
+	return ch.st.compare(b)
+}
+
+// replayStored checks and replays the stored events after ch's position, and checks
+// that the last one is the stored head.
+func (ch *chain) replayStored(b buckets) error {
 	c := b.events.Cursor()
-	for k, v := c.First(); k != nil; k, v = c.Next() {
+	for k, v := c.Seek(u64(ch.n + 1)); k != nil; k, v = c.Next() {
 		want := ch.n + 1
 		if len(k) != 8 {
 			return tampered(want, "malformed event key %x", k)
@@ -53,7 +62,7 @@ func verifyTx(b buckets) error {
 	}
 	seq, head, err := readHead(b.meta)
 	if err != nil {
-		return tampered(0, "%v", err)
+		return err
 	}
 	if seq != ch.n || head != ch.prev {
 		// The first position that the chain and the head disagree on.
@@ -63,7 +72,7 @@ func verifyTx(b buckets) error {
 		}
 		return tampered(pos, "chain ends at event %d but the head says %d: events were deleted or added", ch.n, seq)
 	}
-	return ch.st.compare(b)
+	return nil
 }
 
 // VerifyEvents checks a chain read back from an export (ReadJSONL): sequence
@@ -179,7 +188,7 @@ func (st *derived) count(s *Spend, seq uint64, delta *big.Int) {
 func (st *derived) compare(b buckets) error {
 	recs, err := b.allCalls()
 	if err != nil {
-		return tampered(0, "%v", err)
+		return err
 	}
 	for _, rec := range recs {
 		want, ok := st.calls[rec.Spend.CallID]
@@ -203,18 +212,9 @@ func (st *derived) compare(b buckets) error {
 		return tampered(0, "%d calls recorded, %d reserved by events; missing %s", len(recs), len(st.calls), missing)
 	}
 
-	stored := map[string]string{}
-	_ = b.sums.ForEach(func(k, v []byte) error { stored[string(k)] = string(v); return nil })
-	for _, k := range slices.Sorted(maps.Keys(st.sums)) {
-		if got, want := stored[k], st.sums[k].String(); got != want {
-			return tampered(0, "counter %q is %q, events give %s", k, got, want)
-		}
-		delete(stored, k)
+	if err := st.compareSums(b); err != nil {
+		return err
 	}
-	if len(stored) > 0 {
-		return tampered(0, "counter %q has no events behind it", slices.Sorted(maps.Keys(stored))[0])
-	}
-
 	storedWin := map[string]string{}
 	_ = b.window.ForEach(func(k, v []byte) error { storedWin[string(k)] = string(v); return nil })
 	for _, k := range slices.Sorted(maps.Keys(st.window)) {
@@ -230,17 +230,40 @@ func (st *derived) compare(b buckets) error {
 		}
 		return tampered(seq, "rolling-day index has an entry for a call that does not count")
 	}
+	return compareDay(b)
+}
 
+// compareSums checks every stored counter against the replayed ones.
+func (st *derived) compareSums(b buckets) error {
+	stored := map[string]string{}
+	_ = b.sums.ForEach(func(k, v []byte) error { stored[string(k)] = string(v); return nil })
+	for _, k := range slices.Sorted(maps.Keys(st.sums)) {
+		if got, want := stored[k], st.sums[k].String(); got != want {
+			return tampered(0, "counter %q is %q, events give %s", clip(k), clip(got), want)
+		}
+		delete(stored, k)
+	}
+	if len(stored) > 0 {
+		return tampered(0, "counter %q has no events behind it", clip(slices.Sorted(maps.Keys(stored))[0]))
+	}
+	return nil
+}
+
+// compareDay checks the cached rolling-day sum against the stored index entries it
+// covers (those after its window edge).
+func compareDay(b buckets) error {
 	w, s, err := b.dayState()
 	if err != nil {
-		return tampered(0, "%v", err)
+		return err
 	}
 	want := new(big.Int)
-	for k, v := range st.window {
-		if be64([]byte(k[:8])) > w {
-			x, _ := new(big.Int).SetString(v, 10)
-			want.Add(want, x)
+	c := b.window.Cursor()
+	for k, v := c.Seek(u64(w + 1)); k != nil; k, v = c.Next() {
+		x, ok := new(big.Int).SetString(string(v), 10)
+		if len(k) != 16 || !ok || x.Sign() <= 0 {
+			return tampered(0, "rolling-day index entry %x is damaged", k)
 		}
+		want.Add(want, x)
 	}
 	if s.Cmp(want) != 0 {
 		return tampered(0, "rolling-day sum is %s, the index gives %s", s, want)

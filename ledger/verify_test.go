@@ -77,28 +77,34 @@ func rehash(tx *bolt.Tx) error {
 	return tx.Bucket(bucketMeta).Put(keyHead, append(u64(n), prev[:]...))
 }
 
+// TestTamper edits a ledger as a forger or a damaged disk would. Verify finds every
+// edit, and so does Check on a ledger with no checkpoint. On a ledger checkpointed before
+// the edit, Check finds what changes the chain from the checkpoint on, the calls still
+// open, the counters or the rolling day (fast: true), and nothing else: it does not read
+// the history before the checkpoint again.
 func TestTamper(t *testing.T) {
 	tests := []struct {
 		name   string
 		edit   func(tx *bolt.Tx) error
 		seq    uint64
 		detail string
+		fast   bool // Check finds it after a checkpoint at the head
 	}{
 		{"edit an amount", func(tx *bolt.Tx) error {
 			return editEvent(tx, 3, func(e *Event) { e.Amount = amt(5) })
-		}, 3, "hash does not match"},
+		}, 3, "hash does not match", false},
 		{"flip a byte", func(tx *bolt.Tx) error {
 			b := tx.Bucket(bucketEvents)
 			v := bytes.Clone(b.Get(u64(2)))
 			v[len(v)-1] ^= 1
 			return b.Put(u64(2), v)
-		}, 2, ""},
+		}, 2, "", false},
 		{"delete an event", func(tx *bolt.Tx) error {
 			return tx.Bucket(bucketEvents).Delete(u64(2))
-		}, 2, "missing"},
+		}, 2, "missing", false},
 		{"delete the last event", func(tx *bolt.Tx) error {
 			return tx.Bucket(bucketEvents).Delete(u64(5))
-		}, 5, "head"},
+		}, 5, "head", true},
 		{"swap two events", func(tx *bolt.Tx) error {
 			b := tx.Bucket(bucketEvents)
 			v2, v3 := bytes.Clone(b.Get(u64(2))), bytes.Clone(b.Get(u64(3)))
@@ -106,7 +112,7 @@ func TestTamper(t *testing.T) {
 				return err
 			}
 			return b.Put(u64(3), v2)
-		}, 2, ""},
+		}, 2, "", false},
 		{"delete an event and rehash the chain", func(tx *bolt.Tx) error {
 			// Without event 4, b is reserved, not unknown: the chain is
 			// consistent again but the derived state is not.
@@ -121,13 +127,13 @@ func TestTamper(t *testing.T) {
 				return err
 			}
 			return rehash(tx)
-		}, 3, `call "b"`},
+		}, 3, `call "b"`, true},
 		{"edit an amount and rehash the chain", func(tx *bolt.Tx) error {
 			if err := editEvent(tx, 3, func(e *Event) { e.Amount = amt(5) }); err != nil {
 				return err
 			}
 			return rehash(tx)
-		}, 3, `call "b"`},
+		}, 3, `call "b"`, true},
 		{"a settled event on a voided call, rehashed", func(tx *bolt.Tx) error {
 			if err := editEvent(tx, 4, func(e *Event) { e.Kind = KindVoided }); err != nil {
 				return err
@@ -139,7 +145,7 @@ func TestTamper(t *testing.T) {
 				return err
 			}
 			return rehash(tx)
-		}, 6, "voided call cannot become settled"},
+		}, 6, "voided call cannot become settled", true},
 		{"mark a call released in the derived state", func(tx *bolt.Tx) error {
 			b, _ := openBuckets(tx)
 			rec, err := b.call("b")
@@ -148,29 +154,44 @@ func TestTamper(t *testing.T) {
 			}
 			rec.Spend.Status = StatusReleased
 			return b.putCall(rec)
-		}, 3, `call "b"`},
+		}, 3, `call "b"`, true},
 		{"lower a counter", func(tx *bolt.Tx) error {
 			return tx.Bucket(bucketSums).Put(sumTotal, []byte("100"))
-		}, 0, "counter"},
+		}, 0, "counter", true},
 		{"drop a rolling-day entry", func(tx *bolt.Tx) error {
 			c := tx.Bucket(bucketWindow).Cursor()
 			k, _ := c.Last()
 			return tx.Bucket(bucketWindow).Delete(bytes.Clone(k))
-		}, 3, "rolling-day"},
+		}, 3, "rolling-day", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			l := tamperLedger(t)
 			raw(t, l.Path(), tt.edit)
-			err := l.Verify(context.Background())
-			var te *TamperError
-			if !errors.As(err, &te) || !errors.Is(err, ErrTampered) {
-				t.Fatalf("Verify = %v, want a *TamperError", err)
+			for _, check := range []struct {
+				name string
+				run  func(context.Context) error
+			}{{"Verify", l.Verify}, {"Check", l.Check}} {
+				err := check.run(context.Background())
+				var te *TamperError
+				if !errors.As(err, &te) || !errors.Is(err, ErrTampered) {
+					t.Fatalf("%s = %v, want a *TamperError", check.name, err)
+				}
+				if te.Seq != tt.seq || !strings.Contains(te.Detail, tt.detail) {
+					t.Errorf("%s = %v, want position %d and %q", check.name, err, tt.seq, tt.detail)
+				}
 			}
-			if te.Seq != tt.seq || !strings.Contains(te.Detail, tt.detail) {
-				t.Errorf("Verify = %v, want position %d and %q", err, tt.seq, tt.detail)
+		})
+		t.Run(tt.name+", checkpointed", func(t *testing.T) {
+			l := tamperLedger(t)
+			if err := l.Checkpoint(t.Context()); err != nil {
+				t.Fatal(err)
 			}
-			t.Logf("%v", err)
+			raw(t, l.Path(), tt.edit)
+			err := l.Check(t.Context())
+			if found := errors.Is(err, ErrTampered); found != tt.fast {
+				t.Errorf("Check after a checkpoint = %v: found %v, want %v", err, found, tt.fast)
+			}
 		})
 	}
 }

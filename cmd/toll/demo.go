@@ -148,6 +148,9 @@ func (d *demo) startToll(ctx context.Context) error {
 		return err
 	}
 	d.closers = append(d.closers, func() { d.led.Close() })
+	if err := trustLedger(ctx, d.led, d.ledgerPath); err != nil {
+		return err
+	}
 	api, err := catalog.Load(ctx, d.world.SpecYAML(), "weather.yaml (served by the local paid API)", catalog.Options{})
 	if err != nil {
 		return err

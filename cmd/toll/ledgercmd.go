@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -84,11 +85,14 @@ func (a *app) ledgerListCommand() *cobra.Command {
 }
 
 func (l *ledgerListCmd) run(ctx context.Context) error {
-	led, _, err := l.open(false)
+	led, p, err := l.open(false)
 	if err != nil {
 		return err
 	}
 	defer led.Close()
+	if err := l.warnUnverified(ctx, led, p); err != nil {
+		return err
+	}
 	spends, err := led.Spends(ctx)
 	if err != nil {
 		return err
@@ -173,13 +177,39 @@ func (a *app) ledgerExportCommand() *cobra.Command {
 }
 
 func (x *ledgerExportCmd) run(ctx context.Context) error {
-	led, _, err := x.open(false)
+	led, p, err := x.open(false)
 	if err != nil {
 		return err
 	}
 	defer led.Close()
 	if x.format.value == "jsonl" {
+		// The events themselves: an event whose hash does not match is refused.
 		return led.ExportJSONL(ctx, x.stdout)
 	}
+	if err := x.warnUnverified(ctx, led, p); err != nil {
+		return err
+	}
 	return led.ExportCSV(ctx, x.stdout)
+}
+
+// warnUnverified warns on stderr when the ledger at path does not verify (ledger.Check),
+// for a command that prints the ledger's recorded state, which it prints all the same.
+func (l *ledgerFlags) warnUnverified(ctx context.Context, led *ledger.Ledger, path string) error {
+	err := led.Check(ctx)
+	if errors.Is(err, ledger.ErrTampered) {
+		fmt.Fprintf(l.stderr, "toll: warning: %v; what follows is what the ledger records, which its events do not bear out (inspect it with toll ledger verify --ledger %s)\n", err, path)
+		return nil
+	}
+	return err
+}
+
+// trustLedger checks the ledger at path before a process pays from it (ledger.Checkpoint:
+// from the last checkpoint on, which it moves to the head) and refuses one that does not
+// verify, naming the first bad entry and how to inspect it.
+func trustLedger(ctx context.Context, led *ledger.Ledger, path string) error {
+	err := led.Checkpoint(ctx)
+	if errors.Is(err, ledger.ErrTampered) {
+		return fmt.Errorf("%w; toll pays from no ledger that does not verify: inspect it with toll ledger verify --ledger %s, and restore it from a copy", err, path)
+	}
+	return err
 }

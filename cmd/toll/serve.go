@@ -111,6 +111,9 @@ func (s *serveCmd) run(ctx context.Context, fs *pflag.FlagSet, args []string) er
 		return err
 	}
 	defer led.Close()
+	if err := trustLedger(ctx, led, path); err != nil {
+		return err
+	}
 	if len(eps) > 0 {
 		reconcileAtStart(ctx, led, eps, logger)
 	}
