@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/sha256"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -31,21 +30,6 @@ func demoLedger(t *testing.T, bin, dir string) string {
 		t.Fatalf("toll demo: %v\n%s", err, out)
 	}
 	return path
-}
-
-// runBinary runs bin with args and stdin closed, and returns its stdout, its stderr and
-// its exit code.
-func runBinary(t *testing.T, bin string, args ...string) (stdout, stderr string, code int) {
-	t.Helper()
-	cmd := exec.Command(bin, args...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	var exit *exec.ExitError
-	if err != nil && !errors.As(err, &exit) {
-		t.Fatalf("run toll %s: %v", strings.Join(args, " "), err)
-	}
-	return out.String(), errb.String(), cmd.ProcessState.ExitCode()
 }
 
 // copyFile copies src to dst, keeping the first n bytes (all of them when n < 0).
@@ -92,7 +76,8 @@ func TestTruncatedLedgerBinary(t *testing.T) {
 			{"demo", "--ledger", cut},
 			k.serveArgs(world, spec, cut),
 		} {
-			_, stderr, code := runBinary(t, bin, args...)
+			r := runBinary(t, nil, args...)
+			stderr, code := r.stderr, r.code
 			lines := strings.Split(strings.TrimSpace(stderr), "\n")
 			last := lines[len(lines)-1]
 			if code != 1 || !strings.HasPrefix(last, "toll: ledger file "+cut+" is damaged: ") ||
@@ -135,20 +120,22 @@ func TestTamperedLedgerBinary(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	_, stderr, code := runBinary(t, bin, k.serveArgs(world, spec, tampered, "--max-total", "0.01")...)
+	r := runBinary(t, nil, k.serveArgs(world, spec, tampered, "--max-total", "0.01")...)
+	stderr, code := r.stderr, r.code
 	for _, want := range []string{`counter "t" is "0", events give 6000`, "toll ledger verify --ledger " + tampered} {
 		if code != 1 || !strings.Contains(stderr, want) {
 			t.Errorf("toll serve on the tampered ledger: exit %d, stderr:\n%s\nwant exit 1 and %q", code, stderr, want)
 		}
 	}
 	for _, args := range [][]string{{"ledger", "list"}, {"ledger", "export", "--format", "csv"}} {
-		stdout, stderr, code := runBinary(t, bin, append(args, "--ledger", tampered)...)
+		r := runBinary(t, nil, append(args, "--ledger", tampered)...)
+		stdout, stderr, code := r.stdout, r.stderr, r.code
 		if code != 0 || !strings.Contains(stderr, "toll: warning: ") || !strings.Contains(stderr, `counter "t"`) ||
 			!strings.Contains(stdout, "weather_demo_createReport") {
 			t.Errorf("toll %s on the tampered ledger: exit %d, stdout:\n%s\nstderr:\n%s\nwant a warning, and the spends printed", strings.Join(args, " "), code, stdout, stderr)
 		}
 	}
-	if _, stderr, code := runBinary(t, bin, "ledger", "verify", "--ledger", tampered); code != 1 || !strings.Contains(stderr, `counter "t"`) {
+	if r := runBinary(t, nil, "ledger", "verify", "--ledger", tampered); r.code != 1 || !strings.Contains(r.stderr, `counter "t"`) {
 		t.Errorf("toll ledger verify on the tampered ledger: exit %d, stderr:\n%s", code, stderr)
 	}
 
