@@ -280,3 +280,93 @@ func TestPageCycle(t *testing.T) {
 		t.Error("the cycle was not found")
 	}
 }
+
+// TestTruncatedEveryByte cuts a small real ledger (three calls) at every byte offset from
+// one page past its pages in use down to 0, and opens each cut as toll serve does (it may
+// create a ledger); every 256th cut also as the read commands do. Below the pages in use,
+// Open fails with a one-line ErrDamaged and writes nothing: the file keeps its length and
+// its meta pages (all its bytes, checked every 256th cut). From there on, the ledger opens
+// and holds every spend.
+func TestTruncatedEveryByte(t *testing.T) {
+	ctx := t.Context()
+	l, c := newLedger(t)
+	const calls = 3
+	for i := range calls {
+		in := intent(fmt.Sprintf("call-%d", i), int64(1000+i))
+		mustReserve(t, l, in, Caps{})
+		c.Add(time.Minute)
+		if err := l.Settle(ctx, in.CallID, fmt.Sprintf("0x%064x", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	whole, err := os.ReadFile(l.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := checkMeta(bytes.NewReader(whole), int64(len(whole)), l.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	used := int(m.pgid) * int(m.pageSize)
+	t.Logf("%d bytes, %d of them in use", len(whole), used)
+	path := filepath.Join(t.TempDir(), "cut.db")
+	start := min(len(whole), used+int(m.pageSize))
+	if err := os.WriteFile(path, whole[:start], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	meta := 2 * int(m.pageSize)
+	for off := start; off >= 0; off-- {
+		if err := os.Truncate(path, int64(off)); err != nil {
+			t.Fatal(err)
+		}
+		every := off%256 == 0
+		for _, opts := range []Options{{}, {NoCreate: true}} {
+			if opts.NoCreate && !every {
+				continue
+			}
+			led, err := Open(path, opts)
+			if off < used {
+				if !errors.Is(err, ErrDamaged) {
+					t.Fatalf("cut at %d of %d (%d in use), Open(%+v) = %v, want ErrDamaged", off, len(whole), used, opts, err)
+				}
+				wantDamageError(t, fmt.Sprintf("cut at %d", off), err)
+			} else {
+				if err != nil {
+					t.Fatalf("cut at %d, after the pages in use: Open(%+v): %v", off, opts, err)
+				}
+				spends, err := led.Spends(ctx)
+				if err != nil || len(spends) != calls {
+					t.Fatalf("cut at %d: %d spends, %v; want all %d", off, len(spends), err, calls)
+				}
+				led.Close()
+			}
+		}
+		n := min(off, meta)
+		if every {
+			n = off
+		}
+		checkPrefix(t, path, whole, off, n)
+	}
+}
+
+// checkPrefix fails unless the file at path is size bytes long and its first n bytes are
+// those of whole.
+func checkPrefix(t *testing.T, path string, whole []byte, size, n int) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, n)
+	if _, err := f.ReadAt(got, 0); err != nil && n > 0 {
+		t.Fatal(err)
+	}
+	if st.Size() != int64(size) || !bytes.Equal(got, whole[:n]) {
+		t.Fatalf("cut at %d: opening the file changed it (now %d bytes)", size, st.Size())
+	}
+}
