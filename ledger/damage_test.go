@@ -370,3 +370,38 @@ func checkPrefix(t *testing.T, path string, whole []byte, size, n int) {
 		t.Fatalf("cut at %d: opening the file changed it (now %d bytes)", size, st.Size())
 	}
 }
+
+// TestBranchKeyShortened: a branch page whose first element names its child by a key
+// shorter than the child's first key (a prefix of it, so every key stays in order) was
+// read without error, but bbolt, finding the child's entry by its first key when it
+// wrote, gave the child a second entry: the next write duplicated records (found by a
+// random flip in TestFlipped). Open refuses it, and the file is not written.
+func TestBranchKeyShortened(t *testing.T) {
+	fx := newDamageFixture(t)
+	b := bytes.Clone(fx.file)
+	el := -1
+	for p := 2 * fx.pageSize; p < fx.used && el < 0; p += fx.pageSize {
+		if binary.NativeEndian.Uint16(b[p+8:]) == flagBranch {
+			el = p + pageHeaderSize // the first element: pos u32, ksize u32, pgid u64
+		}
+	}
+	if el < 0 {
+		t.Fatal("the fixture has no branch page")
+	}
+	ksize := binary.NativeEndian.Uint32(b[el+4:])
+	if ksize < 2 {
+		t.Fatalf("the first branch key has %d bytes, too short to shorten", ksize)
+	}
+	binary.NativeEndian.PutUint32(b[el+4:], ksize-1)
+	path := filepath.Join(t.TempDir(), "shortened.db")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Open(path, Options{})
+	if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), "its first key is not the key its parent page names it by") {
+		t.Errorf("Open = %v, want ErrDamaged about the child's first key", err)
+	}
+	if !fx.tryDamaged(t, path) {
+		t.Error("the shortened key was not found")
+	}
+}

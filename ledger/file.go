@@ -19,8 +19,8 @@ import (
 //     and the file holds every page they count (a cut after those loses nothing);
 //   - when the ledger is opened (checkPages): every page reachable from the meta is
 //     a well-formed branch or leaf page inside the file, reached once, not on the
-//     freelist, with its elements inside the page and its keys in order; the freelist
-//     is well-formed too.
+//     freelist, with its elements inside the page, its keys in order and its first key
+//     the one its parent names it by; the freelist is well-formed too.
 //
 // The layout is bbolt's (format version 2), in the machine's byte order:
 // https://github.com/etcd-io/bbolt/tree/v1.5.0/internal/common (page.go, meta.go, bucket.go).
@@ -246,10 +246,15 @@ func (w *pageWalk) slice(id uint64, b []byte, off, n uint64) ([]byte, error) {
 	return b[off : off+n], nil
 }
 
-// inOrder checks that key comes after prev (when there is one), at or after lo, and before hi.
+// inOrder checks that key comes after prev (when there is one) and before hi; the first
+// key of a page its parent names by lo must be lo itself. bbolt relies on that: when it
+// writes a page, it finds the page's entry in its parent by the page's first key, and a
+// parent whose key differs would get a second entry for the page, not a new key.
 func (w *pageWalk) inOrder(id uint64, key, prev, lo, hi []byte, first bool) error {
-	if (first && bytes.Compare(key, lo) < 0) || (!first && bytes.Compare(key, prev) <= 0) ||
-		(hi != nil && bytes.Compare(key, hi) >= 0) {
+	if first && lo != nil && !bytes.Equal(key, lo) {
+		return w.damaged(id, "its first key is not the key its parent page names it by")
+	}
+	if (!first && bytes.Compare(key, prev) <= 0) || (hi != nil && bytes.Compare(key, hi) >= 0) {
 		return w.damaged(id, "keys out of order")
 	}
 	return nil
@@ -293,6 +298,9 @@ func (w *pageWalk) leaf(it walkItem, b []byte) ([]walkItem, error) {
 	n, err := w.elements(it.id, b)
 	if err != nil {
 		return nil, err
+	}
+	if n == 0 && it.lo != nil {
+		return nil, w.damaged(it.id, "a page its parent names holds nothing")
 	}
 	var prev []byte
 	var more []walkItem
