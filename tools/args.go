@@ -61,11 +61,11 @@ func (s *schemas) decodeArguments(op *catalog.Operation, raw json.RawMessage) (m
 	if len(raw) == 0 || string(raw) == "null" {
 		raw = []byte("{}")
 	}
-	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+	v, err := decodeOrdered(raw)
 	if err != nil {
 		return nil, fmt.Errorf("%w: arguments are not JSON: %v", ErrInvalidArguments, err)
 	}
-	args, ok := v.(map[string]any)
+	o, ok := v.(*object)
 	if !ok {
 		return nil, fmt.Errorf("%w: arguments must be a JSON object", ErrInvalidArguments)
 	}
@@ -73,22 +73,33 @@ func (s *schemas) decodeArguments(op *catalog.Operation, raw json.RawMessage) (m
 	if err != nil {
 		return nil, err
 	}
-	if err := sch.Validate(args); err != nil {
+	if err := sch.Validate(plain(o)); err != nil {
 		var ve *jsonschema.ValidationError
 		if errors.As(err, &ve) {
 			return nil, fmt.Errorf("%w for %s (nothing was sent or paid): %s", ErrInvalidArguments, op.Name, validationText(ve))
 		}
 		return nil, fmt.Errorf("%w for %s: %v", ErrInvalidArguments, op.Name, err)
 	}
-	ordered, err := decodeOrdered(raw)
-	if err != nil {
-		return nil, fmt.Errorf("%w: arguments are not JSON: %v", ErrInvalidArguments, err)
-	}
-	o, _ := ordered.(*object)
-	if o == nil || len(o.vals) != len(args) {
-		return nil, fmt.Errorf("%w: arguments must be a JSON object", ErrInvalidArguments)
-	}
 	return o.vals, nil
+}
+
+// plain is v with every *object as the map[string]any the validator reads.
+func plain(v any) any {
+	switch x := v.(type) {
+	case *object:
+		m := make(map[string]any, len(x.vals))
+		for k, val := range x.vals {
+			m[k] = plain(val)
+		}
+		return m
+	case []any:
+		out := make([]any, len(x))
+		for i, val := range x {
+			out[i] = plain(val)
+		}
+		return out
+	}
+	return v
 }
 
 // validationText flattens a validation error into "at /days: must be <= 14; ..." lines a

@@ -13,7 +13,9 @@ package tools
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -68,12 +70,20 @@ func asObject(v any) (*object, bool) {
 	return nil, false
 }
 
-// decodeOrdered reads one JSON value: objects become *object, numbers json.Number.
-// A repeated key keeps its first place and its last value, as encoding/json does.
+// decodeOrdered reads one JSON value, and nothing after it: objects become *object,
+// numbers json.Number. A repeated key keeps its first place and its last value, as
+// encoding/json does.
 func decodeOrdered(raw []byte) (any, error) {
 	d := json.NewDecoder(bytes.NewReader(raw))
 	d.UseNumber()
-	return readValue(d)
+	v, err := readValue(d)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := d.Token(); err != io.EOF {
+		return nil, errors.New("data after the JSON value")
+	}
+	return v, nil
 }
 
 func readValue(d *json.Decoder) (any, error) {

@@ -571,25 +571,6 @@ func TestPaidRequestIsTheSameRequest(t *testing.T) {
 	}
 }
 
-// plain turns *object values back into maps, to compare with encoding/json.
-func plain(v any) any {
-	switch x := v.(type) {
-	case *object:
-		m := make(map[string]any, len(x.vals))
-		for k, e := range x.vals {
-			m[k] = plain(e)
-		}
-		return m
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = plain(e)
-		}
-		return out
-	}
-	return v
-}
-
 // FuzzDecodeOrdered: the order-keeping decoder reads what encoding/json reads, to the
 // same values, and writes objects back in the order it read them.
 func FuzzDecodeOrdered(f *testing.F) {
@@ -601,6 +582,12 @@ func FuzzDecodeOrdered(f *testing.F) {
 		d.UseNumber()
 		var want any
 		if d.Decode(&want) != nil {
+			return
+		}
+		if _, err := d.Token(); err != io.EOF { // data after the value, as arguments never have
+			if _, err := decodeOrdered(data); err == nil {
+				t.Fatalf("decodeOrdered(%q) accepted data after the value", data)
+			}
 			return
 		}
 		got, err := decodeOrdered(data)
