@@ -1,7 +1,6 @@
 package catalog
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -12,7 +11,6 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"go.yaml.in/yaml/v4"
 )
 
 // Hostile input: each case ends in a bounded error or a sanitized result,
@@ -155,7 +153,7 @@ func TestHostileRefs(t *testing.T) {
 			for _, format := range []string{"yaml", "json"} {
 				data := []byte(tt.doc)
 				if format == "json" {
-					data = yamlToJSON(t, data)
+					data = yamlJSON(t, data)
 				}
 				var api *API
 				err := bounded(t, 20*time.Second, 2<<30, func() error {
@@ -208,39 +206,14 @@ func TestDeepNesting(t *testing.T) {
 	}
 }
 
-// yamlToJSON re-encodes a YAML document as JSON.
-func yamlToJSON(t testing.TB, data []byte) []byte {
+// yamlJSON re-encodes a YAML document as JSON, as the loader does.
+func yamlJSON(t testing.TB, data []byte) []byte {
 	t.Helper()
-	var v any
-	if err := yaml.Unmarshal(data, &v); err != nil {
-		t.Fatal(err)
-	}
-	var conv func(any) any
-	conv = func(v any) any {
-		switch x := v.(type) {
-		case map[string]any:
-			for k, e := range x {
-				x[k] = conv(e)
-			}
-			return x
-		case map[any]any:
-			m := make(map[string]any, len(x))
-			for k, e := range x {
-				m[fmt.Sprint(k)] = conv(e)
-			}
-			return m
-		case []any:
-			for i, e := range x {
-				x[i] = conv(e)
-			}
-		}
-		return v
-	}
-	out, err := json.Marshal(conv(v))
+	js, err := yamlToJSON(data)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return out
+	return js
 }
 
 // TestJSONAndYAMLAgree: a JSON document takes a fast path (pruned, then
@@ -261,7 +234,7 @@ func TestJSONAndYAMLAgree(t *testing.T) {
 		if err != nil {
 			continue // the error cases are TestLoadErrors'
 		}
-		jsonAPI, err := Load(t.Context(), yamlToJSON(t, data), "spec", Options{})
+		jsonAPI, err := Load(t.Context(), yamlJSON(t, data), "spec", Options{})
 		if err != nil {
 			t.Errorf("%s as JSON: %v", f, err)
 			continue

@@ -42,12 +42,20 @@ func (b *builder) operation(namespace string, e entry, st *opState) (*pending, e
 		}
 	}
 
+	if ref, ok := unresolvedPart(item, op); ok {
+		return nil, fmt.Errorf("its $ref %q cannot be followed", clip(ref))
+	}
 	conv := b.newConverter(st)
 	args := arguments{props: make(map[string]any)}
 	b.bodyArgument(p, op, conv, &args)
-	b.paramArguments(p, item, op, conv, &args)
+	if err := b.paramArguments(p, item, op, conv, &args); err != nil {
+		return nil, err
+	}
 	o.Credentials = slices.Clone(b.opts.Credentials)
 	p.notes = append(p.notes, encodingNotes(o)...)
+	if len(conv.unresolved) > 0 {
+		return nil, fmt.Errorf("its input schema reaches the $ref %q, which cannot be followed", clip(conv.unresolved[0]))
+	}
 	raw, err := args.schema(p, conv, st.checker)
 	if err != nil {
 		return nil, err
@@ -59,6 +67,26 @@ func (b *builder) operation(namespace string, e entry, st *opState) (*pending, e
 	noteClearText(p)
 	b.checkSecurity(p, op)
 	return p, nil
+}
+
+// unresolvedPart returns the $ref of a parameter or request body of the
+// operation that stands in for one that cannot be followed (see fixRefs).
+func unresolvedPart(item *openapi3.PathItem, op *openapi3.Operation) (string, bool) {
+	for _, refs := range []openapi3.Parameters{item.Parameters, op.Parameters} {
+		for _, r := range refs {
+			if r != nil && r.Value != nil {
+				if ref, ok := r.Value.Extensions[unresolvedKey]; ok {
+					return fmt.Sprint(ref), true
+				}
+			}
+		}
+	}
+	if rb := op.RequestBody; rb != nil && rb.Value != nil {
+		if ref, ok := rb.Value.Extensions[unresolvedKey]; ok {
+			return fmt.Sprint(ref), true
+		}
+	}
+	return "", false
 }
 
 // noteClearText warns about a priced operation sent over plain http to
@@ -133,19 +161,6 @@ func (args arguments) schema(p *pending, conv *schemaConverter, checker *schemaC
 // additional operations of OpenAPI 3.2, as upper-case letters, digits, '_' and '-'.
 var methodPattern = regexp.MustCompile(`^[A-Z][A-Z0-9_-]{0,31}$`)
 
-// checkPath refuses a path template that cannot be part of a URL as written.
-func checkPath(path string) error {
-	if !strings.HasPrefix(path, "/") {
-		return fmt.Errorf("path does not start with '/'")
-	}
-	for _, r := range path {
-		if r <= ' ' || r == 0x7f || r == '?' || r == '#' || (r >= 0x80 && sanitizeText(string(r)) == "") {
-			return fmt.Errorf("path has the character %q", r)
-		}
-	}
-	return nil
-}
-
 // describe writes the title and description of a tool from the summary and
 // description of its operation.
 func (b *builder) describe(p *pending, op *openapi3.Operation) (title, desc string) {
@@ -178,9 +193,10 @@ func (b *builder) describe(p *pending, op *openapi3.Operation) (title, desc stri
 	return title, desc
 }
 
-// serverURL is where the operation is sent: Options.BaseURL, or the first
-// server of the operation, its path item or the document, with its
-// variables set to their defaults.
+// serverURL is where the operation is sent: Options.BaseURL, or a server
+// of the operation, its path item or the document (the first of them that
+// lists any), with its variables set to their defaults: the first https
+// one, else the first usable one.
 func (b *builder) serverURL(p *pending, item *openapi3.PathItem, op *openapi3.Operation) string {
 	if b.baseURL != "" {
 		return b.baseURL
@@ -192,11 +208,38 @@ func (b *builder) serverURL(p *pending, item *openapi3.PathItem, op *openapi3.Op
 	case len(item.Servers) > 0:
 		servers = item.Servers
 	}
-	if len(servers) == 0 || servers[0] == nil {
-		p.apiNotes = append(p.apiNotes, "the document names no server: operations have no server URL (set a base URL)")
-		return ""
+	var first string
+	var firstErr error
+	for _, s := range servers {
+		if s == nil {
+			continue
+		}
+		u, err := b.serverOf(s)
+		switch {
+		case err != nil:
+			if firstErr == nil {
+				firstErr = err
+			}
+		case strings.HasPrefix(u, "https://"):
+			return u
+		case first == "":
+			first = u
+		}
 	}
-	s := servers[0]
+	switch {
+	case first != "":
+		return first
+	case firstErr != nil:
+		p.apiNotes = append(p.apiNotes, fmt.Sprintf("server URL not usable: %v; operations using it have no server URL (set a base URL)", firstErr))
+	default:
+		p.apiNotes = append(p.apiNotes, "the document names no server: operations have no server URL (set a base URL)")
+	}
+	return ""
+}
+
+// serverOf is the absolute URL of one server, its variables set to their
+// defaults and a relative URL resolved against the spec's URL.
+func (b *builder) serverOf(s *openapi3.Server) (string, error) {
 	raw := s.URL
 	for _, name := range slices.Sorted(maps.Keys(s.Variables)) {
 		if v := s.Variables[name]; v != nil {
@@ -208,12 +251,7 @@ func (b *builder) serverURL(p *pending, item *openapi3.PathItem, op *openapi3.Op
 			raw = b.base.ResolveReference(ref).String()
 		}
 	}
-	u, err := absoluteHTTPURL(raw)
-	if err != nil {
-		p.apiNotes = append(p.apiNotes, fmt.Sprintf("server URL not usable: %v; operations using it have no server URL (set a base URL)", err))
-		return ""
-	}
-	return u
+	return absoluteHTTPURL(raw)
 }
 
 // describeProperty puts a parameter's or body's description (and

@@ -40,6 +40,8 @@ func (b *builder) params(p *pending, item *openapi3.PathItem, op *openapi3.Opera
 	kept := merged[:0]
 	for _, prm := range merged {
 		switch {
+		case prm.Name == "" && prm.In != openapi3.ParameterInPath:
+			p.notes = append(p.notes, fmt.Sprintf("a %s parameter without a name left out", clip(prm.In)))
 		case locationRank(prm.In) < 0:
 			p.notes = append(p.notes, fmt.Sprintf("parameter %q in %q left out: toll sends path, query, header and cookie parameters", clip(prm.Name), clip(prm.In)))
 		case prm.In == openapi3.ParameterInHeader && slices.Contains(ignoredHeaders, strings.ToLower(prm.Name)):
@@ -58,9 +60,13 @@ func (b *builder) params(p *pending, item *openapi3.PathItem, op *openapi3.Opera
 
 // paramArguments adds the parameters as arguments, in order, but for those
 // a configured credential stands for.
-func (b *builder) paramArguments(p *pending, item *openapi3.PathItem, op *openapi3.Operation, conv *schemaConverter, args *arguments) {
+func (b *builder) paramArguments(p *pending, item *openapi3.PathItem, op *openapi3.Operation, conv *schemaConverter, args *arguments) error {
 	o := p.op
-	for _, prm := range b.params(p, item, op) {
+	params, err := matchPathParams(p, o.Path, b.params(p, item, op))
+	if err != nil {
+		return err
+	}
+	for _, prm := range params {
 		if c, ok := b.credential(prm); ok {
 			p.credUsed = append(p.credUsed, fmt.Sprintf("%s %q (%s)", c.In, clip(c.Name), c.Env))
 			continue
@@ -80,6 +86,7 @@ func (b *builder) paramArguments(p *pending, item *openapi3.PathItem, op *openap
 		}
 		o.Params = append(o.Params, param)
 	}
+	return nil
 }
 
 // credential returns the configured credential a parameter stands for.

@@ -120,57 +120,80 @@ func parse(ctx context.Context, data []byte, kind specKind, top []member, o orig
 	case !openAPI3.MatchString(doc.OpenAPI):
 		return nil, fmt.Errorf("%w: openapi %q (toll reads OpenAPI 3.0 and 3.1, and Swagger 2.0)", ErrUnsupportedVersion, clip(doc.OpenAPI))
 	}
-	if err := validate(ctx, doc); err != nil {
-		return nil, err
-	}
 	return &document{doc: doc, format: "OpenAPI " + clip(doc.OpenAPI), notes: notes}, nil
 }
 
-// loadOpenAPI3 decodes an OpenAPI 3 document and resolves its $refs, by
-// one of three ways: a document with JSON Schema style references to
-// $defs is rewritten first (notes say what moved); JSON without external
-// $refs takes the fast path (pruned, split with the scanner, decoded in
-// parallel); anything else goes to kin-openapi's loader whole.
+// loadOpenAPI3 decodes an OpenAPI 3 document and resolves its $refs. With
+// allow_external_refs, kin-openapi's loader reads it whole (following
+// $refs to files beside it). Otherwise it takes the fast path, as JSON (a
+// YAML document is converted first): JSON Schema style references to $defs
+// are rewritten as components, the parts toll never reads are dropped, every
+// $ref is made one kin-openapi can follow (fixRefs), and the rest is split
+// with the scanner and decoded in parallel, a part that cannot be decoded
+// costing only itself. notes say what was changed.
 func loadOpenAPI3(ctx context.Context, l *openapi3.Loader, data []byte, top []member, o origin, opts Options) (*openapi3.T, []string, error) {
-	switch {
-	case bytes.Contains(data, []byte("#/$defs/")):
+	var notes []string
+	if bytes.Contains(data, []byte("#/$defs/")) {
 		// Read the rewritten document as YAML (a superset of JSON).
-		rewritten, notes, err := rewriteLocalDefs(data)
+		rewritten, defNotes, err := rewriteLocalDefs(data)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%w: %s", ErrInvalidSpec, parseReason(err))
 		}
-		if err := checkRefs(nil, rewritten); err != nil {
-			return nil, nil, err
-		}
-		doc, err := loadKin(l, rewritten, o)
-		return doc, notes, err
-	case top != nil && !opts.AllowExternalRefs:
-		// The parts toll never reads are dropped before kin-openapi
-		// decodes the rest.
-		if pruned, ok := prune(top); ok {
-			top = pruned
-		}
-		if err := checkRefs(top, nil); err != nil {
-			return nil, nil, err
-		}
-		doc, err := decodeJSON(ctx, top)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, nil, ctx.Err()
-			}
-			return nil, nil, fmt.Errorf("%w: %s", ErrInvalidSpec, oneLine(strings.TrimPrefix(err.Error(), "json: ")))
-		}
-		if err := l.ResolveRefsIn(doc, nil); err != nil {
-			return nil, nil, refError(err)
-		}
-		return doc, nil, nil
-	default:
+		data, top, notes = rewritten, nil, defNotes
+	}
+	if opts.AllowExternalRefs {
 		if err := checkRefs(top, data); err != nil {
 			return nil, nil, err
 		}
 		doc, err := loadKin(l, data, o)
-		return doc, nil, err
+		return doc, notes, err
 	}
+	if top == nil {
+		var err error
+		if top, err = yamlMembers(data); err != nil {
+			return nil, nil, fmt.Errorf("%w: %s", ErrInvalidSpec, parseReason(err))
+		}
+	}
+	// The parts toll never reads are dropped before kin-openapi decodes
+	// the rest.
+	if pruned, ok := prune(top); ok {
+		top = pruned
+	}
+	top, refNotes := fixRefs(top)
+	notes = append(notes, refNotes...)
+	if err := checkRefs(top, nil); err != nil {
+		return nil, nil, err
+	}
+	doc, decodeNotes, err := decodeJSON(ctx, top)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, nil, ctx.Err()
+		}
+		return nil, nil, fmt.Errorf("%w: %s", ErrInvalidSpec, oneLine(strings.TrimPrefix(err.Error(), "json: ")))
+	}
+	notes = append(notes, decodeNotes...)
+	if err := l.ResolveRefsIn(doc, nil); err != nil {
+		return nil, nil, refError(err)
+	}
+	return doc, notes, nil
+}
+
+// yamlMembers converts a YAML document (or JSON that is not an object) to
+// JSON and returns its top-level members.
+func yamlMembers(data []byte) ([]member, error) {
+	js, err := yamlToJSON(data)
+	if err != nil {
+		return nil, err
+	}
+	if !isObject(js) {
+		return nil, errors.New("the document is not an object")
+	}
+	var top []member
+	err = members(js, func(name string, value []byte) error {
+		top = append(top, member{name, value})
+		return nil
+	})
+	return top, err
 }
 
 // checkRefs bounds the work of resolving the document's $refs (see
@@ -214,20 +237,6 @@ func refError(err error) error {
 	return fmt.Errorf("%w: %s", ErrInvalidSpec, parseReason(err))
 }
 
-// validate checks the document as kin-openapi does. Examples and patterns
-// are not held against a document: a wrong example does not change what
-// toll sends, and a pattern Go cannot compile (an ECMA-262 lookahead) is
-// dropped from the tool's schema with a warning.
-func validate(ctx context.Context, doc *openapi3.T) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := doc.Validate(ctx, openapi3.DisableExamplesValidation(), openapi3.DisableSchemaPatternValidation()); err != nil {
-		return fmt.Errorf("%w: %s", ErrInvalidSpec, oneLine(err.Error()))
-	}
-	return nil
-}
-
 // parseSwagger converts a Swagger 2.0 document to OpenAPI 3.0 with
 // kin-openapi's openapi2conv.
 func parseSwagger(ctx context.Context, data []byte, l *openapi3.Loader, o origin) (*document, error) {
@@ -250,9 +259,6 @@ func parseSwagger(ctx context.Context, data []byte, l *openapi3.Loader, o origin
 			return nil, refError(err)
 		}
 		return nil, fmt.Errorf("%w: converting Swagger 2.0 to OpenAPI 3: %s", ErrInvalidSpec, oneLine(err.Error()))
-	}
-	if err := validate(ctx, doc); err != nil {
-		return nil, err
 	}
 	return &document{
 		doc:    doc,

@@ -39,6 +39,9 @@ type schemaConverter struct {
 	notes     []string                  // what was changed, without duplicates
 	dropped   int                       // notes not kept past maxSchemaNotes
 	flags     []string                  // what flagText found in the texts, one of each kind; never dropped
+	// unresolved are the $refs met that could not be followed (see
+	// fixRefs): an operation whose schema has one is skipped.
+	unresolved []string
 }
 
 func newSchemaConverter(openapi30, input bool) *schemaConverter {
@@ -80,6 +83,10 @@ func (c *schemaConverter) convert(ref *openapi3.SchemaRef, depth int) any {
 	}
 	if s.Always != nil {
 		return *s.Always
+	}
+	if ref, ok := s.Extensions[unresolvedKey]; ok {
+		c.unresolved = append(c.unresolved, fmt.Sprint(ref))
+		return map[string]any{}
 	}
 	switch {
 	case c.onPath[s]:

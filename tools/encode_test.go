@@ -630,3 +630,44 @@ func FuzzEscape(f *testing.F) {
 		}
 	})
 }
+
+// TestPathKeysWithQueryAndFragment: a path key's fragment is never sent (AWS's
+// "/#Action=X" goes to "/", the declared Action parameter carrying the action),
+// its literal query pairs are, and a declared query parameter given a value
+// replaces the literal pair of its name.
+func TestPathKeysWithQueryAndFragment(t *testing.T) {
+	spec := []byte(`{"openapi":"3.0.3","info":{"title":"P","version":"1"},"paths":{
+"/#Action=DescribeThings":{"get":{"operationId":"describe","parameters":[
+  {"name":"Action","in":"query","required":true,"schema":{"type":"string","enum":["DescribeThings"]}},
+  {"name":"Version","in":"query","required":true,"schema":{"type":"string","enum":["2016-11-15"]}}],
+  "responses":{"200":{"description":"A"}}}},
+"/search?type=artist%20group&page={page}":{"get":{"operationId":"search","parameters":[
+  {"name":"page","in":"query","schema":{"type":"integer"}},
+  {"name":"type","in":"query","schema":{"type":"string"}}],
+  "responses":{"200":{"description":"A"}}}}}}`)
+	rec := &recorder{}
+	srv := httptest.NewServer(rec)
+	defer srv.Close()
+	api := load(t, spec, srv.URL)
+	ops := map[string]*catalog.Operation{}
+	for _, op := range api.Operations {
+		ops[op.OperationID] = op
+	}
+	tests := []struct {
+		op, args string
+		wantURI  string
+	}{
+		{"describe", `{"Action":"DescribeThings","Version":"2016-11-15"}`, "/?Action=DescribeThings&Version=2016-11-15"},
+		{"search", `{"page":2}`, "/search?type=artist%20group&page=2"},
+		{"search", `{"type":"band"}`, "/search?type=band"},
+	}
+	f := newFixture(t, srv.URL, Policy{})
+	for i, tt := range tests {
+		if _, err := f.client.Call(t.Context(), Call{Op: ops[tt.op], Arguments: json.RawMessage(tt.args)}); err != nil {
+			t.Fatalf("%s: %v", tt.op, err)
+		}
+		if got := rec.requests()[i]; got.uri != tt.wantURI {
+			t.Errorf("%s %s: arrived at %s, want %s", tt.op, tt.args, got.uri, tt.wantURI)
+		}
+	}
+}

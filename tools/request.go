@@ -181,7 +181,8 @@ func requestPath(op *catalog.Operation, args map[string]any) (string, error) {
 		}
 		values[p.Name] = s
 	}
-	segs := strings.Split(op.Path, "/")
+	template, _ := op.Target()
+	segs := strings.Split(template, "/")
 	for i, seg := range segs {
 		if !strings.ContainsAny(seg, "{}") {
 			continue
@@ -224,7 +225,7 @@ func fillSegment(seg string, values map[string]string) (string, error) {
 
 // requestQuery writes the query parameters, in their order, each in its style.
 func requestQuery(op *catalog.Operation, args map[string]any) (string, error) {
-	var pairs []pair
+	pairs := pathQuery(op, args)
 	for p, v := range given(op, args, "query") {
 		esc := func(s string) string { return escape(s, p.AllowReserved) }
 		if p.MediaType != "" {
@@ -243,6 +244,23 @@ func requestQuery(op *catalog.Operation, args map[string]any) (string, error) {
 		pairs = append(pairs, more...)
 	}
 	return joinPairs(pairs, "&", urlEscape), nil
+}
+
+// pathQuery returns the literal pairs of the query the operation's path writes
+// ("/search?type=artist"), but those a query parameter given a value replaces.
+func pathQuery(op *catalog.Operation, args map[string]any) []pair {
+	_, fixed := op.Target()
+	var pairs []pair
+	for _, q := range fixed {
+		replaced := false
+		for p := range given(op, args, "query") {
+			replaced = replaced || p.Name == q.Name
+		}
+		if !replaced {
+			pairs = append(pairs, pair{q.Name, escape(q.Value, false)})
+		}
+	}
+	return pairs
 }
 
 // requestHeaders writes the header parameters in the simple style, as text.
