@@ -199,34 +199,51 @@ func (s *Server) textBody(r *rendering) {
 
 // binaryBody shows an image or audio body inline when it is whole and within the limit;
 // other binary bodies are embedded resources. A body over the limit, or cut at toll's
-// response limit, is kept and linked instead: a part of an image is no image.
+// response limit, is kept and linked instead: a part of an image is no image. A body
+// toll cannot keep is shown whole rather than lost, with a notice.
 func (s *Server) binaryBody(r *rendering) {
 	body := r.res.Body
-	data := base64.StdEncoding.EncodeToString(body)
 	inline := len(body) <= r.limit && !r.res.Truncated
-	if inline && r.kind == kindImage {
-		r.out = append(r.out, mcp.NewImageContent(data, r.mime))
-		return
-	}
-	if inline && r.kind == kindAudio {
-		r.out = append(r.out, mcp.NewAudioContent(data, r.mime))
+	if inline && (r.kind == kindImage || r.kind == kindAudio) {
+		r.media()
 		return
 	}
 	uri, err := s.results.keep(r.session, r.mime, false, body)
 	switch {
 	case err != nil:
 		s.log.Warn("result body not kept", "tool", r.op.Name, "bytes", len(body), "err", err)
-		r.text(fmt.Sprintf("[%s body of %d bytes, embedded whole: toll could not keep it as a resource (%v)]", r.mime, len(body), err))
-		r.out = append(r.out, mcp.NewEmbeddedResource(mcp.BlobResourceContents{URI: "data:" + r.mime + ";base64,", MIMEType: r.mime, Blob: data}))
+		r.text(fmt.Sprintf("[%s body of %d bytes, shown whole although it is more than this API's results carry inline: "+
+			"toll could not keep it as a resource (%v)]", r.mime, len(body), err))
+		if r.kind == kindImage || r.kind == kindAudio {
+			r.media()
+			return
+		}
+		r.blob(ResultURIPrefix + "not-kept")
 	case inline:
 		r.text(fmt.Sprintf("[binary %s body of %d bytes, embedded below as the resource %s]", r.mime, len(body), uri))
-		r.out = append(r.out, mcp.NewEmbeddedResource(mcp.BlobResourceContents{URI: uri, MIMEType: r.mime, Blob: data}))
+		r.blob(uri)
 	default:
 		r.text(fmt.Sprintf("[%s body of %d bytes, more than the %d bytes this API's results carry inline: it is the resource %s; "+
 			"read it with resources/read (it is kept for this session only). The user can raise max_result_bytes for this API in toll's configuration.]",
 			r.mime, len(body), r.limit, uri))
 		r.link(uri)
 	}
+}
+
+// media adds the body as an image or audio block.
+func (r *rendering) media() {
+	data := base64.StdEncoding.EncodeToString(r.res.Body)
+	if r.kind == kindImage {
+		r.out = append(r.out, mcp.NewImageContent(data, r.mime))
+		return
+	}
+	r.out = append(r.out, mcp.NewAudioContent(data, r.mime))
+}
+
+// blob adds the body as an embedded resource at uri.
+func (r *rendering) blob(uri string) {
+	data := base64.StdEncoding.EncodeToString(r.res.Body)
+	r.out = append(r.out, mcp.NewEmbeddedResource(mcp.BlobResourceContents{URI: uri, MIMEType: r.mime, Blob: data}))
 }
 
 // link adds a resource_link to a kept body.

@@ -535,8 +535,18 @@ func TestResultsPerSession(t *testing.T) {
 			t.Errorf("%s: error %q does not say %q", name, err, tc.want)
 		}
 	}
-	if files := keptFiles(t, dir); len(files) != 1 {
+	files := keptFiles(t, dir)
+	if len(files) != 1 {
 		t.Fatalf("%d kept files, want 1: %v", len(files), files)
+	}
+	for path, want := range map[string]os.FileMode{files[0]: 0o600, filepath.Dir(files[0]): 0o700 | os.ModeDir} {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode() != want {
+			t.Errorf("%s: mode %v, want %v", path, fi.Mode(), want)
+		}
 	}
 	owner.Close() // DELETE: the session ends
 	if files := keptFiles(t, dir); len(files) != 0 {
@@ -566,6 +576,14 @@ func TestResultsKeptFull(t *testing.T) {
 			t.Errorf("notice %q does not say %q", notice, want)
 		}
 	}
+	img := onWire(t, callTool(t, c, "media_bigpng"))
+	if diff := cmp.Diff([]string{"text", "image", "text"}, blockTypes(img.Content)); diff != "" {
+		t.Fatalf("an image over the limit when full (-want +got):\n%s", diff)
+	}
+	if !strings.Contains(img.Content[0].Text, "could not keep") {
+		t.Errorf("notice %q does not say the image could not be kept", img.Content[0].Text)
+	}
+	checkBase64(t, img.Content[1].Data, bodies["/bigpng"].body)
 	if got, _, _ := readResource(t, c, uri); !bytes.Equal(got, bodies["/text"].body) {
 		t.Errorf("the body kept first reads %d bytes, not the body", len(got))
 	}
