@@ -38,6 +38,7 @@ import (
 //	    pay_to: "0x…"                   # pay no one else for this entry's operations
 //	    max_total: "1.00"               # cap on everything this entry's APIs are paid
 //	    tool_caps: {getWeather: "0.20"} # cap on everything one operation is paid
+//	    max_result_bytes: 400000        # larger bodies: first part inline, whole as a resource
 //
 // Decode it with KnownFields(true) so that a misspelt key is an error.
 type SourceConfig struct {
@@ -57,6 +58,11 @@ type SourceConfig struct {
 	// API.Config).
 	MaxTotal *money.Amount           `yaml:"max_total,omitempty"`
 	ToolCaps map[string]money.Amount `yaml:"tool_caps,omitempty"`
+	// MaxResultBytes is the largest response body of the entry's operations
+	// that a tool result carries inline; a larger one is cut, and kept whole
+	// for the session to read as a resource. Zero: the server's default. The
+	// catalog only checks it; the server applies it (see API.Config).
+	MaxResultBytes int `yaml:"max_result_bytes,omitempty"`
 }
 
 // Credential is a value toll sends on every call of an API, read from an
@@ -116,6 +122,9 @@ func (c SourceConfig) Check() error {
 	}
 	if err := c.checkEntry(); err != nil {
 		return err
+	}
+	if c.MaxResultBytes < 0 {
+		return badOption("max_result_bytes", "%d is negative; leave it out for the default, or give a number of bytes such as 400000", c.MaxResultBytes)
 	}
 	return c.Options.check()
 }

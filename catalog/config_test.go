@@ -294,3 +294,35 @@ func TestPricePrecedence(t *testing.T) {
 		t.Errorf("a warning about a price where the spec has none: %q", api.Warnings)
 	}
 }
+
+// TestMaxResultBytes: an entry's max_result_bytes is read from YAML and kept in the
+// entry; a negative one is an error that names the key.
+func TestMaxResultBytes(t *testing.T) {
+	cases := []struct {
+		doc       string
+		want      int
+		wantError string // "" means Check passes
+	}{
+		{doc: "spec: a.yaml\nmax_result_bytes: 400000\n", want: 400000},
+		{doc: "spec: a.yaml\n", want: 0},
+		{doc: "spec: a.yaml\nmax_result_bytes: -1\n", want: -1, wantError: "max_result_bytes: -1 is negative"},
+	}
+	for _, tc := range cases {
+		var sc SourceConfig
+		dec := yaml.NewDecoder(strings.NewReader(tc.doc))
+		dec.KnownFields(true)
+		if err := dec.Decode(&sc); err != nil {
+			t.Fatalf("%q: %v", tc.doc, err)
+		}
+		if sc.MaxResultBytes != tc.want {
+			t.Errorf("%q: MaxResultBytes %d, want %d", tc.doc, sc.MaxResultBytes, tc.want)
+		}
+		err := sc.Check()
+		switch {
+		case tc.wantError == "" && err != nil:
+			t.Errorf("%q: Check: %v", tc.doc, err)
+		case tc.wantError != "" && (!errors.Is(err, ErrInvalidOptions) || !strings.Contains(err.Error(), tc.wantError)):
+			t.Errorf("%q: Check = %v, want ErrInvalidOptions saying %q", tc.doc, err, tc.wantError)
+		}
+	}
+}

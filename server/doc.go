@@ -17,6 +17,27 @@
 // _meta["toll/receipt"], the budget tool's structured content) is a decimal string of
 // atomic units, with the token's decimals beside it (package tools/money).
 //
+// # Tool results
+//
+// What an API answered becomes content the model can use
+// (https://modelcontextprotocol.io/specification/2025-06-18/server/tools#tool-result),
+// followed by toll's cost line; a paid call's receipt is in _meta. By the response's
+// Content-Type (sniffed when there is none): image/* is an image block and audio/* an
+// audio block (base64, with the MIME type); text and JSON are text; any other body, or
+// text that is not valid UTF-8, is an embedded resource blob. A JSON object shown whole
+// is also the result's structuredContent; no tool declares an outputSchema, which
+// strict hosts would hold bodies that stray from their spec to.
+//
+// A body larger than the API's limit (Options.MaxResultBytes, an API's
+// max_result_bytes; DefaultMaxResultBytes) is cut: text at a character boundary, with a
+// notice saying how much was left out, and a resource_link to the whole body; an image,
+// audio or other binary body is only linked. toll keeps such bodies in files of a
+// temporary directory of its own (0700), for the session that made the call, and serves
+// them through resources/read at toll://result/ID; another session gets the same error as
+// for a URI never issued. A session's bodies are removed when it ends, all of them by
+// Close. Past Options.MaxKeptBytes no body is kept, and the tool result says what that
+// cost: the rest of a text, or a binary body shown whole.
+//
 // # Initialized sessions
 //
 // No tool runs, and nothing is signed, outside an initialized session. What that means

@@ -57,6 +57,7 @@ func (s *Server) gateHooks() *mcpserver.Hooks {
 	})
 	h.AddOnUnregisterSession(func(_ context.Context, cs mcpserver.ClientSession) {
 		s.sessions.end(cs.SessionID())
+		s.results.endSession(s.sessionKey(cs.SessionID()))
 	})
 	h.AddOnRequestInitialization(s.gate)
 	return h

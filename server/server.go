@@ -43,6 +43,20 @@ type Options struct {
 	// LazyThreshold is the most operations exposed one tool each under LazyAuto; zero
 	// means DefaultLazyThreshold.
 	LazyThreshold int
+	// MaxResultBytes is the largest response body a tool result carries inline; a
+	// larger one is cut (text) or only linked (binary), and kept whole for the session
+	// to read through resources/read. Zero means DefaultMaxResultBytes.
+	MaxResultBytes int
+	// ResultLimits overrides MaxResultBytes by API name (catalog.Operation.API), as the
+	// APIs' max_result_bytes set them (see ResultLimits). nil: none.
+	ResultLimits map[string]int
+	// MaxKeptBytes bounds the result bodies kept for reading, over all sessions; a body
+	// that would pass it is not kept, and its tool result says so. Zero means
+	// DefaultMaxKeptBytes.
+	MaxKeptBytes int64
+	// ResultDir is where the directory of kept bodies is made (removed by Close); ""
+	// means os.TempDir().
+	ResultDir string
 }
 
 // Lazy is how a Server exposes its catalog.
@@ -70,6 +84,10 @@ type Server struct {
 	log    *slog.Logger
 	// sessions are the sessions that completed initialize (gate.go).
 	sessions sessions
+	// results keeps the bodies too large to show inline, per session (resources.go).
+	results   results
+	maxResult int            // Options.MaxResultBytes, the default filled in
+	limits    map[string]int // Options.ResultLimits
 }
 
 // New registers one tool per operation plus the built-in budget tool. Two operations with
@@ -94,8 +112,12 @@ func newServer(client *tools.Client, ops []*catalog.Operation, opts Options) (*S
 		lg = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{client: client, ops: map[string]*catalog.Operation{}, run: runID(), log: lg}
+	if err := s.resultOptions(opts); err != nil {
+		return nil, err
+	}
 	s.mcp = mcpserver.NewMCPServer(opts.Name, opts.Version,
 		mcpserver.WithToolCapabilities(false),
+		mcpserver.WithResourceCapabilities(false, false),
 		mcpserver.WithRecovery(),
 		mcpserver.WithHooks(s.gateHooks()),
 		mcpserver.WithInstructions("toll's tools call HTTP APIs. The last line of each tool's description is its price, written by toll: a tool with a price there is paid "+
@@ -125,7 +147,25 @@ func newServer(client *tools.Client, ops []*catalog.Operation, opts Options) (*S
 	}
 	st = append(st, mcpserver.ServerTool{Tool: budgetTool(), Handler: s.budget})
 	s.mcp.AddTools(st...)
+	s.mcp.AddResourceTemplates(s.resultTemplate())
 	return s, nil
+}
+
+// resultOptions checks and takes the options of tool results.
+func (s *Server) resultOptions(opts Options) error {
+	if opts.MaxResultBytes < 0 || opts.MaxKeptBytes < 0 {
+		return fmt.Errorf("server: MaxResultBytes %d and MaxKeptBytes %d must not be negative; zero means the default", opts.MaxResultBytes, opts.MaxKeptBytes)
+	}
+	s.maxResult = opts.MaxResultBytes
+	if s.maxResult == 0 {
+		s.maxResult = DefaultMaxResultBytes
+	}
+	s.limits = opts.ResultLimits
+	s.results.dir, s.results.max = opts.ResultDir, opts.MaxKeptBytes
+	if s.results.max == 0 {
+		s.results.max = DefaultMaxKeptBytes
+	}
+	return nil
 }
 
 // CheckNames reports the first tool name a Server would refuse to serve: the name of one of
@@ -201,38 +241,36 @@ func (s *Server) handler(op *catalog.Operation) mcpserver.ToolHandlerFunc {
 
 // call runs one operation and turns the outcome into a tool result.
 func (s *Server) call(ctx context.Context, op *catalog.Operation, args json.RawMessage) *mcp.CallToolResult {
-	res, err := s.client.Call(ctx, tools.Call{Op: op, Arguments: args, Session: s.session(ctx)})
+	session := s.session(ctx)
+	res, err := s.client.Call(ctx, tools.Call{Op: op, Arguments: args, Session: session})
 	if err != nil {
 		return s.failure(op, err)
 	}
-	return s.success(op, res)
+	return s.success(session, op, res)
 }
 
 // session names the MCP session for the per-session cap: this run plus the transport's
 // session id (stdio has one fixed id, so a stdio session is one process run).
 func (s *Server) session(ctx context.Context) string {
-	if cs := mcpserver.ClientSessionFromContext(ctx); cs != nil && cs.SessionID() != "" {
-		return s.run + "/" + cs.SessionID()
+	if cs := mcpserver.ClientSessionFromContext(ctx); cs != nil {
+		return s.sessionKey(cs.SessionID())
 	}
 	return s.run
 }
 
-func (s *Server) success(op *catalog.Operation, res *tools.Result) *mcp.CallToolResult {
-	var b strings.Builder
-	body := string(res.Body)
-	if body == "" {
-		body = "(empty body)"
+// sessionKey is session's name for the session with the transport's id.
+func (s *Server) sessionKey(id string) string {
+	if id == "" {
+		return s.run
 	}
-	isErr := res.Status >= 400
-	if isErr {
-		fmt.Fprintf(&b, "%s answered HTTP %d:\n", op.Name, res.Status)
-	}
-	b.WriteString(body)
-	if res.Truncated {
-		fmt.Fprintf(&b, "\n[response cut at %d bytes]", len(res.Body))
-	}
-	result := &mcp.CallToolResult{IsError: isErr}
-	result.Content = append(result.Content, mcp.NewTextContent(b.String()))
+	return s.run + "/" + id
+}
+
+// success turns what the API answered into a tool result: its body as content (see
+// content), then the cost line, and the receipt in _meta.
+func (s *Server) success(session string, op *catalog.Operation, res *tools.Result) *mcp.CallToolResult {
+	result := &mcp.CallToolResult{IsError: res.Status >= 400}
+	s.content(session, op, res, result)
 	result.Content = append(result.Content, mcp.NewTextContent(costLine(res.Payment)))
 	if rc := res.Payment; rc != nil {
 		result.Meta = mcp.NewMetaFromMap(receiptMeta(rc))

@@ -32,6 +32,7 @@ const maxConfigBytes = 1 << 20
 //	terms_ttl: 0s
 //	lazy: auto                 # auto, on or off
 //	lazy_threshold: 100
+//	max_result_bytes: 100000   # larger bodies: first part inline, whole as an MCP resource
 //	http:                      # toll serve --http: bearer tokens clients must send
 //	  token_file: /home/me/.config/toll/http-tokens   # one a line
 //	  token_env: TOLL_HTTP_TOKEN                      # a variable's name, not the token
@@ -41,6 +42,7 @@ const maxConfigBytes = 1 << 20
 //	    max_total: "1.00"     # cap on everything this API is paid
 //	    pay_to: "0x…"          # pay no one else for this API's operations
 //	    tool_caps: {getWeather: "0.20"}   # by operationId: cap on everything that operation is paid
+//	    max_result_bytes: 400000          # this API's bodies inline up to this size
 //	    # and every catalog key: base_url, prices, credentials, include, exclude, ...
 type fileConfig struct {
 	Ledger        string                 `yaml:"ledger"`
@@ -55,6 +57,9 @@ type fileConfig struct {
 	HTTP          httpConfig             `yaml:"http"`
 	Probes        string                 `yaml:"probes"` // prices recorded by toll catalog probe --out
 	APIs          []catalog.SourceConfig `yaml:"apis"`
+
+	// MaxResultBytes is --max-result-bytes: the largest body a tool result carries inline.
+	MaxResultBytes *count `yaml:"max_result_bytes"`
 }
 
 type walletConfig struct {

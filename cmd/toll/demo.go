@@ -167,6 +167,7 @@ func (d *demo) startToll(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	d.closers = append(d.closers, func() { srv.Close() })
 	if d.mc, err = srv.Connect(ctx); err != nil {
 		return err
 	}

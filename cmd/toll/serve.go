@@ -34,6 +34,7 @@ type serveCmd struct {
 	keyEnv   string
 	lazy     lazyMode
 	lazyMax  count
+	results  resultFlags
 	termsTTL duration
 	httpAddr string
 	httpAuth httpAuth
@@ -67,6 +68,7 @@ with neither, when stdin is a terminal, toll asks for it there without echo.`,
 	fs.StringVar(&s.keyEnv, "private-key-env", "", "read a raw hex private key from this environment variable instead of a keystore (explicit opt-in; prefer a keystore)")
 	fs.Var(&s.lazy, "lazy", "auto: one tool per operation up to --lazy-threshold, above it three catalog tools (search, describe, call); on; off")
 	fs.Var(&s.lazyMax, "lazy-threshold", fmt.Sprintf("most operations exposed one tool each with --lazy auto (0: %d)", server.DefaultLazyThreshold))
+	s.results.register(fs)
 	fs.Var(&s.termsTTL, "terms-ttl", "for this long after a settled payment, a repeat call to the same tool pays with its first request (one round trip); 0 sends every call unpaid first")
 	fs.StringVar(&s.httpAddr, "http", "", "serve MCP over streamable HTTP on this address (e.g. 127.0.0.1:8402) instead of stdio; beyond loopback only with bearer tokens")
 	s.httpAuth.register(fs)
@@ -122,10 +124,11 @@ func (s *serveCmd) run(ctx context.Context, fs *pflag.FlagSet, args []string) er
 	if err != nil {
 		return usagef("%v", err)
 	}
-	srv, err := server.New(client, ops, server.Options{Version: version(), Logger: logger, Lazy: server.Lazy(s.lazy), LazyThreshold: int(s.lazyMax)})
+	srv, err := server.New(client, ops, s.results.options(server.Options{Version: version(), Logger: logger, Lazy: server.Lazy(s.lazy), LazyThreshold: int(s.lazyMax)}))
 	if err != nil {
 		return err
 	}
+	defer srv.Close()
 	logger.Info("toll serving", "tools", len(ops), "payer", w.Address().Hex(), "ledger", path,
 		"networks", strings.Join(pol.Networks, ","), "max_per_call", s.policy.perCall.String(), "max_per_session", s.policy.perSession.String())
 	if len(pol.Networks) == 0 {
@@ -139,6 +142,7 @@ func (s *serveCmd) applyConfig(fs *pflag.FlagSet, c *fileConfig) {
 	fromFile(fs, "lazy", &s.lazy, c.Lazy)
 	fromFile(fs, "lazy-threshold", &s.lazyMax, c.LazyThreshold)
 	fromFile(fs, "terms-ttl", &s.termsTTL, c.TermsTTL)
+	fromFile(fs, "max-result-bytes", &s.results.max, c.MaxResultBytes)
 	if !fs.Changed("passphrase-file") {
 		s.passFile = c.Wallet.PassphraseFile
 	}
@@ -169,6 +173,7 @@ func (s *serveCmd) catalog(ctx context.Context, cfg *fileConfig, specs []string,
 		}
 	}
 	pol.Caps.PerAPI, pol.Caps.PerTool = tools.APICaps(ld.cat.APIs)
+	s.results.perAPI = server.ResultLimits(ld.cat.APIs)
 	return ld.cat.Operations(), nil
 }
 
@@ -268,4 +273,22 @@ func reconcileAtStart(ctx context.Context, led *ledger.Ledger, eps []endpoint, l
 		logger.Warn("reconcile at start incomplete; the spends it could not check still count against the caps", "err", err)
 	}
 	logger.Info("reconciled at start", "checked", rep.Checked, "settled", rep.Settled, "voided", rep.Voided, "kept", rep.Kept)
+}
+
+// resultFlags say how large a body a tool result carries inline: --max-result-bytes (or
+// toll.yaml's max_result_bytes) for every API, an API's own max_result_bytes for its tools.
+type resultFlags struct {
+	max    count
+	perAPI map[string]int // from the catalog entries
+}
+
+func (r *resultFlags) register(fs *pflag.FlagSet) {
+	fs.Var(&r.max, "max-result-bytes", fmt.Sprintf("largest response body a tool result carries inline (0: %d); a larger one is cut, "+
+		"and kept whole for the MCP session to read with resources/read. An API's max_result_bytes in toll.yaml overrides it", server.DefaultMaxResultBytes))
+}
+
+// options sets the result limits on opts.
+func (r *resultFlags) options(opts server.Options) server.Options {
+	opts.MaxResultBytes, opts.ResultLimits = int(r.max), r.perAPI
+	return opts
 }
