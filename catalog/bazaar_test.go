@@ -511,3 +511,45 @@ func TestAddDiscovered(t *testing.T) {
 		t.Errorf("a namespace taken: %v", err)
 	}
 }
+
+// FuzzDiscoverPage: any page a facilitator answers is read into a catalog file, or
+// refused with an error, never a panic; what is kept loads, keeping the invariants.
+func FuzzDiscoverPage(f *testing.F) {
+	item, _ := json.Marshal(bazaarItem("https://api.example.com/a"))
+	for _, s := range []string{
+		`{"x402Version":2,"items":[` + string(item) + `],"pagination":{"limit":100,"offset":0,"total":1}}`,
+		`{"resources":[` + string(item) + `,1,"x",null],"pagination":{"cursor":7},"partialResults":"yes","unappliedFilters":[1]}`,
+		`{"items":null,"resources":[]}`,
+		`{"x402Version":"2","items":[{"resource":"http://10.0.0.1/x","type":"mcp"}],"pagination":[]}`,
+	} {
+		f.Add([]byte(s))
+	}
+	base, _ := url.Parse("https://x402.example.com")
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > maxFuzzSpec {
+			return
+		}
+		r := &bazaarReader{opts: DiscoverOptions{Network: "base-sepolia"}, base: base, seen: make(map[string]bool)}
+		r.opts.defaults()
+		p, err := r.decodePage(data)
+		if err != nil {
+			if !errors.Is(err, ErrInvalidDiscovery) {
+				t.Fatalf("error %v is not ErrInvalidDiscovery", err)
+			}
+			return
+		}
+		r.take(p, 1)
+		if r.read != len(p.items) || len(r.items) > r.read {
+			t.Fatalf("read %d of %d items, kept %d", r.read, len(p.items), len(r.items))
+		}
+		doc, err := r.document("/discovery/resources", &Discovered{Kept: len(r.items), Notes: r.notes.list()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		api, err := FromDiscovery(doc, "fuzz.json", Options{})
+		if err != nil {
+			t.Fatalf("the file does not load: %v\n%s", err, doc)
+		}
+		checkInvariants(t, api)
+	})
+}
