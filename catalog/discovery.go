@@ -78,6 +78,7 @@ func parseDiscovery(data []byte) (*discovery, error) {
 		X402Version json.RawMessage   `json:"x402Version"`
 		Items       []json.RawMessage `json:"items"`
 		Resources   []json.RawMessage `json:"resources"` // a /discovery/search response
+		Discovered  json.RawMessage   `json:"discovered"`
 	}
 	if err := json.Unmarshal(data, &resp); err != nil {
 		return nil, fmt.Errorf("%w: %s", ErrInvalidDiscovery, oneLine(strings.TrimPrefix(err.Error(), "json: ")))
@@ -86,7 +87,7 @@ func parseDiscovery(data []byte) (*discovery, error) {
 	if resp.Items == nil && resp.Resources == nil {
 		return nil, fmt.Errorf("%w: no items", ErrInvalidDiscovery)
 	}
-	d := &discovery{}
+	d := &discovery{notes: discoveredNotes(resp.Discovered)}
 	for i, r := range raw {
 		var item map[string]any
 		dec := json.NewDecoder(bytes.NewReader(r))
@@ -190,6 +191,7 @@ func discoveryEntry(item map[string]any) (entry, error) {
 	op := &openapi3.Operation{Servers: &openapi3.Servers{{URL: server}}, OperationID: discoveryOperationID(u, method, path)}
 	describeDiscovery(op, item, accepts)
 	discoveryArgs(op, method, path, input, schema)
+	notes = append(notes, unreadableSchemas(op)...)
 	price, pnotes := discoveryPrice(accepts)
 	notes = append(notes, pnotes...)
 	if price != nil {
@@ -454,9 +456,31 @@ func toSchemaRef(m map[string]any) *openapi3.SchemaRef {
 	}
 	var s openapi3.SchemaRef
 	if err := json.Unmarshal(data, &s); err != nil {
-		return &openapi3.SchemaRef{Value: &openapi3.Schema{Description: "Schema not readable; any value is accepted."}}
+		return &openapi3.SchemaRef{Value: &openapi3.Schema{Description: unreadableSchema}}
 	}
 	return &s
+}
+
+// unreadableSchema describes a schema toSchemaRef could not read.
+const unreadableSchema = "Schema not readable; any value is accepted."
+
+// unreadableSchemas notes the parameters and body of op whose schema in the
+// discovery entry could not be read.
+func unreadableSchemas(op *openapi3.Operation) []string {
+	var notes []string
+	for _, p := range op.Parameters {
+		if s := p.Value.Schema; s != nil && s.Value != nil && s.Value.Description == unreadableSchema {
+			notes = append(notes, fmt.Sprintf("the schema of %s parameter %q is not a JSON Schema toll reads: any value is accepted", p.Value.In, clip(p.Value.Name)))
+		}
+	}
+	if op.RequestBody != nil {
+		for _, mt := range op.RequestBody.Value.Content {
+			if s := mt.Schema; s != nil && s.Value != nil && s.Value.Description == unreadableSchema {
+				notes = append(notes, "the schema of the body is not a JSON Schema toll reads: any value is accepted")
+			}
+		}
+	}
+	return notes
 }
 
 // pathParams returns the {name}s of a path template.

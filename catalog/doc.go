@@ -33,6 +33,35 @@
 // says so), or an x402 discovery response (FromDiscovery), in JSON or YAML.
 // Load and LoadFile read one document.
 //
+// # Catalog files of a Bazaar
+//
+// Discover reads a facilitator's discovery API, every page within bounds
+// (pages, resources, bytes, time), into a catalog file: a discovery
+// response that Load, LoadSource and every command that loads a spec read
+// as FromDiscovery does. It is JSON:
+//
+//	{
+//	  "x402Version": 2,
+//	  "discovered": {
+//	    "facilitator": "https://x402.org/facilitator",
+//	    "endpoint": "GET /discovery/resources",
+//	    "network": "eip155:8453",
+//	    "at": "2026-03-01T12:00:00Z",
+//	    "pages": 3, "read": 250, "kept": 249, "leftOut": 1,
+//	    "notes": ["page 2 item 7: left out: http://… is plain http to another machine: …"]
+//	  },
+//	  "items": [
+//	    {"resource": "https://api.example.com/forecast", "type": "http", "accepts": […], "extensions": {"bazaar": {…}}}
+//	  ]
+//	}
+//
+// items are the resources kept, one a line, exactly as the facilitator
+// gave them; "discovered" says where and when they were read ("query",
+// "network" and "type" are the filters, when given), and its notes become
+// warnings of the API (toll catalog check lists them). A file without
+// "discovered" is any discovery response. Catalog.AddDiscovered adds what
+// Discover read to a catalog without a file (toll serve --discovery).
+//
 // # Prices
 //
 // An operation's price comes from, in order of precedence: the config's
@@ -99,7 +128,8 @@
 //     the scanner, dropping what toll never reads, decoding in parallel.
 //   - refwork.go: bounding the work of resolving $refs. defs.go: $defs
 //     referred to as JSON Schema does, read as components.
-//   - discovery.go: x402 discovery responses (FromDiscovery).
+//   - discovery.go: x402 discovery responses (FromDiscovery). bazaar.go:
+//     reading a facilitator's Bazaar into a catalog file (Discover).
 //
 // Building tools:
 //   - build.go: the builder: from a document to an API, the operations

@@ -18,11 +18,13 @@ func (a *app) catalogCommand() *cobra.Command {
 		Use:   "catalog",
 		Short: "show what the model will see of specs, and what was changed in them",
 		Long: `Load specs as toll serve does and show the result. SPEC is a spec file, a folder of specs or an
-https URL; --config adds the apis of a toll.yaml. Only probe sends anything, and it pays nothing.`,
+https URL; --config adds the apis of a toll.yaml, --discovery the resources of a facilitator's
+Bazaar. Only probe, discover and --discovery send anything, and they pay nothing; discover writes a
+catalog file of a Bazaar.`,
 		Args: cobra.ArbitraryArgs,
-		RunE: group("toll catalog", "a command: list, tools, check or probe"),
+		RunE: group("toll catalog", "a command: list, tools, check, probe or discover"),
 	}
-	c.AddCommand(a.catalogListCommand(), a.catalogToolsCommand(), a.catalogCheckCommand(), a.catalogProbeCommand())
+	c.AddCommand(a.catalogListCommand(), a.catalogToolsCommand(), a.catalogCheckCommand(), a.catalogProbeCommand(), a.catalogDiscoverCommand())
 	return c
 }
 

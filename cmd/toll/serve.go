@@ -49,7 +49,8 @@ func (a *app) serveCommand() *cobra.Command {
 		Short: "serve the operations of OpenAPI specs as MCP tools (stdio, or --http)",
 		Long: `Serve the operations of OpenAPI specs as MCP tools, paying x402 prices within caps.
 
-SPEC is a spec file, a folder of specs or an https URL. stdout carries only MCP JSON-RPC; logs go
+SPEC is a spec file, a folder of specs or an https URL; --discovery URL adds the resources a
+facilitator's Bazaar lists, read at start. stdout carries only MCP JSON-RPC; logs go
 to stderr. The keystore passphrase comes from --passphrase-file or $` + envPassphrase + `, never from a flag;
 with neither, when stdin is a terminal, toll asks for it there without echo.`,
 		Example: "  toll serve --keystore key.json --network eip155:8453 --max-per-call 0.05 api.yaml",

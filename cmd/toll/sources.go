@@ -15,15 +15,17 @@ import (
 // toll.yaml, a base URL for the arguments, and the prices recorded by probes. serve and
 // every catalog command share them.
 type sourceFlags struct {
-	config  string
-	baseURL string
-	probes  string
+	config    string
+	baseURL   string
+	probes    string
+	discovery discoveryFlags
 }
 
 func (s *sourceFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&s.config, "config", "", "toll.yaml whose settings and apis to use (default $"+envConfig+")")
 	fs.StringVar(&s.baseURL, "base-url", "", "send the requests of the specs given as arguments to this base URL instead of their servers[0].url")
 	fs.StringVar(&s.probes, "probes", "", "prices recorded by toll catalog probe --out; they come after the config's prices and before the spec's (default: probes: of the config)")
+	s.discovery.register(fs)
 }
 
 // readConfig reads the toll.yaml of --config or $TOLL_CONFIG; it returns nil when there is
@@ -56,8 +58,8 @@ func (s *sourceFlags) load(ctx context.Context, cfg *fileConfig, specs []string,
 	for _, sp := range specs {
 		sources = append(sources, catalog.SourceConfig{Spec: sp, Options: catalog.Options{BaseURL: s.baseURL}})
 	}
-	if len(sources) == 0 {
-		return nil, usagef("%s needs OpenAPI specs: %s api.yaml (or apis: in a toll.yaml given with --config)", cmd, cmd)
+	if len(sources) == 0 && len(s.discovery.facilitators) == 0 {
+		return nil, usagef("%s needs OpenAPI specs: %s api.yaml (or apis: in a toll.yaml given with --config, or a Bazaar with --discovery URL)", cmd, cmd)
 	}
 	if probes != "" {
 		recs, err := catalog.ReadProbes(probes)
@@ -67,7 +69,9 @@ func (s *sourceFlags) load(ctx context.Context, cfg *fileConfig, specs []string,
 		catalog.AttachProbes(sources, recs)
 	}
 	cat, errs := catalog.LoadAll(ctx, sources)
-	return &loaded{cat: cat, errs: errs, sources: sources}, nil
+	ld := &loaded{cat: cat, errs: errs, sources: sources}
+	s.discovery.load(ctx, ld)
+	return ld, nil
 }
 
 // loadErr is the error of a command whose specs did not all load.

@@ -12,10 +12,12 @@
 //     receiveWithAuthorization and cancelAuthorization, with FiatTokenV2's semantics and
 //     revert strings; its compiled bytecode is embedded (token/build.sh rebuilds it).
 //   - Facilitator: an http.Handler with POST /verify, POST /settle and GET /supported,
-//     x402 versions 1 and 2, scheme exact.
+//     x402 versions 1 and 2, scheme exact; and its Bazaar, GET /discovery/resources and
+//     GET /discovery/search, listing the resources added to it (bazaar.go).
 //   - PaidAPI: an http.Handler serving Routes behind x402 payments, v1 or v2 per route,
 //     plus GET /openapi.yaml.
-//   - World: all three started together on 127.0.0.1.
+//   - World: all three started together on 127.0.0.1, the API's paid routes listed in
+//     the facilitator's Bazaar with their bazaar extension (Route.Bazaar).
 //
 // Block time: the simulated chain mines a block only when asked, and each block must be
 // at least a second after its parent, so settling faster than one payment a second runs

@@ -85,6 +85,10 @@ const maxFacilitatorBody = 1 << 20
 // Settle re-verifies, sends transferWithAuthorization from the chain's facilitator
 // account, commits a block and checks the receipt.
 type Facilitator struct {
+	// Bazaar is the facilitator's discovery API, GET /discovery/resources and GET
+	// /discovery/search; World lists its paid API there.
+	Bazaar *Bazaar
+
 	chain *Chain
 	log   *slog.Logger
 	mux   *http.ServeMux
@@ -92,10 +96,11 @@ type Facilitator struct {
 
 // NewFacilitator returns a facilitator for chain. A nil logger is silent.
 func NewFacilitator(chain *Chain, logger *slog.Logger) *Facilitator {
-	f := &Facilitator{chain: chain, log: orDiscard(logger), mux: http.NewServeMux()}
+	f := &Facilitator{Bazaar: &Bazaar{}, chain: chain, log: orDiscard(logger), mux: http.NewServeMux()}
 	f.mux.HandleFunc("POST /verify", f.serveVerify)
 	f.mux.HandleFunc("POST /settle", f.serveSettle)
 	f.mux.HandleFunc("GET /supported", f.serveSupported)
+	f.mux.Handle("GET /discovery/", f.Bazaar)
 	return f
 }
 
@@ -103,14 +108,14 @@ func NewFacilitator(chain *Chain, logger *slog.Logger) *Facilitator {
 func (f *Facilitator) ServeHTTP(w http.ResponseWriter, r *http.Request) { f.mux.ServeHTTP(w, r) }
 
 // Supported is the GET /supported answer: exact on this chain, as a v1 network name and
-// as a v2 CAIP-2 id, with the facilitator's signer address.
+// as a v2 CAIP-2 id, the bazaar extension, and the facilitator's signer address.
 func (f *Facilitator) Supported() x402.SupportedResponse {
 	return x402.SupportedResponse{
 		Kinds: []x402.SupportedKind{
 			{X402Version: 1, Scheme: x402.SchemeExact, Network: f.chain.NetworkV1()},
 			{X402Version: 2, Scheme: x402.SchemeExact, Network: f.chain.NetworkV2()},
 		},
-		Extensions: []string{},
+		Extensions: []string{"bazaar"},
 		Signers:    map[string][]string{"eip155:*": {f.chain.FacilitatorAddress()}},
 	}
 }

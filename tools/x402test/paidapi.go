@@ -36,6 +36,9 @@ type Route struct {
 	// Handler serves the request once it is paid for. Its response is buffered: a status
 	// of 400 or more goes out as it is and nothing is settled.
 	Handler http.Handler
+	// Bazaar describes a paid route for the facilitator's Bazaar (see
+	// PaidAPI.DiscoveryItems). Nil: it is listed with its method and nothing else.
+	Bazaar *BazaarInfo
 }
 
 // key is the route's ServeMux pattern, the name HandlerRuns and Settlement use.

@@ -36,11 +36,11 @@ func WeatherRoutes() []Route {
 		{Method: http.MethodGet, Pattern: "/health", Description: "Service health",
 			Handler: http.HandlerFunc(serveHealth)},
 		{Method: http.MethodGet, Pattern: "/weather/{city}", Price: money.USDC(PriceWeather), Version: 1,
-			Description: "Current weather for a city", Handler: http.HandlerFunc(serveWeather)},
+			Description: "Current weather for a city", Handler: http.HandlerFunc(serveWeather), Bazaar: weatherBazaar()},
 		{Method: http.MethodPost, Pattern: "/reports", Price: money.USDC(PriceReport), Version: 2,
-			Description: "Multi-day weather report", Handler: http.HandlerFunc(serveReport)},
+			Description: "Multi-day weather report", Handler: http.HandlerFunc(serveReport), Bazaar: reportBazaar()},
 		{Method: http.MethodGet, Pattern: "/climate/{city}", Price: money.USDC(PriceClimate), Version: 2,
-			Description: "Thirty years of climate history for a city", Handler: http.HandlerFunc(serveClimate)},
+			Description: "Thirty years of climate history for a city", Handler: http.HandlerFunc(serveClimate), Bazaar: climateBazaar()},
 	}
 }
 

@@ -63,7 +63,9 @@ type Options struct {
 type World struct {
 	// APIURL is the paid API's base URL, e.g. "http://127.0.0.1:40123".
 	APIURL string
-	// FacilitatorURL is the facilitator's base URL (POST /verify, POST /settle, GET /supported).
+	// FacilitatorURL is the facilitator's base URL (POST /verify, POST /settle, GET
+	// /supported, and the Bazaar, GET /discovery/resources and /discovery/search, which
+	// lists the paid API's paid routes).
 	FacilitatorURL string
 	// RPCURL is the chain's JSON-RPC endpoint, e.g. "http://127.0.0.1:40125"; empty
 	// unless Options.RPCAddr was set.
@@ -141,6 +143,7 @@ func Start(ctx context.Context, opts Options) (*World, error) {
 		return nil, fmt.Errorf("start x402 world: %w", err)
 	}
 	w.serveOn(ln, w.API)
+	w.Facilitator.Bazaar.Add(w.API.DiscoveryItems(time.Now())...)
 	started = true
 	log.Info("x402test world started", "api", w.APIURL, "facilitator", w.FacilitatorURL, "rpc", w.RPCURL,
 		"chainId", w.Chain.ChainID(), "token", w.Chain.TokenAddress(), "payTo", w.payTo)
