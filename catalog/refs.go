@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/url"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -39,55 +41,134 @@ var componentKinds = []string{"schemas", "parameters", "requestBodies", "respons
 type refFixer struct {
 	top     []member
 	exists  map[string]bool    // "kind/name" of every component
-	replace map[string]string  // a $ref as written → the $ref to write
 	added   map[string][]member // components to add, by kind
-	slots   map[string]string // a $ref → the kind of component its place takes, where that is not a schema
 	notes   []string
 	more    int // notes not kept past maxRefNotes
 }
 
 // fixRefs returns the top-level members of the document with every $ref
 // resolvable, and what was changed; when nothing needs a change it returns
-// top itself.
+// top itself. A $ref that takes a parameter, a request body, a response, a
+// header, an example, a link, a callback or a path item where it is gets
+// a component of that kind; anywhere else it takes a schema.
 func fixRefs(top []member) ([]member, []string) {
-	f := &refFixer{top: top, exists: make(map[string]bool), replace: make(map[string]string), added: make(map[string][]member)}
+	f := &refFixer{top: top, exists: make(map[string]bool), added: make(map[string][]member)}
 	f.indexComponents()
-	refs := make(map[string]bool)
+	counts := make(map[string]int)
 	for _, m := range top {
-		refValues(m.value, func(ref string) { refs[ref] = true })
+		refValues(m.value, func(ref string) { counts[ref]++ })
 	}
-	f.slots = slotKinds(top)
-	for _, ref := range slices.Sorted(func(yield func(string) bool) {
-		for r := range refs {
-			if !yield(r) {
-				return
+	if bytesContain(top, mappingKey) {
+		top = f.fixMappings(top)
+		f.top = top
+	}
+	if !f.needsFixing(counts) {
+		return top, f.notes
+	}
+	// Where each $ref is: in places of other kinds than schemas (slots),
+	// and, if it occurs more often than there, in schemas.
+	inSlots := make(map[string]map[string]int)
+	walkSlots(top, func(kind, ref string) ([]byte, bool) {
+		if inSlots[ref] == nil {
+			inSlots[ref] = make(map[string]int)
+		}
+		inSlots[ref][kind]++
+		return nil, false
+	})
+	replace := make(map[refUse][]byte) // the new value of a slot's $ref, or of a path item
+	schemaRefs := make(map[string]string)
+	for _, ref := range slices.Sorted(maps.Keys(counts)) {
+		n := 0
+		for kind, c := range inSlots[ref] {
+			n += c
+			if v, change := f.fixSlot(ref, kind); change {
+				replace[refUse{ref, kind}] = v
 			}
 		}
-	}) {
-		if to, change := f.fix(ref); change {
-			f.replace[ref] = to
+		if counts[ref] > n {
+			if to, change := f.fix(ref, "schemas"); change {
+				schemaRefs[ref] = to
+			}
 		}
 	}
-	if len(f.replace) == 0 {
-		return top, nil
+	top = walkSlots(top, func(kind, ref string) ([]byte, bool) {
+		v, ok := replace[refUse{ref, kind}]
+		return v, ok
+	})
+	return f.rewrite(top, schemaRefs), f.notes
+}
+
+// bytesContain reports whether any member's value holds b.
+func bytesContain(top []member, b []byte) bool {
+	for _, m := range top {
+		if bytes.Contains(m.value, b) {
+			return true
+		}
+	}
+	return false
+}
+
+// refUse is a $ref in a place that takes a kind of component.
+type refUse struct{ ref, kind string }
+
+// needsFixing reports whether any $ref is other than one to an existing
+// component, written plainly.
+func (f *refFixer) needsFixing(counts map[string]int) bool {
+	for ref := range counts {
+		tokens, ok := pointerTokens(strings.TrimPrefix(ref, "#"))
+		if !strings.HasPrefix(ref, "#") || !ok || len(tokens) != 3 || tokens[0] != "components" ||
+			!f.exists[tokens[1]+"/"+tokens[2]] || "#/components/"+tokens[1]+"/"+escapeToken(tokens[2]) != ref {
+			return true
+		}
+	}
+	return false
+}
+
+// fixSlot says what a slot of kind holding ref becomes: for a path item,
+// the JSON of the path item (nil: it is left out); for the others, the
+// JSON string of its new $ref.
+func (f *refFixer) fixSlot(ref, kind string) ([]byte, bool) {
+	if kind != "pathItems" {
+		to, change := f.fix(ref, kind)
+		q, _ := json.Marshal(to)
+		return q, change
+	}
+	tokens, ok := pointerTokens(strings.TrimPrefix(ref, "#"))
+	if strings.HasPrefix(ref, "#") && ok {
+		if value, found := lookupPointer(f.top, tokens); found && isObject(value) {
+			return value, true
+		}
+	}
+	f.note("path item $ref %q cannot be followed: its operations are skipped", clip(ref))
+	return nil, true
+}
+
+// rewrite writes the document with the $refs of schemas replaced and the
+// added components added.
+func (f *refFixer) rewrite(top []member, schemaRefs map[string]string) []member {
+	for kind, add := range f.added {
+		for i := range add {
+			add[i].value = rewriteRefs(add[i].value, schemaRefs)
+		}
+		f.added[kind] = add
 	}
 	out := make([]member, 0, len(top)+1)
 	hasComponents := false
 	for _, m := range top {
-		v := rewriteRefs(m.value, f.replace)
+		v := rewriteRefs(m.value, schemaRefs)
 		if m.name == "components" {
 			hasComponents = true
 			v = f.addComponents(v)
 		}
 		out = append(out, member{m.name, v})
 	}
-	if !hasComponents {
+	if !hasComponents && len(f.added) > 0 {
 		out = append(out, member{"components", f.addComponents([]byte(`{}`))})
 	}
 	if f.more > 0 {
 		f.notes = append(f.notes, fmt.Sprintf("%d more $refs changed", f.more))
 	}
-	return out, f.notes
+	return out
 }
 
 func (f *refFixer) note(format string, args ...any) {
@@ -116,24 +197,23 @@ func (f *refFixer) indexComponents() {
 	}
 }
 
-// fix says what to write for one $ref: to, and whether that is a change.
-func (f *refFixer) fix(ref string) (to string, change bool) {
+// fix says what to write for one $ref in a place that takes kind: to, and
+// whether that is a change.
+func (f *refFixer) fix(ref, kind string) (to string, change bool) {
 	frag, local := strings.CutPrefix(ref, "#")
 	if !local {
-		kind := f.kindOf(ref, nil)
 		f.note("$ref %q names another document, which toll does not read (bundle the spec, or set allow_external_refs for files in its folder): what uses it is skipped", clip(ref))
 		return f.standIn(kind, ref), true
 	}
 	tokens, ok := pointerTokens(frag)
 	if !ok {
 		f.note("$ref %q is not a JSON pointer: what uses it is skipped", clip(ref))
-		return f.standIn(f.kindOf(ref, nil), ref), true
+		return f.standIn(kind, ref), true
 	}
-	if len(tokens) == 3 && tokens[0] == "components" && f.exists[tokens[1]+"/"+tokens[2]] {
+	if len(tokens) == 3 && tokens[0] == "components" && tokens[1] == kind && f.exists[tokens[1]+"/"+tokens[2]] {
 		plain := "#/components/" + tokens[1] + "/" + escapeToken(tokens[2])
 		return plain, plain != ref
 	}
-	kind := f.kindOf(ref, tokens)
 	value, found := lookupPointer(f.top, tokens)
 	if !found {
 		f.note("$ref %q names nothing in the document: what uses it is skipped", clip(ref))
@@ -305,117 +385,6 @@ func child(data []byte, tok string) ([]byte, bool) {
 	return found, found != nil
 }
 
-// kindOf says what kind of component a $ref stands for: what its place in
-// the document takes (a parameter in a list of parameters), else what its
-// target looks like.
-func (f *refFixer) kindOf(ref string, tokens []string) string {
-	if kind, ok := f.slots[ref]; ok {
-		return kind
-	}
-	if tokens == nil {
-		_, frag, _ := strings.Cut(ref, "#")
-		tokens, _ = pointerTokens(frag)
-	}
-	return guessKindTokens(tokens)
-}
-
-// slotKinds finds the $refs in the places of a document that take
-// parameters, request bodies, responses and headers, and says which.
-func slotKinds(top []member) map[string]string {
-	kinds := make(map[string]string)
-	slot := func(data []byte, kind string) {
-		if !isObject(data) {
-			return
-		}
-		_ = members(data, func(name string, value []byte) error {
-			if name == "$ref" {
-				if ref, err := jsonString(value); err == nil {
-					if _, seen := kinds[ref]; !seen {
-						kinds[ref] = kind
-					}
-				}
-			}
-			return nil
-		})
-	}
-	each := func(data []byte, fn func(name string, value []byte)) {
-		if isObject(data) {
-			_ = members(data, func(name string, value []byte) error { fn(name, value); return nil })
-		}
-	}
-	params := func(data []byte) { _ = elements(data, func(v []byte) error { slot(v, "parameters"); return nil }) }
-	operation := func(data []byte) {
-		each(data, func(key string, v []byte) {
-			switch key {
-			case "parameters":
-				params(v)
-			case "requestBody":
-				slot(v, "requestBodies")
-			case "responses":
-				each(v, func(_ string, r []byte) { slot(r, "responses") })
-			}
-		})
-	}
-	for _, m := range top {
-		switch m.name {
-		case "paths":
-			each(m.value, func(_ string, item []byte) {
-				each(item, func(key string, v []byte) {
-					switch {
-					case key == "parameters":
-						params(v)
-					case httpMethodKeys[key]:
-						operation(v)
-					}
-				})
-			})
-		case "components":
-			each(m.value, func(kind string, entries []byte) {
-				switch kind {
-				case "parameters", "requestBodies", "responses", "headers":
-					each(entries, func(_ string, e []byte) { slot(e, kind) })
-				}
-			})
-		}
-	}
-	return kinds
-}
-
-// guessKindTokens says what kind of component the target of a JSON
-// pointer is: the category it names, else what its last keyword holds
-// (".../parameters/0" is a parameter); a schema when nothing says.
-func guessKindTokens(tokens []string) string {
-	if len(tokens) >= 2 && tokens[0] == "components" && slices.Contains(componentKinds, tokens[1]) {
-		if len(tokens) == 3 || tokens[1] != "schemas" {
-			return tokens[1]
-		}
-		return "schemas"
-	}
-	for i := len(tokens) - 1; i >= 0; i-- {
-		switch tokens[i] {
-		case "schema", "schemas", "properties", "items", "definitions", "$defs", "allOf", "anyOf", "oneOf", "not", "additionalProperties":
-			return "schemas"
-		case "parameters":
-			if i == len(tokens)-2 {
-				return "parameters"
-			}
-		case "requestBody":
-			if i == len(tokens)-1 {
-				return "requestBodies"
-			}
-		case "responses":
-			if i == len(tokens)-2 {
-				return "responses"
-			}
-		case "headers":
-			if i == len(tokens)-2 {
-				return "headers"
-			}
-		}
-	}
-	return "schemas"
-}
-
 // refValues calls fn with the value of every "$ref" member in the JSON
 // data that is a string.
 func refValues(data []byte, fn func(ref string)) {
@@ -449,16 +418,28 @@ func rewriteRefs(data []byte, replace map[string]string) []byte {
 var refKey = []byte(`"$ref"`)
 
 // scanRefs finds the "$ref" members of JSON data whose value is a string,
-// and calls fn with where that string is and what it says. A "$ref" inside
-// a string is escaped there (\"$ref\"), and is not taken for a member.
+// and calls fn with where that string is and what it says.
 func scanRefs(data []byte, fn func(start, end int, ref string)) {
+	scanMembers(data, refKey, func(start, end int) {
+		if data[start] == '"' {
+			if s, err := jsonString(data[start:end]); err == nil {
+				fn(start, end, s)
+			}
+		}
+	})
+}
+
+// scanMembers finds the members named key (a JSON string, quoted) anywhere
+// in JSON data, and calls fn with where each one's value is. A key inside
+// a string is escaped there (\"$ref\"), and is not taken for a member.
+func scanMembers(data, key []byte, fn func(start, end int)) {
 	for i := 0; ; {
-		j := bytes.Index(data[i:], refKey)
+		j := bytes.Index(data[i:], key)
 		if j < 0 {
 			return
 		}
 		at := i + j
-		i = at + len(refKey)
+		i = at + len(key)
 		if at > 0 && data[at-1] == '\\' {
 			continue
 		}
@@ -467,16 +448,82 @@ func scanRefs(data []byte, fn func(start, end int, ref string)) {
 			continue
 		}
 		start := skipSpace(data, k+1)
-		if start >= len(data) || data[start] != '"' {
-			continue
-		}
-		end, err := skipString(data, start)
+		end, err := skipValue(data, start)
 		if err != nil {
 			return
 		}
-		if s, err := jsonString(data[start:end]); err == nil {
-			fn(start, end, s)
+		fn(start, end)
+		if data[start] == '"' {
+			i = end // a string holds no member
 		}
-		i = end
 	}
+}
+
+var mappingKey = []byte(`"mapping"`)
+
+// fixMappings drops the entries of discriminator mappings that name
+// another document or nothing (kin-openapi would try to follow them; toll
+// reads no discriminator): a mapping value is a $ref or a schema name.
+func (f *refFixer) fixMappings(top []member) []member {
+	out := top
+	for i, m := range top {
+		var buf []byte
+		last := 0
+		scanMembers(m.value, mappingKey, func(start, end int) {
+			obj := m.value[start:end]
+			if !isObject(obj) {
+				return
+			}
+			kept, dropped := f.keptMapping(obj)
+			if dropped == 0 {
+				return
+			}
+			buf = append(buf, m.value[last:start]...)
+			buf = append(buf, kept...)
+			last = end
+		})
+		if buf != nil {
+			if len(out) > 0 && &out[0] == &top[0] {
+				out = slices.Clone(top)
+			}
+			out[i].value = append(buf, m.value[last:]...)
+		}
+	}
+	return out
+}
+
+// keptMapping returns a mapping object without its entries that cannot be
+// followed, and how many it dropped.
+func (f *refFixer) keptMapping(obj []byte) ([]byte, int) {
+	dropped := 0
+	kept, err := rewriteObject(obj, func(name string, value []byte) ([]byte, error) {
+		to, err := jsonString(value)
+		if err != nil {
+			return value, nil
+		}
+		if !strings.HasPrefix(to, "#") && (strings.ContainsAny(to, "/#") || slices.Contains([]string{".json", ".yaml", ".yml"}, strings.ToLower(path.Ext(to)))) {
+			dropped++
+			f.note("discriminator mapping %q → %q dropped: toll does not read another document", clip(name), clip(to))
+			return nil, nil
+		}
+		if tokens, ok := pointerTokens(strings.TrimPrefix(to, "#")); strings.HasPrefix(to, "#") && (!ok || !f.resolves(tokens)) {
+			dropped++
+			f.note("discriminator mapping %q → %q dropped: it names nothing in the document", clip(name), clip(to))
+			return nil, nil
+		}
+		return value, nil
+	})
+	if err != nil {
+		return obj, 0
+	}
+	return kept, dropped
+}
+
+// resolves reports whether a JSON pointer names something in the document.
+func (f *refFixer) resolves(tokens []string) bool {
+	if len(tokens) == 3 && tokens[0] == "components" && f.exists[tokens[1]+"/"+tokens[2]] {
+		return true
+	}
+	_, found := lookupPointer(f.top, tokens)
+	return found
 }
