@@ -35,7 +35,7 @@ func TestPricesSpec(t *testing.T) {
 		"negative":     `"-1" is not a plain decimal number`,
 		"exponent":     `"1e-3" is not a plain decimal number`,
 		"minAboveMax":  "minimum 0.5 is above maximum 0.1",
-		"noX402":       "protocols do not include x402",
+		"noX402":       "offered only by l402, not by x402",
 		"badNetwork":   "network eip155:1 ; rm -rf is malformed",
 		"notObject":    "x-payment-info is a string, not an object",
 		"unknownMode":  `unknown price.mode "auction"`,
@@ -139,7 +139,8 @@ func TestParsePaymentInfo(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p, _, err := parsePaymentInfo(tt.in)
+			info, err := parsePaymentInfo(tt.in)
+			p := info.price
 			if tt.amount == "" {
 				if err == nil {
 					t.Fatalf("price %s, want an error with %q", p.Display(), tt.errHas)
@@ -158,7 +159,7 @@ func TestParsePaymentInfo(t *testing.T) {
 		})
 	}
 
-	p, notes, err := parsePaymentInfo(map[string]any{
+	info, err := parsePaymentInfo(map[string]any{
 		"price": map[string]any{"amount": "1"},
 		"protocols": []any{
 			map[string]any{"x402": map[string]any{"payTo": "0xaaaa", "scheme": "upto", "network": "base"}},
@@ -168,6 +169,7 @@ func TestParsePaymentInfo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	p, notes := info.price, info.notes
 	if p.PayTo != "" || p.Scheme != "upto" || p.Network != "base" || len(notes) != 1 || !strings.Contains(notes[0], "no recipient pinned") {
 		t.Errorf("payTo %q scheme %q network %q notes %q", p.PayTo, p.Scheme, p.Network, notes)
 	}
