@@ -15,6 +15,12 @@ import (
 func priceShapeSpecs(t *testing.T) map[string][]byte {
 	t.Helper()
 	data := readTestdata(t, "price_shapes.json")
+	return map[string][]byte{"price_shapes.json": data, "price_shapes.yaml": toYAML(t, data)}
+}
+
+// toYAML writes a JSON document as YAML.
+func toYAML(t *testing.T, data []byte) []byte {
+	t.Helper()
 	var doc any
 	if err := json.Unmarshal(data, &doc); err != nil {
 		t.Fatal(err)
@@ -23,7 +29,7 @@ func priceShapeSpecs(t *testing.T) map[string][]byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return map[string][]byte{"price_shapes.json": data, "price_shapes.yaml": y}
+	return y
 }
 
 // TestPriceShapes loads one operation for each shape of x-payment-info public
