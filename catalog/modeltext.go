@@ -248,10 +248,10 @@ func (o *Operation) PriceLine() string {
 
 // PriceDisplay writes the operation's price for people, in a list:
 // Price.Display, or for an operation offered only by methods other than
-// x402, "not paid by toll (stripe 1 USD)".
+// x402, "not paid by toll: stripe 1 USD".
 func (o *Operation) PriceDisplay() string {
 	if o.Price == nil && len(o.OtherMethods) > 0 {
-		return "not paid by toll (" + strings.Join(o.OtherMethods, ", ") + ")"
+		return "not paid by toll: " + strings.Join(o.OtherMethods, ", ")
 	}
 	return o.Price.Display()
 }

@@ -135,7 +135,7 @@ func TestPriceShapes(t *testing.T) {
 			if !hasWarning(api, `info.x-payment-info.endpoints: no operation is "GET /api/gone"`) || hasWarning(api, "endpoints: no operation is \"POST /api/add\"") {
 				t.Errorf("warnings about the endpoints map: %q", api.Warnings)
 			}
-			if d := operation(t, api, "shapes_otherOnly").PriceDisplay(); d != "not paid by toll (stripe 1 USD)" {
+			if d := operation(t, api, "shapes_otherOnly").PriceDisplay(); d != "not paid by toll: stripe 1 USD" {
 				t.Errorf("otherOnly PriceDisplay = %q", d)
 			}
 			if d := operation(t, api, "shapes_declared402").PriceDisplay(); d != "set at call time" {
