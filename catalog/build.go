@@ -171,6 +171,7 @@ func (b *builder) run(ctx context.Context, api *API, entries []entry) error {
 	ops, skipped = compiled(checker, ops, skipped)
 	b.name(api.Name, ops)
 	b.noteConfig(entries)
+	b.noteEndpoints(entries)
 	b.noteBuiltin(api.Name, ops)
 
 	api.Warnings = append(api.Warnings, b.apiNotes...)

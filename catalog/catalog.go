@@ -113,7 +113,16 @@ type Operation struct {
 	// request body is the property Body.Arg. It has no $ref, compiles, and
 	// refuses arguments it does not name.
 	InputSchema json.RawMessage
-	Price       *Price // nil: the document advertises no price, and toll pays nothing
+	Price       *Price // nil: the document advertises no price toll can pay, and toll pays nothing
+	// OtherMethods are the ways to pay other than x402 the document
+	// offers, for people ("stripe 1 USD", "mpp (tempo)"): shown in the
+	// price line, never paid. nil: none.
+	OtherMethods []string `json:",omitempty"`
+	// OutputSchema is the JSON Schema of a successful response as the
+	// operation's x-bazaar gives it, converted as InputSchema is (no
+	// $ref); nil when it gives none. It is kept for callers, not sent to
+	// MCP hosts as an output schema.
+	OutputSchema json.RawMessage `json:",omitempty"`
 	// Credentials are the API's own credentials (Options.Credentials), to
 	// send on every call: the names of environment variables, not values.
 	Credentials []Credential `json:",omitempty"`

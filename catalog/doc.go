@@ -71,6 +71,34 @@
 // ("discovery"). A config price sets the amount; the network, recipient and
 // asset stay those the probe or spec pinned.
 //
+// x-payment-info is read in each shape public specs write it (price.go,
+// price_offers.go): a price object ({"price":{"mode":"fixed","amount":..,
+// "currency":"USD"}}, or dynamic with min and max), the older pricingMode
+// form, "protocols" as strings or objects, network, asset and payTo at its
+// top or in the x402 protocol entry, a flat offer ({"intent":"charge",
+// "method":"x402","amount":..,"currency":..}) or a list of them in
+// "offers", whose amounts are base units as the payment discovery draft
+// writes them (cents of USD, atomic units of USDC or of a token address)
+// unless written with a decimal point. A document may instead price its
+// operations in info.x-payment-info.endpoints, keyed by "METHOD /path",
+// with price_usdc and the map's other members as defaults. Amounts are
+// exact; a malformed shape, or a price in another currency or asset than
+// USD and USDC, leaves the operation unpriced with a warning.
+//
+// Methods other than x402 (stripe, tempo, mpp…) are listed in
+// Operation.OtherMethods and in the price line (Operation.PriceLine), never
+// paid: an operation offered only by them has no Price. An operation that
+// declares a 402 response and advertises no price is priced at call time
+// (Mode PriceAtCall, Source "402 response"): toll pays what its 402 asks
+// under the per-call cap and every other rule of its policy, and not at
+// all without a per-call cap.
+//
+// x-bazaar on an operation (price_bazaar.go) carries the schemas of its
+// input and output: for an operation that declares no parameters and no
+// body, the input schema gives its arguments (query parameters, or the
+// body of a method that sends one), converted as every schema; the output
+// schema is kept as Operation.OutputSchema.
+//
 // # Input schemas
 //
 // An operation's input schema is one object holding its parameters and its
@@ -118,7 +146,8 @@
 //     Param, Body), Load and LoadFile.
 //   - config.go: SourceConfig (an API's entry in toll.yaml), Credential,
 //     Filter, ProbedPrice, and the checks of the options.
-//   - source.go: LoadSource: a spec file, a folder of them, or a URL.
+//   - source.go: LoadSource: a spec file, a folder of them, or a URL (a
+//     service's origin: its spec looked for where services publish one).
 //   - multi.go: Catalog and LoadAll: namespaces and tool names distinct
 //     across APIs.
 //   - parse.go: telling the formats apart, and decoding and validating a
@@ -142,6 +171,8 @@
 //   - names.go: tool names and namespaces, and the names of toll's own
 //     tools.
 //   - price.go: Price, x-payment-info, and choosing an operation's price.
+//     price_offers.go: offers, other methods, and the document's endpoints
+//     map. price_bazaar.go: x-bazaar's input and output schemas.
 //   - schema.go: OpenAPI schemas to JSON Schema 2020-12; merge.go: allOf
 //     merged; check.go: the input schemas compiled.
 //   - sanitize.go: cleaning and capping untrusted text. modeltext.go: the

@@ -228,7 +228,32 @@ func (o *Operation) ToolDescription() string {
 	if body == "" {
 		body = "An HTTP operation."
 	}
-	return body + "\n\n" + o.Price.Line()
+	return body + "\n\n" + o.PriceLine()
+}
+
+// PriceLine is the price line of the operation's tool: Price.Line, with the
+// other methods the document offers (OtherMethods) named as not paid; for
+// an operation offered only by other methods, a line that says toll does
+// not pay it.
+func (o *Operation) PriceLine() string {
+	if len(o.OtherMethods) == 0 {
+		return o.Price.Line()
+	}
+	others := strings.Join(o.OtherMethods, ", ")
+	if o.Price == nil {
+		return "Price: offered only by " + others + ", which toll does not pay: toll will not pay for this operation"
+	}
+	return o.Price.Line() + "; also offered by " + others + ", which toll does not pay"
+}
+
+// PriceDisplay writes the operation's price for people, in a list:
+// Price.Display, or for an operation offered only by methods other than
+// x402, "not paid by toll: stripe 1 USD".
+func (o *Operation) PriceDisplay() string {
+	if o.Price == nil && len(o.OtherMethods) > 0 {
+		return "not paid by toll: " + strings.Join(o.OtherMethods, ", ")
+	}
+	return o.Price.Display()
 }
 
 // textKinds are the kinds of text flagText reports, by the label its

@@ -155,7 +155,7 @@ func TestToolDescription(t *testing.T) {
 // price line, and no other line of it states a price.
 func checkToolDescription(t *testing.T, op *Operation, desc string) {
 	t.Helper()
-	want := op.Price.Line()
+	want := op.PriceLine()
 	lines := strings.Split(desc, "\n")
 	if n := len(lines); n < 3 || lines[n-1] != want || lines[n-2] != "" {
 		t.Fatalf("%s: description does not end with a blank line and %q:\n%q", op.Name, want, desc)

@@ -34,6 +34,7 @@ func (b *builder) operation(namespace string, e entry, st *opState) (*pending, e
 		notes: e.pnotes,
 	}
 	o := p.op
+	op = b.bazaarOperation(p, item, op, st)
 	o.Title, o.Description = b.describe(p, op)
 	o.ServerURL = b.serverURL(p, item, op)
 	for _, t := range op.Tags {

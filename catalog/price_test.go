@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -35,7 +36,7 @@ func TestPricesSpec(t *testing.T) {
 		"negative":     `"-1" is not a plain decimal number`,
 		"exponent":     `"1e-3" is not a plain decimal number`,
 		"minAboveMax":  "minimum 0.5 is above maximum 0.1",
-		"noX402":       "protocols do not include x402",
+		"noX402":       "offered only by l402, not by x402",
 		"badNetwork":   "network eip155:1 ; rm -rf is malformed",
 		"notObject":    "x-payment-info is a string, not an object",
 		"unknownMode":  `unknown price.mode "auction"`,
@@ -139,7 +140,8 @@ func TestParsePaymentInfo(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p, _, err := parsePaymentInfo(tt.in)
+			info, err := parsePaymentInfo(tt.in)
+			p := info.price
 			if tt.amount == "" {
 				if err == nil {
 					t.Fatalf("price %s, want an error with %q", p.Display(), tt.errHas)
@@ -158,7 +160,7 @@ func TestParsePaymentInfo(t *testing.T) {
 		})
 	}
 
-	p, notes, err := parsePaymentInfo(map[string]any{
+	info, err := parsePaymentInfo(map[string]any{
 		"price": map[string]any{"amount": "1"},
 		"protocols": []any{
 			map[string]any{"x402": map[string]any{"payTo": "0xaaaa", "scheme": "upto", "network": "base"}},
@@ -168,7 +170,49 @@ func TestParsePaymentInfo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	p, notes := info.price, info.notes
 	if p.PayTo != "" || p.Scheme != "upto" || p.Network != "base" || len(notes) != 1 || !strings.Contains(notes[0], "no recipient pinned") {
 		t.Errorf("payTo %q scheme %q network %q notes %q", p.PayTo, p.Scheme, p.Network, notes)
 	}
+}
+
+// FuzzPaymentInfo: for any JSON value, reading it as x-payment-info or
+// x-bazaar does not panic; a price is exact USDC with its minimum at most its
+// maximum, never given with an error; the other methods are short lines of
+// toll's own making.
+func FuzzPaymentInfo(f *testing.F) {
+	for _, s := range []string{
+		`{"price":{"mode":"fixed","currency":"USD","amount":"0.01"},"protocols":[{"x402":{}}]}`,
+		`{"price":{"amount":"0.02"},"network":"eip155:8453","asset":"0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913","payTo":"0xabc"}`,
+		`{"intent":"charge","method":"x402","amount":"0.01","currency":"USD"}`,
+		`{"offers":[{"intent":"charge","method":"stripe","amount":"100","currency":"usd"},{"method":"x402","amount":"50000","currency":"0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913","decimals":6}]}`,
+		`{"pricingMode":"fixed","price":"0.010000","protocols":["x402","mpp"]}`,
+		`{"protocols":[{"mpp":{"method":"tempo"}}],"price":"1"}`,
+		`{"schema":{"properties":{"input":{"type":"object","properties":{"q":{"type":"string"}}},"output":{"type":"object"}}}}`,
+		`{"input":{"method":"POST","body":{"$ref":"#/components/schemas/X"}},"output":{"properties":{"type":{},"example":{"type":"string"}}}}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var v any
+		if json.Unmarshal(data, &v) != nil {
+			return
+		}
+		readBazaar(v, "GET")
+		readBazaar(v, "POST")
+		info, err := parsePaymentInfo(v)
+		if p := info.price; p != nil {
+			if err != nil {
+				t.Fatalf("price %s with error %v", p.Display(), err)
+			}
+			if p.Amount.Sign() < 0 || p.Amount.Decimals() != money.USDCDecimals || (p.Min != nil && p.Min.Cmp(p.Amount) > 0) {
+				t.Fatalf("price %+v", p)
+			}
+		}
+		for _, o := range info.others {
+			if len(o) > 100 || strings.ContainsAny(o, "\n\r\t:") {
+				t.Fatalf("other method %q", o)
+			}
+		}
+	})
 }

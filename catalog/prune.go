@@ -9,8 +9,9 @@ import (
 // prune drops from an OpenAPI 3 JSON document (given as its top-level
 // members) the parts toll never reads, so that kin-openapi decodes and
 // validates only the rest: responses (each operation keeps one empty
-// default response, which OpenAPI 3.0 requires), callbacks, webhooks,
-// examples, external docs, extensions other than x-payment-info, and the
+// default response, which OpenAPI 3.0 requires, and an empty 402 response
+// if it declares one), callbacks, webhooks, examples, external docs,
+// extensions other than x-payment-info and x-bazaar, and the
 // component schemas no parameter or request body reaches. On a large spec
 // such as GitHub's this is most of the document.
 //
@@ -266,8 +267,29 @@ func (p *pruner) paths(data []byte) ([]byte, error) {
 	})
 }
 
-// emptyResponses stands in for an operation's responses.
-var emptyResponses = []byte(`{"default":{"description":""}}`)
+// emptyResponses stands in for an operation's responses; paymentResponses
+// for those of an operation that declares a 402 response, which marks it as
+// paid (see declares402).
+var (
+	emptyResponses   = []byte(`{"default":{"description":""}}`)
+	paymentResponses = []byte(`{"default":{"description":""},"402":{"description":""}}`)
+)
+
+// prunedResponses is what stands in for an operation's responses: whether
+// they declare a 402 response is all toll reads of them.
+func prunedResponses(data []byte) []byte {
+	found := false
+	if isObject(data) {
+		members(data, func(name string, _ []byte) error {
+			found = found || name == "402"
+			return nil
+		})
+	}
+	if found {
+		return paymentResponses
+	}
+	return emptyResponses
+}
 
 func (p *pruner) operation(data []byte) ([]byte, error) {
 	if !isObject(data) {
@@ -276,10 +298,10 @@ func (p *pruner) operation(data []byte) ([]byte, error) {
 	return rewriteObject(data, func(key string, v []byte) ([]byte, error) {
 		switch {
 		case key == "responses":
-			return emptyResponses, nil
+			return prunedResponses(v), nil
 		case key == "callbacks", key == "externalDocs":
 			return nil, nil
-		case key == "x-payment-info":
+		case key == "x-payment-info", key == "x-bazaar":
 			return v, nil
 		case strings.HasPrefix(key, "x-"):
 			return nil, nil

@@ -30,7 +30,11 @@ const maxRedirects = 10
 // (127.0.0.0/8, ::1, localhost); it is fetched with Options.HTTPClient
 // (default: a 30 s timeout), following redirects only to such URLs, and
 // refused beyond MaxSpecBytes. A relative server URL in a fetched spec is
-// resolved against the spec's URL.
+// resolved against the spec's URL. A URL with no path, or the path "/", is
+// a service's origin: toll looks for its spec where services publish one
+// (see originPaths), takes the first that loads, and names it as the API's
+// Source; when none does, the error says each URL it tried and what it
+// answered.
 //
 // It returns the APIs that loaded. When some spec of a folder does not
 // load, the error says which, one line per spec, and the others are still
@@ -85,6 +89,9 @@ func prepareURL(ctx context.Context, source string, opts Options) (*prepared, er
 	if opts.AllowExternalRefs {
 		return nil, loadError(name, fmt.Errorf("%w: allow_external_refs: applies to spec files and folders only; bundle a spec read from a URL into one document", ErrInvalidOptions))
 	}
+	if isOrigin(u) {
+		return prepareOrigin(ctx, u, opts)
+	}
 	data, final, err := fetch(ctx, u, opts.HTTPClient)
 	if err != nil {
 		return nil, loadError(name, err)
@@ -94,6 +101,51 @@ func prepareURL(ctx context.Context, source string, opts Options) (*prepared, er
 		return nil, loadError(name, err)
 	}
 	return p, nil
+}
+
+// originPaths are where toll looks for the spec of a service given by its
+// origin, in order: the OpenAPI document paid services publish at
+// /openapi.json, the same under /.well-known/, then the YAML and Swagger 2.0
+// names.
+func originPaths() []string {
+	return []string{"/openapi.json", "/.well-known/openapi.json", "/openapi.yaml", "/swagger.json"}
+}
+
+// isOrigin reports whether u names a service rather than a document: no
+// path (or "/"), no query, no fragment.
+func isOrigin(u *url.URL) bool {
+	return (u.Path == "" || u.Path == "/") && u.RawQuery == "" && u.Fragment == "" && !u.ForceQuery && u.Opaque == ""
+}
+
+// maxOriginReason caps what the error of prepareOrigin says of one URL.
+const maxOriginReason = 160
+
+// prepareOrigin looks for the spec of the service at origin u at each of
+// originPaths and prepares the first that loads. Its error names every URL
+// it tried and what each answered.
+func prepareOrigin(ctx context.Context, u *url.URL, opts Options) (*prepared, error) {
+	if err := checkURL(u); err != nil {
+		return nil, loadError(u.Redacted(), err)
+	}
+	var tried []string
+	for _, path := range originPaths() {
+		c := *u
+		c.Path, c.RawPath = path, ""
+		name := c.Redacted()
+		data, final, err := fetch(ctx, &c, opts.HTTPClient)
+		if err == nil {
+			var p *prepared
+			if p, err = prepare(ctx, data, origin{source: name, base: final}, opts); err == nil {
+				return p, nil
+			}
+		}
+		if ctx.Err() != nil || errors.Is(err, ErrInvalidOptions) {
+			return nil, loadError(name, err)
+		}
+		reason, _ := capRunes(oneLine(err.Error()), maxOriginReason)
+		tried = append(tried, name+" ("+reason+")")
+	}
+	return nil, loadError(u.Redacted(), fmt.Errorf("%w: no spec found at this origin; tried %s; give the spec's own URL", ErrFetch, strings.Join(tried, ", ")))
 }
 
 // prepareFolder prepares the spec files directly in a folder (see

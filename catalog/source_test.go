@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -329,5 +330,84 @@ func TestExternalRefs(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "ok.yaml"), spec("inside.yaml#/Fine"))
 	if _, err := LoadFile(t.Context(), filepath.Join(dir, "ok.yaml"), Options{AllowExternalRefs: true}); err != nil {
 		t.Errorf("a relative ref in the folder: %v", err)
+	}
+}
+
+// TestLoadSourceOrigin: a URL with no path is a service's origin; toll looks
+// for its spec at /openapi.json, /.well-known/openapi.json, /openapi.yaml and
+// /swagger.json, takes the first that loads (past a page that is not a
+// spec), and, when none does, says every URL it tried and what it answered.
+func TestLoadSourceOrigin(t *testing.T) {
+	const page = "<!doctype html><html><body>Welcome</body></html>"
+	found := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/openapi.json": // a site that answers every path with its home page
+			fmt.Fprint(w, page)
+		case "/.well-known/openapi.json":
+			fmt.Fprint(w, miniSpec("Origin", "/api", "ping"))
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(found.Close)
+	for _, source := range []string{found.URL, found.URL + "/"} {
+		apis, err := LoadSource(t.Context(), source, Options{})
+		if err != nil {
+			t.Fatalf("%s: %v", source, err)
+		}
+		if got, want := apis[0].Source, found.URL+"/.well-known/openapi.json"; got != want {
+			t.Errorf("%s: source %q, want %q", source, got, want)
+		}
+		if got, want := operation(t, apis[0], "origin_ping").ServerURL, found.URL+"/api"; got != want {
+			t.Errorf("%s: server %q, want %q (relative to where the spec was found)", source, got, want)
+		}
+	}
+
+	var mu sync.Mutex
+	var asked []string
+	none := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		asked = append(asked, r.URL.Path)
+		mu.Unlock()
+		switch r.URL.Path {
+		case "/openapi.json":
+			fmt.Fprint(w, page)
+		case "/swagger.json":
+			http.Error(w, "boom", http.StatusInternalServerError)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(none.Close)
+	_, err := LoadSource(t.Context(), none.URL, Options{})
+	if !errors.Is(err, ErrFetch) {
+		t.Fatalf("error %v, want ErrFetch", err)
+	}
+	msg := err.Error()
+	for _, want := range []string{
+		"load " + none.URL + ": ",
+		"no spec found at this origin; tried " + none.URL + "/openapi.json (invalid OpenAPI document",
+		", " + none.URL + "/.well-known/openapi.json (fetch failed: HTTP status 404), " + none.URL + "/openapi.yaml (fetch failed: HTTP status 404), " + none.URL + "/swagger.json (fetch failed: HTTP status 500); give the spec's own URL",
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error does not contain %q:\n%s", want, msg)
+		}
+	}
+	if strings.ContainsAny(msg, "\n\r") {
+		t.Errorf("error is not one line: %q", msg)
+	}
+	mu.Lock()
+	if want := []string{"/openapi.json", "/.well-known/openapi.json", "/openapi.yaml", "/swagger.json"}; !cmp.Equal(asked, want) {
+		t.Errorf("asked for %q, want %q", asked, want)
+	}
+	mu.Unlock()
+
+	// An origin toll would not fetch is refused before anything is asked;
+	// a URL with a path or a query is fetched as it is.
+	if _, err := LoadSource(t.Context(), "http://example.com", Options{}); !errors.Is(err, ErrURLNotAllowed) {
+		t.Errorf("http origin of another machine: %v", err)
+	}
+	if _, err := LoadSource(t.Context(), none.URL+"/?spec=1", Options{}); err == nil || strings.Contains(err.Error(), "tried") || !strings.Contains(err.Error(), "HTTP status 404") {
+		t.Errorf("a URL with a query: %v", err)
 	}
 }

@@ -109,7 +109,7 @@ func (s *Server) search(_ context.Context, req mcp.CallToolRequest) (*mcp.CallTo
 	}
 	b.WriteString(":\n")
 	for _, h := range hits {
-		price := h.op.Price.Display()
+		price := h.op.PriceDisplay()
 		fmt.Fprintf(&b, "- %s (%s %s, %s): %s\n", h.op.Name, h.op.Method, h.op.Path, price, firstLine(h.op.Title, h.op.Description))
 		item := map[string]any{"name": h.op.Name, "method": h.op.Method, "path": h.op.Path, "title": h.op.Title, "price": price}
 		if h.op.Price != nil {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/tollhq/toll/catalog"
 	"github.com/tollhq/toll/ledger"
 	"github.com/tollhq/toll/tools/x402"
 	"github.com/tollhq/toll/wallet"
@@ -277,7 +278,7 @@ func (c *Client) recordRefusal(ctx context.Context, p *payment, refusal error) {
 }
 
 // refuseUnsent records a refusal made before anything was sent, so before any 402: what
-// was asked is the operation's advertised price.
+// was asked is the operation's advertised price (unknown for a price set at call time).
 func (c *Client) refuseUnsent(ctx context.Context, call Call, req *request, refused *RefusedError, log *slog.Logger) {
 	p := call.Op.Price
 	amount := p.Amount
@@ -292,6 +293,9 @@ func (c *Client) refuseUnsent(ctx context.Context, call Call, req *request, refu
 		Amount:  &amount,
 		PayTo:   p.PayTo,
 		Reason:  refused.Error(),
+	}
+	if p.Mode == catalog.PriceAtCall {
+		r.Amount = nil // no 402 was read: nothing was asked yet
 	}
 	log.Info("payment refused by policy", "reason", refused.Error())
 	c.writeOutcome(ctx, log, func(ctx context.Context) error { return c.ledger.Refuse(ctx, r) })

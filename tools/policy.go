@@ -160,7 +160,9 @@ type choice struct {
 }
 
 // choose picks the cheapest requirement of c that the policy and the operation's
-// advertised price allow. When none fits it returns a *RefusedError with one reason per
+// advertised price allow. An operation whose price is set at call time
+// (catalog.PriceAtCall) has no advertised bound: every other rule holds, and it is paid
+// only under a per-call cap. When none fits it returns a *RefusedError with one reason per
 // requirement.
 func (cp *compiledPolicy) choose(op *catalog.Operation, c *x402.Challenge) (*choice, error) {
 	if op.Price == nil {
@@ -168,6 +170,15 @@ func (cp *compiledPolicy) choose(op *catalog.Operation, c *x402.Challenge) (*cho
 			Rule: RuleAdvertisedPrice,
 			Msg: fmt.Sprintf("%s advertises no price, and toll pays only what the catalog advertises; "+
 				"add an x-payment-info price to the operation in its OpenAPI spec if you mean to pay for it", op.Name),
+			Err: ErrNoAcceptableRequirement,
+		}
+	}
+	if op.Price.Mode == catalog.PriceAtCall && cp.caps.PerCall == nil {
+		return nil, &RefusedError{
+			Rule: RuleCap,
+			Cap:  ledger.CapPerCall,
+			Msg: fmt.Sprintf("the price of %s is set at call time, by its 402 response, and no per-call cap bounds what toll would pay; "+
+				"set a per-call cap to pay it, or a price for it in the API's config; nothing was signed", op.Name),
 			Err: ErrNoAcceptableRequirement,
 		}
 	}
@@ -256,7 +267,7 @@ func (cp *compiledPolicy) weigh(op *catalog.Operation, o x402.Option) (*choice, 
 	if o.Amount.Sign() == 0 {
 		return nil, RuleMalformed, "asks for zero"
 	}
-	if o.Amount.Cmp(op.Price.Amount) > 0 {
+	if op.Price.Mode != catalog.PriceAtCall && o.Amount.Cmp(op.Price.Amount) > 0 {
 		return nil, RuleAdvertisedPrice, fmt.Sprintf("asks %s, more than the advertised price %s", amountText(o.Amount), amountText(op.Price.Amount))
 	}
 	if cp.caps.PerCall != nil && o.Amount.Cmp(*cp.caps.PerCall) > 0 {

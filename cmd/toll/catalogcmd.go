@@ -84,7 +84,7 @@ func (a *app) catalogListCommand() *cobra.Command {
 		}
 		rows := []listRow{}
 		for _, op := range ld.cat.Operations() {
-			r := listRow{Tool: op.Name, API: op.API, OperationID: op.OperationID, Method: op.Method, Path: op.Path, Display: op.Price.Display()}
+			r := listRow{Tool: op.Name, API: op.API, OperationID: op.OperationID, Method: op.Method, Path: op.Path, Display: op.PriceDisplay()}
 			if op.Price != nil {
 				r.Price, r.Decimals, r.PriceFrom = &op.Price.Amount, op.Price.Amount.Decimals(), op.Price.Source
 			}
