@@ -39,11 +39,11 @@ var componentKinds = []string{"schemas", "parameters", "requestBodies", "respons
 
 // refFixer rewrites the $refs of a document given as its top-level members.
 type refFixer struct {
-	top     []member
-	exists  map[string]bool    // "kind/name" of every component
-	added   map[string][]member // components to add, by kind
-	notes   []string
-	more    int // notes not kept past maxRefNotes
+	top    []member
+	exists map[string]bool     // "kind/name" of every component
+	added  map[string][]member // components to add, by kind
+	notes  []string
+	more   int // notes not kept past maxRefNotes
 }
 
 // fixRefs returns the top-level members of the document with every $ref

@@ -24,14 +24,14 @@ const (
 	kNumber
 	kNumberOrBool // exclusiveMinimum and exclusiveMaximum: 3.0 booleans, 3.1 numbers
 	kBool
-	kStrings        // an array of strings
-	kTypeList       // a string or an array of strings
-	kArray          // any array
-	kSchema         // a schema: an object, or a boolean in 3.1
-	kSchemaList     // an array of schemas
-	kSchemaMap      // an object of schemas
-	kObject         // any object
-	kStringsMap     // an object of arrays of strings
+	kStrings    // an array of strings
+	kTypeList   // a string or an array of strings
+	kArray      // any array
+	kSchema     // a schema: an object, or a boolean in 3.1
+	kSchemaList // an array of schemas
+	kSchemaMap  // an object of schemas
+	kObject     // any object
+	kStringsMap // an object of arrays of strings
 )
 
 var keywordTypes = map[string]keywordKind{
