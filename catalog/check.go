@@ -107,7 +107,11 @@ func skeleton(m map[string]any) map[string]any {
 			// Any value of the right type: strings, or a boolean the
 			// converter only ever writes as true.
 		case "enum":
-			out[k] = []any{} // any list
+			if list, ok := v.([]any); ok && len(list) > 0 {
+				out[k] = []any{nil} // any list of values; an empty one is not a valid enum
+			} else {
+				out[k] = v
+			}
 		case "format", "contentMediaType", "contentEncoding":
 			out[k] = "" // any string
 		case "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum":

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"math"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -155,10 +154,14 @@ func (c *schemaConverter) annotations(out map[string]any, s *openapi3.Schema, nu
 	}
 	if s.Enum != nil {
 		enum := cleanList(s.Enum)
-		if nullable && !slices.Contains(enum, nil) {
+		if nullable && len(enum) > 0 && !slices.Contains(enum, nil) {
 			enum = append(enum, nil)
 		}
-		out["enum"] = enum
+		if len(enum) > 0 {
+			out["enum"] = enum
+		} else {
+			c.note("an enum with no values dropped (JSON Schema wants at least one)")
+		}
 	}
 	if s.Const != nil {
 		if v, ok := cleanValue(s.Const, 0); ok {
@@ -214,8 +217,8 @@ func (c *schemaConverter) stringKeywords(out map[string]any, s *openapi3.Schema)
 		out["maxLength"] = *s.MaxLength
 	}
 	if s.Pattern != "" {
-		if c.regexpOK(s.Pattern) {
-			out["pattern"] = s.Pattern
+		if p, ok := c.pattern(s.Pattern); ok {
+			out["pattern"] = p
 		}
 	}
 	if s.ContentMediaType != "" {
@@ -308,8 +311,8 @@ func (c *schemaConverter) objectMaps(out map[string]any, s *openapi3.Schema, dep
 	if len(s.PatternProperties) > 0 {
 		pp := make(map[string]any)
 		for _, k := range slices.Sorted(maps.Keys(s.PatternProperties)) {
-			if c.regexpOK(k) {
-				pp[k] = c.convert(s.PatternProperties[k], depth+1)
+			if p, ok := c.pattern(k); ok {
+				pp[p] = c.convert(s.PatternProperties[k], depth+1)
 			}
 		}
 		if len(pp) > 0 {
@@ -433,15 +436,17 @@ func (c *schemaConverter) text(s string) string {
 	return t.text
 }
 
-// regexpOK reports whether a pattern compiles with Go's regexp, the engine
-// the MCP layer's validator uses; a pattern it cannot compile (an ECMA-262
-// lookahead, say) is dropped rather than make the whole schema unusable.
-func (c *schemaConverter) regexpOK(p string) bool {
-	if _, err := regexp.Compile(p); err != nil {
-		c.note("pattern %q dropped: Go's regexp cannot compile it", clip(p))
-		return false
+// pattern returns a pattern as both Go's regexp (the MCP layer's
+// validator) and JavaScript hosts compile it (see portablePattern); a
+// pattern that cannot be is dropped, rather than make the whole schema
+// unusable, with a note.
+func (c *schemaConverter) pattern(p string) (string, bool) {
+	out, err := portablePattern(p)
+	if err != nil {
+		c.note("pattern %q dropped: %v", clip(p), err)
+		return "", false
 	}
-	return true
+	return out, true
 }
 
 // refName is the last segment of a local $ref: "#/components/schemas/X" → "X".
