@@ -170,12 +170,76 @@ func (c *schemaConverter) annotations(out map[string]any, s *openapi3.Schema, nu
 	}
 	if s.Default != nil {
 		if v, ok := cleanValue(s.Default, 0); ok {
-			out["default"] = v
+			if why := misfit(v, s, nullable); why != "" {
+				c.note("default %s dropped: %s", clip(compactJSON(v)), why)
+			} else {
+				out["default"] = v
+			}
 		}
 	}
 	if s.Deprecated {
 		out["deprecated"] = true
 	}
+}
+
+// misfit says why a default does not fit its schema's type or enum, or "".
+// A default is an annotation a model reads as a value to send: one of the
+// wrong type ("100" for an integer) would have it send a value the schema
+// refuses.
+func misfit(v any, s *openapi3.Schema, nullable bool) string {
+	if v == nil {
+		if nullable || s.Type.Includes("null") || len(s.Type.Slice()) == 0 {
+			return ""
+		}
+		return "null is not of the type " + strings.Join(s.Type.Slice(), " or ")
+	}
+	if types := s.Type.Slice(); len(types) > 0 && !slices.ContainsFunc(types, func(t string) bool { return hasType(v, t) }) {
+		return "not of the type " + strings.Join(types, " or ")
+	}
+	if len(s.Enum) > 0 && !slices.ContainsFunc(s.Enum, func(e any) bool { return sameJSON(e, v) }) {
+		return "not one of the enum's values"
+	}
+	return ""
+}
+
+// hasType reports whether a JSON value is of a JSON Schema type.
+func hasType(v any, t string) bool {
+	switch x := v.(type) {
+	case string:
+		return t == "string"
+	case bool:
+		return t == "boolean"
+	case []any:
+		return t == "array"
+	case map[string]any:
+		return t == "object"
+	case float64:
+		return t == "number" || t == "integer" && x == math.Trunc(x)
+	case json.Number:
+		_, err := x.Int64()
+		return t == "number" || t == "integer" && err == nil
+	case int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64:
+		return t == "number" || t == "integer"
+	case float32:
+		return t == "number" || t == "integer" && float64(x) == math.Trunc(float64(x))
+	}
+	return false
+}
+
+// sameJSON reports whether two values are the same JSON.
+func sameJSON(a, b any) bool {
+	ja, errA := json.Marshal(a)
+	jb, errB := json.Marshal(b)
+	return errA == nil && errB == nil && bytes.Equal(ja, jb)
+}
+
+// compactJSON writes a value as JSON for a note.
+func compactJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
 }
 
 // numberKeywords writes the bounds of a number. A 3.0 boolean
