@@ -33,6 +33,33 @@
 // says so), or an x402 discovery response (FromDiscovery), in JSON or YAML.
 // Load and LoadFile read one document.
 //
+// # Documents as they are
+//
+// toll validates what it uses, not the whole document, so that the specs
+// users point it at load: a defect costs the operation that has it, never
+// the document, and a bad schema keyword costs that keyword, each with a
+// warning (toll catalog check lists them). kin-openapi's validation of the
+// whole document is not run. Instead:
+//   - a path key may carry a query or a fragment ("/#Action=X" in AWS's
+//     specs, "/search?type=artist"): see paths.go; path parameters are
+//     checked against the template, per operation;
+//   - every $ref is made one kin-openapi can follow before it resolves the
+//     document (refs.go, slots.go): a $ref into a schema's definitions or a
+//     path is followed through a copy of its target, and one that names
+//     nothing or another document is replaced by a stand-in that skips the
+//     operations using it;
+//   - a path item or component that does not decode is repaired, its
+//     ill-typed keywords dropped (repair.go), or left out;
+//   - a default that does not fit its schema, an empty enum, and a pattern
+//     that Go or JavaScript cannot compile are dropped from the input
+//     schema; other patterns are written as both compile them
+//     (pattern.go).
+//
+// A YAML document is converted to JSON (yamljson.go), keeping as strings
+// the scalars OpenAPI always writes as strings, and takes the JSON path.
+// Only a document read with allow_external_refs goes to kin-openapi's
+// loader whole, as written.
+//
 // # Catalog files of a Bazaar
 //
 // Discover reads a facilitator's discovery API, every page within bounds
@@ -150,11 +177,15 @@
 //     service's origin: its spec looked for where services publish one).
 //   - multi.go: Catalog and LoadAll: namespaces and tool names distinct
 //     across APIs.
-//   - parse.go: telling the formats apart, and decoding and validating a
-//     document with kin-openapi (Swagger 2.0 converted; external $refs
-//     refused, or read from the spec's folder only).
+//   - parse.go: telling the formats apart, and decoding a document with
+//     kin-openapi (Swagger 2.0 converted; external $refs followed only
+//     with allow_external_refs, and then only in the spec's folder).
+//     yamljson.go: YAML as JSON.
 //   - jsonscan.go, prune.go, decode.go: the fast path of a JSON document:
-//     the scanner, dropping what toll never reads, decoding in parallel.
+//     the scanner, dropping what toll never reads, decoding in parallel
+//     part by part. refs.go and slots.go: $refs made followable. repair.go:
+//     parts that do not decode repaired. paths.go: path keys, their
+//     templates, queries and fragments.
 //   - refwork.go: bounding the work of resolving $refs. defs.go: $defs
 //     referred to as JSON Schema does, read as components.
 //   - discovery.go: x402 discovery responses (FromDiscovery). bazaar.go:
@@ -174,7 +205,8 @@
 //     price_offers.go: offers, other methods, and the document's endpoints
 //     map. price_bazaar.go: x-bazaar's input and output schemas.
 //   - schema.go: OpenAPI schemas to JSON Schema 2020-12; merge.go: allOf
-//     merged; check.go: the input schemas compiled.
+//     merged; check.go: the input schemas compiled; pattern.go: patterns
+//     both Go and JavaScript compile.
 //   - sanitize.go: cleaning and capping untrusted text. modeltext.go: the
 //     tool description and its price line, price lines removed, and text
 //     aimed at the model flagged. parallel.go: the one helper that fans
