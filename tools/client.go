@@ -23,8 +23,10 @@ import (
 )
 
 // DefaultMaxResponse is how much of a response body a call keeps when
-// Config.MaxResponseBytes is zero.
-const DefaultMaxResponse = 1 << 20
+// Config.MaxResponseBytes is zero: 32 MiB, so that what an API sells (an
+// image, audio, a long document) is kept whole; the server shows a
+// model-sized part of it and keeps the rest for resources/read.
+const DefaultMaxResponse = 32 << 20
 
 // Config configures a Client. Wallet and Ledger are required; every other zero value
 // means the default.
