@@ -14,10 +14,12 @@ import (
 	"github.com/tollhq/toll/tools/money"
 )
 
-// MaxSpecBytes is the largest document toll reads: a larger file or
-// response is refused by its size, before it is read where the size is
-// known, and once this many bytes have arrived where it is not.
-const MaxSpecBytes = 32 << 20
+// MaxSpecBytes is the largest document toll reads unless
+// Options.MaxSpecBytes says otherwise: a larger file or response is refused
+// by its size, before it is read where the size is known, and once this
+// many bytes have arrived where it is not. 64 MiB admits the largest public
+// specs (Microsoft Graph beta is 47 MB).
+const MaxSpecBytes = 64 << 20
 
 // Options say how a document becomes tools. The zero value is ready to use.
 // The yaml keys are those of an API's entry in toll.yaml (see SourceConfig);
@@ -57,6 +59,10 @@ type Options struct {
 	// authorization and withhold the response. false: toll refuses to pay
 	// them (see InsecureHTTP); https, and http to this machine, are paid.
 	AllowInsecureHTTP bool `yaml:"allow_insecure_http,omitempty"`
+	// MaxSpecBytes is the largest document of the API toll reads, in
+	// bytes (external files a spec refers to count towards it). Zero
+	// means MaxSpecBytes (64 MiB); it must not be negative.
+	MaxSpecBytes int64 `yaml:"max_spec_bytes,omitempty"`
 
 	// Probes are prices read from the operations' own 402 responses (see
 	// ProbedPrice). They come before the spec's prices and after Prices.
@@ -70,6 +76,14 @@ type Options struct {
 	// distinct subschema), and an operation whose schema does not compile
 	// is left out with a warning.
 	SkipSchemaCompile bool `yaml:"-"`
+	// OnDemand lists the operations of a JSON OpenAPI 3 document from a
+	// light read of it, without their parameters, request bodies and
+	// input schemas: Operation.Complete builds each when it is needed,
+	// reading the document again (a spec given as a URL or as data is
+	// kept in memory for that). Names, titles, descriptions and prices
+	// are those of a full load. Other documents are loaded whole. false:
+	// every operation is built at load.
+	OnDemand bool `yaml:"-"`
 }
 
 const (
@@ -122,6 +136,10 @@ type Operation struct {
 	// operation may be paid over plain http to another machine. false:
 	// toll refuses to pay it there.
 	AllowInsecureHTTP bool `json:",omitempty"`
+	// Deferred is set on an operation listed with Options.OnDemand, which
+	// has no Params, Body or InputSchema until Complete builds it. nil:
+	// the operation was built whole.
+	Deferred *Deferred `json:"-"`
 }
 
 // Param is one parameter of an operation, in declaration order within its
@@ -211,11 +229,17 @@ type prepared struct {
 // prepare reads a document: an OpenAPI or Swagger document, or an x402
 // discovery response.
 func prepare(ctx context.Context, data []byte, o origin, opts Options) (*prepared, error) {
+	return prepareAgain(ctx, data, o, opts, nil)
+}
+
+// prepareAgain is prepare; with Options.OnDemand, again reads the document
+// again when an operation is built (nil: data is kept for that).
+func prepareAgain(ctx context.Context, data []byte, o origin, opts Options, again func(context.Context) ([]byte, error)) (*prepared, error) {
 	if err := opts.check(); err != nil {
 		return nil, err
 	}
-	if len(data) > MaxSpecBytes {
-		return nil, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, MaxSpecBytes)
+	if limit := opts.maxSpecBytes(); int64(len(data)) > limit {
+		return nil, fmt.Errorf("%w: more than %d bytes (max_spec_bytes)", ErrTooLarge, limit)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -230,6 +254,15 @@ func prepare(ctx context.Context, data []byte, o origin, opts Options) (*prepare
 			opts.Namespace = ns
 			return buildDiscovery(ctx, d, o, opts)
 		}}, nil
+	}
+	if opts.OnDemand && listable(data, kind, top, opts) {
+		if again == nil {
+			again = func(context.Context) ([]byte, error) { return data, nil }
+		}
+		p, ok, err := prepareListed(ctx, top, o, opts, again)
+		if ok || err != nil {
+			return p, err
+		}
 	}
 	d, err := parse(ctx, data, kind, top, o, opts)
 	if err != nil {
@@ -247,7 +280,7 @@ func prepare(ctx context.Context, data []byte, o origin, opts Options) (*prepare
 
 // prepareFile reads and prepares a spec file.
 func prepareFile(ctx context.Context, path string, opts Options) (*prepared, error) {
-	data, err := readFileCapped(path, MaxSpecBytes, false)
+	data, err := readFileCapped(path, opts.maxSpecBytes(), false)
 	if err != nil {
 		return nil, err
 	}
@@ -257,7 +290,16 @@ func prepareFile(ctx context.Context, path string, opts Options) (*prepared, err
 			return nil, err
 		}
 	}
-	return prepare(ctx, data, o, opts)
+	again := func(context.Context) ([]byte, error) { return readFileCapped(path, opts.maxSpecBytes(), false) }
+	return prepareAgain(ctx, data, o, opts, again)
+}
+
+// maxSpecBytes is the size limit the options set: MaxSpecBytes when zero.
+func (o Options) maxSpecBytes() int64 {
+	if o.MaxSpecBytes > 0 {
+		return o.MaxSpecBytes
+	}
+	return MaxSpecBytes
 }
 
 // absoluteHTTPURL checks that s is an absolute http or https URL with a host,

@@ -289,7 +289,7 @@ func (e *refusedRefError) Error() string { return e.msg }
 // follows no external $ref. With opts.AllowExternalRefs, for a spec file, it
 // reads the files that relative $refs name, and only those that are regular
 // files inside the spec's folder (symbolic links resolved), at most
-// maxExternalFiles of them and MaxSpecBytes in all: never a URL, never an
+// maxExternalFiles of them and Options.MaxSpecBytes in all: never a URL, never an
 // absolute path, never a path that leaves the folder with "..".
 func newLoader(ctx context.Context, o origin, opts Options) (*openapi3.Loader, error) {
 	l := openapi3.NewLoader()
@@ -334,7 +334,7 @@ func newLoader(ctx context.Context, o origin, opts Options) (*openapi3.Loader, e
 		if files++; files > maxExternalFiles {
 			return nil, &refusedRefError{fmt.Sprintf("more than %d files referenced", maxExternalFiles)}
 		}
-		data, err := readFileCapped(p, MaxSpecBytes-total, true)
+		data, err := readFileCapped(p, opts.maxSpecBytes()-total, true)
 		if err != nil {
 			return nil, &refusedRefError{fmt.Sprintf("%q: %v", clip(loc.Path), err)}
 		}

