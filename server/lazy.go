@@ -141,9 +141,23 @@ func (s *Server) lookup(req mcp.CallToolRequest) (*catalog.Operation, *mcp.CallT
 	return op, nil
 }
 
-func (s *Server) describe(_ context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+// complete builds an operation listed on demand (catalog.Operation.Complete); a failure
+// is a tool result that says why.
+func (s *Server) complete(ctx context.Context, op *catalog.Operation) (*catalog.Operation, *mcp.CallToolResult) {
+	full, err := op.Complete(ctx)
+	if err != nil {
+		s.log.Warn("operation not built", "tool", op.Name, "err", err)
+		return nil, mcp.NewToolResultError(fmt.Sprintf("%s cannot be used: %v", op.Name, err))
+	}
+	return full, nil
+}
+
+func (s *Server) describe(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 	op, errRes := s.lookup(req)
 	if errRes != nil {
+		return errRes, nil
+	}
+	if op, errRes = s.complete(ctx, op); errRes != nil {
 		return errRes, nil
 	}
 	t := toolFor(op)
@@ -156,6 +170,9 @@ func (s *Server) describe(_ context.Context, req mcp.CallToolRequest) (*mcp.Call
 func (s *Server) lazyCall(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 	op, errRes := s.lookup(req)
 	if errRes != nil {
+		return errRes, nil
+	}
+	if op, errRes = s.complete(ctx, op); errRes != nil {
 		return errRes, nil
 	}
 	var args json.RawMessage

@@ -73,7 +73,8 @@ type Server struct {
 }
 
 // New registers one tool per operation plus the built-in budget tool. Two operations with
-// the same tool name are an error.
+// the same tool name are an error. Operations listed on demand (catalog.Options.OnDemand)
+// are served lazily only: toll_describe and toll_call build each when it is first asked for.
 func New(client *tools.Client, ops []*catalog.Operation, opts Options) (*Server, error) {
 	if client == nil {
 		return nil, errors.New("server: no tools client")
@@ -120,6 +121,9 @@ func newServer(client *tools.Client, ops []*catalog.Operation, opts Options) (*S
 		st = append(st, s.lazyTools()...)
 	} else {
 		for _, op := range s.order {
+			if op.Deferred != nil {
+				return nil, fmt.Errorf("server: %s was listed on demand, without its input schema: serve it lazily, or load the catalog whole", op.Name)
+			}
 			st = append(st, mcpserver.ServerTool{Tool: toolFor(op), Handler: s.handler(op)})
 		}
 	}
