@@ -98,6 +98,7 @@ func (s *serveCmd) run(ctx context.Context, fs *pflag.FlagSet, args []string) er
 	if err != nil {
 		return err
 	}
+	s.sources.onDemand = server.Lazy(s.lazy) == server.LazyOn
 	ops, err := s.catalog(ctx, cfg, append(s.specs, args...), &pol, logger)
 	if err != nil {
 		return err
