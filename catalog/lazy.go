@@ -89,7 +89,9 @@ func (d *Deferred) build(ctx context.Context) (*Operation, error) {
 	}
 	opts := doc.opts
 	opts.OnDemand = false
-	p, err := prepare(ctx, writeObject(narrowed), doc.o, opts)
+	o := doc.o
+	o.one = true
+	p, err := prepare(ctx, writeObject(narrowComponents(narrowed)), o, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -185,6 +187,99 @@ func narrow(top []member, path, method string) (out []member, found bool) {
 		out = append(out, member{m.name, pb.Bytes()})
 	}
 	return out, found
+}
+
+// narrowedKinds are the kinds of component a document narrowed to one
+// operation keeps only where that operation refers to them (prune keeps
+// the schemas they reach; the others kinds are kept whole).
+var narrowedKinds = map[string]bool{
+	"parameters": true, "requestBodies": true, "responses": true, "headers": true,
+	"examples": true, "links": true, "callbacks": true, "pathItems": true,
+}
+
+// narrowComponents drops the components of narrowedKinds that the paths
+// (narrowed to one operation) do not refer to, directly or through other
+// such components: a component request body of another operation would
+// otherwise keep every schema it reaches.
+func narrowComponents(top []member) []member {
+	byKind := make(map[string]map[string][]byte)
+	var comps []member
+	var queue [][]byte
+	for _, m := range top {
+		switch {
+		case m.name == "components" && isObject(m.value):
+			_ = members(m.value, func(kind string, value []byte) error {
+				comps = append(comps, member{kind, value})
+				if !narrowedKinds[kind] {
+					queue = append(queue, value) // schemas may refer to the others
+				}
+				if narrowedKinds[kind] && isObject(value) {
+					byKind[kind] = make(map[string][]byte)
+					_ = members(value, func(name string, v []byte) error {
+						byKind[kind][name] = v
+						return nil
+					})
+				}
+				return nil
+			})
+		case m.name != "components":
+			queue = append(queue, m.value)
+		}
+	}
+	if comps == nil {
+		return top
+	}
+	keep := make(map[string]map[string]bool)
+	for len(queue) > 0 {
+		data := queue[0]
+		queue = queue[1:]
+		localRefs(data, func(ref string) {
+			rest, ok := strings.CutPrefix(ref, "#/components/")
+			if !ok {
+				return
+			}
+			kind, name, _ := strings.Cut(rest, "/")
+			name = refTarget("#/"+name, "#/")
+			v, known := byKind[kind][name]
+			if !known || keep[kind][name] {
+				return
+			}
+			if keep[kind] == nil {
+				keep[kind] = make(map[string]bool)
+			}
+			keep[kind][name] = true
+			queue = append(queue, v)
+		})
+	}
+	var cb bytes.Buffer
+	cw := objectWriter{buf: &cb}
+	cw.open()
+	for _, c := range comps {
+		if byKind[c.name] == nil {
+			cw.member(c.name, c.value)
+			continue
+		}
+		var kb bytes.Buffer
+		kw := objectWriter{buf: &kb}
+		kw.open()
+		_ = members(c.value, func(name string, v []byte) error {
+			if keep[c.name][name] {
+				kw.member(name, v)
+			}
+			return nil
+		})
+		kw.close()
+		cw.member(c.name, kb.Bytes())
+	}
+	cw.close()
+	out := make([]member, 0, len(top))
+	for _, m := range top {
+		if m.name == "components" && isObject(m.value) {
+			m = member{m.name, cb.Bytes()}
+		}
+		out = append(out, m)
+	}
+	return out
 }
 
 // listable reports whether a document can be listed from a light read:

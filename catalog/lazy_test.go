@@ -3,12 +3,15 @@ package catalog
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -105,8 +108,7 @@ func TestOnDemandAgrees(t *testing.T) {
 			if yaml.Unmarshal(data, &v) != nil {
 				return // not YAML: TestLoadErrors
 			}
-			json := yamlToJSON(t, data)
-			deferred, ok := agreeOnDemand(t, json, f+".json", Options{})
+			deferred, ok := agreeOnDemand(t, yamlToJSON(t, data), f+".json", Options{})
 			if openapi3 := bytes.HasPrefix(data, []byte("openapi:")); ok && openapi3 && bytes.Contains(data, []byte("operationId:")) && deferred == 0 {
 				t.Errorf("JSON OpenAPI 3: no operation listed on demand")
 			}
@@ -252,5 +254,121 @@ func TestOnDemandRealSpecs(t *testing.T) {
 	t.Logf("%d specs agree; %d do not load whole (left out)", loaded, failed)
 	if loaded == 0 {
 		t.Errorf("no spec loaded")
+	}
+}
+
+// TestOnDemandRefWork: a document narrowed to one operation is bounded by the work of
+// building that operation: a chain of bare $refs too long to resolve is refused when the
+// operation is built, with a bounded error, while closely linked schemas of honest size
+// build (cut where they are too large).
+func TestOnDemandRefWork(t *testing.T) {
+	head := `{"openapi":"3.0.3","info":{"title":"Refs","version":"1"},"servers":[{"url":"https://r.example.com"}],"paths":{` +
+		`"/x":{"post":{"operationId":"x","requestBody":{"content":{"application/json":{"schema":{"$ref":"#/components/schemas/S0"}}}},"responses":{"200":{"description":"OK"}}}},` +
+		`"/y":{"get":{"operationId":"y","responses":{"200":{"description":"OK"}}}}},"components":{"schemas":{`
+	doc := func(n int, schema func(i int) string) []byte {
+		var b strings.Builder
+		b.WriteString(head)
+		for i := range n {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, `"S%d":%s`, i, schema(i))
+		}
+		b.WriteString("}}}")
+		return []byte(b.String())
+	}
+	bare := func(n int) func(int) string {
+		return func(i int) string {
+			if i == n-1 {
+				return `{"type":"string"}`
+			}
+			return fmt.Sprintf(`{"$ref":"#/components/schemas/S%d"}`, i+1)
+		}
+	}
+	web := func(i int) string { // each schema refers to the twenty before it, and S0 to the last
+		var b strings.Builder
+		b.WriteString(`{"type":"object","properties":{`)
+		for j := max(0, i-20); j < i; j++ {
+			fmt.Fprintf(&b, `"p%d":{"$ref":"#/components/schemas/S%d"},`, j, j)
+		}
+		if i == 0 {
+			b.WriteString(`"last":{"$ref":"#/components/schemas/S2999"},`)
+		}
+		b.WriteString(`"z":{"type":"string"}}}`)
+		return b.String()
+	}
+	tests := []struct {
+		name    string
+		doc     []byte
+		wantErr string // of building /x; "" builds it
+	}{
+		{"chain of 1000 bare refs", doc(1000, bare(1000)), ""},
+		{"chain of 5000 bare refs", doc(5000, bare(5000)), "built to be slow to resolve"},
+		{"web of 3000", doc(3000, web), ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var api *API
+			err := bounded(t, 20*time.Second, 2<<30, func() error {
+				var err error
+				api, err = Load(t.Context(), tt.doc, "refs.json", Options{OnDemand: true})
+				if err != nil {
+					return err
+				}
+				for _, op := range api.Operations {
+					full, err := op.Complete(t.Context())
+					if op.OperationID == "y" && err != nil {
+						t.Errorf("y, which refers to nothing: %v", err)
+					}
+					if op.OperationID == "x" {
+						if err == nil && (!json.Valid(full.InputSchema) || bytes.Contains(full.InputSchema, []byte(`"$ref"`))) {
+							t.Errorf("x: input schema %.200s…, want JSON without $ref", full.InputSchema)
+						}
+						return err
+					}
+				}
+				return errors.New("no operation x")
+			})
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Errorf("x: %v", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr) || strings.Contains(err.Error(), "\n")):
+				t.Errorf("x: %v, want one line with %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+// TestOnDemandGraph lists Microsoft Graph and Graph beta, which a full load refuses as
+// slow to resolve (beta was also too large), and builds a sample of their operations.
+func TestOnDemandGraph(t *testing.T) {
+	if testing.Short() {
+		t.Skip("loads Microsoft Graph")
+	}
+	for _, tt := range []struct {
+		spec    string
+		minOps  int
+		ofBuilt int // build every ofBuilt-th operation
+	}{
+		{graphSpec, 11_000, 2000},
+		{graphBetaSpec, 22_000, 4000},
+	} {
+		api, err := LoadFile(t.Context(), filepath.Join(realSpecs(t), tt.spec), Options{OnDemand: true})
+		if err != nil {
+			t.Fatalf("%s: %v", tt.spec, err)
+		}
+		if len(api.Operations) < tt.minOps {
+			t.Errorf("%s: %d operations, want at least %d", tt.spec, len(api.Operations), tt.minOps)
+		}
+		built := &API{Name: api.Name}
+		for i := 0; i < len(api.Operations); i += tt.ofBuilt {
+			full, err := api.Operations[i].Complete(t.Context())
+			if err != nil {
+				t.Errorf("%s: %v", tt.spec, err)
+				continue
+			}
+			built.Operations = append(built.Operations, full)
+		}
+		checkInvariants(t, built)
 	}
 }

@@ -31,6 +31,7 @@ type origin struct {
 	source string   // as the caller named it: a path or a URL
 	base   *url.URL // the URL a spec was fetched from: relative server URLs resolve against it; nil otherwise
 	file   string   // the absolute path of a spec file: external $refs resolve in its folder; "" otherwise
+	one    bool     // the document is narrowed to one operation (lazy.go): its $ref work is bounded per operation
 }
 
 // specKind is what a document is, from a look at its top level.
@@ -120,8 +121,10 @@ func parse(ctx context.Context, data []byte, kind specKind, top []member, o orig
 	case !openAPI3.MatchString(doc.OpenAPI):
 		return nil, fmt.Errorf("%w: openapi %q (toll reads OpenAPI 3.0 and 3.1, and Swagger 2.0)", ErrUnsupportedVersion, clip(doc.OpenAPI))
 	}
-	if err := validate(ctx, doc); err != nil {
-		return nil, err
+	if !o.one { // one operation is checked as it is built (lazy.go)
+		if err := validate(ctx, doc); err != nil {
+			return nil, err
+		}
 	}
 	return &document{doc: doc, format: "OpenAPI " + clip(doc.OpenAPI), notes: notes}, nil
 }
@@ -150,7 +153,7 @@ func loadOpenAPI3(ctx context.Context, l *openapi3.Loader, data []byte, top []me
 		if pruned, ok := prune(top); ok {
 			top = pruned
 		}
-		if err := checkRefs(top, nil); err != nil {
+		if err := o.checkRefs(top); err != nil {
 			return nil, nil, err
 		}
 		doc, err := decodeJSON(ctx, top)
