@@ -66,6 +66,10 @@ type Server struct {
 	ops    map[string]*catalog.Operation
 	order  []*catalog.Operation // as given to New
 	lazy   bool                 // the catalog is behind search/describe/call
+	index  *searchIndex         // of order, for toll_search, once indexed is closed; nil unless lazy
+	// indexed is closed once index is built: in the background from New, so that a large
+	// catalog serves initialize and tools/list at once.
+	indexed chan struct{}
 	run    string               // this process run, so stdio's fixed session id still means one run
 	log    *slog.Logger
 	// sessions are the sessions that completed initialize (gate.go).
@@ -118,6 +122,11 @@ func newServer(client *tools.Client, ops []*catalog.Operation, opts Options) (*S
 	}
 	s.lazy = opts.Lazy == LazyOn || (opts.Lazy == LazyAuto && len(ops) > threshold)
 	if s.lazy {
+		s.indexed = make(chan struct{})
+		go func() {
+			s.index = newSearchIndex(s.order)
+			close(s.indexed)
+		}()
 		st = append(st, s.lazyTools()...)
 	} else {
 		for _, op := range s.order {
