@@ -3,19 +3,23 @@ package catalog
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"sync"
+	"unicode/utf8"
+
+	"github.com/getkin/kin-openapi/openapi3"
 )
 
 // Loading on demand (Options.OnDemand). A model that searches a large
 // catalog sees, of each operation, its name, title, description, method,
 // path and price; it needs the arguments of the few it describes or calls.
 // So a JSON OpenAPI 3 document is listed from a light read: the scanner
-// keeps, of each operation, only the members those fields come from (no
-// parameters, request bodies, responses or components), kin-openapi decodes
-// that, and the ordinary build makes the listing from it, so that names,
+// decodes, of each operation, only the members those fields come from (no
+// parameters, request bodies, responses or components), and the ordinary
+// build makes the listing from that, so that names,
 // titles, descriptions and prices are those a full build gives. The
 // document is not kept: when Operation.Complete asks for an operation, the
 // document is read again and narrowed to that one operation and what it
@@ -311,11 +315,7 @@ func prepareListed(ctx context.Context, top []member, o origin, opts Options, re
 		return nil, false, nil // the full read says what is wrong
 	}
 	if paths != nil {
-		trimmed, ok := trimPaths(paths)
-		if !ok {
-			return nil, false, nil
-		}
-		if doc.Paths, err = decodePaths(ctx, trimmed); err != nil {
+		if doc.Paths, ok = lightPaths(paths); !ok {
 			return nil, false, nil
 		}
 	}
@@ -347,79 +347,125 @@ func buildListed(ctx context.Context, d *document, o origin, opts Options, read 
 	return api, nil
 }
 
-// lightOperationKeys are the members of an operation a listing reads.
-var lightOperationKeys = map[string]bool{
-	"operationId": true, "summary": true, "description": true, "deprecated": true,
-	"tags": true, "servers": true, "security": true,
-}
-
-// trimPaths keeps, of each operation in a paths object, the members a
-// listing reads (and its extensions), and of each path item its
-// operations, servers, summary and description. ok is false when a path
-// item is a $ref.
-func trimPaths(paths []byte) (out []byte, ok bool) {
+// lightPaths decodes, of a paths object, what a listing reads: of each
+// path item its operations, servers, summary and description; of each
+// operation the members lightOperation reads. ok is false when a path item
+// is a $ref or something is not of the form kin-openapi would decode: the
+// document is then loaded whole, which says what is wrong.
+func lightPaths(paths []byte) (out *openapi3.Paths, ok bool) {
 	if !isObject(paths) {
-		return paths, true
-	}
-	var buf bytes.Buffer
-	w := objectWriter{buf: &buf}
-	w.open()
-	ok = true
-	err := members(paths, func(path string, item []byte) error {
-		if !isObject(item) || strings.HasPrefix(path, "x-") {
-			w.member(path, item)
-			return nil
-		}
-		var ib bytes.Buffer
-		iw := objectWriter{buf: &ib}
-		iw.open()
-		err := members(item, func(name string, value []byte) error {
-			switch {
-			case name == "$ref":
-				ok = false
-			case operationKeys[name]:
-				iw.member(name, trimOperation(value))
-			case name == "additionalOperations" && isObject(value):
-				var ab bytes.Buffer
-				aw := objectWriter{buf: &ab}
-				aw.open()
-				err := members(value, func(name string, op []byte) error {
-					aw.member(name, trimOperation(op))
-					return nil
-				})
-				aw.close()
-				iw.member(name, ab.Bytes())
-				return err
-			case name == "servers", name == "summary", name == "description", strings.HasPrefix(name, "x-"):
-				iw.member(name, value)
-			}
-			return nil
-		})
-		iw.close()
-		w.member(path, ib.Bytes())
-		return err
-	})
-	w.close()
-	if err != nil {
 		return nil, false
 	}
-	return buf.Bytes(), ok
-}
-
-// trimOperation keeps the members of an operation a listing reads.
-func trimOperation(op []byte) []byte {
-	if !isObject(op) {
-		return op
-	}
-	var buf bytes.Buffer
-	w := objectWriter{buf: &buf}
-	w.open()
-	_ = members(op, func(name string, value []byte) error {
-		if lightOperationKeys[name] || strings.HasPrefix(name, "x-") {
-			w.member(name, value)
+	out = openapi3.NewPaths()
+	err := members(paths, func(path string, item []byte) error {
+		if strings.HasPrefix(path, "x-") {
+			return nil // extensions of the paths object: toll reads none
 		}
+		pi, err := lightPathItem(item)
+		if err != nil {
+			return err
+		}
+		out.Set(path, pi)
 		return nil
 	})
-	w.close()
-	return buf.Bytes()
+	return out, err == nil
+}
+
+// errNotLight says that a document cannot be listed from a light read.
+var errNotLight = errors.New("not for a light read")
+
+func lightPathItem(item []byte) (*openapi3.PathItem, error) {
+	if !isObject(item) {
+		return nil, errNotLight
+	}
+	pi := &openapi3.PathItem{}
+	err := members(item, func(name string, value []byte) error {
+		var err error
+		switch {
+		case name == "$ref":
+			return errNotLight
+		case operationKeys[name]:
+			var op *openapi3.Operation
+			if op, err = lightOperation(value); err == nil {
+				pi.SetOperation(strings.ToUpper(name), op)
+			}
+		case name == "additionalOperations":
+			pi.AdditionalOperations = make(map[string]*openapi3.Operation)
+			err = members(value, func(method string, value []byte) error {
+				op, err := lightOperation(value)
+				pi.AdditionalOperations[method] = op
+				return err
+			})
+		case name == "servers":
+			err = json.Unmarshal(value, &pi.Servers)
+		case name == "summary":
+			pi.Summary, err = jsonText(value)
+		case name == "description":
+			pi.Description, err = jsonText(value)
+		}
+		return err
+	})
+	return pi, err
+}
+
+// lightOperation decodes the members of an operation a listing reads: its
+// identity, texts, tags, servers, security and extensions.
+func lightOperation(data []byte) (*openapi3.Operation, error) {
+	if !isObject(data) {
+		return nil, errNotLight
+	}
+	op := &openapi3.Operation{}
+	err := members(data, func(name string, value []byte) error {
+		var err error
+		switch {
+		case name == "operationId":
+			op.OperationID, err = jsonText(value)
+		case name == "summary":
+			op.Summary, err = jsonText(value)
+		case name == "description":
+			op.Description, err = jsonText(value)
+		case name == "deprecated":
+			err = json.Unmarshal(value, &op.Deprecated)
+		case name == "tags":
+			err = json.Unmarshal(value, &op.Tags)
+		case name == "servers":
+			op.Servers = &openapi3.Servers{}
+			err = json.Unmarshal(value, op.Servers)
+		case name == "security":
+			op.Security = &openapi3.SecurityRequirements{}
+			err = json.Unmarshal(value, op.Security)
+		case strings.HasPrefix(name, "x-"):
+			var v any
+			if err = json.Unmarshal(value, &v); err == nil {
+				if op.Extensions == nil {
+					op.Extensions = make(map[string]any)
+				}
+				op.Extensions[name] = v
+			}
+		}
+		return err
+	})
+	return op, err
+}
+
+// jsonText decodes a JSON string (or null) as encoding/json does, without
+// its reflection where the string needs no unescaping.
+func jsonText(value []byte) (string, error) {
+	if len(value) >= 2 && value[0] == '"' && bytes.IndexByte(value, '\\') < 0 && utf8.Valid(value) && !hasControl(value) {
+		return string(value[1 : len(value)-1]), nil
+	}
+	var s string
+	err := json.Unmarshal(value, &s)
+	return s, err
+}
+
+// hasControl reports whether b holds a control character, which a JSON
+// string may not hold unescaped.
+func hasControl(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 {
+			return true
+		}
+	}
+	return false
 }

@@ -368,7 +368,9 @@ func readFileCapped(name string, limit int64, regular bool) ([]byte, error) {
 	case fi.Mode().IsRegular() && fi.Size() > limit:
 		return nil, fmt.Errorf("%w: %d bytes, more than %d", ErrTooLarge, fi.Size(), limit)
 	}
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	buf := bytes.NewBuffer(make([]byte, 0, min(fi.Size(), limit)+bytes.MinRead)) // a file is read without growing the buffer
+	_, err = buf.ReadFrom(io.LimitReader(f, limit+1))
+	data := buf.Bytes()
 	if err != nil {
 		return nil, unwrapPathError(err)
 	}

@@ -103,9 +103,7 @@ func prepareFolder(ctx context.Context, dir string, opts Options) ([]*prepared, 
 	if err != nil {
 		return nil, []error{loadError(dir, unwrapPathError(err))}
 	}
-	var out []*prepared
-	var errs []error
-	found := 0
+	var paths []string
 	for _, e := range entries {
 		name := e.Name()
 		switch strings.ToLower(filepath.Ext(name)) {
@@ -116,23 +114,35 @@ func prepareFolder(ctx context.Context, dir string, opts Options) ([]*prepared, 
 		if strings.HasPrefix(name, ".") || e.IsDir() {
 			continue
 		}
-		if err := ctx.Err(); err != nil {
-			return out, append(errs, loadError(dir, err))
-		}
 		path := filepath.Join(dir, name)
 		if fi, err := os.Stat(path); err == nil && fi.IsDir() {
 			continue
 		}
-		found++
-		p, err := prepareFile(ctx, path, opts)
-		if err != nil {
-			errs = append(errs, loadError(path, err))
+		paths = append(paths, path)
+	}
+	if len(paths) == 0 {
+		return nil, []error{loadError(dir, errors.New("the folder holds no *.yaml, *.yml or *.json file"))}
+	}
+	// The files are independent: they are read on every CPU, in order.
+	type read struct {
+		p   *prepared
+		err error
+	}
+	reads, err := parallelMap(ctx, len(paths), workers(len(paths), 1), func(_, i int) read {
+		p, err := prepareFile(ctx, paths[i], opts)
+		return read{p, err}
+	})
+	if err != nil {
+		return nil, []error{loadError(dir, err)}
+	}
+	var out []*prepared
+	var errs []error
+	for i, r := range reads {
+		if r.err != nil {
+			errs = append(errs, loadError(paths[i], r.err))
 			continue
 		}
-		out = append(out, p)
-	}
-	if found == 0 {
-		return nil, []error{loadError(dir, errors.New("the folder holds no *.yaml, *.yml or *.json file"))}
+		out = append(out, r.p)
 	}
 	return out, errs
 }
