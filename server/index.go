@@ -16,9 +16,9 @@ import (
 // Results are ranked as a scan of every operation ranks them: by points, then in
 // catalog order.
 type searchIndex struct {
-	n     int        // operations
-	vocab []byte     // the distinct words, each followed by 0
-	start []int32    // where each word starts in vocab, in order
+	n     int     // operations
+	vocab []byte  // the distinct words, each followed by 0
+	start []int32 // where each word starts in vocab, in order
 	sa    *suffixarray.Index
 	head  [][]int32 // by word: the operations whose head holds it, in order
 	body  [][]int32 // by word: the operations whose description holds it, in order

@@ -70,8 +70,8 @@ type Server struct {
 	// indexed is closed once index is built: in the background from New, so that a large
 	// catalog serves initialize and tools/list at once.
 	indexed chan struct{}
-	run    string               // this process run, so stdio's fixed session id still means one run
-	log    *slog.Logger
+	run     string // this process run, so stdio's fixed session id still means one run
+	log     *slog.Logger
 	// sessions are the sessions that completed initialize (gate.go).
 	sessions sessions
 }
