@@ -305,7 +305,7 @@ func prepareListed(ctx context.Context, top []member, o origin, opts Options, re
 		switch m.name {
 		case "paths":
 			paths = m.value
-		case "components", "webhooks":
+		case "components", "webhooks", "tags", "externalDocs":
 		default:
 			light = append(light, m)
 		}
@@ -335,7 +335,7 @@ func prepareListed(ctx context.Context, top []member, o origin, opts Options, re
 func buildListed(ctx context.Context, d *document, o origin, opts Options, read func(context.Context) ([]byte, error)) (*API, error) {
 	lopts := opts
 	lopts.SkipSchemaCompile = true
-	api, err := build(ctx, d, o, lopts)
+	api, err := buildAs(ctx, d, o, lopts, true)
 	if err != nil {
 		return nil, err
 	}
@@ -349,103 +349,157 @@ func buildListed(ctx context.Context, d *document, o origin, opts Options, read 
 
 // lightPaths decodes, of a paths object, what a listing reads: of each
 // path item its operations, servers, summary and description; of each
-// operation the members lightOperation reads. ok is false when a path item
-// is a $ref or something is not of the form kin-openapi would decode: the
-// document is then loaded whole, which says what is wrong.
+// operation the members lightOperation reads. It walks the object once,
+// skipping the rest (parameters, bodies, responses) where it meets them.
+// ok is false when a path item is a $ref or something is not of the form
+// kin-openapi would decode: the document is then loaded whole, which says
+// what is wrong.
 func lightPaths(paths []byte) (out *openapi3.Paths, ok bool) {
-	if !isObject(paths) {
-		return nil, false
-	}
 	out = openapi3.NewPaths()
-	err := members(paths, func(path string, item []byte) error {
+	end, err := walkObject(paths, skipSpace(paths, 0), func(path string, i int) (int, error) {
 		if strings.HasPrefix(path, "x-") {
-			return nil // extensions of the paths object: toll reads none
+			return skipValue(paths, i) // extensions of the paths object: toll reads none
 		}
-		pi, err := lightPathItem(item)
-		if err != nil {
-			return err
+		pi, end, err := lightPathItem(paths, i)
+		if err == nil {
+			out.Set(path, pi)
 		}
-		out.Set(path, pi)
-		return nil
+		return end, err
 	})
-	return out, err == nil
+	return out, err == nil && trailing(paths, end) == nil
 }
 
 // errNotLight says that a document cannot be listed from a light read.
 var errNotLight = errors.New("not for a light read")
 
-func lightPathItem(item []byte) (*openapi3.PathItem, error) {
-	if !isObject(item) {
-		return nil, errNotLight
+// walkObject calls fn with the name of each member of the JSON object at
+// data[i] and the index of its value; fn returns the index after the
+// value. walkObject returns the index after the object.
+func walkObject(data []byte, i int, fn func(name string, i int) (int, error)) (int, error) {
+	if i >= len(data) || data[i] != '{' {
+		return 0, errNotLight
 	}
-	pi := &openapi3.PathItem{}
-	err := members(item, func(name string, value []byte) error {
-		var err error
-		switch {
-		case name == "$ref":
-			return errNotLight
-		case operationKeys[name]:
-			var op *openapi3.Operation
-			if op, err = lightOperation(value); err == nil {
-				pi.SetOperation(strings.ToUpper(name), op)
-			}
-		case name == "additionalOperations":
-			pi.AdditionalOperations = make(map[string]*openapi3.Operation)
-			err = members(value, func(method string, value []byte) error {
-				op, err := lightOperation(value)
-				pi.AdditionalOperations[method] = op
-				return err
-			})
-		case name == "servers":
-			err = json.Unmarshal(value, &pi.Servers)
-		case name == "summary":
-			pi.Summary, err = jsonText(value)
-		case name == "description":
-			pi.Description, err = jsonText(value)
+	i = skipSpace(data, i+1)
+	if i < len(data) && data[i] == '}' {
+		return i + 1, nil
+	}
+	for {
+		if i >= len(data) || data[i] != '"' {
+			return 0, fmt.Errorf("%w: expected a member name at byte %d", errScan, i)
 		}
-		return err
-	})
-	return pi, err
+		end, err := skipString(data, i)
+		if err != nil {
+			return 0, err
+		}
+		name, err := jsonString(data[i:end])
+		if err != nil {
+			return 0, fmt.Errorf("%w: %v", errScan, err)
+		}
+		i = skipSpace(data, end)
+		if i >= len(data) || data[i] != ':' {
+			return 0, fmt.Errorf("%w: expected ':' at byte %d", errScan, i)
+		}
+		if i, err = fn(name, skipSpace(data, i+1)); err != nil {
+			return 0, err
+		}
+		i = skipSpace(data, i)
+		if i < len(data) && data[i] == ',' {
+			i = skipSpace(data, i+1)
+			continue
+		}
+		if i < len(data) && data[i] == '}' {
+			return i + 1, nil
+		}
+		return 0, fmt.Errorf("%w: expected ',' or '}' at byte %d", errScan, i)
+	}
 }
 
-// lightOperation decodes the members of an operation a listing reads: its
-// identity, texts, tags, servers, security and extensions.
-func lightOperation(data []byte) (*openapi3.Operation, error) {
-	if !isObject(data) {
-		return nil, errNotLight
+// decodeAt decodes the JSON value at data[i] into v, and returns the index
+// after it.
+func decodeAt(data []byte, i int, v any) (int, error) {
+	end, err := skipValue(data, i)
+	if err != nil {
+		return 0, err
 	}
+	return end, json.Unmarshal(data[i:end], v)
+}
+
+// textAt decodes the JSON string at data[i] (see jsonText).
+func textAt(data []byte, i int, s *string) (int, error) {
+	end, err := skipValue(data, i)
+	if err != nil {
+		return 0, err
+	}
+	*s, err = jsonText(data[i:end])
+	return end, err
+}
+
+func lightPathItem(data []byte, i int) (*openapi3.PathItem, int, error) {
+	pi := &openapi3.PathItem{}
+	end, err := walkObject(data, i, func(name string, i int) (int, error) {
+		switch {
+		case name == "$ref":
+			return 0, errNotLight
+		case operationKeys[name]:
+			op, end, err := lightOperation(data, i)
+			if err == nil {
+				pi.SetOperation(strings.ToUpper(name), op)
+			}
+			return end, err
+		case name == "additionalOperations":
+			pi.AdditionalOperations = make(map[string]*openapi3.Operation)
+			return walkObject(data, i, func(method string, i int) (int, error) {
+				op, end, err := lightOperation(data, i)
+				pi.AdditionalOperations[method] = op
+				return end, err
+			})
+		case name == "servers":
+			return decodeAt(data, i, &pi.Servers)
+		case name == "summary":
+			return textAt(data, i, &pi.Summary)
+		case name == "description":
+			return textAt(data, i, &pi.Description)
+		}
+		return skipValue(data, i)
+	})
+	return pi, end, err
+}
+
+// lightOperation decodes the members of the operation at data[i] a
+// listing reads: its identity, texts, tags, servers, security and
+// extensions.
+func lightOperation(data []byte, i int) (*openapi3.Operation, int, error) {
 	op := &openapi3.Operation{}
-	err := members(data, func(name string, value []byte) error {
-		var err error
+	end, err := walkObject(data, i, func(name string, i int) (int, error) {
 		switch {
 		case name == "operationId":
-			op.OperationID, err = jsonText(value)
+			return textAt(data, i, &op.OperationID)
 		case name == "summary":
-			op.Summary, err = jsonText(value)
+			return textAt(data, i, &op.Summary)
 		case name == "description":
-			op.Description, err = jsonText(value)
+			return textAt(data, i, &op.Description)
 		case name == "deprecated":
-			err = json.Unmarshal(value, &op.Deprecated)
+			return decodeAt(data, i, &op.Deprecated)
 		case name == "tags":
-			err = json.Unmarshal(value, &op.Tags)
+			return decodeAt(data, i, &op.Tags)
 		case name == "servers":
 			op.Servers = &openapi3.Servers{}
-			err = json.Unmarshal(value, op.Servers)
+			return decodeAt(data, i, op.Servers)
 		case name == "security":
 			op.Security = &openapi3.SecurityRequirements{}
-			err = json.Unmarshal(value, op.Security)
+			return decodeAt(data, i, op.Security)
 		case strings.HasPrefix(name, "x-"):
 			var v any
-			if err = json.Unmarshal(value, &v); err == nil {
-				if op.Extensions == nil {
-					op.Extensions = make(map[string]any)
-				}
-				op.Extensions[name] = v
+			end, err := decodeAt(data, i, &v)
+			if op.Extensions == nil {
+				op.Extensions = make(map[string]any)
 			}
+			op.Extensions[name] = v
+			return end, err
 		}
-		return err
+		return skipValue(data, i)
 	})
-	return op, err
+	return op, end, err
 }
 
 // jsonText decodes a JSON string (or null) as encoding/json does, without

@@ -42,17 +42,19 @@ func (b *builder) operation(namespace string, e entry, st *opState) (*pending, e
 		}
 	}
 
-	conv := b.newConverter(st)
-	args := arguments{props: make(map[string]any)}
-	b.bodyArgument(p, op, conv, &args)
-	b.paramArguments(p, item, op, conv, &args)
 	o.Credentials = slices.Clone(b.opts.Credentials)
-	p.notes = append(p.notes, encodingNotes(o)...)
-	raw, err := args.schema(p, conv, st.checker)
-	if err != nil {
-		return nil, err
+	if !b.light {
+		conv := b.newConverter(st)
+		args := arguments{props: make(map[string]any)}
+		b.bodyArgument(p, op, conv, &args)
+		b.paramArguments(p, item, op, conv, &args)
+		p.notes = append(p.notes, encodingNotes(o)...)
+		raw, err := args.schema(p, conv, st.checker)
+		if err != nil {
+			return nil, err
+		}
+		o.InputSchema = raw
 	}
-	o.InputSchema = raw
 
 	b.price(p, e)
 	o.AllowInsecureHTTP = b.opts.AllowInsecureHTTP
@@ -171,6 +173,9 @@ func (b *builder) describe(p *pending, op *openapi3.Operation) (title, desc stri
 	if short, cut := capRunes(desc, b.opts.MaxDescription); cut {
 		p.notes = append(p.notes, fmt.Sprintf("description shortened from %d to %d characters", len([]rune(desc)), b.opts.MaxDescription))
 		desc = short
+	}
+	if b.light {
+		return title, desc
 	}
 	if found := flagText(title + "\n" + desc); len(found) > 0 {
 		p.notes = append(p.notes, flagNote("the description", found))
