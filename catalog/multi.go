@@ -53,21 +53,21 @@ func LoadAll(ctx context.Context, sources []SourceConfig) (*Catalog, []error) {
 		err error
 	}
 	// The documents are independent: they are built on every CPU, in order.
-	builds, err := parallelMap(ctx, len(docs), workers(len(docs), 1), func(_, k int) builtAPI {
+	builds, _ := parallelMap(ctx, len(docs), workers(len(docs), 1), func(_, k int) builtAPI {
 		if docs[k].p == nil {
 			return builtAPI{}
 		}
 		api, err := docs[k].p.build(ctx, names[k])
 		return builtAPI{api, err}
 	})
-	if err != nil {
-		return cat, []error{err}
-	}
 	for k, d := range docs {
 		if d.p == nil {
 			continue
 		}
 		api, err := builds[k].api, builds[k].err
+		if api == nil && err == nil { // not started: ctx ended
+			err = ctx.Err()
+		}
 		if err != nil {
 			errsBy[d.cfg] = append(errsBy[d.cfg], loadError(d.p.source, err))
 			continue

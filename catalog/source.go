@@ -128,16 +128,16 @@ func prepareFolder(ctx context.Context, dir string, opts Options) ([]*prepared, 
 		p   *prepared
 		err error
 	}
-	reads, err := parallelMap(ctx, len(paths), workers(len(paths), 1), func(_, i int) read {
+	reads, _ := parallelMap(ctx, len(paths), workers(len(paths), 1), func(_, i int) read {
 		p, err := prepareFile(ctx, paths[i], opts)
 		return read{p, err}
 	})
-	if err != nil {
-		return nil, []error{loadError(dir, err)}
-	}
 	var out []*prepared
 	var errs []error
 	for i, r := range reads {
+		if r.p == nil && r.err == nil { // not started: ctx ended
+			r.err = ctx.Err()
+		}
 		if r.err != nil {
 			errs = append(errs, loadError(paths[i], r.err))
 			continue
