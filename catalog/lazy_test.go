@@ -41,6 +41,12 @@ func listed(op *Operation) listing {
 // and false when the full load failed (the listing may then fail too).
 func agreeOnDemand(t *testing.T, data []byte, source string, opts Options) (deferred int, ok bool) {
 	t.Helper()
+	return agreeOnDemandBuilt(t, data, source, opts, 50)
+}
+
+// agreeOnDemandBuilt is agreeOnDemand completing at most most operations (0: none).
+func agreeOnDemandBuilt(t *testing.T, data []byte, source string, opts Options, most int) (deferred int, ok bool) {
+	t.Helper()
 	full, ferr := Load(t.Context(), data, source, opts)
 	lopts := opts
 	lopts.OnDemand = true
@@ -63,9 +69,12 @@ func agreeOnDemand(t *testing.T, data []byte, source string, opts Options) (defe
 		t.Errorf("%s: listing on demand differs from the full load (-full +on demand):\n%s", source, diff)
 		return 0, true
 	}
-	step := max(1, len(lazy.Operations)/50) // each build reads the document again
+	step := max(1, len(lazy.Operations)/max(most, 1)) // each build reads the document again
 	for i, op := range lazy.Operations {
-		if i%step != 0 {
+		if most == 0 || i%step != 0 {
+			if op.Deferred != nil {
+				deferred++
+			}
 			continue
 		}
 		if op.Deferred != nil {
@@ -370,5 +379,32 @@ func TestOnDemandGraph(t *testing.T) {
 			built.Operations = append(built.Operations, full)
 		}
 		checkInvariants(t, built)
+	}
+}
+
+// TestOnDemandDirectoryNames lists every spec of the directory on demand and loads it
+// whole: the names, titles, descriptions and prices of the listing are those of the full
+// load, for every spec that loads whole (the others are counted).
+func TestOnDemandDirectoryNames(t *testing.T) {
+	if testing.Short() {
+		t.Skip("loads the whole directory twice")
+	}
+	loaded, failed, deferred := 0, 0, 0
+	for _, f := range sampleDirectory(t, 1) {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, ok := agreeOnDemandBuilt(t, data, f, Options{}, 0)
+		if !ok {
+			failed++
+			continue
+		}
+		loaded++
+		deferred += n
+	}
+	t.Logf("%d specs agree (%d operations listed on demand); %d do not load whole (left out)", loaded, deferred, failed)
+	if deferred < 50_000 {
+		t.Errorf("%d operations listed on demand, want the directory's", deferred)
 	}
 }
