@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -224,6 +225,7 @@ type prepared struct {
 	source string
 	title  string // what a namespace is derived from
 	build  func(ctx context.Context, namespace string) (*API, error)
+	listed bool // listed on demand: nothing refers to the bytes the document was read from
 }
 
 // prepare reads a document: an OpenAPI or Swagger document, or an x402
@@ -261,6 +263,9 @@ func prepareAgain(ctx context.Context, data []byte, o origin, opts Options, agai
 		}
 		p, ok, err := prepareListed(ctx, top, o, opts, again)
 		if ok || err != nil {
+			if p != nil {
+				p.listed = true
+			}
 			return p, err
 		}
 	}
@@ -280,7 +285,21 @@ func prepareAgain(ctx context.Context, data []byte, o origin, opts Options, agai
 
 // prepareFile reads and prepares a spec file.
 func prepareFile(ctx context.Context, path string, opts Options) (*prepared, error) {
-	data, err := readFileCapped(path, opts.maxSpecBytes(), false)
+	return prepareFileInto(ctx, path, opts, nil)
+}
+
+// prepareFileInto is prepareFile reading the file into *buf when buf is not nil: a
+// document listed on demand keeps nothing of the bytes it was read from, so the next file
+// may be read into them (it saves allocating and clearing the bytes of every file of a
+// large folder). Otherwise the bytes are the document's, and *buf becomes nil.
+func prepareFileInto(ctx context.Context, path string, opts Options, buf *[]byte) (*prepared, error) {
+	var data []byte
+	var err error
+	if buf != nil {
+		data, err = readFileReusing(path, opts.maxSpecBytes(), *buf)
+	} else {
+		data, err = readFileCapped(path, opts.maxSpecBytes(), false)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -291,7 +310,36 @@ func prepareFile(ctx context.Context, path string, opts Options) (*prepared, err
 		}
 	}
 	again := func(context.Context) ([]byte, error) { return readFileCapped(path, opts.maxSpecBytes(), false) }
-	return prepareAgain(ctx, data, o, opts, again)
+	p, err := prepareAgain(ctx, data, o, opts, again)
+	if buf != nil {
+		*buf = data[:0]
+		if p != nil && !p.listed {
+			*buf = nil
+		}
+	}
+	return p, err
+}
+
+// readFileReusing reads a regular file of at most limit bytes into buf when it has room
+// (anything else as readFileCapped does).
+func readFileReusing(path string, limit int64, buf []byte) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() > limit || int64(cap(buf)) <= fi.Size() {
+		return readFileCapped(path, limit, false)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, unwrapPathError(err)
+	}
+	defer f.Close()
+	n, err := io.ReadFull(f, buf[:fi.Size()+1]) // one byte more: a file that grew is read whole
+	switch {
+	case err == io.ErrUnexpectedEOF || err == io.EOF:
+		return buf[:n], nil
+	case err != nil:
+		return nil, unwrapPathError(err)
+	}
+	return readFileCapped(path, limit, false) // it grew since Stat
 }
 
 // maxSpecBytes is the size limit the options set: MaxSpecBytes when zero.

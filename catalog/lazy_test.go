@@ -408,3 +408,41 @@ func TestOnDemandDirectoryNames(t *testing.T) {
 		t.Errorf("%d operations listed on demand, want the directory's", deferred)
 	}
 }
+
+// TestOnDemandFolder lists a folder of JSON specs, read one after another into the same
+// bytes, as each is listed alone.
+func TestOnDemandFolder(t *testing.T) {
+	dir := t.TempDir()
+	var files []string
+	for _, name := range []string{"bookshop", "names", "prices", "collisions", "composition", "openapi31"} {
+		data, err := os.ReadFile(filepath.Join("../testdata/catalog", name+".yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(dir, name+".json")
+		if err := os.WriteFile(path, yamlToJSON(t, data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, path)
+	}
+	cat, errs := LoadAll(t.Context(), []SourceConfig{{Spec: dir, Options: Options{OnDemand: true}}})
+	if len(errs) > 0 || len(cat.APIs) != len(files) {
+		t.Fatalf("folder: %d APIs, errors %v", len(cat.APIs), errs)
+	}
+	for _, api := range cat.APIs {
+		alone, err := LoadFile(t.Context(), api.Source, Options{OnDemand: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want, got []listing
+		for _, op := range alone.Operations {
+			want = append(want, listed(op))
+		}
+		for _, op := range api.Operations {
+			got = append(got, listed(op))
+		}
+		if diff := cmp.Diff(want, got, cmpMoney); diff != "" || len(got) == 0 {
+			t.Errorf("%s in the folder (-alone +folder):\n%s", api.Source, diff)
+		}
+	}
+}

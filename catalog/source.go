@@ -128,8 +128,10 @@ func prepareFolder(ctx context.Context, dir string, opts Options) ([]*prepared, 
 		p   *prepared
 		err error
 	}
-	reads, _ := parallelMap(ctx, len(paths), workers(len(paths), 1), func(_, i int) read {
-		p, err := prepareFile(ctx, paths[i], opts)
+	n := workers(len(paths), 1)
+	bufs := make([][]byte, n) // each goroutine's bytes, reused from file to file
+	reads, _ := parallelMap(ctx, len(paths), n, func(w, i int) read {
+		p, err := prepareFileInto(ctx, paths[i], opts, &bufs[w])
 		return read{p, err}
 	})
 	var out []*prepared
