@@ -1,13 +1,18 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"go.yaml.in/yaml/v4"
+
+	"github.com/tollhq/toll/catalog"
 )
 
 func TestByteSize(t *testing.T) {
@@ -93,5 +98,28 @@ func TestCatalogToolsLazyOnDemand(t *testing.T) {
 	out, stderr, err := runTest(t, nil, "catalog", "tools", "--lazy", "on", spec)
 	if err != nil || !strings.Contains(out, `"toll_search"`) || !strings.Contains(out, "catalog of 4 API operations") {
 		t.Errorf("catalog tools --lazy on: %v %s\n%s", err, stderr, out)
+	}
+}
+
+func TestLogWarnings(t *testing.T) {
+	var buf bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&buf, nil))
+	many := &catalog.API{Source: "many.json"}
+	for i := range maxLoggedWarnings + 5 {
+		many.Warnings = append(many.Warnings, fmt.Sprintf("warning number %d", i))
+	}
+	few := &catalog.API{Source: "few.json", Warnings: []string{"the only one"}}
+	logWarnings(logger, []*catalog.API{many, few})
+	out := buf.String()
+	if n := strings.Count(out, "\n"); n != maxLoggedWarnings+2 {
+		t.Errorf("%d lines logged, want %d:\n%s", n, maxLoggedWarnings+2, out)
+	}
+	for _, want := range []string{"warning number 0", fmt.Sprintf("warning number %d", maxLoggedWarnings-1), "5 more warnings: toll catalog check lists them all", "the only one"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, fmt.Sprintf("warning number %d", maxLoggedWarnings)) {
+		t.Errorf("logged a warning past the first %d:\n%s", maxLoggedWarnings, out)
 	}
 }
