@@ -4,6 +4,8 @@ import (
 	"index/suffixarray"
 	"slices"
 	"sort"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/tollhq/toll/catalog"
 )
@@ -44,12 +46,10 @@ func newSearchIndex(ops []*catalog.Operation) *searchIndex {
 		}
 	}
 	for i, op := range ops {
-		for _, w := range words(op.Name + " " + op.Title + " " + op.Path) {
-			add(&ix.head, w, int32(i))
+		for _, s := range []string{op.Name, op.Title, op.Path} {
+			eachWord(s, func(w string) { add(&ix.head, w, int32(i)) })
 		}
-		for _, w := range words(op.Description) {
-			add(&ix.body, w, int32(i))
-		}
+		eachWord(op.Description, func(w string) { add(&ix.body, w, int32(i)) })
 	}
 	ix.sa = suffixarray.New(ix.vocab)
 	return ix
@@ -109,4 +109,31 @@ func (ix *searchIndex) search(query []string) (hits []int32, points []int) {
 		points[i] = int(score[op])
 	}
 	return touched, points
+}
+
+// eachWord calls fn with each of words(s), in order, without allocating a list of them
+// where s is ASCII (a large catalog's index reads millions of words).
+func eachWord(s string, fn func(w string)) {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			for _, w := range words(s) {
+				fn(w)
+			}
+			return
+		}
+	}
+	s = strings.ToLower(s)
+	start := -1
+	for i := 0; i <= len(s); i++ {
+		if i < len(s) && (s[i] >= 'a' && s[i] <= 'z' || s[i] >= '0' && s[i] <= '9') {
+			if start < 0 {
+				start = i
+			}
+			continue
+		}
+		if start >= 0 {
+			fn(s[start:i])
+			start = -1
+		}
+	}
 }

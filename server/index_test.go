@@ -162,3 +162,15 @@ func BenchmarkSearchDirectory(b *testing.B) {
 		})
 	}
 }
+
+func TestEachWord(t *testing.T) {
+	for _, s := range []string{
+		"", "GET /repos/{owner}/{repo}/issues", "getWeather_v2-beta", "  a  b ", "Über Straße", "İstanbul café", "x\x00y\ty", "ÅB-cd", "123abc DEF",
+	} {
+		var got []string
+		eachWord(s, func(w string) { got = append(got, w) })
+		if diff := cmp.Diff(words(s), got, cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("eachWord(%q) (-words +eachWord):\n%s", s, diff)
+		}
+	}
+}
