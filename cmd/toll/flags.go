@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -174,32 +173,19 @@ func (f *format) Set(s string) error {
 func (f *format) Type() string   { return strings.Join(f.allowed, "|") }
 func (f *format) String() string { return f.value }
 
-// byteSize is a size in bytes, written as a whole number of bytes or with a binary unit
-// (64MiB, 512KiB, 1GiB); zero means the setting's default.
+// byteSize is a size in bytes, a whole number as max_spec_bytes is in toll.yaml; zero means
+// the setting's default.
 type byteSize int64
 
-var byteUnits = []struct {
-	suffix string
-	size   int64
-}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}}
-
 func (b *byteSize) UnmarshalText(text []byte) error {
-	s := strings.TrimSpace(string(text))
-	num, unit := s, int64(1)
-	for _, u := range byteUnits {
-		if n, ok := strings.CutSuffix(s, u.suffix); ok {
-			num, unit = strings.TrimSpace(n), u.size
-			break
-		}
+	v, err := strconv.ParseInt(strings.TrimSpace(string(text)), 10, 64)
+	if err != nil || v < 0 {
+		return fmt.Errorf("%q is not a size: write a whole number of bytes, such as 67108864 for 64 MiB", text)
 	}
-	v, err := strconv.ParseInt(num, 10, 64)
-	if err != nil || v < 0 || v > math.MaxInt64/unit {
-		return fmt.Errorf("%q is not a size: write a whole number of bytes, or one with KiB, MiB or GiB, such as 64MiB", text)
-	}
-	*b = byteSize(v * unit)
+	*b = byteSize(v)
 	return nil
 }
 
 func (b *byteSize) Set(s string) error { return b.UnmarshalText([]byte(s)) }
-func (b *byteSize) Type() string       { return "size" }
+func (b *byteSize) Type() string       { return "bytes" }
 func (b *byteSize) String() string     { return strconv.FormatInt(int64(*b), 10) }

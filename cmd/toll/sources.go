@@ -28,7 +28,7 @@ func (s *sourceFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&s.config, "config", "", "toll.yaml whose settings and apis to use (default $"+envConfig+")")
 	fs.StringVar(&s.baseURL, "base-url", "", "send the requests of the specs given as arguments to this base URL instead of their servers[0].url")
 	fs.StringVar(&s.probes, "probes", "", "prices recorded by toll catalog probe --out; they come after the config's prices and before the spec's (default: probes: of the config)")
-	fs.Var(&s.maxSpec, "max-spec-bytes", fmt.Sprintf("largest spec read, in bytes or with KiB, MiB or GiB, for the specs given as arguments and the apis whose max_spec_bytes is not set (0: %d MiB)", catalog.MaxSpecBytes>>20))
+	fs.Var(&s.maxSpec, "max-spec-bytes", fmt.Sprintf("largest spec read, in bytes, for the specs given as arguments and the apis whose max_spec_bytes is not set (0: %d, %d MiB)", catalog.MaxSpecBytes, catalog.MaxSpecBytes>>20))
 }
 
 // sourceOptions applies the settings of the flags that every source shares.

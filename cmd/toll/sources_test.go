@@ -23,14 +23,11 @@ func TestByteSize(t *testing.T) {
 	}{
 		{"0", 0, true},
 		{"1000", 1000, true},
-		{"64MiB", 64 << 20, true},
-		{" 512 KiB ", 512 << 10, true},
-		{"1GiB", 1 << 30, true},
-		{"10B", 10, true},
+		{" 67108864 ", 64 << 20, true},
 		{"-1", 0, false},
-		{"64MB", 0, false},
-		{"1.5MiB", 0, false},
-		{"9999999999GiB", 0, false},
+		{"64MiB", 0, false},
+		{"1.5", 0, false},
+		{"99999999999999999999", 0, false},
 		{"", 0, false},
 	}
 	for _, tt := range tests {
@@ -54,7 +51,7 @@ func TestMaxSpecBytesSetting(t *testing.T) {
 		}
 	}
 	tooLarge("--max-spec-bytes", "100", weather)
-	if out, _, err := runTest(t, nil, "catalog", "list", "--max-spec-bytes", "1MiB", weather); err != nil || !strings.Contains(out, "weather_demo_getWeather") {
+	if out, _, err := runTest(t, nil, "catalog", "list", "--max-spec-bytes", "1048576", weather); err != nil || !strings.Contains(out, "weather_demo_getWeather") {
 		t.Errorf("list --max-spec-bytes 1MiB: %v\n%s", err, out)
 	}
 	abs, err := filepath.Abs(weather)
@@ -72,7 +69,7 @@ func TestMaxSpecBytesSetting(t *testing.T) {
 		}
 	}
 	write(map[string]any{"spec": abs, "max_spec_bytes": 100})
-	tooLarge("--config", cfg, "--max-spec-bytes", "1MiB")
+	tooLarge("--config", cfg, "--max-spec-bytes", "1048576")
 	write(map[string]any{"spec": abs})
 	tooLarge("--config", cfg, "--max-spec-bytes", "100")
 }
