@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -443,6 +444,41 @@ func TestOnDemandFolder(t *testing.T) {
 		}
 		if diff := cmp.Diff(want, got, cmpMoney); diff != "" || len(got) == 0 {
 			t.Errorf("%s in the folder (-alone +folder):\n%s", api.Source, diff)
+		}
+	}
+}
+
+// TestOnDemandConcurrent completes the operations of one document from several goroutines
+// at once: each is built once, and every caller gets that build.
+func TestOnDemandConcurrent(t *testing.T) {
+	data, err := os.ReadFile(weatherFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	api, err := Load(t.Context(), yamlToJSON(t, data), "weather.json", Options{OnDemand: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const callers = 8
+	got := make([][]*Operation, callers)
+	var wg sync.WaitGroup
+	for c := range callers {
+		wg.Go(func() {
+			for _, op := range api.Operations {
+				full, err := op.Complete(t.Context())
+				if err != nil {
+					t.Error(err)
+				}
+				got[c] = append(got[c], full)
+			}
+		})
+	}
+	wg.Wait()
+	for c := 1; c < callers; c++ {
+		for i := range got[0] {
+			if got[c][i] != got[0][i] || got[0][i] == nil || len(got[0][i].InputSchema) == 0 {
+				t.Fatalf("caller %d got another build of %s", c, api.Operations[i].Name)
+			}
 		}
 	}
 }
