@@ -76,3 +76,40 @@ func BenchmarkOnDemandDirectory(b *testing.B) {
 	b.ReportMetric(float64(ops), "ops")
 	b.ReportMetric(float64(failed), "loaderrors")
 }
+
+// BenchmarkOnDemandComplete builds one operation of a document listed on demand, as
+// toll_describe does the first time: the document read again, narrowed and built.
+func BenchmarkOnDemandComplete(b *testing.B) {
+	for _, tt := range []struct{ name, spec, method, path string }{
+		{"github-create-issue", githubSpec, "POST", "/repos/{owner}/{repo}/issues"},
+		{"graph-create-user", graphSpec, "POST", "/users"},
+		{"graph-beta-create-user", graphBetaSpec, "POST", "/users"},
+	} {
+		b.Run(tt.name, func(b *testing.B) {
+			api, err := LoadFile(b.Context(), filepath.Join(realSpecs(b), tt.spec), Options{OnDemand: true})
+			if err != nil {
+				b.Fatal(err)
+			}
+			var listed *Operation
+			for _, op := range api.Operations {
+				if op.Method == tt.method && op.Path == tt.path {
+					listed = op
+				}
+			}
+			if listed == nil || listed.Deferred == nil {
+				b.Fatalf("no %s %s listed on demand", tt.method, tt.path)
+			}
+			size := 0
+			for b.Loop() {
+				op := *listed
+				op.Deferred = &Deferred{doc: listed.Deferred.doc, method: tt.method, path: tt.path} // not built yet
+				full, err := op.Complete(b.Context())
+				if err != nil {
+					b.Fatal(err)
+				}
+				size = len(full.InputSchema)
+			}
+			b.ReportMetric(float64(size), "schema-bytes")
+		})
+	}
+}
