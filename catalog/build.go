@@ -25,6 +25,9 @@ type builder struct {
 	prices    map[string]money.Amount // Options.Prices by operationKey
 	probes    map[string]*ProbedPrice // Options.Probes by operationKey
 	credUsed  map[string]int          // credential parameters left out of the arguments, by "in name"
+	// light builds a listing (lazy.go): no arguments or input schema, and no notes
+	// about the texts.
+	light bool
 }
 
 // opState is what the operations built by one goroutine share: caches, and
@@ -93,8 +96,14 @@ func newBuilder(doc *openapi3.T, base *url.URL, opts Options) *builder {
 
 // build turns a parsed document into an API.
 func build(ctx context.Context, d *document, o origin, opts Options) (*API, error) {
+	return buildAs(ctx, d, o, opts, false)
+}
+
+// buildAs is build; light builds a listing (see builder.light).
+func buildAs(ctx context.Context, d *document, o origin, opts Options, light bool) (*API, error) {
 	doc := d.doc
 	b := newBuilder(doc, o.base, opts)
+	b.light = light
 	api := &API{Source: o.source, Format: d.format}
 	if doc.Info != nil {
 		api.Title, _ = capRunes(sanitizeLine(doc.Info.Title), maxTitle)
@@ -151,13 +160,13 @@ func (b *builder) run(ctx context.Context, api *API, entries []entry) error {
 	var ops []*pending
 	var skipped []string
 	for i, r := range results {
-		label := entries[i].method + " " + pathLabel(entries[i].path)
+		label := func() string { return entries[i].method + " " + pathLabel(entries[i].path) }
 		switch {
 		case left[i] != "":
-			skipped = append(skipped, fmt.Sprintf("%s: left out: %s", label, left[i]))
+			skipped = append(skipped, fmt.Sprintf("%s: left out: %s", label(), left[i]))
 			continue
 		case r.err != nil:
-			skipped = append(skipped, fmt.Sprintf("%s: skipped: %v", label, r.err))
+			skipped = append(skipped, fmt.Sprintf("%s: skipped: %v", label(), r.err))
 			continue
 		}
 		for _, n := range r.p.apiNotes {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -14,10 +15,12 @@ import (
 	"github.com/tollhq/toll/tools/money"
 )
 
-// MaxSpecBytes is the largest document toll reads: a larger file or
-// response is refused by its size, before it is read where the size is
-// known, and once this many bytes have arrived where it is not.
-const MaxSpecBytes = 32 << 20
+// MaxSpecBytes is the largest document toll reads unless
+// Options.MaxSpecBytes says otherwise: a larger file or response is refused
+// by its size, before it is read where the size is known, and once this
+// many bytes have arrived where it is not. 64 MiB admits the largest public
+// specs (Microsoft Graph beta is 47 MB).
+const MaxSpecBytes = 64 << 20
 
 // Options say how a document becomes tools. The zero value is ready to use.
 // The yaml keys are those of an API's entry in toll.yaml (see SourceConfig);
@@ -57,6 +60,10 @@ type Options struct {
 	// authorization and withhold the response. false: toll refuses to pay
 	// them (see InsecureHTTP); https, and http to this machine, are paid.
 	AllowInsecureHTTP bool `yaml:"allow_insecure_http,omitempty"`
+	// MaxSpecBytes is the largest document of the API toll reads, in
+	// bytes (external files a spec refers to count towards it). Zero
+	// means MaxSpecBytes (64 MiB); it must not be negative.
+	MaxSpecBytes int64 `yaml:"max_spec_bytes,omitempty"`
 
 	// Probes are prices read from the operations' own 402 responses (see
 	// ProbedPrice). They come before the spec's prices and after Prices.
@@ -70,6 +77,14 @@ type Options struct {
 	// distinct subschema), and an operation whose schema does not compile
 	// is left out with a warning.
 	SkipSchemaCompile bool `yaml:"-"`
+	// OnDemand lists the operations of a JSON OpenAPI 3 document from a
+	// light read of it, without their parameters, request bodies and
+	// input schemas: Operation.Complete builds each when it is needed,
+	// reading the document again (a spec given as a URL or as data is
+	// kept in memory for that). Names, titles, descriptions and prices
+	// are those of a full load. Other documents are loaded whole. false:
+	// every operation is built at load.
+	OnDemand bool `yaml:"-"`
 }
 
 const (
@@ -131,6 +146,10 @@ type Operation struct {
 	// operation may be paid over plain http to another machine. false:
 	// toll refuses to pay it there.
 	AllowInsecureHTTP bool `json:",omitempty"`
+	// Deferred is set on an operation listed with Options.OnDemand, which
+	// has no Params, Body or InputSchema until Complete builds it. nil:
+	// the operation was built whole.
+	Deferred *Deferred `json:"-"`
 }
 
 // Param is one parameter of an operation, in declaration order within its
@@ -215,16 +234,23 @@ type prepared struct {
 	source string
 	title  string // what a namespace is derived from
 	build  func(ctx context.Context, namespace string) (*API, error)
+	listed bool // listed on demand: nothing refers to the bytes the document was read from
 }
 
 // prepare reads a document: an OpenAPI or Swagger document, or an x402
 // discovery response.
 func prepare(ctx context.Context, data []byte, o origin, opts Options) (*prepared, error) {
+	return prepareAgain(ctx, data, o, opts, nil)
+}
+
+// prepareAgain is prepare; with Options.OnDemand, again reads the document
+// again when an operation is built (nil: data is kept for that).
+func prepareAgain(ctx context.Context, data []byte, o origin, opts Options, again func(context.Context) ([]byte, error)) (*prepared, error) {
 	if err := opts.check(); err != nil {
 		return nil, err
 	}
-	if len(data) > MaxSpecBytes {
-		return nil, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, MaxSpecBytes)
+	if limit := opts.maxSpecBytes(); int64(len(data)) > limit {
+		return nil, fmt.Errorf("%w: more than %d bytes (max_spec_bytes)", ErrTooLarge, limit)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -239,6 +265,18 @@ func prepare(ctx context.Context, data []byte, o origin, opts Options) (*prepare
 			opts.Namespace = ns
 			return buildDiscovery(ctx, d, o, opts)
 		}}, nil
+	}
+	if opts.OnDemand && listable(data, kind, top, opts) {
+		if again == nil {
+			again = func(context.Context) ([]byte, error) { return data, nil }
+		}
+		p, ok, err := prepareListed(ctx, top, o, opts, again)
+		if ok || err != nil {
+			if p != nil {
+				p.listed = true
+			}
+			return p, err
+		}
 	}
 	d, err := parse(ctx, data, kind, top, o, opts)
 	if err != nil {
@@ -256,7 +294,21 @@ func prepare(ctx context.Context, data []byte, o origin, opts Options) (*prepare
 
 // prepareFile reads and prepares a spec file.
 func prepareFile(ctx context.Context, path string, opts Options) (*prepared, error) {
-	data, err := readFileCapped(path, MaxSpecBytes, false)
+	return prepareFileInto(ctx, path, opts, nil)
+}
+
+// prepareFileInto is prepareFile reading the file into *buf when buf is not nil: a
+// document listed on demand keeps nothing of the bytes it was read from, so the next file
+// may be read into them (it saves allocating and clearing the bytes of every file of a
+// large folder). Otherwise the bytes are the document's, and *buf becomes nil.
+func prepareFileInto(ctx context.Context, path string, opts Options, buf *[]byte) (*prepared, error) {
+	var data []byte
+	var err error
+	if buf != nil {
+		data, err = readFileReusing(path, opts.maxSpecBytes(), *buf)
+	} else {
+		data, err = readFileCapped(path, opts.maxSpecBytes(), false)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -266,7 +318,45 @@ func prepareFile(ctx context.Context, path string, opts Options) (*prepared, err
 			return nil, err
 		}
 	}
-	return prepare(ctx, data, o, opts)
+	again := func(context.Context) ([]byte, error) { return readFileCapped(path, opts.maxSpecBytes(), false) }
+	p, err := prepareAgain(ctx, data, o, opts, again)
+	if buf != nil {
+		*buf = data[:0]
+		if p != nil && !p.listed {
+			*buf = nil
+		}
+	}
+	return p, err
+}
+
+// readFileReusing reads a regular file of at most limit bytes into buf when it has room
+// (anything else as readFileCapped does).
+func readFileReusing(path string, limit int64, buf []byte) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() > limit || int64(cap(buf)) <= fi.Size() {
+		return readFileCapped(path, limit, false)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, unwrapPathError(err)
+	}
+	defer f.Close()
+	n, err := io.ReadFull(f, buf[:fi.Size()+1]) // one byte more: a file that grew is read whole
+	switch {
+	case err == io.ErrUnexpectedEOF || err == io.EOF:
+		return buf[:n], nil
+	case err != nil:
+		return nil, unwrapPathError(err)
+	}
+	return readFileCapped(path, limit, false) // it grew since Stat
+}
+
+// maxSpecBytes is the size limit the options set: MaxSpecBytes when zero.
+func (o Options) maxSpecBytes() int64 {
+	if o.MaxSpecBytes > 0 {
+		return o.MaxSpecBytes
+	}
+	return MaxSpecBytes
 }
 
 // absoluteHTTPURL checks that s is an absolute http or https URL with a host,

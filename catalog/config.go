@@ -137,6 +137,9 @@ func (o Options) check() error {
 	if o.MaxDescription < 0 {
 		return badOption("max_description", "%d is negative; leave it out for the default of %d characters", o.MaxDescription, defaultMaxDescription)
 	}
+	if o.MaxSpecBytes < 0 {
+		return badOption("max_spec_bytes", "%d is negative; leave it out for the default of %d bytes", o.MaxSpecBytes, MaxSpecBytes)
+	}
 	if o.BaseURL != "" {
 		if _, err := absoluteHTTPURL(o.BaseURL); err != nil {
 			return badOption("base_url", "%v; write an absolute URL such as https://api.example.com/v1", err)

@@ -14,7 +14,7 @@ var (
 	// ErrUnsupportedVersion: the document is neither OpenAPI 3.x nor
 	// Swagger 2.0.
 	ErrUnsupportedVersion = errors.New("unsupported OpenAPI version")
-	// ErrTooLarge: the document is larger than MaxSpecBytes.
+	// ErrTooLarge: the document is larger than Options.MaxSpecBytes.
 	ErrTooLarge = errors.New("spec too large")
 	// ErrInvalidOptions: Options (an API's entry in the config) has a value
 	// the catalog cannot use; the message names the key and the fix.

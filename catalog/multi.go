@@ -48,11 +48,26 @@ func LoadAll(ctx context.Context, sources []SourceConfig) (*Catalog, []error) {
 	bySource := make([][]*API, len(sources)) // the APIs each source loaded
 	docs := prepareAll(ctx, sources, errsBy)
 	names, renamed := namespaces(docs, sources, errsBy)
+	type builtAPI struct {
+		api *API
+		err error
+	}
+	// The documents are independent: they are built on every CPU, in order.
+	builds, _ := parallelMap(ctx, len(docs), workers(len(docs), 1), func(_, k int) builtAPI {
+		if docs[k].p == nil {
+			return builtAPI{}
+		}
+		api, err := docs[k].p.build(ctx, names[k])
+		return builtAPI{api, err}
+	})
 	for k, d := range docs {
 		if d.p == nil {
 			continue
 		}
-		api, err := d.p.build(ctx, names[k])
+		api, err := builds[k].api, builds[k].err
+		if api == nil && err == nil { // not started: ctx ended
+			err = ctx.Err()
+		}
 		if err != nil {
 			errsBy[d.cfg] = append(errsBy[d.cfg], loadError(d.p.source, err))
 			continue

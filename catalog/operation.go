@@ -43,31 +43,42 @@ func (b *builder) operation(namespace string, e entry, st *opState) (*pending, e
 		}
 	}
 
-	if ref, ok := unresolvedPart(item, op); ok {
-		return nil, fmt.Errorf("its $ref %q cannot be followed", clip(ref))
-	}
-	conv := b.newConverter(st)
-	args := arguments{props: make(map[string]any)}
-	b.bodyArgument(p, op, conv, &args)
-	if err := b.paramArguments(p, item, op, conv, &args); err != nil {
-		return nil, err
-	}
 	o.Credentials = slices.Clone(b.opts.Credentials)
-	p.notes = append(p.notes, encodingNotes(o)...)
-	if len(conv.unresolved) > 0 {
-		return nil, fmt.Errorf("its input schema reaches the $ref %q, which cannot be followed", clip(conv.unresolved[0]))
+	if !b.light {
+		if err := b.arguments(p, item, op, st); err != nil {
+			return nil, err
+		}
 	}
-	raw, err := args.schema(p, conv, st.checker)
-	if err != nil {
-		return nil, err
-	}
-	o.InputSchema = raw
 
 	b.price(p, e)
 	o.AllowInsecureHTTP = b.opts.AllowInsecureHTTP
 	noteClearText(p)
 	b.checkSecurity(p, op)
 	return p, nil
+}
+
+// arguments writes the operation's parameters, body and input schema; an
+// error says why it cannot be a tool.
+func (b *builder) arguments(p *pending, item *openapi3.PathItem, op *openapi3.Operation, st *opState) error {
+	if ref, ok := unresolvedPart(item, op); ok {
+		return fmt.Errorf("its $ref %q cannot be followed", clip(ref))
+	}
+	conv := b.newConverter(st)
+	args := arguments{props: make(map[string]any)}
+	b.bodyArgument(p, op, conv, &args)
+	if err := b.paramArguments(p, item, op, conv, &args); err != nil {
+		return err
+	}
+	p.notes = append(p.notes, encodingNotes(p.op)...)
+	if len(conv.unresolved) > 0 {
+		return fmt.Errorf("its input schema reaches the $ref %q, which cannot be followed", clip(conv.unresolved[0]))
+	}
+	raw, err := args.schema(p, conv, st.checker)
+	if err != nil {
+		return err
+	}
+	p.op.InputSchema = raw
+	return nil
 }
 
 // unresolvedPart returns the $ref of a parameter or request body of the
@@ -187,6 +198,9 @@ func (b *builder) describe(p *pending, op *openapi3.Operation) (title, desc stri
 	if short, cut := capRunes(desc, b.opts.MaxDescription); cut {
 		p.notes = append(p.notes, fmt.Sprintf("description shortened from %d to %d characters", len([]rune(desc)), b.opts.MaxDescription))
 		desc = short
+	}
+	if b.light {
+		return title, desc
 	}
 	if found := flagText(title + "\n" + desc); len(found) > 0 {
 		p.notes = append(p.notes, flagNote("the description", found))

@@ -31,6 +31,7 @@ type origin struct {
 	source string   // as the caller named it: a path or a URL
 	base   *url.URL // the URL a spec was fetched from: relative server URLs resolve against it; nil otherwise
 	file   string   // the absolute path of a spec file: external $refs resolve in its folder; "" otherwise
+	one    bool     // the document is narrowed to one operation (lazy.go): its $ref work is bounded per operation
 }
 
 // specKind is what a document is, from a look at its top level.
@@ -161,7 +162,7 @@ func loadOpenAPI3(ctx context.Context, l *openapi3.Loader, data []byte, top []me
 	}
 	top, refNotes := fixRefs(top)
 	notes = append(notes, refNotes...)
-	if err := checkRefs(top, nil); err != nil {
+	if err := o.checkRefs(top); err != nil {
 		return nil, nil, err
 	}
 	doc, decodeNotes, err := decodeJSON(ctx, top)
@@ -295,7 +296,7 @@ func (e *refusedRefError) Error() string { return e.msg }
 // follows no external $ref. With opts.AllowExternalRefs, for a spec file, it
 // reads the files that relative $refs name, and only those that are regular
 // files inside the spec's folder (symbolic links resolved), at most
-// maxExternalFiles of them and MaxSpecBytes in all: never a URL, never an
+// maxExternalFiles of them and Options.MaxSpecBytes in all: never a URL, never an
 // absolute path, never a path that leaves the folder with "..".
 func newLoader(ctx context.Context, o origin, opts Options) (*openapi3.Loader, error) {
 	l := openapi3.NewLoader()
@@ -340,7 +341,7 @@ func newLoader(ctx context.Context, o origin, opts Options) (*openapi3.Loader, e
 		if files++; files > maxExternalFiles {
 			return nil, &refusedRefError{fmt.Sprintf("more than %d files referenced", maxExternalFiles)}
 		}
-		data, err := readFileCapped(p, MaxSpecBytes-total, true)
+		data, err := readFileCapped(p, opts.maxSpecBytes()-total, true)
 		if err != nil {
 			return nil, &refusedRefError{fmt.Sprintf("%q: %v", clip(loc.Path), err)}
 		}
@@ -371,7 +372,9 @@ func readFileCapped(name string, limit int64, regular bool) ([]byte, error) {
 	case fi.Mode().IsRegular() && fi.Size() > limit:
 		return nil, fmt.Errorf("%w: %d bytes, more than %d", ErrTooLarge, fi.Size(), limit)
 	}
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	buf := bytes.NewBuffer(make([]byte, 0, min(fi.Size(), limit)+bytes.MinRead)) // a file is read without growing the buffer
+	_, err = buf.ReadFrom(io.LimitReader(f, limit+1))
+	data := buf.Bytes()
 	if err != nil {
 		return nil, unwrapPathError(err)
 	}

@@ -25,11 +25,88 @@ import (
 // (it takes 2 to 4 µs per schema reached here).
 const maxRefWork = 1_000_000
 
+// A document narrowed to one operation (lazy.go) is bounded by the work of
+// building that operation instead: kin-openapi resolves each schema the
+// operation reaches once, except that it follows a chain of bare $refs (a
+// schema that is only a $ref to another) again for every $ref into it, so
+// a chain of n takes n²/2 steps. The work counted is the schemas reached
+// plus, for every $ref among them and outside the schemas, the length of
+// the chain of bare $refs it starts; the converter then bounds what it
+// writes per operation (maxSchemaNodes). An honest operation of Microsoft
+// Graph, which reaches some 1,700 closely linked schemas, counts a few
+// tens of thousands; a chain of 5,000 bare $refs counts 12.5 million.
+
 // refGraph maps each component schema to those its $refs name, and lists
 // the component schemas named by $refs elsewhere in the document.
 type refGraph struct {
 	edges   map[string][]string
 	outside []string
+	bare    map[string]string // the schemas that are only a $ref: the schema it names
+}
+
+// checkRefs bounds the $ref work of a JSON document given as its
+// top-level members: per operation for a document narrowed to one, else
+// in all.
+func (o origin) checkRefs(top []member) error {
+	if o.one {
+		return checkOperationRefWork(jsonRefGraph(top))
+	}
+	return checkRefs(top, nil)
+}
+
+// checkOperationRefWork refuses a document narrowed to one operation
+// whose schemas take too much work to resolve (see above).
+func checkOperationRefWork(g refGraph) error {
+	chain := make(map[string]int) // length of the chain of bare $refs from a schema
+	chainLen := func(name string) int {
+		var path []string
+		on := make(map[string]bool)
+		n := 0
+		for {
+			if known, ok := chain[name]; ok {
+				n = known
+				break
+			}
+			next, isBare := g.bare[name]
+			if !isBare || on[name] { // not a $ref, or a circle of them (kin-openapi reports it)
+				n = 1
+				break
+			}
+			on[name] = true
+			path = append(path, name)
+			name = next
+		}
+		for i := len(path) - 1; i >= 0; i-- {
+			n++
+			chain[path[i]] = n
+		}
+		return n
+	}
+	work := 0
+	seen := make(map[string]bool)
+	queue := g.outside
+	for _, to := range g.outside {
+		work += chainLen(to)
+	}
+	for len(queue) > 0 && work <= maxRefWork {
+		name := queue[0]
+		queue = queue[1:]
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
+		work++
+		for _, to := range g.edges[name] {
+			work += chainLen(to)
+			if _, known := g.edges[to]; known && !seen[to] {
+				queue = append(queue, to)
+			}
+		}
+	}
+	if work > maxRefWork {
+		return fmt.Errorf("%w: building this operation resolves more than %d schemas through $refs: the document is built to be slow to resolve", ErrInvalidSpec, maxRefWork)
+	}
+	return nil
 }
 
 // checkRefWork refuses a document whose schemas reach too much in all.
@@ -82,6 +159,17 @@ func errRefWork(total int) error {
 	return fmt.Errorf("%w: its schemas reach more than %d schemas through $refs in all: the document is built to be slow to resolve", ErrInvalidSpec, maxRefWork)
 }
 
+// bareRef reports whether the JSON schema value is only a $ref.
+func bareRef(value []byte) bool {
+	n, ref := 0, false
+	err := members(value, func(name string, _ []byte) error {
+		n++
+		ref = ref || name == "$ref"
+		return nil
+	})
+	return err == nil && n == 1 && ref
+}
+
 // refTarget returns the schema a local $ref names under prefix
 // ("#/components/schemas/" or "#/definitions/"), or "".
 func refTarget(ref, prefix string) string {
@@ -106,7 +194,7 @@ func unescapeToken(s string) string {
 // (components.schemas, or a Swagger document's definitions) and the $refs
 // to them elsewhere.
 func jsonRefGraph(top []member) refGraph {
-	g := refGraph{edges: make(map[string][]string)}
+	g := refGraph{edges: make(map[string][]string), bare: make(map[string]string)}
 	prefix := "#/components/schemas/"
 	for _, m := range top {
 		if m.name == "definitions" {
@@ -125,6 +213,9 @@ func jsonRefGraph(top []member) refGraph {
 				}
 			})
 			g.edges[name] = to
+			if len(to) == 1 && bareRef(value) {
+				g.bare[name] = to[0]
+			}
 			return nil
 		})
 	}

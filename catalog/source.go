@@ -92,7 +92,7 @@ func prepareURL(ctx context.Context, source string, opts Options) (*prepared, er
 	if isOrigin(u) {
 		return prepareOrigin(ctx, u, opts)
 	}
-	data, final, err := fetch(ctx, u, opts.HTTPClient)
+	data, final, err := fetch(ctx, u, opts.HTTPClient, opts.maxSpecBytes())
 	if err != nil {
 		return nil, loadError(name, err)
 	}
@@ -132,7 +132,7 @@ func prepareOrigin(ctx context.Context, u *url.URL, opts Options) (*prepared, er
 		c := *u
 		c.Path, c.RawPath = path, ""
 		name := c.Redacted()
-		data, final, err := fetch(ctx, &c, opts.HTTPClient)
+		data, final, err := fetch(ctx, &c, opts.HTTPClient, opts.maxSpecBytes())
 		if err == nil {
 			var p *prepared
 			if p, err = prepare(ctx, data, origin{source: name, base: final}, opts); err == nil {
@@ -155,9 +155,7 @@ func prepareFolder(ctx context.Context, dir string, opts Options) ([]*prepared, 
 	if err != nil {
 		return nil, []error{loadError(dir, unwrapPathError(err))}
 	}
-	var out []*prepared
-	var errs []error
-	found := 0
+	var paths []string
 	for _, e := range entries {
 		name := e.Name()
 		switch strings.ToLower(filepath.Ext(name)) {
@@ -168,23 +166,37 @@ func prepareFolder(ctx context.Context, dir string, opts Options) ([]*prepared, 
 		if strings.HasPrefix(name, ".") || e.IsDir() {
 			continue
 		}
-		if err := ctx.Err(); err != nil {
-			return out, append(errs, loadError(dir, err))
-		}
 		path := filepath.Join(dir, name)
 		if fi, err := os.Stat(path); err == nil && fi.IsDir() {
 			continue
 		}
-		found++
-		p, err := prepareFile(ctx, path, opts)
-		if err != nil {
-			errs = append(errs, loadError(path, err))
+		paths = append(paths, path)
+	}
+	if len(paths) == 0 {
+		return nil, []error{loadError(dir, errors.New("the folder holds no *.yaml, *.yml or *.json file"))}
+	}
+	// The files are independent: they are read on every CPU, in order.
+	type read struct {
+		p   *prepared
+		err error
+	}
+	n := workers(len(paths), 1)
+	bufs := make([][]byte, n) // each goroutine's bytes, reused from file to file
+	reads, _ := parallelMap(ctx, len(paths), n, func(w, i int) read {
+		p, err := prepareFileInto(ctx, paths[i], opts, &bufs[w])
+		return read{p, err}
+	})
+	var out []*prepared
+	var errs []error
+	for i, r := range reads {
+		if r.p == nil && r.err == nil { // not started: ctx ended
+			r.err = ctx.Err()
+		}
+		if r.err != nil {
+			errs = append(errs, loadError(paths[i], r.err))
 			continue
 		}
-		out = append(out, p)
-	}
-	if found == 0 {
-		return nil, []error{loadError(dir, errors.New("the folder holds no *.yaml, *.yml or *.json file"))}
+		out = append(out, r.p)
 	}
 	return out, errs
 }
@@ -227,9 +239,9 @@ func loopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// fetch reads a spec from a URL. It returns the body and the URL it was
-// finally read from.
-func fetch(ctx context.Context, u *url.URL, client *http.Client) ([]byte, *url.URL, error) {
+// fetch reads a spec of at most limit bytes from a URL. It returns the
+// body and the URL it was finally read from.
+func fetch(ctx context.Context, u *url.URL, client *http.Client, limit int64) ([]byte, *url.URL, error) {
 	if err := checkURL(u); err != nil {
 		return nil, nil, err
 	}
@@ -270,15 +282,15 @@ func fetch(ctx context.Context, u *url.URL, client *http.Client) ([]byte, *url.U
 	if resp.StatusCode != http.StatusOK {
 		return nil, nil, fmt.Errorf("%w: HTTP status %d", ErrFetch, resp.StatusCode)
 	}
-	if resp.ContentLength > MaxSpecBytes {
-		return nil, nil, fmt.Errorf("%w: %d bytes, more than %d", ErrTooLarge, resp.ContentLength, MaxSpecBytes)
+	if resp.ContentLength > limit {
+		return nil, nil, fmt.Errorf("%w: %d bytes, more than %d (max_spec_bytes)", ErrTooLarge, resp.ContentLength, limit)
 	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxSpecBytes+1))
+	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: reading the body: %s", ErrFetch, fetchReason(err))
 	}
-	if len(data) > MaxSpecBytes {
-		return nil, nil, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, MaxSpecBytes)
+	if int64(len(data)) > limit {
+		return nil, nil, fmt.Errorf("%w: more than %d bytes (max_spec_bytes)", ErrTooLarge, limit)
 	}
 	return data, resp.Request.URL, nil
 }

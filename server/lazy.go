@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"strings"
 	"unicode"
 
@@ -69,34 +68,18 @@ func words(s string) []string {
 }
 
 // search scores operations by how many query words their name, title, path and
-// description contain (name and title count more).
-func (s *Server) search(_ context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+// description contain (name, title and path count more), through the index (index.go).
+func (s *Server) search(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 	q := words(req.GetString("query", ""))
 	if len(q) == 0 {
 		return mcp.NewToolResultError("query has no words to look for"), nil
 	}
-	type hit struct {
-		op    *catalog.Operation
-		score int
+	select {
+	case <-s.indexed:
+	case <-ctx.Done():
+		return mcp.NewToolResultError("the search was canceled while toll was still indexing its catalog"), nil
 	}
-	var hits []hit
-	for _, op := range s.order {
-		head := strings.Join(words(op.Name+" "+op.Title+" "+op.Path), " ")
-		body := strings.Join(words(op.Description), " ")
-		score := 0
-		for _, w := range q {
-			if strings.Contains(head, w) {
-				score += 3
-			}
-			if strings.Contains(body, w) {
-				score++
-			}
-		}
-		if score > 0 {
-			hits = append(hits, hit{op, score})
-		}
-	}
-	sort.SliceStable(hits, func(i, j int) bool { return hits[i].score > hits[j].score })
+	hits, _ := s.index.search(q)
 	total := len(hits)
 	if len(hits) > maxSearchResults {
 		hits = hits[:maxSearchResults]
@@ -109,12 +92,13 @@ func (s *Server) search(_ context.Context, req mcp.CallToolRequest) (*mcp.CallTo
 	}
 	b.WriteString(":\n")
 	for _, h := range hits {
-		price := h.op.PriceDisplay()
-		fmt.Fprintf(&b, "- %s (%s %s, %s): %s\n", h.op.Name, h.op.Method, h.op.Path, price, firstLine(h.op.Title, h.op.Description))
-		item := map[string]any{"name": h.op.Name, "method": h.op.Method, "path": h.op.Path, "title": h.op.Title, "price": price}
-		if h.op.Price != nil {
-			item["amount"] = h.op.Price.Amount // JSON: atomic units as a string
-			item["decimals"] = h.op.Price.Amount.Decimals()
+		op := s.order[h]
+		price := op.PriceDisplay()
+		fmt.Fprintf(&b, "- %s (%s %s, %s): %s\n", op.Name, op.Method, op.Path, price, firstLine(op.Title, op.Description))
+		item := map[string]any{"name": op.Name, "method": op.Method, "path": op.Path, "title": op.Title, "price": price}
+		if op.Price != nil {
+			item["amount"] = op.Price.Amount // JSON: atomic units as a string
+			item["decimals"] = op.Price.Amount.Decimals()
 		}
 		items = append(items, item)
 	}
@@ -141,9 +125,23 @@ func (s *Server) lookup(req mcp.CallToolRequest) (*catalog.Operation, *mcp.CallT
 	return op, nil
 }
 
-func (s *Server) describe(_ context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+// complete builds an operation listed on demand (catalog.Operation.Complete); a failure
+// is a tool result that says why.
+func (s *Server) complete(ctx context.Context, op *catalog.Operation) (*catalog.Operation, *mcp.CallToolResult) {
+	full, err := op.Complete(ctx)
+	if err != nil {
+		s.log.Warn("operation not built", "tool", op.Name, "err", err)
+		return nil, mcp.NewToolResultError(fmt.Sprintf("%s cannot be used: %v", op.Name, err))
+	}
+	return full, nil
+}
+
+func (s *Server) describe(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 	op, errRes := s.lookup(req)
 	if errRes != nil {
+		return errRes, nil
+	}
+	if op, errRes = s.complete(ctx, op); errRes != nil {
 		return errRes, nil
 	}
 	t := toolFor(op)
@@ -156,6 +154,9 @@ func (s *Server) describe(_ context.Context, req mcp.CallToolRequest) (*mcp.Call
 func (s *Server) lazyCall(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 	op, errRes := s.lookup(req)
 	if errRes != nil {
+		return errRes, nil
+	}
+	if op, errRes = s.complete(ctx, op); errRes != nil {
 		return errRes, nil
 	}
 	var args json.RawMessage

@@ -80,8 +80,12 @@ type Server struct {
 	ops    map[string]*catalog.Operation
 	order  []*catalog.Operation // as given to New
 	lazy   bool                 // the catalog is behind search/describe/call
-	run    string               // this process run, so stdio's fixed session id still means one run
-	log    *slog.Logger
+	index  *searchIndex         // of order, for toll_search, once indexed is closed; nil unless lazy
+	// indexed is closed once index is built: in the background from New, so that a large
+	// catalog serves initialize and tools/list at once.
+	indexed chan struct{}
+	run     string // this process run, so stdio's fixed session id still means one run
+	log     *slog.Logger
 	// sessions are the sessions that completed initialize (gate.go).
 	sessions sessions
 	// results keeps the bodies too large to show inline, per session (resources.go).
@@ -91,7 +95,8 @@ type Server struct {
 }
 
 // New registers one tool per operation plus the built-in budget tool. Two operations with
-// the same tool name are an error.
+// the same tool name are an error. Operations listed on demand (catalog.Options.OnDemand)
+// are served lazily only: toll_describe and toll_call build each when it is first asked for.
 func New(client *tools.Client, ops []*catalog.Operation, opts Options) (*Server, error) {
 	if client == nil {
 		return nil, errors.New("server: no tools client")
@@ -139,9 +144,17 @@ func newServer(client *tools.Client, ops []*catalog.Operation, opts Options) (*S
 	}
 	s.lazy = opts.Lazy == LazyOn || (opts.Lazy == LazyAuto && len(ops) > threshold)
 	if s.lazy {
+		s.indexed = make(chan struct{})
+		go func() {
+			s.index = newSearchIndex(s.order)
+			close(s.indexed)
+		}()
 		st = append(st, s.lazyTools()...)
 	} else {
 		for _, op := range s.order {
+			if op.Deferred != nil {
+				return nil, fmt.Errorf("server: %s was listed on demand, without its input schema: serve it lazily, or load the catalog whole", op.Name)
+			}
 			st = append(st, mcpserver.ServerTool{Tool: toolFor(op), Handler: s.handler(op)})
 		}
 	}

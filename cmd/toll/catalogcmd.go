@@ -127,6 +127,7 @@ func (a *app) catalogToolsCommand() *cobra.Command {
 		_, err = fmt.Fprintf(a.stdout, "%s\n", out)
 		return err
 	})
+	cc.PreRun = func(*cobra.Command, []string) { c.sources.onDemand = server.Lazy(lazy) == server.LazyOn }
 	fs := cc.Flags()
 	fs.Var(f, "format", "json, the only format: the tools/list result")
 	fs.Var(&lazy, "lazy", "as toll serve --lazy: auto, on or off")

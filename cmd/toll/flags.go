@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -171,3 +172,20 @@ func (f *format) Set(s string) error {
 
 func (f *format) Type() string   { return strings.Join(f.allowed, "|") }
 func (f *format) String() string { return f.value }
+
+// byteSize is a size in bytes, a whole number as max_spec_bytes is in toll.yaml; zero means
+// the setting's default.
+type byteSize int64
+
+func (b *byteSize) UnmarshalText(text []byte) error {
+	v, err := strconv.ParseInt(strings.TrimSpace(string(text)), 10, 64)
+	if err != nil || v < 0 {
+		return fmt.Errorf("%q is not a size: write a whole number of bytes, such as 67108864 for 64 MiB", text)
+	}
+	*b = byteSize(v)
+	return nil
+}
+
+func (b *byteSize) Set(s string) error { return b.UnmarshalText([]byte(s)) }
+func (b *byteSize) Type() string       { return "bytes" }
+func (b *byteSize) String() string     { return strconv.FormatInt(int64(*b), 10) }

@@ -101,6 +101,7 @@ func (s *serveCmd) run(ctx context.Context, fs *pflag.FlagSet, args []string) er
 	if err != nil {
 		return err
 	}
+	s.sources.onDemand = server.Lazy(s.lazy) == server.LazyOn
 	ops, err := s.catalog(ctx, cfg, append(s.specs, args...), &pol, logger)
 	if err != nil {
 		return err
@@ -168,14 +169,28 @@ func (s *serveCmd) catalog(ctx context.Context, cfg *fileConfig, specs []string,
 	if len(ld.errs) > 0 {
 		return nil, fmt.Errorf("%w (fix the entry or remove the spec; toll catalog check shows every problem, toll catalog list every operation)", errors.Join(ld.errs...))
 	}
-	for _, api := range ld.cat.APIs {
-		for _, w := range api.Warnings {
-			logger.Warn("spec", "source", api.Source, "warning", w)
-		}
-	}
+	logWarnings(logger, ld.cat.APIs)
 	pol.Caps.PerAPI, pol.Caps.PerTool = tools.APICaps(ld.cat.APIs)
 	s.results.perAPI = server.ResultLimits(ld.cat.APIs)
 	return ld.cat.Operations(), nil
+}
+
+// maxLoggedWarnings is how many warnings of one API toll serve logs at start; toll catalog
+// check lists them all. A large catalog (every API of a directory) has tens of thousands.
+const maxLoggedWarnings = 20
+
+// logWarnings logs the warnings of each API, at most maxLoggedWarnings of them, then how
+// many more there are.
+func logWarnings(logger *slog.Logger, apis []*catalog.API) {
+	for _, api := range apis {
+		for i, w := range api.Warnings {
+			if i == maxLoggedWarnings {
+				logger.Warn("spec", "source", api.Source, "warning", fmt.Sprintf("%d more warnings: toll catalog check lists them all", len(api.Warnings)-i))
+				break
+			}
+			logger.Warn("spec", "source", api.Source, "warning", w)
+		}
+	}
 }
 
 // wallet unlocks the payer key: a keystore (--keystore, toll.yaml, $TOLL_KEYSTORE), or a

@@ -19,6 +19,10 @@ type sourceFlags struct {
 	baseURL   string
 	probes    string
 	discovery discoveryFlags
+	maxSpec   byteSize
+	// onDemand lists the operations of JSON specs from a light read and builds each when
+	// it is described or called (catalog.Options.OnDemand): for --lazy on. Not a flag.
+	onDemand bool
 }
 
 func (s *sourceFlags) register(fs *pflag.FlagSet) {
@@ -26,6 +30,18 @@ func (s *sourceFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&s.baseURL, "base-url", "", "send the requests of the specs given as arguments to this base URL instead of their servers[0].url")
 	fs.StringVar(&s.probes, "probes", "", "prices recorded by toll catalog probe --out; they come after the config's prices and before the spec's (default: probes: of the config)")
 	s.discovery.register(fs)
+	fs.Var(&s.maxSpec, "max-spec-bytes", fmt.Sprintf("largest spec read, in bytes, for the specs given as arguments and the apis whose max_spec_bytes is not set (0: %d, %d MiB)", catalog.MaxSpecBytes, catalog.MaxSpecBytes>>20))
+}
+
+// sourceOptions applies the settings of the flags that every source shares.
+func (s *sourceFlags) sourceOptions(sources []catalog.SourceConfig) {
+	for i := range sources {
+		o := &sources[i].Options
+		if o.MaxSpecBytes == 0 {
+			o.MaxSpecBytes = int64(s.maxSpec)
+		}
+		o.OnDemand = s.onDemand
+	}
 }
 
 // readConfig reads the toll.yaml of --config or $TOLL_CONFIG; it returns nil when there is
@@ -61,6 +77,7 @@ func (s *sourceFlags) load(ctx context.Context, cfg *fileConfig, specs []string,
 	if len(sources) == 0 && len(s.discovery.facilitators) == 0 {
 		return nil, usagef("%s needs OpenAPI specs: %s api.yaml (or apis: in a toll.yaml given with --config, or a Bazaar with --discovery URL)", cmd, cmd)
 	}
+	s.sourceOptions(sources)
 	if probes != "" {
 		recs, err := catalog.ReadProbes(probes)
 		if err != nil {
