@@ -466,8 +466,8 @@ func lightPathItem(data []byte, i int) (*openapi3.PathItem, int, error) {
 }
 
 // lightOperation decodes the members of the operation at data[i] a
-// listing reads: its identity, texts, tags, servers, security and
-// extensions.
+// listing reads: its identity, texts, tags, servers, security, extensions,
+// and whether it declares a 402 response.
 func lightOperation(data []byte, i int) (*openapi3.Operation, int, error) {
 	op := &openapi3.Operation{}
 	end, err := walkObject(data, i, func(name string, i int) (int, error) {
@@ -488,6 +488,15 @@ func lightOperation(data []byte, i int) (*openapi3.Operation, int, error) {
 		case name == "security":
 			op.Security = &openapi3.SecurityRequirements{}
 			return decodeAt(data, i, op.Security)
+		case name == "responses":
+			// Whether they declare a 402 response is all a listing
+			// reads of them (it marks the operation as paid).
+			end, err := skipValue(data, i)
+			if err != nil {
+				return 0, err
+			}
+			op.Responses = &openapi3.Responses{}
+			return end, op.Responses.UnmarshalJSON(prunedResponses(data[i:end]))
 		case strings.HasPrefix(name, "x-"):
 			var v any
 			end, err := decodeAt(data, i, &v)
