@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -23,10 +24,12 @@ const maxRedirects = 10
 // LoadSource loads every API of one source: a spec file, a folder, or a
 // URL.
 //
-// A folder means every *.yaml, *.yml and *.json file directly in it (not
-// in its subfolders, which commonly hold the fragments of a split spec
-// that are not specs themselves, or unrelated files), in name order,
-// hidden files aside. A URL must be https, or http to a loopback host
+// A folder means every *.yaml, *.yml and *.json file in it, in path
+// order, hidden files aside, and those of its subfolders that are specs
+// (subfolders commonly hold the fragments of a split spec, which are not
+// specs themselves: a file there is read only when it starts as an
+// OpenAPI, Swagger or discovery document does). APIs.guru's directory
+// nests its specs this way. A URL must be https, or http to a loopback host
 // (127.0.0.0/8, ::1, localhost); it is fetched with Options.HTTPClient
 // (default: a 30 s timeout), following redirects only to such URLs, and
 // refused beyond MaxSpecBytes. A relative server URL in a fetched spec is
@@ -148,29 +151,22 @@ func prepareOrigin(ctx context.Context, u *url.URL, opts Options) (*prepared, er
 	return nil, loadError(u.Redacted(), fmt.Errorf("%w: no spec found at this origin; tried %s; give the spec's own URL", ErrFetch, strings.Join(tried, ", ")))
 }
 
-// prepareFolder prepares the spec files directly in a folder (see
-// LoadSource), in name order, with one error per file that cannot be read.
+// Bounds of a folder of specs: how deep its subfolders are read, and how
+// many spec files it may hold.
+const (
+	maxFolderDepth = 8
+	maxFolderFiles = 20_000
+)
+
+// prepareFolder prepares the spec files in a folder and its subfolders (as
+// APIs.guru's directory nests them: amazonaws.com/ec2.json), in path order,
+// with one error per file that cannot be read. Hidden files and folders,
+// and node_modules, are skipped; symbolic links to folders are not
+// followed.
 func prepareFolder(ctx context.Context, dir string, opts Options) ([]*prepared, []error) {
-	entries, err := os.ReadDir(dir)
+	paths, err := specFiles(dir)
 	if err != nil {
-		return nil, []error{loadError(dir, unwrapPathError(err))}
-	}
-	var paths []string
-	for _, e := range entries {
-		name := e.Name()
-		switch strings.ToLower(filepath.Ext(name)) {
-		case ".yaml", ".yml", ".json":
-		default:
-			continue
-		}
-		if strings.HasPrefix(name, ".") || e.IsDir() {
-			continue
-		}
-		path := filepath.Join(dir, name)
-		if fi, err := os.Stat(path); err == nil && fi.IsDir() {
-			continue
-		}
-		paths = append(paths, path)
+		return nil, []error{loadError(dir, err)}
 	}
 	if len(paths) == 0 {
 		return nil, []error{loadError(dir, errors.New("the folder holds no *.yaml, *.yml or *.json file"))}
@@ -182,13 +178,21 @@ func prepareFolder(ctx context.Context, dir string, opts Options) ([]*prepared, 
 	}
 	n := workers(len(paths), 1)
 	bufs := make([][]byte, n) // each goroutine's bytes, reused from file to file
+	skipped := make([]bool, len(paths))
 	reads, _ := parallelMap(ctx, len(paths), n, func(w, i int) read {
+		if filepath.Dir(paths[i]) != filepath.Clean(dir) && !specLike(paths[i]) {
+			skipped[i] = true // a fragment of a split spec, or another file
+			return read{}
+		}
 		p, err := prepareFileInto(ctx, paths[i], opts, &bufs[w])
 		return read{p, err}
 	})
 	var out []*prepared
 	var errs []error
 	for i, r := range reads {
+		if skipped[i] {
+			continue
+		}
 		if r.p == nil && r.err == nil { // not started: ctx ended
 			r.err = ctx.Err()
 		}
@@ -199,6 +203,60 @@ func prepareFolder(ctx context.Context, dir string, opts Options) ([]*prepared, 
 		out = append(out, r.p)
 	}
 	return out, errs
+}
+
+// specLike reports whether a file starts as a spec does: its first
+// kilobytes name openapi, swagger or x402Version at the top.
+func specLike(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return true // prepareFileInto says what is wrong
+	}
+	defer f.Close()
+	head := make([]byte, 4096)
+	n, _ := io.ReadFull(f, head)
+	head = head[:n]
+	return yamlOpenAPI.Match(head) || yamlSwagger.Match(head) ||
+		bytes.Contains(head, []byte(`"openapi"`)) || bytes.Contains(head, []byte(`"swagger"`)) || bytes.Contains(head, []byte(`"x402Version"`))
+}
+
+// specFiles lists the spec files of a folder and its subfolders, in path
+// order (see prepareFolder).
+func specFiles(dir string) ([]string, error) {
+	var paths []string
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return unwrapPathError(err)
+		}
+		name := d.Name()
+		if path == dir {
+			return nil
+		}
+		if d.IsDir() {
+			depth := strings.Count(strings.TrimPrefix(path, dir), string(filepath.Separator))
+			if strings.HasPrefix(name, ".") || name == "node_modules" || depth > maxFolderDepth {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		switch strings.ToLower(filepath.Ext(name)) {
+		case ".yaml", ".yml", ".json":
+		default:
+			return nil
+		}
+		if strings.HasPrefix(name, ".") {
+			return nil
+		}
+		if fi, err := os.Stat(path); err != nil || fi.IsDir() {
+			return nil // a link to a folder, or to nothing
+		}
+		if len(paths) == maxFolderFiles {
+			return fmt.Errorf("more than %d spec files in the folder and its subfolders; give a smaller folder", maxFolderFiles)
+		}
+		paths = append(paths, path)
+		return nil
+	})
+	return paths, err
 }
 
 // checkURL accepts https URLs, and http URLs to a loopback host.

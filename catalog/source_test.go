@@ -48,13 +48,16 @@ func TestLoadSourceFolder(t *testing.T) {
 	writeFile(t, filepath.Join(dir, ".hidden.yaml"), miniSpec("Hidden", "https://h.example.com", "h"))
 	writeFile(t, filepath.Join(dir, "notes.txt"), "not a spec")
 	writeFile(t, filepath.Join(dir, "sub", "e.yaml"), miniSpec("Nested", "https://e.example.com", "e"))
+	writeFile(t, filepath.Join(dir, ".git", "f.yaml"), miniSpec("Hidden Folder", "https://f.example.com", "f"))
+	writeFile(t, filepath.Join(dir, "sub", "schemas", "pet.yaml"), "type: object\nproperties: {name: {type: string}}\n") // a fragment of a split spec
+	writeFile(t, filepath.Join(dir, "sub", "node_modules", "g.yaml"), miniSpec("Package", "https://g.example.com", "g"))
 	if err := os.Mkdir(filepath.Join(dir, "dir.yaml"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 
 	apis, err := LoadSource(t.Context(), dir, Options{})
-	if want := []string{"alpha", "beta", "gamma"}; !cmp.Equal(apiNames(apis), want) {
-		t.Errorf("APIs %q, want %q in file name order, not recursive, hidden files aside", apiNames(apis), want)
+	if want := []string{"alpha", "beta", "gamma", "nested"}; !cmp.Equal(apiNames(apis), want) {
+		t.Errorf("APIs %q, want %q in path order, subfolders read, hidden files and folders and node_modules aside", apiNames(apis), want)
 	}
 	if err == nil || !strings.Contains(err.Error(), "load "+filepath.Join(dir, "d.yaml")+": ") || !errors.Is(err, ErrInvalidSpec) {
 		t.Errorf("error %v, want one naming d.yaml", err)
