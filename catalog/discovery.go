@@ -254,7 +254,7 @@ func discoveryOperationID(u *url.URL, method, path string) string {
 		host = host[:i]
 	}
 	id := identifier(host, "-") + "_" + strings.ToLower(method)
-	if p := identifier(strings.NewReplacer("{", "", "}", "").Replace(path), "-"); p != "" {
+	if p := identifier(withoutBraces(path), "-"); p != "" {
 		id += "_" + p
 	}
 	return id

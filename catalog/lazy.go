@@ -95,6 +95,11 @@ func (d *Deferred) build(ctx context.Context) (*Operation, error) {
 	opts.OnDemand = false
 	o := doc.o
 	o.one = true
+	if bytes.Contains(data, []byte(`"#/paths/`)) {
+		// Its $refs reach into other paths, which narrowing drops: the
+		// whole document is built, and the operation taken from it.
+		narrowed, o.one = top, false
+	}
 	p, err := prepare(ctx, writeObject(narrowComponents(narrowed)), o, opts)
 	if err != nil {
 		return nil, err
@@ -288,10 +293,10 @@ func narrowComponents(top []member) []member {
 
 // listable reports whether a document can be listed from a light read:
 // JSON OpenAPI 3 whose operations sit in its paths (no path item is a
-// $ref, nothing refers into the paths) and whose $refs are all local.
+// $ref) and whose $refs are all local. (A document whose $refs reach into
+// its paths is listed too, and built whole when an operation is asked for.)
 func listable(data []byte, kind specKind, top []member, opts Options) bool {
-	return kind == kindOpenAPI && top != nil && !opts.AllowExternalRefs &&
-		!bytes.Contains(data, []byte(`"#/paths/`))
+	return kind == kindOpenAPI && top != nil && !opts.AllowExternalRefs
 }
 
 // prepareListed reads a document for a listing on demand (see above): the
@@ -492,12 +497,13 @@ func lightOperation(data []byte, i int) (*openapi3.Operation, int, error) {
 			// Whether they declare a 402 response is all a listing
 			// reads of them (it marks the operation as paid).
 			end, err := skipValue(data, i)
-			if err != nil {
-				return 0, err
+			if err == nil && declares402Raw(data[i:end]) {
+				op.Responses = openapi3.NewResponses(openapi3.WithStatus(402, &openapi3.ResponseRef{Value: openapi3.NewResponse().WithDescription("")}))
 			}
-			op.Responses = &openapi3.Responses{}
-			return end, op.Responses.UnmarshalJSON(prunedResponses(data[i:end]))
-		case strings.HasPrefix(name, "x-"):
+			return end, err
+		case name == "x-payment-info" || name == "x-bazaar":
+			// The extensions toll reads, as the fast path keeps them
+			// (prune.go): the others are skipped.
 			var v any
 			end, err := decodeAt(data, i, &v)
 			if op.Extensions == nil {

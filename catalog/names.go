@@ -97,7 +97,7 @@ func baseToolName(namespace, operationID, method, path string) string {
 	id := identifier(operationID, "-")
 	if id == "" {
 		id = strings.ToLower(method)
-		if p := identifier(strings.NewReplacer("{", "", "}", "").Replace(path), "-"); p != "" {
+		if p := identifier(withoutBraces(path), "-"); p != "" {
 			id += "_" + p
 		}
 	}
@@ -194,4 +194,17 @@ func (b *builder) name(namespace string, ops []*pending) {
 			p.notes = append(p.notes, "tool name suffixed: another operation has the same name")
 		}
 	}
+}
+
+// withoutBraces returns s without its '{' and '}'.
+func withoutBraces(s string) string {
+	if !strings.ContainsAny(s, "{}") {
+		return s
+	}
+	return strings.Map(func(r rune) rune {
+		if r == '{' || r == '}' {
+			return -1
+		}
+		return r
+	}, s)
 }

