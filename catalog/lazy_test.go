@@ -59,6 +59,14 @@ func agreeOnDemandBuilt(t *testing.T, data []byte, source string, opts Options, 
 		t.Errorf("%s: loads whole, but on demand: %v", source, lerr)
 		return 0, true
 	}
+	return agreeListing(t, source, full, lazy, most), true
+}
+
+// agreeListing checks a listing on demand against the full load of the
+// same document (see agreeOnDemand), completing at most most operations
+// (0: none), and returns how many operations were listed on demand.
+func agreeListing(t *testing.T, source string, full, lazy *API, most int) (deferred int) {
+	t.Helper()
 	// The listing holds every operation of the full load, as it lists it;
 	// one the full load skips (a defect the light read does not see, in
 	// its parameters or $refs) is listed, and fails to build, saying why.
@@ -80,7 +88,7 @@ func agreeOnDemandBuilt(t *testing.T, data []byte, source string, opts Options, 
 	}
 	if diff := cmp.Diff(want, got, cmpMoney); diff != "" {
 		t.Errorf("%s: listing on demand differs from the full load (-full +on demand):\n%s", source, diff)
-		return 0, true
+		return 0
 	}
 	for _, op := range extra {
 		_, err := op.Complete(t.Context())
@@ -118,7 +126,7 @@ func agreeOnDemandBuilt(t *testing.T, data []byte, source string, opts Options, 
 			t.Errorf("%s: %s: a second Complete built it again", source, op.Name)
 		}
 	}
-	return deferred, true
+	return deferred
 }
 
 func TestOnDemandAgrees(t *testing.T) {
@@ -404,33 +412,6 @@ func TestOnDemandGraph(t *testing.T) {
 			built.Operations = append(built.Operations, full)
 		}
 		checkInvariants(t, built)
-	}
-}
-
-// TestOnDemandDirectoryNames lists every spec of the directory on demand and loads it
-// whole: the names, titles, descriptions and prices of the listing are those of the full
-// load, for every spec that loads whole (the others are counted).
-func TestOnDemandDirectoryNames(t *testing.T) {
-	if testing.Short() {
-		t.Skip("loads the whole directory twice")
-	}
-	loaded, failed, deferred := 0, 0, 0
-	for _, f := range sampleDirectory(t, 1) {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		n, ok := agreeOnDemandBuilt(t, data, f, Options{}, 0)
-		if !ok {
-			failed++
-			continue
-		}
-		loaded++
-		deferred += n
-	}
-	t.Logf("%d specs agree (%d operations listed on demand); %d do not load whole (left out)", loaded, deferred, failed)
-	if deferred < 50_000 {
-		t.Errorf("%d operations listed on demand, want the directory's", deferred)
 	}
 }
 

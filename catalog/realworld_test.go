@@ -29,7 +29,10 @@ import (
 // validator the MCP layer uses and with Ajv's JSON Schema 2020-12 validator
 // with unicode regular expressions, as JavaScript hosts compile it. The
 // summary it logs (specs, operations, tools, notes by kind) is the one in
-// BENCHMARKS.md.
+// BENCHMARKS.md. Each spec is also listed on demand, as toll serve --lazy
+// on lists it, and the listing must agree with the full load; Microsoft
+// Graph's two specs, too large a $ref web to resolve whole, load in lazy
+// mode only, and a sample of their operations is built.
 func TestEveryRealSpec(t *testing.T) {
 	if testing.Short() {
 		t.Skip("loads about 2,700 real specs; skipped with -short")
@@ -53,6 +56,9 @@ func TestEveryRealSpec(t *testing.T) {
 			sum.failed++
 			continue
 		}
+		if len(sum.lazyOnly) == 0 || sum.lazyOnly[len(sum.lazyOnly)-1] != f.label {
+			sum.deferred += agreeOnDemandSource(t, f, apis)
+		}
 		for _, api := range apis {
 			sum.add(api)
 			for _, op := range api.Operations {
@@ -74,7 +80,30 @@ func TestEveryRealSpec(t *testing.T) {
 		t.Errorf("Ajv (JavaScript): %s", failure)
 	}
 	t.Logf("real specs: %s", sum)
+	t.Logf("listed on demand (lazy mode): %d operations agreeing with the full load, and Microsoft Graph's %d", sum.deferred, sum.lazyListed)
+	if sum.deferred+sum.lazyListed < 100_000 {
+		t.Errorf("%d operations listed on demand, want the real specs' (well over 100,000)", sum.deferred+sum.lazyListed)
+	}
 	t.Logf("distinct schema shapes compiled with Go and with Ajv: %d", len(shapes.list))
+}
+
+// agreeOnDemandSource lists a spec on demand, as toll serve --lazy on
+// does, and checks the listing against its full load (see agreeListing):
+// names, titles, descriptions and prices are those of the full load, and
+// an operation the full load skips fails to build saying why. It returns
+// how many operations were listed on demand.
+func agreeOnDemandSource(t *testing.T, f realSpec, full []*API) int {
+	t.Helper()
+	lazy, err := LoadSource(t.Context(), f.path, Options{OnDemand: true})
+	if err != nil || len(lazy) != len(full) {
+		t.Errorf("%s: loads whole, but on demand: %d APIs, %v", f.label, len(lazy), err)
+		return 0
+	}
+	n := 0
+	for i := range full {
+		n += agreeListing(t, f.label, full[i], lazy[i], 0)
+	}
+	return n
 }
 
 // lazyBuilt loads a spec in lazy mode (Options.OnDemand) and builds every
@@ -369,6 +398,7 @@ type realSummary struct {
 	notes                                  map[string]int
 	lazyOnly                               []string // specs loaded in lazy mode only, a sample of their operations built
 	lazyListed                             int      // their operations listed and not built
+	deferred                               int      // operations listed on demand, agreeing with the full load
 }
 
 func (s *realSummary) add(api *API) {
