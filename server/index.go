@@ -16,13 +16,15 @@ import (
 // each distinct word, the operations whose head and whose description hold it, and a
 // suffix array over the distinct words finds every word that contains a query word.
 // Results are ranked as a scan of every operation ranks them: by points, then in
-// catalog order.
+// catalog order. A query word of one or two letters matches whole words only: as part
+// of a word it would match nearly every operation of a large catalog, and say nothing.
 type searchIndex struct {
 	n     int     // operations
 	vocab []byte  // the distinct words, each followed by 0
 	start []int32 // where each word starts in vocab, in order
 	sa    *suffixarray.Index
-	head  [][]int32 // by word: the operations whose head holds it, in order
+	ids   map[string]int32 // the distinct words, by word
+	head  [][]int32        // by word: the operations whose head holds it, in order
 	body  [][]int32 // by word: the operations whose description holds it, in order
 }
 
@@ -52,11 +54,22 @@ func newSearchIndex(ops []*catalog.Operation) *searchIndex {
 		eachWord(op.Description, func(w string) { add(&ix.body, w, int32(i)) })
 	}
 	ix.sa = suffixarray.New(ix.vocab)
+	ix.ids = ids
 	return ix
 }
 
-// containing returns the words of the index that contain w.
+// shortWord is the most runes a query word matching whole words only has.
+const shortWord = 2
+
+// containing returns the words of the index that contain w (that are w, for a short
+// w).
 func (ix *searchIndex) containing(w string) []int32 {
+	if utf8.RuneCountInString(w) <= shortWord {
+		if id, ok := ix.ids[w]; ok {
+			return []int32{id}
+		}
+		return nil
+	}
 	offsets := ix.sa.Lookup([]byte(w), -1)
 	found := make([]int32, 0, len(offsets))
 	for _, off := range offsets {
