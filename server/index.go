@@ -25,7 +25,7 @@ type searchIndex struct {
 	sa    *suffixarray.Index
 	ids   map[string]int32 // the distinct words, by word
 	head  [][]int32        // by word: the operations whose head holds it, in order
-	body  [][]int32 // by word: the operations whose description holds it, in order
+	body  [][]int32        // by word: the operations whose description holds it, in order
 }
 
 // newSearchIndex indexes ops, in their order.
