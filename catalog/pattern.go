@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -27,11 +28,15 @@ import (
 // \p{Script=Han} and Go does not read) makes the pattern unusable, and the
 // caller drops it.
 
+// errGoRegexp says a pattern does not compile in Go (an ECMA-262
+// lookaround, say).
+var errGoRegexp = errors.New("Go's regexp cannot compile it") //lint:ignore ST1005 Go is a name
+
 // portablePattern returns p as Go and ECMA-262 with "u" both compile it,
 // or why it cannot be.
 func portablePattern(p string) (string, error) {
 	if _, err := regexp.Compile(p); err != nil {
-		return "", fmt.Errorf("Go's regexp cannot compile it")
+		return "", errGoRegexp
 	}
 	w := patternWriter{src: p}
 	if err := w.run(); err != nil {
@@ -231,7 +236,7 @@ func (w *patternWriter) literal(r rune, inClass bool) {
 	switch {
 	case r < 0x20 || r == 0x7f:
 		fmt.Fprintf(&w.out, `\x%02X`, r)
-	case r < utf8.RuneSelf && strings.IndexRune(special, r) >= 0:
+	case r < utf8.RuneSelf && strings.ContainsRune(special, r):
 		w.out.WriteByte('\\')
 		w.out.WriteRune(r)
 	default:
