@@ -137,7 +137,7 @@ func Discover(ctx context.Context, o DiscoverOptions) (*Discovered, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
-	r := &bazaarReader{opts: o, base: base, client: discoveryClient(o.HTTPClient), seen: make(map[string]bool)}
+	r := &bazaarReader{opts: o, base: base, client: fetchClient(o.HTTPClient), seen: make(map[string]bool)}
 	endpoint := "/discovery/resources"
 	if o.Query != "" {
 		endpoint = "/discovery/search"
@@ -176,30 +176,6 @@ func facilitatorBase(raw string) (*url.URL, error) {
 	p = strings.TrimSuffix(strings.TrimSuffix(p, "/discovery/resources"), "/discovery/search")
 	u.Path, u.RawPath = strings.TrimRight(p, "/"), ""
 	return u, nil
-}
-
-// discoveryClient is the client that reads pages: o's, or one with the
-// fetch timeout, following redirects only to URLs toll fetches.
-func discoveryClient(client *http.Client) *http.Client {
-	c := &http.Client{Timeout: defaultFetchTimeout}
-	if client != nil {
-		cc := *client
-		c = &cc
-	}
-	next := c.CheckRedirect
-	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
-		if err := checkURL(req.URL); err != nil {
-			return fmt.Errorf("redirected: %w", err)
-		}
-		if len(via) >= maxRedirects {
-			return fmt.Errorf("more than %d redirects", maxRedirects)
-		}
-		if next != nil {
-			return next(req, via)
-		}
-		return nil
-	}
-	return c
 }
 
 // bazaarReader reads the pages of one Bazaar.

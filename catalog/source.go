@@ -297,12 +297,11 @@ func loopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// fetch reads a spec of at most limit bytes from a URL. It returns the
-// body and the URL it was finally read from.
-func fetch(ctx context.Context, u *url.URL, client *http.Client, limit int64) ([]byte, *url.URL, error) {
-	if err := checkURL(u); err != nil {
-		return nil, nil, err
-	}
+// fetchClient is the client toll fetches specs and Bazaar pages with: a
+// copy of client (nil: none) with the fetch timeout where it sets none,
+// following redirects only to URLs toll fetches itself, and at most
+// maxRedirects of them.
+func fetchClient(client *http.Client) *http.Client {
 	c := &http.Client{Timeout: defaultFetchTimeout}
 	if client != nil {
 		cc := *client
@@ -324,6 +323,16 @@ func fetch(ctx context.Context, u *url.URL, client *http.Client, limit int64) ([
 		}
 		return nil
 	}
+	return c
+}
+
+// fetch reads a spec of at most limit bytes from a URL. It returns the
+// body and the URL it was finally read from.
+func fetch(ctx context.Context, u *url.URL, client *http.Client, limit int64) ([]byte, *url.URL, error) {
+	if err := checkURL(u); err != nil {
+		return nil, nil, err
+	}
+	c := fetchClient(client)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %v", ErrFetch, err)
