@@ -27,5 +27,9 @@ func realSpecs(t testing.TB) string {
 		}
 		t.Skipf("the real specs are not fetched (%v); run .ci/fetch-specs (needs npm), or set TOLL_REAL_SPECS to a node_modules folder holding them", err)
 	}
-	return dir
+	abs, err := filepath.Abs(dir) // node resolves packages from an absolute path only
+	if err != nil {
+		t.Fatal(err)
+	}
+	return abs
 }
