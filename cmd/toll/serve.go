@@ -101,8 +101,7 @@ func (s *serveCmd) run(ctx context.Context, fs *pflag.FlagSet, args []string) er
 	if err != nil {
 		return err
 	}
-	s.sources.onDemand = server.Lazy(s.lazy) == server.LazyOn
-	ops, err := s.catalog(ctx, cfg, append(s.specs, args...), &pol, logger)
+	ops, err := s.loadCatalog(ctx, cfg, append(s.specs, args...), &pol, logger)
 	if err != nil {
 		return err
 	}
@@ -160,12 +159,43 @@ func fromFile[T any](fs *pflag.FlagSet, flag string, dst, v *T) {
 	}
 }
 
+// loadCatalog loads the specs as the lazy mode serves them: --lazy on lists JSON specs on
+// demand (each operation built when it is described or called), off loads them whole, and
+// auto lists them on demand, then loads them whole again when they turn out few enough to
+// be served one tool each (which needs every input schema).
+func (s *serveCmd) loadCatalog(ctx context.Context, cfg *fileConfig, specs []string, pol *tools.Policy, logger *slog.Logger) ([]*catalog.Operation, error) {
+	mode := server.Lazy(s.lazy)
+	s.sources.onDemand = mode != server.LazyOff
+	if mode != server.LazyAuto {
+		return s.catalog(ctx, cfg, specs, pol, logger)
+	}
+	listed, err := s.sources.load(ctx, cfg, specs, "toll serve")
+	if err != nil {
+		return nil, err
+	}
+	threshold := int(s.lazyMax)
+	if threshold == 0 {
+		threshold = server.DefaultLazyThreshold
+	}
+	if len(listed.errs) == 0 && len(listed.cat.Operations()) > threshold {
+		return s.finishCatalog(listed, pol, logger)
+	}
+	s.sources.onDemand = false
+	return s.catalog(ctx, cfg, specs, pol, logger)
+}
+
 // catalog loads the specs and adds the per-API and per-tool caps of their entries to pol.
 func (s *serveCmd) catalog(ctx context.Context, cfg *fileConfig, specs []string, pol *tools.Policy, logger *slog.Logger) ([]*catalog.Operation, error) {
 	ld, err := s.sources.load(ctx, cfg, specs, "toll serve")
 	if err != nil {
 		return nil, err
 	}
+	return s.finishCatalog(ld, pol, logger)
+}
+
+// finishCatalog refuses a catalog with a spec that did not load, logs its warnings, and
+// adds the per-API and per-tool caps of its entries to pol.
+func (s *serveCmd) finishCatalog(ld *loaded, pol *tools.Policy, logger *slog.Logger) ([]*catalog.Operation, error) {
 	if len(ld.errs) > 0 {
 		return nil, fmt.Errorf("%w (fix the entry or remove the spec; toll catalog check shows every problem, toll catalog list every operation)", errors.Join(ld.errs...))
 	}
