@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -41,34 +42,16 @@ func TestEveryRealSpec(t *testing.T) {
 	files := realSpecFiles(t, dir)
 	sum := &realSummary{notes: make(map[string]int)}
 	shapes := &skeletonSet{ids: make(map[string]string)}
-	for _, f := range files {
-		apis, err := LoadSource(t.Context(), f.path, Options{})
-		if errors.Is(err, ErrInvalidSpec) && strings.Contains(err.Error(), "slow to resolve") {
-			// Too much $ref work to resolve whole (Microsoft Graph): it
-			// loads in lazy mode, each operation bounded on its own.
-			sum.lazyOnly = append(sum.lazyOnly, f.label)
-			var listed int
-			apis, listed, err = lazyBuilt(t, f.path, 200)
-			sum.lazyListed += listed
-		}
-		if err != nil {
-			t.Errorf("%s: %v", f.label, err)
-			sum.failed++
-			continue
-		}
-		if len(sum.lazyOnly) == 0 || sum.lazyOnly[len(sum.lazyOnly)-1] != f.label {
-			sum.deferred += agreeOnDemandSource(t, f, apis)
-		}
-		for _, api := range apis {
-			sum.add(api)
-			for _, op := range api.Operations {
-				if why := hostRuleBroken(op); why != "" {
-					t.Errorf("%s: %s: %s", f.label, op.Name, why)
-				}
-				shapes.add(t, op)
-			}
-		}
+	// Two specs at a time: most are small, and load on one CPU.
+	var mu sync.Mutex
+	_, err := parallelMap(t.Context(), len(files), 2, func(_, i int) struct{} {
+		checkRealSpec(t, files[i], sum, shapes, &mu)
+		return struct{}{}
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
+	slices.Sort(sum.lazyOnly)
 	if len(sum.lazyOnly) > 2 {
 		t.Errorf("%d specs load only in lazy mode, want at most Microsoft Graph's two: %q", len(sum.lazyOnly), sum.lazyOnly)
 	}
@@ -85,6 +68,51 @@ func TestEveryRealSpec(t *testing.T) {
 		t.Errorf("%d operations listed on demand, want the real specs' (well over 100,000)", sum.deferred+sum.lazyListed)
 	}
 	t.Logf("distinct schema shapes compiled with Go and with Ajv: %d", len(shapes.list))
+}
+
+// checkRealSpec loads one real spec, checks its tools against the host
+// rules and its listing on demand against its full load, and adds it to
+// the summary and its schema shapes to the set, under mu.
+func checkRealSpec(t *testing.T, f realSpec, sum *realSummary, shapes *skeletonSet, mu *sync.Mutex) {
+	apis, err := LoadSource(t.Context(), f.path, Options{})
+	lazyOnly, listed := false, 0
+	if errors.Is(err, ErrInvalidSpec) && strings.Contains(err.Error(), "slow to resolve") {
+		// Too much $ref work to resolve whole (Microsoft Graph): it loads in
+		// lazy mode, each operation bounded on its own.
+		lazyOnly = true
+		apis, listed, err = lazyBuilt(t, f.path, 200)
+	}
+	if err != nil {
+		t.Errorf("%s: %v", f.label, err)
+		mu.Lock()
+		sum.failed++
+		mu.Unlock()
+		return
+	}
+	deferred := 0
+	if !lazyOnly {
+		deferred = agreeOnDemandSource(t, f, apis)
+	}
+	for _, api := range apis {
+		for _, op := range api.Operations {
+			if why := hostRuleBroken(op); why != "" {
+				t.Errorf("%s: %s: %s", f.label, op.Name, why)
+			}
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if lazyOnly {
+		sum.lazyOnly = append(sum.lazyOnly, f.label)
+		sum.lazyListed += listed
+	}
+	sum.deferred += deferred
+	for _, api := range apis {
+		sum.add(api)
+		for _, op := range api.Operations {
+			shapes.add(t, op)
+		}
+	}
 }
 
 // agreeOnDemandSource lists a spec on demand, as toll serve --lazy on
