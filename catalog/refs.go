@@ -219,13 +219,14 @@ func (f *refFixer) fix(ref, kind string) (to string, change bool) {
 		f.note("$ref %q names nothing in the document: what uses it is skipped", clip(ref))
 		return f.standIn(kind, ref), true
 	}
-	return f.copyOf(kind, value), true
+	return f.copyOf(kind, "copy of "+clip(strings.Join(tokens, "/")), value), true
 }
 
-// copyOf adds a copy of a $ref's target as a component of kind, and returns
-// the $ref to it.
-func (f *refFixer) copyOf(kind string, value []byte) string {
-	name := f.newName(kind, "toll.ref")
+// copyOf adds a copy of a $ref's target as a component of kind, named
+// after what it is (so that a warning about it says), and returns the
+// $ref to it.
+func (f *refFixer) copyOf(kind, what string, value []byte) string {
+	name := f.newName(kind, what)
 	f.added[kind] = append(f.added[kind], member{name, value})
 	return "#/components/" + kind + "/" + escapeToken(name)
 }
@@ -251,13 +252,17 @@ func (f *refFixer) standIn(kind, ref string) string {
 	default:
 		v = `{}`
 	}
-	return f.copyOf(kind, []byte(v))
+	return f.copyOf(kind, "stand-in for "+clip(ref), []byte(v))
 }
 
-// newName returns a component name of kind that no component has.
+// newName returns a component name of kind that no component has: base,
+// or base with a number.
 func (f *refFixer) newName(kind, base string) string {
 	for i := 1; ; i++ {
-		name := base + "." + strconv.Itoa(i)
+		name := base
+		if i > 1 {
+			name += " (" + strconv.Itoa(i) + ")"
+		}
 		if !f.exists[kind+"/"+name] {
 			f.exists[kind+"/"+name] = true
 			return name
