@@ -23,7 +23,7 @@ a terminal, toll asks for it there without echo.`,
 		Args: cobra.ArbitraryArgs,
 		RunE: group("toll wallet", "a command: new, import, address or balance"),
 	}
-	c.AddCommand(a.walletNewCommand(), a.walletImportCommand(), a.walletAddressCommand())
+	c.AddCommand(a.walletNewCommand(), a.walletImportCommand(), a.walletAddressCommand(), a.walletBalanceCommand())
 	return c
 }
 
