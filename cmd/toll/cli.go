@@ -91,6 +91,7 @@ recording every spend in a ledger.`,
 		a.devnetCommand(),
 		a.catalogCommand(),
 		a.walletCommand(),
+		a.initCommand(),
 		a.ledgerCommand(),
 		&cobra.Command{
 			Use:   "version",
