@@ -92,6 +92,7 @@ recording every spend in a ledger.`,
 		a.catalogCommand(),
 		a.walletCommand(),
 		a.initCommand(),
+		a.configCommand(),
 		a.ledgerCommand(),
 		&cobra.Command{
 			Use:   "version",
