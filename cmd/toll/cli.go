@@ -93,6 +93,7 @@ recording every spend in a ledger.`,
 		a.walletCommand(),
 		a.initCommand(),
 		a.configCommand(),
+		a.mcpConfigCommand(),
 		a.ledgerCommand(),
 		&cobra.Command{
 			Use:   "version",
