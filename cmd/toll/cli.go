@@ -77,7 +77,7 @@ recording every spend in a ledger.`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		Args:          cobra.ArbitraryArgs,
-		RunE:          group("toll", "a command: serve, demo, devnet, catalog, wallet, ledger or version"),
+		RunE:          group("toll", "a command: init, serve, demo, devnet, catalog, config, mcp-config, wallet, ledger or version"),
 	}
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.SetFlagErrorFunc(flagError)

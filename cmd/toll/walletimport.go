@@ -104,7 +104,7 @@ func (n *walletImportCmd) importKeystore(ctx context.Context, src keystore.Sourc
 	warnExposed(from, n.warn)
 	fromPass, err := keystore.Passphrase(from, n.env)
 	if err != nil {
-		return nil, fmt.Errorf("passphrase of --from-keystore %s: %w; pass --from-passphrase-file FILE, set %s, or run in a terminal to be asked",
+		return nil, fmt.Errorf("passphrase of the keystore to import, %s: %w; pass --from-passphrase-file FILE, set %s, or run in a terminal to be asked",
 			n.from, err, envFromPassphrase)
 	}
 	src.Prompt = passphrasePrompt(ctx, n.stdin, n.stderr, osTerminal(), src.Keystore, true)
