@@ -56,6 +56,10 @@ func TestInitWithFlags(t *testing.T) {
 		}
 	}
 
+	if check := runBinary(t, nil, "config", "check", "--config", cfg); check.code != 0 || !strings.Contains(check.stdout, "per call 0.05") {
+		t.Errorf("toll config check of what init wrote: exit code %d, stdout %q, stderr %q", check.code, check.stdout, check.stderr)
+	}
+
 	again := runBinary(t, nil, args...)
 	if again.code != 1 || !strings.Contains(again.stderr, "--force") {
 		t.Errorf("second init: exit code %d, stderr %q; want a refusal that names --force", again.code, again.stderr)
