@@ -191,7 +191,7 @@ func walletHint(err error) error {
 	case errors.Is(err, keystore.ErrInvalidKey):
 		hint = "give the 64 hex digits of the secp256k1 private key (0x optional), as exported by a wallet"
 	case errors.Is(err, keystore.ErrInvalidKeystore):
-		hint = "a keystore is a v3 keystore JSON file, as toll wallet new, geth account new and Foundry's cast wallet new write them"
+		hint = "--keystore takes a v3 keystore JSON file, as toll wallet new, geth account new and Foundry's cast wallet new write them"
 	default:
 		return err
 	}

@@ -72,7 +72,7 @@ func TestWalletImport(t *testing.T) {
 		{"wrong passphrase of the other keystore", "", passEnv, []string{"--from-keystore", filepath.Join(fromDir, "geth-foobar.json"), "--from-passphrase-file", fromPass("nope")},
 			1, "wrong passphrase"},
 		{"no passphrase for the other keystore", "", passEnv, []string{"--from-keystore", filepath.Join(fromDir, "geth-foobar.json")}, 1, envFromPassphrase},
-		{"not a keystore", "", passEnv, []string{"--from-keystore", filepath.Join(fromDir, "README.md"), "--from-passphrase-file", fromPass("x")}, 1, "v3 keystore JSON"},
+		{"not a keystore", "", passEnv, []string{"--from-keystore", filepath.Join(fromDir, "README.md"), "--from-passphrase-file", fromPass("x")}, 1, "v3 keystore JSON file, as toll wallet new"},
 		{"no key", "", passEnv, nil, 2, "no private key on stdin"},
 		{"short key", importTestKey[:60], passEnv, nil, 1, "want 64 hex digits"},
 		{"not hex", "g" + importTestKey[1:], passEnv, nil, 1, "not hex"},
