@@ -77,7 +77,7 @@ recording every spend in a ledger.`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		Args:          cobra.ArbitraryArgs,
-		RunE:          group("toll", "a command: serve, demo, devnet, catalog, wallet, ledger or version"),
+		RunE:          group("toll", "a command: init, serve, demo, devnet, catalog, config, mcp-config, wallet, ledger or version"),
 	}
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.SetFlagErrorFunc(flagError)
@@ -91,6 +91,9 @@ recording every spend in a ledger.`,
 		a.devnetCommand(),
 		a.catalogCommand(),
 		a.walletCommand(),
+		a.initCommand(),
+		a.configCommand(),
+		a.mcpConfigCommand(),
 		a.ledgerCommand(),
 		&cobra.Command{
 			Use:   "version",

@@ -28,6 +28,8 @@ const maxConfigBytes = 1 << 20
 //	networks: [eip155:8453]
 //	assets: []                 # more tokens: ADDRESS or NETWORK=ADDRESS
 //	caps: {per_call: "0.05", per_session: "0.50", per_day: "5", total: none}
+//	rpc:                       # JSON-RPC endpoint of each network: wallet balance, reconcile
+//	  eip155:8453: https://mainnet.base.org
 //	max_window: 10m
 //	terms_ttl: 0s
 //	lazy: auto                 # auto, on or off
@@ -49,6 +51,7 @@ type fileConfig struct {
 	Wallet        walletConfig           `yaml:"wallet"`
 	Networks      []string               `yaml:"networks"`
 	Assets        []asset                `yaml:"assets"`
+	RPC           map[string]string      `yaml:"rpc"` // network → JSON-RPC URL
 	Caps          capsConfig             `yaml:"caps"`
 	MaxWindow     *duration              `yaml:"max_window"`
 	TermsTTL      *duration              `yaml:"terms_ttl"`
@@ -101,8 +104,11 @@ func loadConfig(path string) (*fileConfig, error) {
 	return &c, nil
 }
 
-// check reports what the types of the fields do not: each API's entry.
+// check reports what the types of the fields do not: each API's entry, the rpc endpoints.
 func (c *fileConfig) check() error {
+	if _, err := c.endpoints(); err != nil {
+		return err
+	}
 	for i, a := range c.APIs {
 		where := fmt.Sprintf("apis[%d]", i)
 		if err := a.Check(); err != nil {

@@ -16,14 +16,14 @@ import (
 func (a *app) walletCommand() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "wallet",
-		Short: "create a key in an encrypted keystore, or print its address",
+		Short: "create or import a key in an encrypted keystore, print its address or its balances",
 		Long: `The payer key lives in an encrypted go-ethereum (v3) keystore file. Its passphrase comes from
 --passphrase-file or the ` + envPassphrase + ` variable, never from a flag; with neither, when stdin is
 a terminal, toll asks for it there without echo.`,
 		Args: cobra.ArbitraryArgs,
-		RunE: group("toll wallet", "a command: new or address"),
+		RunE: group("toll wallet", "a command: new, import, address or balance"),
 	}
-	c.AddCommand(a.walletNewCommand(), a.walletAddressCommand())
+	c.AddCommand(a.walletNewCommand(), a.walletImportCommand(), a.walletAddressCommand(), a.walletBalanceCommand())
 	return c
 }
 
@@ -188,8 +188,10 @@ func walletHint(err error) error {
 		hint = "check the passphrase in " + envPassphrase + " or --passphrase-file"
 	case errors.Is(err, keystore.ErrRawKeyNotAllowed):
 		hint = "opt in with --private-key-env NAME, or better, pass --keystore FILE"
+	case errors.Is(err, keystore.ErrInvalidKey):
+		hint = "give the 64 hex digits of the secp256k1 private key (0x optional), as exported by a wallet"
 	case errors.Is(err, keystore.ErrInvalidKeystore):
-		hint = "--keystore takes a go-ethereum v3 keystore file (toll wallet new writes one)"
+		hint = "--keystore takes a v3 keystore JSON file, as toll wallet new, geth account new and Foundry's cast wallet new write them"
 	default:
 		return err
 	}

@@ -2,7 +2,9 @@
 // keystore file (Web3 Secret Storage,
 // https://ethereum.org/developers/docs/data-structures-and-encoding/web3-secret-storage)
 // and finds the key a user configured: Open reads a file, Create writes a
-// new one around a fresh key, and Load resolves a Source (a keystore with
+// new one around a fresh key, ImportHex around a raw hex key, Import around
+// the key of another tool's v3 file (geth, clef, Foundry's cast wallet), and
+// Load resolves a Source (a keystore with
 // its passphrase from a file or the environment, or a raw hex key in an
 // environment variable when the user opts in) into a *wallet.Wallet.
 //
@@ -34,7 +36,7 @@
 //   - The package prints nothing: what a front end should warn about (a key
 //     or passphrase file others may read) is returned by Exposures.
 //   - A wrong passphrase is ErrWrongPassphrase, never a format error.
-//   - Create never overwrites a file: it writes the encrypted key to a
+//   - Create, ImportHex and Import never overwrite a file: it writes the encrypted key to a
 //     temporary file (mode 0600) in the same directory, syncs it, links it
 //     into place only if the name is still free, and syncs the directory.
 //   - Keys, salts and IVs come from crypto/rand; key ids from

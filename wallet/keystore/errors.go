@@ -26,6 +26,10 @@ var (
 	// raw key), or a raw-key variable that is empty.
 	ErrNoKey = errors.New("no key configured")
 
+	// ErrInvalidKey means a raw private key given to ImportHex is not one: not
+	// 64 hex digits, or not a valid secp256k1 scalar.
+	ErrInvalidKey = errors.New("invalid private key")
+
 	// ErrRawKeyNotAllowed means a raw hex key was configured without the
 	// user's explicit opt-in (Source.AllowRawKey).
 	ErrRawKeyNotAllowed = errors.New("raw key not allowed")
@@ -43,7 +47,7 @@ var (
 // ErrMisplacedKey) holds.
 type MisplacedKeyError struct {
 	// Field is the Source field: "Keystore", "PassphraseFile",
-	// "PassphraseEnv" or "RawKeyEnv".
+	// "PassphraseEnv" or "RawKeyEnv"; or "From", the file Import reads.
 	Field string
 }
 
@@ -53,6 +57,7 @@ func (e *MisplacedKeyError) Error() string {
 		"PassphraseFile": "the passphrase file path looks like a private key itself; give the path of a file holding the passphrase",
 		"PassphraseEnv":  "the passphrase variable's name looks like a private key itself; give the name of the variable holding the passphrase",
 		"RawKeyEnv":      "the raw key's variable name looks like a private key itself; give the name of an environment variable that holds the key",
+		"From":           "the path of the keystore to import looks like a private key itself; give the path of a keystore file",
 	}[e.Field]
 	if want == "" {
 		return "a setting looks like a private key itself; give a name or a path, never the key"

@@ -64,6 +64,17 @@ func Open(path, passphrase string, opts wallet.Options) (*wallet.Wallet, error) 
 }
 
 func decrypt(data []byte, passphrase string, opts wallet.Options) (*wallet.Wallet, error) {
+	key, err := decryptKey(data, passphrase)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(key.D.Bits())
+	return wallet.FromKey(key, opts)
+}
+
+// decryptKey checks and decrypts a v3 keystore. The caller clears the key's
+// scalar when done with it.
+func decryptKey(data []byte, passphrase string) (*ecdsa.PrivateKey, error) {
 	f, err := parse(data)
 	if err != nil {
 		return nil, err
@@ -83,13 +94,13 @@ func decrypt(data []byte, passphrase string, opts wallet.Options) (*wallet.Walle
 		// message says which, without the value.
 		return nil, fmt.Errorf("%w: it decrypts to an unusable key (%v)", ErrInvalidKeystore, err)
 	}
-	defer clear(key.PrivateKey.D.Bits())
 	if f.Address != "" {
 		if want := common.HexToAddress(f.Address); want != key.Address {
+			clear(key.PrivateKey.D.Bits())
 			return nil, fmt.Errorf("%w: it names address %s but its key is for %s; the file may have been altered", ErrInvalidKeystore, want.Hex(), key.Address.Hex())
 		}
 	}
-	return wallet.FromKey(key.PrivateKey, opts)
+	return key.PrivateKey, nil
 }
 
 // parse decodes a keystore and checks every field DecryptKey reads.

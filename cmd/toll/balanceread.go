@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/big"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/tollhq/toll/tools"
+	"github.com/tollhq/toll/tools/money"
+	"github.com/tollhq/toll/wallet"
+	"github.com/tollhq/toll/wallet/onchain"
+)
+
+// readBalances reads owner's balances on each network of plan. A network without an
+// endpoint, or whose endpoint fails, gets a line that says so.
+func readBalances(ctx context.Context, plan []chainPlan, owner wallet.Address) []balance {
+	var lines []balance
+	for _, p := range plan {
+		if p.url == "" {
+			lines = append(lines, balance{Network: p.network, Error: fmt.Sprintf("no JSON-RPC endpoint: add rpc: {%s: URL} to toll.yaml, or --rpc %s=URL", p.network, p.network)})
+			continue
+		}
+		lines = append(lines, readChain(ctx, p, owner)...)
+	}
+	return lines
+}
+
+// readChain reads one network's balances over its endpoint, after checking that the
+// endpoint serves that chain.
+func readChain(ctx context.Context, p chainPlan, owner wallet.Address) []balance {
+	fail := func(err error) []balance {
+		return []balance{{Network: p.network, Asset: "-", Error: err.Error()}}
+	}
+	c, err := onchain.Dial(ctx, p.url)
+	if err != nil {
+		return fail(err)
+	}
+	defer c.Close()
+	id, err := c.ChainID(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	if id.String() != p.chainID {
+		return fail(fmt.Errorf("the endpoint %s serves chain %s, not %s: fix the endpoint of this network", c.URL(), id, p.network))
+	}
+	var lines []balance
+	for _, token := range p.tokens {
+		lines = append(lines, readToken(ctx, c, p, token, owner))
+	}
+	l := balance{Network: p.network, Asset: "native", Symbol: "gas", Decimals: nativeDecimals}
+	if wei, err := c.NativeBalance(ctx, owner); err != nil {
+		l.Error = err.Error()
+	} else {
+		v := money.New(wei, nativeDecimals)
+		l.Balance, l.Atomic = v.String(), v.AtomicString()
+	}
+	return append(lines, l)
+}
+
+// readToken reads one token's balance: the USDC toll knows has USDC's decimals, another
+// token says its own (decimals()).
+func readToken(ctx context.Context, c *onchain.Client, p chainPlan, token, owner wallet.Address) balance {
+	l := balance{Network: p.network, Asset: token.Hex()}
+	id, _ := new(big.Int).SetString(p.chainID, 10)
+	usdc, known := tools.KnownUSDC(id.Int64())
+	if known && strings.EqualFold(usdc, token.Hex()) {
+		l.Symbol, l.Decimals = "USDC", money.USDCDecimals
+	} else {
+		d, err := c.Decimals(ctx, token)
+		if err != nil {
+			l.Error = err.Error()
+			return l
+		}
+		l.Decimals = int(d)
+	}
+	atomic, err := c.BalanceOf(ctx, token, owner)
+	if err != nil {
+		l.Error = err.Error()
+		return l
+	}
+	v := money.New(atomic, l.Decimals)
+	l.Balance, l.Atomic = v.String(), v.AtomicString()
+	return l
+}
+
+// writeBalances prints the balances for people.
+func writeBalances(w io.Writer, owner wallet.Address, lines []balance) error {
+	fmt.Fprintf(w, "address %s\n\n", owner.Hex())
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NETWORK\tASSET\tBALANCE\tNOTE")
+	for _, l := range lines {
+		asset := first(l.Asset, "-")
+		switch {
+		case l.Asset == "native":
+			asset = "native (gas)"
+		case l.Symbol != "":
+			asset = l.Symbol + " " + l.Asset
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", l.Network, asset, first(l.Balance, "-"), l.Error)
+	}
+	return tw.Flush()
+}
