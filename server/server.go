@@ -158,7 +158,8 @@ func newServer(client *tools.Client, ops []*catalog.Operation, opts Options) (*S
 			st = append(st, mcpserver.ServerTool{Tool: toolFor(op), Handler: s.handler(op)})
 		}
 	}
-	st = append(st, mcpserver.ServerTool{Tool: budgetTool(), Handler: s.budget})
+	st = append(st, mcpserver.ServerTool{Tool: budgetTool(), Handler: s.budget},
+		mcpserver.ServerTool{Tool: historyTool(), Handler: s.history})
 	s.mcp.AddTools(st...)
 	s.mcp.AddResourceTemplates(s.resultTemplate())
 	return s, nil
