@@ -87,7 +87,7 @@ func (s *Server) history(ctx context.Context, req mcp.CallToolRequest) (*mcp.Cal
 	for _, sp := range spends {
 		e := historyEntry{
 			Time: sp.ReservedAt.UTC().Format(time.RFC3339), Tool: sp.Tool, API: sp.API,
-			Amount: sp.Amount.Atomic().String(), Decimals: sp.Amount.Decimals(), Display: amountDisplay(sp.Amount.String()),
+			Amount: sp.Amount.AtomicString(), Decimals: sp.Amount.Decimals(), Display: amountDisplay(sp.Amount.String()),
 			Status: sp.Status, Transaction: sp.TxHash, Network: sp.Network, PayTo: sp.PayTo, CallID: sp.CallID,
 		}
 		entries = append(entries, e)

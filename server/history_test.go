@@ -20,7 +20,7 @@ import (
 )
 
 // eagerBuiltins are toll's own tools beside one tool per operation.
-var eagerBuiltins = []string{BudgetTool, HistoryTool}
+var eagerBuiltins = []string{BudgetTool, HistoryTool, QuoteTool}
 
 // lazyBuiltins are toll's own tools in lazy mode, sorted by name as tools/list sorts them.
 func lazyBuiltins() []string {
@@ -211,7 +211,7 @@ func TestHistoryArguments(t *testing.T) {
 
 // TestBuiltinNamesRefused: no operation may take the name of a built-in tool.
 func TestBuiltinNamesRefused(t *testing.T) {
-	for _, name := range []string{HistoryTool, catalog.QuoteTool, BudgetTool} {
+	for _, name := range []string{HistoryTool, QuoteTool, BudgetTool} {
 		err := CheckNames([]*catalog.Operation{{API: "toll", Name: name, Method: "GET", Path: "/thing"}})
 		if err == nil || !strings.Contains(err.Error(), "is named "+name+", as one of toll's own tools is") {
 			t.Errorf("CheckNames of an operation named %s: %v, want a refusal", name, err)

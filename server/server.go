@@ -159,7 +159,8 @@ func newServer(client *tools.Client, ops []*catalog.Operation, opts Options) (*S
 		}
 	}
 	st = append(st, mcpserver.ServerTool{Tool: budgetTool(), Handler: s.budget},
-		mcpserver.ServerTool{Tool: historyTool(), Handler: s.history})
+		mcpserver.ServerTool{Tool: historyTool(), Handler: s.history},
+		mcpserver.ServerTool{Tool: quoteTool(), Handler: s.quote})
 	s.mcp.AddTools(st...)
 	s.mcp.AddResourceTemplates(s.resultTemplate())
 	return s, nil
