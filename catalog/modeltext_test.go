@@ -333,7 +333,7 @@ func TestBuiltinNames(t *testing.T) {
 		t.Fatalf("BuiltinTool(%q) = false", op.Name)
 	}
 	for _, want := range []string{
-		"namespace toll: tool names start with toll_ as toll's own tools do (toll_budget, toll_search, toll_describe, toll_call)",
+		"namespace toll: tool names start with toll_ as toll's own tools do (" + strings.Join(BuiltinTools(), ", ") + ")",
 		"toll_budget (GET /thing): the tool name toll_budget is that of one of toll's own tools: toll serve and toll catalog tools refuse this catalog",
 	} {
 		if !hasWarning(api, want) {

@@ -15,12 +15,14 @@ import (
 const maxToolName = 48
 
 // The names of toll's own tools, which the server lists beside the
-// catalog's: BudgetTool always, the other three when it serves the catalog
-// lazily (through search, describe and call). No operation may take one of
-// them: the server refuses a catalog in which one does, and the catalog
-// warns about it (see BuiltinTool).
+// catalog's: BudgetTool, HistoryTool and QuoteTool always, the other three
+// when it serves the catalog lazily (through search, describe and call). No
+// operation may take one of them: the server refuses a catalog in which one
+// does, and the catalog warns about it (see BuiltinTool).
 const (
 	BudgetTool   = "toll_budget"
+	HistoryTool  = "toll_history"
+	QuoteTool    = "toll_quote"
 	SearchTool   = "toll_search"
 	DescribeTool = "toll_describe"
 	CallTool     = "toll_call"
@@ -28,7 +30,7 @@ const (
 
 // BuiltinTools returns the names of toll's own tools.
 func BuiltinTools() []string {
-	return []string{BudgetTool, SearchTool, DescribeTool, CallTool}
+	return []string{BudgetTool, HistoryTool, QuoteTool, SearchTool, DescribeTool, CallTool}
 }
 
 // BuiltinTool reports whether name is the name of one of toll's own tools.

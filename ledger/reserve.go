@@ -58,7 +58,7 @@ func reserveTx(b buckets, in Intent, caps Caps, now time.Time) (Spend, *CapError
 	if rec != nil {
 		return Spend{}, nil, fmt.Errorf("%w (status %s)", ErrDuplicateCall, rec.Spend.Status)
 	}
-	capErr, err := checkCaps(b, &in, &caps, now)
+	capErr, err := checkCaps(b, &in, &caps, now, true)
 	if err != nil {
 		return Spend{}, nil, err
 	}
@@ -86,11 +86,12 @@ func reserveTx(b buckets, in Intent, caps Caps, now time.Time) (Spend, *CapError
 	return sp, nil, b.count(&sp, ev.Seq, delta)
 }
 
-// checkCaps returns the first cap that in.Amount would exceed, or nil.
-func checkCaps(b buckets, in *Intent, caps *Caps, now time.Time) (*CapError, error) {
-	// Always move the rolling-day edge, so that the cache stays cheap to
+// checkCaps returns the first cap that in.Amount would exceed, or nil. With persist
+// (write transactions only) it stores the moved rolling-day edge.
+func checkCaps(b buckets, in *Intent, caps *Caps, now time.Time, persist bool) (*CapError, error) {
+	// Reserve always moves the rolling-day edge, so that the cache stays cheap to
 	// maintain whether or not a day cap is set.
-	daySum, err := b.daySum(now, true)
+	daySum, err := b.daySum(now, persist)
 	if err != nil {
 		return nil, err
 	}

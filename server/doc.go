@@ -3,8 +3,10 @@
 // Each catalog operation becomes one MCP tool: its name, a description that ends with the
 // price line, the operation's JSON input schema as is, annotations (read-only for GET and
 // HEAD, destructive for DELETE, never idempotent when paid), and the price in the tool's
-// _meta under "x402/price". A built-in tool, toll_budget, tells the model what it may
-// still spend.
+// _meta under "x402/price". Built-in tools tell the model what it may still spend
+// (toll_budget), what this session paid (toll_history), and what a call would cost now
+// and whether toll would pay it, without paying (toll_quote); the initialize result's
+// instructions say in a few lines how prices and caps work and list them.
 //
 // A call that fails (cap reached, payment refused, invalid arguments, API error) is a tool
 // result with isError and a message safe to show a model; Go errors are kept for bugs.
@@ -14,7 +16,7 @@
 // failure inside toll shows the model a generic sentence; its detail goes to the log.
 //
 // Every amount in the JSON toll writes (the price in _meta, a paid call's receipt in
-// _meta["toll/receipt"], the budget tool's structured content) is a decimal string of
+// _meta["toll/receipt"], the built-in tools' structured content) is a decimal string of
 // atomic units, with the token's decimals beside it (package tools/money).
 //
 // # Tool results

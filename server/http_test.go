@@ -50,7 +50,7 @@ func TestStreamableHTTP(t *testing.T) {
 				t.Fatalf("initialize: %v", err)
 			}
 			list, err := c.ListTools(t.Context(), mcp.ListToolsRequest{})
-			if err != nil || len(list.Tools) != 5 {
+			if err != nil || len(list.Tools) != 4+len(eagerBuiltins) {
 				t.Fatalf("tools/list: %d tools, %v", len(list.Tools), err)
 			}
 			var req mcp.CallToolRequest

@@ -159,11 +159,21 @@ func (s *Server) lazyCall(ctx context.Context, req mcp.CallToolRequest) (*mcp.Ca
 	if op, errRes = s.complete(ctx, op); errRes != nil {
 		return errRes, nil
 	}
+	args, errRes := operationArguments(req)
+	if errRes != nil {
+		return errRes, nil
+	}
+	return s.call(ctx, op, args), nil
+}
+
+// operationArguments are the "arguments" of a toll_call or toll_quote request: the
+// operation's own arguments, as JSON.
+func operationArguments(req mcp.CallToolRequest) (json.RawMessage, *mcp.CallToolResult) {
 	var args json.RawMessage
 	if m, ok := req.GetArguments()["arguments"]; ok && m != nil {
 		b, err := json.Marshal(m)
 		if err != nil {
-			return mcp.NewToolResultError("arguments are not JSON: " + err.Error()), nil
+			return nil, mcp.NewToolResultError("arguments are not JSON: " + err.Error())
 		}
 		args = b
 	}
@@ -175,5 +185,5 @@ func (s *Server) lazyCall(ctx context.Context, req mcp.CallToolRequest) (*mcp.Ca
 			args = raw.Arguments // keeps large integers exact
 		}
 	}
-	return s.call(ctx, op, args), nil
+	return args, nil
 }

@@ -86,10 +86,10 @@ func TestLazyMode(t *testing.T) {
 	}
 	eagerBytes, eagerNames := size(eager)
 	lazyBytes, lazyNames := size(lazy)
-	if len(eagerNames) != 151 {
-		t.Errorf("eager mode lists %d tools, want 151", len(eagerNames))
+	if len(eagerNames) != 150+len(eagerBuiltins) {
+		t.Errorf("eager mode lists %d tools, want 150 and %v", len(eagerNames), eagerBuiltins)
 	}
-	if strings.Join(lazyNames, ",") != "toll_budget,toll_call,toll_describe,toll_search" {
+	if want := lazyBuiltins(); strings.Join(lazyNames, ",") != strings.Join(want, ",") {
 		t.Errorf("lazy mode lists %v", lazyNames)
 	}
 	t.Logf("tools/list: %d bytes eager, %d bytes lazy (150 operations)", eagerBytes, lazyBytes)

@@ -109,13 +109,13 @@ func TestToolsList(t *testing.T) {
 	}
 	byOp := map[string]mcp.Tool{}
 	for _, tool := range res.Tools {
-		op := BudgetTool
-		if tool.Name != BudgetTool {
+		op := tool.Name
+		if !catalog.BuiltinTool(tool.Name) {
 			op, _ = tool.Meta.AdditionalFields[MetaOperation].(string)
 		}
 		byOp[op] = tool
 	}
-	if len(byOp) != 5 {
+	if len(byOp) != 4+len(eagerBuiltins) {
 		t.Fatalf("%d tools: %v", len(byOp), byOp)
 	}
 	weather := byOp["GET /weather/{city}"]

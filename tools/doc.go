@@ -29,6 +29,11 @@
 // config says it may; the outcome is recorded even when the call's context is done;
 // redirects are never followed, so a payment header never reaches another host.
 //
+// Client.Quote runs steps 1 to 3 and the checks of steps 4 and 5 without their effects:
+// it sends the request unpaid (a priced one whatever its method; an unpriced one only when
+// its method is safe), and reports the terms, the requirement toll would choose and the
+// rule that would refuse, signing, reserving and recording nothing.
+//
 // Errors are typed (*RefusedError, *PaymentError, and the sentinels of errors.go) and name
 // no command or flag: how to phrase a hint for a person or a model is the caller's choice.
 // Config.Checkpoint observes each Step of a paid call; toll's crash tests use it.

@@ -136,12 +136,7 @@ func (c *Client) reserve(ctx context.Context, p *payment) error {
 	switch {
 	case errors.As(err, &capErr):
 		p.log.Info("payment refused by cap", "cap", capErr.Cap, "amount", rc.Amount)
-		return &RefusedError{
-			Rule: RuleCap, Cap: capErr.Cap, Amount: rc.Amount, Limit: capErr.Limit, Used: capErr.Used,
-			Msg: fmt.Sprintf("%s asks %s, but the %s cap is %s and %s is already spent or reserved; nothing was signed",
-				p.call.Op.Name, rc.Display, capErr.Cap, amountText(capErr.Limit), amountText(capErr.Used)),
-			Err: err,
-		}
+		return capRefusal(p.call.Op, rc.Amount, capErr)
 	case err != nil:
 		return fmt.Errorf("reserve payment in the ledger (nothing was signed): %w", err)
 	}

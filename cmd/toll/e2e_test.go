@@ -75,8 +75,8 @@ func TestEndToEndStdio(t *testing.T) {
 	for _, tool := range list.Tools {
 		tools[tool.Name] = tool
 	}
-	if len(tools) != 5 {
-		t.Fatalf("tools/list has %d tools, want 4 operations + toll_budget: %v", len(tools), keys(tools))
+	if len(tools) != 4+3 {
+		t.Fatalf("tools/list has %d tools, want 4 operations + toll_budget, toll_history, toll_quote: %v", len(tools), keys(tools))
 	}
 	names := map[string]string{} // operationId → tool name
 	for name, tool := range tools {
