@@ -131,11 +131,7 @@ type chainPlan struct {
 // the endpoints; each with its endpoint (--rpc, else rpc:) and its tokens (the known USDC,
 // then the configured assets allowed there).
 func balancePlan(cfg *fileConfig, rpcs []string) ([]chainPlan, error) {
-	flagEPs, err := parseEndpoints(rpcs)
-	if err != nil {
-		return nil, err
-	}
-	fileEPs, err := cfg.endpoints()
+	eps, err := chainEndpoints(cfg, rpcs)
 	if err != nil {
 		return nil, err
 	}
@@ -156,10 +152,8 @@ func balancePlan(cfg *fileConfig, rpcs []string) ([]chainPlan, error) {
 		}
 		add(n, id.String())
 	}
-	for _, eps := range [][]endpoint{fileEPs, flagEPs} { // the flag's endpoint wins
-		for _, e := range eps {
-			plan[add("eip155:"+e.chainID, e.chainID)].url = e.url
-		}
+	for _, e := range eps {
+		plan[add("eip155:"+e.chainID, e.chainID)].url = e.url
 	}
 	if len(plan) == 0 {
 		return nil, usagef("no network to read: give --rpc NETWORK=URL, or a toll.yaml (--config) with networks: and rpc:")

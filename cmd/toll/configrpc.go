@@ -39,3 +39,26 @@ func (c *fileConfig) endpoints() ([]endpoint, error) {
 	}
 	return eps, nil
 }
+
+// chainEndpoints are the JSON-RPC endpoints a command uses: those of --rpc NETWORK=URL and,
+// for the chains the flag does not name, those of rpc: in toll.yaml (cfg may be nil).
+func chainEndpoints(cfg *fileConfig, rpcs []string) ([]endpoint, error) {
+	eps, err := parseEndpoints(rpcs)
+	if err != nil || cfg == nil {
+		return eps, err
+	}
+	fileEPs, err := cfg.endpoints()
+	if err != nil {
+		return nil, err
+	}
+	given := make(map[string]bool, len(eps))
+	for _, e := range eps {
+		given[e.chainID] = true
+	}
+	for _, e := range fileEPs {
+		if !given[e.chainID] {
+			eps = append(eps, e)
+		}
+	}
+	return eps, nil
+}

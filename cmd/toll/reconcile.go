@@ -43,7 +43,7 @@ Safe to run while toll serve runs on the same ledger, and as often as you like.`
 		RunE:    func(c *cobra.Command, _ []string) error { return r.run(c.Context()) },
 	}
 	fs := newFlags(c)
-	fs.Var(&r.rpcs, "rpc", "JSON-RPC endpoint of a chain, as NETWORK=URL (eip155:8453=https://…, or base=…); repeatable")
+	fs.Var(&r.rpcs, "rpc", "JSON-RPC endpoint of a chain, as NETWORK=URL (eip155:8453=https://…, or base=…); repeatable; wins over rpc: in toll.yaml")
 	r.ledgerFlags.register(fs)
 	fs.Var(&r.margin, "margin", "how far the chain's time must be past an authorization's validBefore before an unused one is voided (0: the default)")
 	fs.Var(r.format, "format", "text: a table for people; json: the report")
@@ -51,12 +51,19 @@ Safe to run while toll serve runs on the same ledger, and as often as you like.`
 }
 
 func (r *reconcileCmd) run(ctx context.Context) error {
-	eps, err := parseEndpoints(r.rpcs)
+	var cfg *fileConfig
+	if path := r.env.configPath(r.config); path != "" {
+		var err error
+		if cfg, err = loadConfig(path); err != nil {
+			return err
+		}
+	}
+	eps, err := chainEndpoints(cfg, r.rpcs)
 	if err != nil {
 		return err
 	}
 	if len(eps) == 0 {
-		return usagef("toll ledger reconcile needs the chain's JSON-RPC endpoint: --rpc NETWORK=URL (e.g. --rpc eip155:8453=https://mainnet.base.org)")
+		return usagef("toll ledger reconcile needs the chain's JSON-RPC endpoint: --rpc NETWORK=URL (e.g. --rpc eip155:8453=https://mainnet.base.org), or rpc: in toll.yaml (--config)")
 	}
 	led, p, err := r.open(false)
 	if err != nil {

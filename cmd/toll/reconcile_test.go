@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math/big"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -115,8 +116,16 @@ func TestReconcileCommand(t *testing.T) {
 	if err := world.Chain.AdvanceTime(ctx, 2*time.Minute); err != nil {
 		t.Fatal(err)
 	}
+	// The endpoint from rpc: in toll.yaml; an --rpc for the same chain would win (below).
+	cfgPath := filepath.Join(dir, "toll.yaml")
+	if err := os.WriteFile(cfgPath, []byte("ledger: "+path+"\nrpc: {eip155:84532: "+world.RPCURL+"}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := runTest(t, nil, "ledger", "reconcile", "--config", cfgPath, "--rpc", "eip155:84532=http://127.0.0.1:1"); err == nil || !strings.Contains(err.Error(), "http://127.0.0.1:1") {
+		t.Errorf("--rpc for the chain rpc: names: err = %v, want the flag's endpoint used (and down)", err)
+	}
 	rpc := "--rpc=eip155:84532=" + world.RPCURL
-	out, _, err = runTest(t, nil, "ledger", "reconcile", "--ledger", path, rpc)
+	out, _, err = runTest(t, nil, "ledger", "reconcile", "--config", cfgPath)
 	if err != nil {
 		t.Fatalf("reconcile: %v\n%s", err, out)
 	}

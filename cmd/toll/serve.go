@@ -74,7 +74,7 @@ with neither, when stdin is a terminal, toll asks for it there without echo.`,
 	fs.StringVar(&s.httpAddr, "http", "", "serve MCP over streamable HTTP on this address (e.g. 127.0.0.1:8402) instead of stdio; beyond loopback only with bearer tokens")
 	s.httpAuth.register(fs)
 	fs.Var(s.logLevel, "log-level", "logs on stderr from this level up")
-	fs.Var(&s.rpcs, "rpc", "JSON-RPC endpoint of a chain, as NETWORK=URL; repeatable. At start toll reconciles the spends whose outcome it does not know against it")
+	fs.Var(&s.rpcs, "rpc", "JSON-RPC endpoint of a chain, as NETWORK=URL; repeatable; wins over rpc: in toll.yaml. At start toll reconciles the spends whose outcome it does not know against it")
 	return c
 }
 
@@ -92,7 +92,7 @@ func (s *serveCmd) run(ctx context.Context, fs *pflag.FlagSet, args []string) er
 	if err != nil {
 		return err
 	}
-	eps, err := parseEndpoints(s.rpcs)
+	eps, err := chainEndpoints(cfg, s.rpcs)
 	if err != nil {
 		return err
 	}
