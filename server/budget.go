@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 
@@ -13,7 +14,7 @@ import (
 func budgetTool() mcp.Tool {
 	t := mcp.NewToolWithRawSchema(BudgetTool,
 		"What toll may still spend on paid tools in this session: each cap (per call, per session, per day, total), "+
-			"what already counts against it, and what remains. Free; pays nothing.\n\nPrice: free",
+			"what already counts against it, and what remains; and the wallet's balances where toll knows the chain's endpoint. Free; pays nothing.\n\nPrice: free",
 		[]byte(`{"type":"object","properties":{},"additionalProperties":false}`))
 	t.Title = "Spending budget"
 	t.Annotations = mcp.ToolAnnotation{
@@ -57,5 +58,30 @@ func (s *Server) budget(ctx context.Context, _ mcp.CallToolRequest) (*mcp.CallTo
 		caps = append(caps, entry)
 	}
 	structured["caps"] = caps
+	if s.balances != nil {
+		structured["wallet"] = s.walletLines(ctx, &b)
+	}
 	return mcp.NewToolResultStructured(structured, b.String()), nil
+}
+
+// balanceTimeout bounds reading the wallet's balances for toll_budget.
+const balanceTimeout = 10 * time.Second
+
+// walletLines reads the wallet's balances, writes a line for each to b, and returns them.
+func (s *Server) walletLines(ctx context.Context, b *strings.Builder) []WalletBalance {
+	ctx, cancel := context.WithTimeout(ctx, balanceTimeout)
+	defer cancel()
+	lines := s.balances(ctx)
+	for _, l := range lines {
+		name := l.Symbol
+		if name == "" {
+			name = l.Asset
+		}
+		if l.Error != "" {
+			fmt.Fprintf(b, "wallet on %s: %s could not be read (%s)\n", l.Network, name, l.Error)
+			continue
+		}
+		fmt.Fprintf(b, "wallet on %s: %s %s\n", l.Network, l.Balance, name)
+	}
+	return lines
 }

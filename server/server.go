@@ -57,6 +57,19 @@ type Options struct {
 	// ResultDir is where the directory of kept bodies is made (removed by Close); ""
 	// means os.TempDir().
 	ResultDir string
+	// Balances, when set, reads the wallet's balances (over the chains' JSON-RPC
+	// endpoints) for toll_budget. nil: toll_budget shows none.
+	Balances func(ctx context.Context) []WalletBalance
+}
+
+// WalletBalance is one balance of the payer's wallet on one network, as toll_budget
+// shows it.
+type WalletBalance struct {
+	Network string `json:"network"`
+	Asset   string `json:"asset"`            // a token's address, or "native"
+	Symbol  string `json:"symbol,omitempty"` // "USDC", "gas"
+	Balance string `json:"balance,omitempty"`
+	Error   string `json:"error,omitempty"` // why it could not be read
 }
 
 // Lazy is how a Server exposes its catalog.
@@ -92,6 +105,7 @@ type Server struct {
 	results   results
 	maxResult int            // Options.MaxResultBytes, the default filled in
 	limits    map[string]int // Options.ResultLimits
+	balances  func(ctx context.Context) []WalletBalance
 }
 
 // New registers one tool per operation plus the built-in budget tool. Two operations with
@@ -116,7 +130,7 @@ func newServer(client *tools.Client, ops []*catalog.Operation, opts Options) (*S
 	if lg == nil {
 		lg = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{client: client, ops: map[string]*catalog.Operation{}, run: runID(), log: lg}
+	s := &Server{client: client, ops: map[string]*catalog.Operation{}, run: runID(), log: lg, balances: opts.Balances}
 	if err := s.resultOptions(opts); err != nil {
 		return nil, err
 	}

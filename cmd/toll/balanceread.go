@@ -5,14 +5,48 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
+	"github.com/tollhq/toll/server"
 	"github.com/tollhq/toll/tools"
 	"github.com/tollhq/toll/tools/money"
 	"github.com/tollhq/toll/wallet"
 	"github.com/tollhq/toll/wallet/onchain"
 )
+
+// walletBalances returns what toll_budget reads the wallet's balances with: the networks
+// with a JSON-RPC endpoint (--rpc, else rpc: in toll.yaml; cfg may be nil), and on each the
+// known USDC and the tokens the policy allows there, read as toll wallet balance reads
+// them. nil when there is no endpoint.
+func walletBalances(cfg *fileConfig, rpcs []string, eps []endpoint, pol tools.Policy, owner wallet.Address) (func(context.Context) []server.WalletBalance, error) {
+	if len(eps) == 0 {
+		return nil, nil
+	}
+	c := fileConfig{}
+	if cfg != nil {
+		c = *cfg
+	}
+	// The networks and tokens the policy allows, flags and toll.yaml together.
+	c.Networks = pol.Networks
+	c.Assets = nil
+	for _, a := range pol.Assets {
+		c.Assets = append(c.Assets, asset(a))
+	}
+	plan, err := balancePlan(&c, rpcs)
+	if err != nil {
+		return nil, err
+	}
+	plan = slices.DeleteFunc(plan, func(p chainPlan) bool { return p.url == "" })
+	return func(ctx context.Context) []server.WalletBalance {
+		var out []server.WalletBalance
+		for _, l := range readBalances(ctx, plan, owner) {
+			out = append(out, server.WalletBalance{Network: l.Network, Asset: l.Asset, Symbol: l.Symbol, Balance: l.Balance, Error: l.Error})
+		}
+		return out
+	}, nil
+}
 
 // readBalances reads owner's balances on each network of plan. A network without an
 // endpoint, or whose endpoint fails, gets a line that says so.

@@ -125,7 +125,12 @@ func (s *serveCmd) run(ctx context.Context, fs *pflag.FlagSet, args []string) er
 	if err != nil {
 		return usagef("%v", err)
 	}
-	srv, err := server.New(client, ops, s.results.options(server.Options{Version: version(), Logger: logger, Lazy: server.Lazy(s.lazy), LazyThreshold: int(s.lazyMax)}))
+	balances, err := walletBalances(cfg, s.rpcs, eps, pol, w.Address())
+	if err != nil {
+		return err
+	}
+	srv, err := server.New(client, ops, s.results.options(server.Options{Version: version(), Logger: logger, Lazy: server.Lazy(s.lazy),
+		LazyThreshold: int(s.lazyMax), Balances: balances}))
 	if err != nil {
 		return err
 	}
