@@ -80,6 +80,9 @@ type DiscoverOptions struct {
 	HTTPClient *http.Client
 	// Now stamps the file. nil: time.Now.
 	Now func() time.Time
+	// OnPage, when set, is called after each page is read with the pages read
+	// and the resources kept so far (for a progress line).
+	OnPage func(pages, kept int)
 }
 
 // Discovered is what Discover read.
@@ -424,6 +427,9 @@ func isNull(v json.RawMessage) bool {
 // take keeps the resources of page n that pass (see Discover) and returns
 // how many of them were not read before.
 func (r *bazaarReader) take(p *page, n int) (fresh int) {
+	if r.opts.OnPage != nil {
+		defer func() { r.opts.OnPage(n, len(r.items)) }()
+	}
 	if r.version == nil && !isNull(p.x402Version) {
 		r.version = p.x402Version
 	}

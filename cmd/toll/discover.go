@@ -59,7 +59,10 @@ func (d *discoverCmd) run(ctx context.Context) error {
 		return usagef("toll catalog discover needs --facilitator URL, e.g. --facilitator https://x402.org/facilitator")
 	}
 	d.opts.Type, d.opts.MaxPages, d.opts.MaxResources = d.typ.value, int(d.maxPages), int(d.maxResources)
+	prog := d.newProgress()
+	d.opts.OnPage = func(pages, kept int) { prog.show(false, "reading the Bazaar: %d pages, %d resources", pages, kept) }
 	found, err := catalog.Discover(ctx, d.opts)
+	prog.done()
 	if err != nil {
 		return fmt.Errorf("%w (check --facilitator: toll reads GET <facilitator>/discovery/resources)", err)
 	}

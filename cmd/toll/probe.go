@@ -71,17 +71,27 @@ func (p *probeCmd) probeAll(ctx context.Context, ld *loaded, opArgs map[string]j
 		want[o] = true
 	}
 	var entries []catalog.ProbeRecord
-	probed := 0
+	probed, total := 0, 0
+	selected := func(op *catalog.Operation) bool {
+		if len(want) == 0 {
+			return op.Method == "GET" || op.Method == "HEAD"
+		}
+		return want[op.Name] || want[op.OperationID]
+	}
+	for _, op := range ld.cat.Operations() {
+		if selected(op) {
+			total++
+		}
+	}
+	prog := p.newProgress()
+	defer prog.done()
 	for _, api := range ld.cat.APIs {
 		for _, op := range api.Operations {
-			selected := want[op.Name] || want[op.OperationID]
-			if len(want) == 0 {
-				selected = op.Method == "GET" || op.Method == "HEAD"
-			}
-			if !selected {
+			if !selected(op) {
 				continue
 			}
 			probed++
+			prog.show(probed == total, "probing %d/%d: %s", probed, total, op.Name)
 			a := opArgs[op.Name]
 			if a == nil {
 				a = opArgs[op.OperationID]
