@@ -94,6 +94,7 @@ recording every spend in a ledger.`,
 		a.initCommand(),
 		a.configCommand(),
 		a.mcpConfigCommand(),
+		a.bundleCommand(),
 		a.ledgerCommand(),
 		&cobra.Command{
 			Use:   "version",
