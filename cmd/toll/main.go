@@ -1,8 +1,10 @@
 // Command toll is an MCP tool server that lets an AI agent pay for x402 APIs by itself,
 // within spending caps the user sets, and records every spend in a ledger.
 //
-//	toll serve --keystore key.json --network eip155:8453 api.yaml
-//	toll demo
+//	toll init                                  # a toll.yaml and a keystore, by questions or flags
+//	toll serve --config toll.yaml              # the MCP server (stdio, or --http)
+//	toll demo                                  # paid calls on a built-in local x402 world
+//	toll catalog discover --facilitator URL    # a facilitator's Bazaar as a catalog file
 //	toll ledger list
 //
 // Run "toll --help", or "toll COMMAND --help", for every command and flag.
