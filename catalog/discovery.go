@@ -57,8 +57,8 @@ func fromDiscovery(ctx context.Context, data []byte, o origin, opts Options) (*A
 	if err := opts.check(); err != nil {
 		return nil, err
 	}
-	if len(data) > MaxSpecBytes {
-		return nil, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, MaxSpecBytes)
+	if limit := opts.maxSpecBytes(); int64(len(data)) > limit {
+		return nil, fmt.Errorf("%w: more than %d bytes (max_spec_bytes)", ErrTooLarge, limit)
 	}
 	d, err := parseDiscovery(data)
 	if err != nil {

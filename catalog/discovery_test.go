@@ -180,6 +180,14 @@ func TestFromDiscoveryErrors(t *testing.T) {
 			t.Errorf("%s: %v, want %v naming the source", tt.name, err, tt.want)
 		}
 	}
+	// The size limit is the setting (max_spec_bytes), as for a spec.
+	small := []byte(`{"x402Version":2,"items":[{"resource":"https://a.example.com/a"}]}`)
+	if _, err := FromDiscovery(small, "d", Options{MaxSpecBytes: int64(len(small) - 1)}); !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "max_spec_bytes") {
+		t.Errorf("over max_spec_bytes: %v, want ErrTooLarge naming the setting", err)
+	}
+	if _, err := FromDiscovery(small, "d", Options{MaxSpecBytes: int64(len(small))}); err != nil {
+		t.Errorf("at max_spec_bytes: %v", err)
+	}
 	if _, err := FromDiscovery([]byte(`{"items":[]}`), "d", Options{Namespace: "bad name"}); !errors.Is(err, ErrInvalidOptions) {
 		t.Errorf("bad options: %v", err)
 	}
