@@ -501,9 +501,7 @@ func lightOperation(data []byte, i int) (*openapi3.Operation, int, error) {
 				op.Responses = openapi3.NewResponses(openapi3.WithStatus(402, &openapi3.ResponseRef{Value: openapi3.NewResponse().WithDescription("")}))
 			}
 			return end, err
-		case name == "x-payment-info" || name == "x-bazaar":
-			// The extensions toll reads, as the fast path keeps them
-			// (prune.go): the others are skipped.
+		case readExtension(name): // the others are skipped
 			var v any
 			end, err := decodeAt(data, i, &v)
 			if op.Extensions == nil {

@@ -307,7 +307,7 @@ func (p *pruner) operation(data []byte) ([]byte, error) {
 			return prunedResponses(v), nil
 		case key == "callbacks", key == "externalDocs":
 			return nil, nil
-		case key == "x-payment-info", key == "x-bazaar":
+		case readExtension(key):
 			return v, nil
 		case strings.HasPrefix(key, "x-"):
 			return nil, nil
@@ -455,4 +455,10 @@ func (w *objectWriter) member(name string, value []byte) {
 	}
 	w.buf.WriteByte(':')
 	w.buf.Write(value)
+}
+
+// readExtension reports whether toll reads an operation's extension: the
+// fast path keeps those, and a listing on demand (lazy.go) decodes them.
+func readExtension(name string) bool {
+	return name == "x-payment-info" || name == "x-bazaar"
 }

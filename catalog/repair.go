@@ -166,23 +166,18 @@ func allStrings(v any) bool {
 	return true
 }
 
-// jsonKind names the JSON type of a decoded value.
+// jsonKind names a decoded value for a note: a scalar with its value, else
+// its kind (kindOf).
 func jsonKind(v any) string {
 	switch x := v.(type) {
-	case nil:
-		return "null"
 	case string:
 		return fmt.Sprintf("the string %q", clip(x))
 	case float64, json.Number:
 		return fmt.Sprintf("the number %v", x)
 	case bool:
 		return fmt.Sprintf("%v", x)
-	case []any:
-		return "an array"
-	case map[string]any:
-		return "an object"
 	}
-	return "a value"
+	return kindOf(v)
 }
 
 // parameterFields are the fields of a parameter (and a header) other than
