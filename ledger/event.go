@@ -24,12 +24,20 @@ const (
 	KindReleased Kind = "released" // reserved → released
 	KindVoided   Kind = "voided"   // reserved|unknown → voided
 	KindRefused  Kind = "refused"  // a refusal: over a cap in Reserve, or a policy refusal (Refuse)
+
+	// Approval: a payment that needs a person's yes asks (what, why), then a
+	// decision is recorded with who made it (By). None changes a total.
+	KindApprovalAsked Kind = "approval-asked"
+	KindApproved      Kind = "approved"
+	KindDenied        Kind = "denied"
 )
 
 // Event is one entry of the append-only chain. Which fields are set depends
 // on Kind: reserved events carry the intent; refused events carry what was
 // asked and, for a cap refusal, Cap, Limit and Used; settled events carry
-// TxHash; unknown, released and voided events carry Reason.
+// TxHash; unknown, released and voided events carry Reason. Agent is the agent
+// (toll.yaml agents:) the call was made for, on every event that has a call
+// behind it; By is who decided an approval.
 //
 // Hash is hex(sha256(prev || canonical encoding of the event without its
 // hashes)), where prev is the previous event's hash as 32 raw bytes (32 zero
@@ -58,38 +66,53 @@ type Event struct {
 	Limit  *money.Amount
 	Used   *money.Amount
 
+	Agent string
+	By    string
+
 	PrevHash string
 	Hash     string
 }
 
-const canonVersion = 1
+// Canonical encodings. Version 1 has the first 20 fields; version 2 appends
+// Agent and By. An event is written in version 1 when it needs nothing of
+// version 2, so events written before version 2 existed hash as they did.
+const (
+	canonV1 = 1
+	canonV2 = 2
+)
 
 var genesis [sha256.Size]byte
 
 func validKind(k Kind) bool {
 	switch k {
-	case KindReserved, KindSettled, KindUnknown, KindReleased, KindVoided, KindRefused:
+	case KindReserved, KindSettled, KindUnknown, KindReleased, KindVoided, KindRefused,
+		KindApprovalAsked, KindApproved, KindDenied:
 		return true
 	}
 	return false
 }
 
 // canonical encodes every field of e except the hashes, in a fixed order, each
-// as a uvarint length followed by its bytes. Numbers are decimal, times are
-// "unix-seconds.nanoseconds", nil and zero values are empty.
+// as a uvarint length followed by its bytes, after a version byte. Numbers are
+// decimal, times are "unix-seconds.nanoseconds", nil and zero values are empty.
 func (e *Event) canonical() []byte {
-	fields := [...]string{
+	fields := []string{
 		strconv.FormatUint(e.Seq, 10), encTime(e.Time), string(e.Kind), e.CallID,
 		e.Session, e.API, e.Tool, e.URL, e.Network, e.Asset, encInt(e.Amount),
 		e.PayTo, e.Payer, e.Nonce, encTime(e.ValidBefore),
 		e.TxHash, e.Reason, e.Cap, encInt(e.Limit), encInt(e.Used),
+	}
+	version := byte(canonV1)
+	if e.needsV2() {
+		version = canonV2
+		fields = append(fields, e.Agent, e.By)
 	}
 	n := 1
 	for _, f := range fields {
 		n += binary.MaxVarintLen64 + len(f)
 	}
 	b := make([]byte, 1, n)
-	b[0] = canonVersion
+	b[0] = version
 	for _, f := range fields {
 		b = binary.AppendUvarint(b, uint64(len(f)))
 		b = append(b, f...)
@@ -97,14 +120,24 @@ func (e *Event) canonical() []byte {
 	return b
 }
 
-const canonFields = 20
+// needsV2 says whether e has a field version 1 cannot hold.
+func (e *Event) needsV2() bool {
+	switch e.Kind {
+	case KindApprovalAsked, KindApproved, KindDenied:
+		return true
+	}
+	return e.Agent != "" || e.By != ""
+}
+
+// canonFields is the number of fields of each encoding version.
+var canonFields = map[byte]int{canonV1: 20, canonV2: 22}
 
 func decodeCanonical(b []byte) (Event, error) {
-	if len(b) == 0 || b[0] != canonVersion {
-		return Event{}, errors.New("unknown event encoding")
+	if len(b) == 0 || canonFields[b[0]] == 0 {
+		return Event{}, errors.New("unknown event encoding (written by a newer toll?)")
 	}
 	rest := b[1:]
-	var f [canonFields]string
+	f := make([]string, canonFields[b[0]])
 	for i := range f {
 		n, k := binary.Uvarint(rest)
 		if k <= 0 || n > uint64(len(rest)-k) {
@@ -125,6 +158,9 @@ func decodeCanonical(b []byte) (Event, error) {
 	e.Session, e.API, e.Tool, e.URL, e.Network, e.Asset = f[4], f[5], f[6], f[7], f[8], f[9]
 	e.PayTo, e.Payer, e.Nonce = f[11], f[12], f[13]
 	e.TxHash, e.Reason, e.Cap = f[15], f[16], f[17]
+	if len(f) > 20 {
+		e.Agent, e.By = f[20], f[21]
+	}
 	for _, t := range []struct {
 		s   string
 		dst *time.Time

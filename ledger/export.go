@@ -39,6 +39,8 @@ type eventJSON struct {
 	Cap         string `json:"cap,omitempty"`
 	Limit       string `json:"limit,omitempty"`
 	Used        string `json:"used,omitempty"`
+	Agent       string `json:"agent,omitempty"`
+	By          string `json:"by,omitempty"`
 	PrevHash    string `json:"prev_hash"`
 	Hash        string `json:"hash"`
 }
@@ -50,7 +52,8 @@ func (e Event) MarshalJSON() ([]byte, error) {
 		Session: e.Session, API: e.API, Tool: e.Tool, URL: e.URL, Network: e.Network, Asset: e.Asset,
 		Amount: encInt(e.Amount), PayTo: e.PayTo, Payer: e.Payer, Nonce: e.Nonce,
 		ValidBefore: fmtTime(e.ValidBefore), TxHash: e.TxHash, Reason: e.Reason, Cap: e.Cap,
-		Limit: encInt(e.Limit), Used: encInt(e.Used), PrevHash: e.PrevHash, Hash: e.Hash,
+		Limit: encInt(e.Limit), Used: encInt(e.Used), Agent: e.Agent, By: e.By,
+		PrevHash: e.PrevHash, Hash: e.Hash,
 	})
 }
 
@@ -66,7 +69,8 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 	out := Event{
 		Seq: j.Seq, Kind: j.Kind, CallID: j.CallID, Session: j.Session, API: j.API, Tool: j.Tool,
 		URL: j.URL, Network: j.Network, Asset: j.Asset, PayTo: j.PayTo, Payer: j.Payer, Nonce: j.Nonce,
-		TxHash: j.TxHash, Reason: j.Reason, Cap: j.Cap, PrevHash: j.PrevHash, Hash: j.Hash,
+		TxHash: j.TxHash, Reason: j.Reason, Cap: j.Cap, Agent: j.Agent, By: j.By,
+		PrevHash: j.PrevHash, Hash: j.Hash,
 	}
 	var err error
 	if out.Time, err = parseTime(j.Time); err != nil {

@@ -143,7 +143,7 @@ func mapCap(m map[string]money.Amount, key string) *money.Amount {
 
 func intentEvent(kind Kind, in *Intent, now time.Time) Event {
 	return Event{
-		Time: now, Kind: kind, CallID: in.CallID,
+		Time: now, Kind: kind, CallID: in.CallID, Agent: in.Agent,
 		Session: in.Session, API: in.API, Tool: in.Tool, URL: in.URL, Network: in.Network,
 		Asset: in.Asset, Amount: &in.Amount, PayTo: in.PayTo, Payer: in.Payer, Nonce: in.Nonce,
 		ValidBefore: in.ValidBefore,
@@ -261,7 +261,7 @@ func (l *Ledger) Refuse(ctx context.Context, r Refusal) error {
 		return fmt.Errorf("refuse: %w", err)
 	}
 	ev := Event{
-		Kind: KindRefused, CallID: r.CallID, Session: r.Session, API: r.API, Tool: r.Tool,
+		Kind: KindRefused, CallID: r.CallID, Agent: r.Agent, Session: r.Session, API: r.API, Tool: r.Tool,
 		URL: r.URL, Network: r.Network, Asset: r.Asset, Amount: r.Amount, PayTo: r.PayTo,
 		Reason: r.Reason,
 	}

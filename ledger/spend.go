@@ -41,6 +41,7 @@ func (s Status) Final() bool {
 // the payment is signed. It holds no key and no signature.
 type Intent struct {
 	CallID      string       // unique per tool call, made by the caller; required
+	Agent       string       // the agent (toll.yaml agents:) the call is made for; "" when none is configured
 	Session     string       // MCP session id (stdio: one per process run)
 	API         string       // namespace of the API, for per-API caps
 	Tool        string       // MCP tool name
@@ -80,6 +81,7 @@ type Spend struct {
 // signed. Only Reason is required; record what is known.
 type Refusal struct {
 	CallID  string
+	Agent   string
 	Session string
 	API     string
 	Tool    string

@@ -131,7 +131,7 @@ func (st *derived) replay(e *Event) error {
 		return tampered(e.Seq, "unknown event kind %q", e.Kind)
 	}
 	switch e.Kind {
-	case KindRefused:
+	case KindRefused, KindApprovalAsked, KindApproved, KindDenied:
 	case KindReserved:
 		if e.CallID == "" || e.Amount == nil || e.Amount.Sign() <= 0 {
 			return tampered(e.Seq, "reservation without call id or positive amount")
@@ -141,7 +141,7 @@ func (st *derived) replay(e *Event) error {
 		}
 		sp := Spend{
 			Intent: Intent{
-				CallID: e.CallID, Session: e.Session, API: e.API, Tool: e.Tool, URL: e.URL,
+				CallID: e.CallID, Agent: e.Agent, Session: e.Session, API: e.API, Tool: e.Tool, URL: e.URL,
 				Network: e.Network, Asset: e.Asset, Amount: *e.Amount, PayTo: e.PayTo, Payer: e.Payer,
 				Nonce: e.Nonce, ValidBefore: e.ValidBefore,
 			},
