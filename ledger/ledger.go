@@ -220,8 +220,8 @@ func (l *Ledger) readMeta(tx *bolt.Tx) (empty bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	if f := b.meta.Get(keyFormat); string(f) != formatV1 {
-		return false, fmt.Errorf("not a toll ledger (format %q, want %q)", clip(string(f)), formatV1)
+	if _, err := fileFormat(b.meta.Get(keyFormat)); err != nil {
+		return false, err
 	}
 	l.id = bytes.Clone(b.meta.Get(keyID))
 	if len(l.id) == 0 {
@@ -244,7 +244,7 @@ func initialize(tx *bolt.Tx) error {
 	}
 	meta := tx.Bucket(bucketMeta)
 	for k, v := range map[string][]byte{
-		string(keyFormat): []byte(formatV1),
+		string(keyFormat): []byte(formatName(formatCurrent)),
 		string(keyID):     []byte(hex.EncodeToString(id)),
 		string(keyHead):   append(u64(0), genesis[:]...),
 		string(keyDay):    append(u64(0), '0'),

@@ -3,7 +3,7 @@ package ledger
 // Bucket layout (private; Verify rebuilds everything but "events" and
 // compares):
 //
-//	meta    "format" → formatV1
+//	meta    "format" → "toll-ledger/N" (format.go)
 //	        "id"     → random id written at creation (detects a replaced file)
 //	        "head"   → seq (8 bytes, big endian) ‖ hash of the last event (32)
 //	        "day"    → W (8) ‖ decimal S: S is the counted sum of the window
@@ -45,10 +45,7 @@ var (
 	sumTotal = []byte("t")
 )
 
-const (
-	formatV1 = "toll-ledger/1"
-	day      = 24 * time.Hour
-)
+const day = 24 * time.Hour
 
 func sessionKey(s string) []byte { return append([]byte{'s'}, s...) }
 func apiKey(a string) []byte     { return append([]byte{'a'}, a...) }
@@ -77,7 +74,14 @@ type buckets struct {
 	meta, events, calls, sums, window *bolt.Bucket
 }
 
+// openBuckets opens the buckets of tx's ledger; a write transaction first upgrades an
+// older file to the current format (format.go).
 func openBuckets(tx *bolt.Tx) (buckets, error) {
+	if tx.Writable() {
+		if err := upgrade(tx); err != nil {
+			return buckets{}, err
+		}
+	}
 	b := buckets{
 		meta: tx.Bucket(bucketMeta), events: tx.Bucket(bucketEvents), calls: tx.Bucket(bucketCalls),
 		sums: tx.Bucket(bucketSums), window: tx.Bucket(bucketWindow),

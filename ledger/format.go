@@ -1,0 +1,68 @@
+package ledger
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// File formats. A ledger records the newest format whose features it may hold in
+// meta "format":
+//
+//   - toll-ledger/1: the first format.
+//   - toll-ledger/2: events in canonical encoding version 2 (agent, approvals), and
+//     buckets added since version 1 (allBuckets).
+//
+// A toll reads every format up to formatCurrent. The first write transaction on an
+// older file upgrades it in place, in that same transaction: it creates the buckets
+// the file lacks and records formatCurrent, so an older toll then refuses the file
+// by its format ("written by a newer toll") instead of misreading its events. A file
+// of a newer format is refused by this toll, with the same clear error, and nothing
+// is written to it.
+const (
+	formatPrefix  = "toll-ledger/"
+	formatCurrent = 2
+)
+
+// formatName is the meta "format" value of format version v.
+func formatName(v int) string { return formatPrefix + strconv.Itoa(v) }
+
+// ErrNewerFormat is returned by Open (and any operation) on a ledger written by a newer
+// toll: this toll cannot read it without risking a wrong answer, so it reads nothing.
+var ErrNewerFormat = fmt.Errorf("ledger written by a newer toll")
+
+// fileFormat parses meta "format": its version, or an error that says what the file is.
+func fileFormat(v []byte) (int, error) {
+	s := string(v)
+	n, err := strconv.Atoi(strings.TrimPrefix(s, formatPrefix))
+	switch {
+	case !strings.HasPrefix(s, formatPrefix) || err != nil || n < 1:
+		return 0, fmt.Errorf("not a toll ledger (format %q)", clip(s))
+	case n > formatCurrent:
+		return 0, fmt.Errorf("%w (format %s; this toll reads up to %s): use that toll or a newer one; nothing was read or written",
+			ErrNewerFormat, clip(s), formatName(formatCurrent))
+	}
+	return n, nil
+}
+
+// upgrade brings the file of write transaction tx to formatCurrent: it creates the
+// buckets an older format lacks and records the format. It does nothing on a file of
+// the current format.
+func upgrade(tx *bolt.Tx) error {
+	meta := tx.Bucket(bucketMeta)
+	if meta == nil {
+		return fmt.Errorf("not a toll ledger (buckets missing)")
+	}
+	n, err := fileFormat(meta.Get(keyFormat))
+	if err != nil || n == formatCurrent {
+		return err
+	}
+	for _, name := range allBuckets {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return fmt.Errorf("upgrade the ledger from %s: %w", formatName(n), err)
+		}
+	}
+	return meta.Put(keyFormat, []byte(formatName(formatCurrent)))
+}

@@ -1,0 +1,115 @@
+package ledger
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// copyLedger copies testdata/v1.ledger (written by toll's ledger package at commit
+// 76336a3, before format 2: two settled spends, one unknown, one refusal) to a
+// temporary path.
+func copyLedger(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "v1.ledger"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// metaFormat reads meta "format" with bbolt directly.
+func metaFormat(t *testing.T, path string) string {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var f string
+	_ = db.View(func(tx *bolt.Tx) error {
+		f = string(tx.Bucket(bucketMeta).Get(keyFormat))
+		return nil
+	})
+	return f
+}
+
+func TestFormat1LedgerReadsAndUpgrades(t *testing.T) {
+	path := copyLedger(t)
+	l := openLedger(t, path, Options{Now: newClock().Now})
+	verify(t, l)
+	old := events(t, l)
+	if len(old) != 7 {
+		t.Fatalf("the format 1 ledger has %d events, want 7", len(old))
+	}
+	sp, err := l.Spend(t.Context(), "v1-call-1")
+	if err != nil || sp.Status != StatusSettled || units(t, sp.Amount) != 27367 {
+		t.Fatalf("v1-call-1 = %+v, %v; want settled 27367", sp, err)
+	}
+	if f := metaFormat(t, path); f != "toll-ledger/1" {
+		t.Fatalf("reading changed the format to %q", f)
+	}
+
+	in := intent("new-1", 5000)
+	in.Agent = "research"
+	mustReserve(t, l, in, Caps{})
+	if f := metaFormat(t, path); f != formatName(formatCurrent) {
+		t.Errorf("after a write the format is %q, want %q", f, formatName(formatCurrent))
+	}
+	verify(t, l)
+	evs := events(t, l)
+	if len(evs) != 8 || evs[7].Agent != "research" || evs[7].PrevHash != old[6].Hash {
+		t.Errorf("the new event does not continue the old chain with its agent: %+v", evs[len(evs)-1])
+	}
+	for i := range old {
+		if evs[i].Hash != old[i].Hash {
+			t.Errorf("event %d hash changed from %s to %s", i+1, old[i].Hash, evs[i].Hash)
+		}
+	}
+}
+
+func TestFormatRefused(t *testing.T) {
+	for _, tc := range []struct {
+		format  string
+		newer   bool
+		wantMsg string
+	}{
+		{"toll-ledger/3", true, "this toll reads up to toll-ledger/2"},
+		{"toll-ledger/999", true, "use that toll or a newer one"},
+		{"toll-ledger/0", false, "not a toll ledger"},
+		{"other-db/1", false, "not a toll ledger"},
+	} {
+		path := copyLedger(t)
+		db, err := bolt.Open(path, 0o600, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Update(func(tx *bolt.Tx) error {
+			return tx.Bucket(bucketMeta).Put(keyFormat, []byte(tc.format))
+		}); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+		before, _ := os.ReadFile(path)
+		_, err = Open(path, Options{})
+		if err == nil {
+			t.Errorf("format %q: Open succeeded", tc.format)
+			continue
+		}
+		if errors.Is(err, ErrNewerFormat) != tc.newer || !strings.Contains(err.Error(), tc.wantMsg) {
+			t.Errorf("format %q: err = %v; want newer=%v and %q", tc.format, err, tc.newer, tc.wantMsg)
+		}
+		if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
+			t.Errorf("format %q: the refused file was changed", tc.format)
+		}
+	}
+}
