@@ -60,14 +60,7 @@ func ParseChallenge(h http.Header, body []byte) (*Challenge, error) {
 		if pr.X402Version != 2 {
 			return nil, fmt.Errorf("parse %s: x402Version %d, want 2", HeaderPaymentRequired, pr.X402Version)
 		}
-		if err := checkAccepts(len(pr.Accepts)); err != nil {
-			return nil, err
-		}
-		c := &Challenge{Version: 2, Error: pr.Error, Resource: pr.Resource, v2: &pr}
-		for i, r := range pr.Accepts {
-			c.Options = append(c.Options, newOption(i, r.Scheme, r.Network, r.Asset, r.PayTo, r.Amount, r.MaxTimeoutSeconds, r.Extra))
-		}
-		return c, nil
+		return challengeV2(&pr)
 	}
 	if len(body) == 0 {
 		return nil, ErrNotX402
@@ -88,12 +81,29 @@ func ParseChallenge(h http.Header, body []byte) (*Challenge, error) {
 	if err := json.Unmarshal(body, &pr); err != nil {
 		return nil, fmt.Errorf("parse 402 body: %w", err)
 	}
+	return challengeV1(&pr)
+}
+
+// challengeV1 is the Challenge of a version 1 PaymentRequired.
+func challengeV1(pr *PaymentRequiredV1) (*Challenge, error) {
 	if err := checkAccepts(len(pr.Accepts)); err != nil {
 		return nil, err
 	}
-	c := &Challenge{Version: 1, Error: pr.Error, v1: &pr}
+	c := &Challenge{Version: 1, Error: pr.Error, v1: pr}
 	for i, r := range pr.Accepts {
 		c.Options = append(c.Options, newOption(i, r.Scheme, r.Network, r.Asset, r.PayTo, r.MaxAmountRequired, r.MaxTimeoutSeconds, r.Extra))
+	}
+	return c, nil
+}
+
+// challengeV2 is the Challenge of a version 2 PaymentRequired.
+func challengeV2(pr *PaymentRequiredV2) (*Challenge, error) {
+	if err := checkAccepts(len(pr.Accepts)); err != nil {
+		return nil, err
+	}
+	c := &Challenge{Version: 2, Error: pr.Error, Resource: pr.Resource, v2: pr}
+	for i, r := range pr.Accepts {
+		c.Options = append(c.Options, newOption(i, r.Scheme, r.Network, r.Asset, r.PayTo, r.Amount, r.MaxTimeoutSeconds, r.Extra))
 	}
 	return c, nil
 }
