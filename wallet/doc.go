@@ -14,6 +14,10 @@
 // wallet/keystore (go-ethereum's accounts/keystore), and chain reads that
 // of wallet/onchain (go-ethereum's ethclient).
 //
+// It also recovers who signed what a resource server signs for x402's
+// offer-receipt extension (artifacts.go: RecoverOffer, RecoverReceipt); toll never
+// signs those.
+//
 // # Custody
 //
 // A Wallet is made from a raw hex key (FromHex), from an *ecdsa.PrivateKey
