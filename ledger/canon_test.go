@@ -44,6 +44,11 @@ func TestCanonicalVersions(t *testing.T) {
 	if err != nil || got.By != "os-user:alice" || got.Kind != KindApproved {
 		t.Errorf("approval decision decoded as %+v, %v", got, err)
 	}
+	p := Event{Seq: 10, Time: t0, Kind: KindSettled, CallID: "c1", PaymentID: "pay_0123456789abcdef", Artifacts: `{"receipt":{}}`}
+	got, err = decodeCanonical(p.canonical())
+	if err != nil || got.PaymentID != p.PaymentID || got.Artifacts != p.Artifacts {
+		t.Errorf("payment id and artifacts decoded as %+v, %v", got, err)
+	}
 
 	bad := append([]byte{3}, b[1:]...)
 	if _, err := decodeCanonical(bad); err == nil {

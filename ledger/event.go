@@ -37,7 +37,11 @@ const (
 // asked and, for a cap refusal, Cap, Limit and Used; settled events carry
 // TxHash; unknown, released and voided events carry Reason. Agent is the agent
 // (toll.yaml agents:) the call was made for, on every event that has a call
-// behind it; By is who decided an approval.
+// behind it; By is who decided an approval. PaymentID is the idempotency key sent
+// with the payment (x402's payment-identifier extension), recorded with the intent
+// before anything is signed; Artifacts is what the server signed about the payment
+// (offer-receipt extension: the offer and receipt as received, and what toll found
+// when it checked them), as JSON.
 //
 // Hash is hex(sha256(prev || canonical encoding of the event without its
 // hashes)), where prev is the previous event's hash as 32 raw bytes (32 zero
@@ -66,15 +70,17 @@ type Event struct {
 	Limit  *money.Amount
 	Used   *money.Amount
 
-	Agent string
-	By    string
+	Agent     string
+	By        string
+	PaymentID string
+	Artifacts string
 
 	PrevHash string
 	Hash     string
 }
 
 // Canonical encodings. Version 1 has the first 20 fields; version 2 appends
-// Agent and By. An event is written in version 1 when it needs nothing of
+// Agent, By, PaymentID and Artifacts. An event is written in version 1 when it needs nothing of
 // version 2, so events written before version 2 existed hash as they did.
 const (
 	canonV1 = 1
@@ -105,7 +111,7 @@ func (e *Event) canonical() []byte {
 	version := byte(canonV1)
 	if e.needsV2() {
 		version = canonV2
-		fields = append(fields, e.Agent, e.By)
+		fields = append(fields, e.Agent, e.By, e.PaymentID, e.Artifacts)
 	}
 	n := 1
 	for _, f := range fields {
@@ -126,11 +132,11 @@ func (e *Event) needsV2() bool {
 	case KindApprovalAsked, KindApproved, KindDenied:
 		return true
 	}
-	return e.Agent != "" || e.By != ""
+	return e.Agent != "" || e.By != "" || e.PaymentID != "" || e.Artifacts != ""
 }
 
 // canonFields is the number of fields of each encoding version.
-var canonFields = map[byte]int{canonV1: 20, canonV2: 22}
+var canonFields = map[byte]int{canonV1: 20, canonV2: 24}
 
 func decodeCanonical(b []byte) (Event, error) {
 	if len(b) == 0 || canonFields[b[0]] == 0 {
@@ -159,7 +165,7 @@ func decodeCanonical(b []byte) (Event, error) {
 	e.PayTo, e.Payer, e.Nonce = f[11], f[12], f[13]
 	e.TxHash, e.Reason, e.Cap = f[15], f[16], f[17]
 	if len(f) > 20 {
-		e.Agent, e.By = f[20], f[21]
+		e.Agent, e.By, e.PaymentID, e.Artifacts = f[20], f[21], f[22], f[23]
 	}
 	for _, t := range []struct {
 		s   string
