@@ -61,13 +61,17 @@ func TestFormat1LedgerReadsAndUpgrades(t *testing.T) {
 
 	in := intent("new-1", 5000)
 	in.Agent = "research"
+	in.PaymentID = "pay_7d5d747be160e280504c099d984bcfe0"
 	mustReserve(t, l, in, Caps{})
+	if sp, err := l.Spend(t.Context(), "new-1"); err != nil || sp.PaymentID != in.PaymentID || sp.Agent != "research" {
+		t.Errorf("new-1 = %+v, %v; want its agent and payment id", sp, err)
+	}
 	if f := metaFormat(t, path); f != formatName(formatCurrent) {
 		t.Errorf("after a write the format is %q, want %q", f, formatName(formatCurrent))
 	}
 	verify(t, l)
 	evs := events(t, l)
-	if len(evs) != 8 || evs[7].Agent != "research" || evs[7].PrevHash != old[6].Hash {
+	if len(evs) != 8 || evs[7].Agent != "research" || evs[7].PaymentID != in.PaymentID || evs[7].PrevHash != old[6].Hash {
 		t.Errorf("the new event does not continue the old chain with its agent: %+v", evs[len(evs)-1])
 	}
 	for i := range old {

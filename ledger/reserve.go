@@ -146,7 +146,7 @@ func intentEvent(kind Kind, in *Intent, now time.Time) Event {
 		Time: now, Kind: kind, CallID: in.CallID, Agent: in.Agent,
 		Session: in.Session, API: in.API, Tool: in.Tool, URL: in.URL, Network: in.Network,
 		Asset: in.Asset, Amount: &in.Amount, PayTo: in.PayTo, Payer: in.Payer, Nonce: in.Nonce,
-		ValidBefore: in.ValidBefore,
+		ValidBefore: in.ValidBefore, PaymentID: in.PaymentID,
 	}
 }
 

@@ -53,6 +53,7 @@ type Intent struct {
 	Payer       string       // our address
 	Nonce       string       // EIP-3009 nonce, 0x + 64 hex digits; required
 	ValidBefore time.Time    // end of the authorization's validity; required
+	PaymentID   string       // the idempotency key sent with the payment (payment-identifier extension); "" for none
 }
 
 // Caps are the spending limits one Reserve is checked against. A nil cap is no cap; a zero

@@ -143,7 +143,7 @@ func (st *derived) replay(e *Event) error {
 			Intent: Intent{
 				CallID: e.CallID, Agent: e.Agent, Session: e.Session, API: e.API, Tool: e.Tool, URL: e.URL,
 				Network: e.Network, Asset: e.Asset, Amount: *e.Amount, PayTo: e.PayTo, Payer: e.Payer,
-				Nonce: e.Nonce, ValidBefore: e.ValidBefore,
+				Nonce: e.Nonce, ValidBefore: e.ValidBefore, PaymentID: e.PaymentID,
 			},
 			Status: StatusReserved, ReservedAt: e.Time, UpdatedAt: e.Time,
 		}
