@@ -154,13 +154,7 @@ func (c *Challenge) PaymentHeader(i int, p ExactEVMPayload) (name, value string,
 		value, err = EncodeHeader(PaymentPayloadV1{X402Version: 1, Scheme: r.Scheme, Network: r.Network, Payload: p})
 		return HeaderXPayment, value, err
 	case 2:
-		value, err = EncodeHeader(PaymentPayloadV2{
-			X402Version: 2,
-			Resource:    c.v2.Resource,
-			Accepted:    c.v2.Accepts[i],
-			Payload:     p,
-			Extensions:  c.v2.Extensions,
-		})
+		value, err = EncodeHeader(c.payloadV2(i, p, ""))
 		return HeaderPaymentSignature, value, err
 	}
 	return "", "", fmt.Errorf("payment header: unsupported x402 version %d", c.Version)

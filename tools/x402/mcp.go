@@ -90,13 +90,7 @@ func (c *Challenge) PaymentMeta(i int, p ExactEVMPayload) (key string, value any
 		_, text, err := c.PaymentHeader(i, p)
 		return MetaPaymentV1, text, err
 	case 2:
-		return MetaPayment, PaymentPayloadV2{
-			X402Version: 2,
-			Resource:    c.v2.Resource,
-			Accepted:    c.v2.Accepts[i],
-			Payload:     p,
-			Extensions:  c.v2.Extensions,
-		}, nil
+		return MetaPayment, c.payloadV2(i, p, ""), nil
 	}
 	return "", nil, fmt.Errorf("payment meta: unsupported x402 version %d", c.Version)
 }
