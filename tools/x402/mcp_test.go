@@ -3,6 +3,7 @@ package x402
 import (
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -145,7 +146,7 @@ func TestParseSettlementMeta(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if (got == nil) != (tc.want == nil) || (got != nil && *got != *tc.want) {
+			if (got == nil) != (tc.want == nil) || (got != nil && !reflect.DeepEqual(*got, *tc.want)) {
 				t.Errorf("settlement = %+v, want %+v", got, tc.want)
 			}
 		})

@@ -37,6 +37,7 @@ type PaymentRequiredV1 struct {
 	Error       string          `json:"error"`
 	Accepts     []RequirementV1 `json:"accepts"`
 	Payer       string          `json:"payer,omitempty"`
+	Extensions  json.RawMessage `json:"extensions,omitempty"` // read only: a v1 payment carries none
 }
 
 // RequirementV2 is one entry of a version 2 PAYMENT-REQUIRED accepts list.
@@ -137,6 +138,9 @@ type SettlementResponse struct {
 	Transaction  string `json:"transaction"`
 	Network      string `json:"network"`
 	Payer        string `json:"payer,omitempty"`
+	// Extensions carries what extensions add to a settlement, such as a signed receipt
+	// (extensions["offer-receipt"].info.receipt).
+	Extensions json.RawMessage `json:"extensions,omitempty"`
 }
 
 // FacilitatorRequest is the body of POST /verify and POST /settle. PaymentPayload and
