@@ -40,7 +40,9 @@
 //     encoding of the event), so an edited, inserted or deleted event breaks
 //     the chain; Verify also checks that the derived state (statuses,
 //     counters, the rolling-day index) is what the chain says.
-//   - The ledger stores no key and no signature; it has no field for them.
+//   - The ledger stores no key and no payment signature (an authorization is a bearer
+//     instrument: whoever holds it can submit the transfer). The only signatures it
+//     holds are signed heads.
 //
 // # Sharing the file
 //
@@ -52,6 +54,14 @@
 // the caps hold across them. An operation that cannot get the lock within
 // Options.Timeout fails with ErrBusy. The price is an open, mmap and close
 // per operation, next to the two fsyncs of every commit (see BenchmarkReserve).
+//
+// # Proof without trusting the file
+//
+// The chain alone is unkeyed: whoever can write the file can rewrite an event and every
+// hash after it. With Options.Signer, every settlement is followed in its transaction by
+// a signed head: the chain's position, hash and counted total signed with the payer's key
+// as an EIP-191 message, so that VerifyReport, given only the payer's address, proves no
+// event up to the last signed head was changed (signed.go).
 //
 // # Trusting the file
 //

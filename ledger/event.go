@@ -30,6 +30,11 @@ const (
 	KindApprovalAsked Kind = "approval-asked"
 	KindApproved      Kind = "approved"
 	KindDenied        Kind = "denied"
+
+	// KindSignedHead signs the chain as it stands before it (signed.go): the head's
+	// position and hash (its PrevHash) and the counted total (Amount), with the
+	// payer's key (Payer, Signature). It changes no total.
+	KindSignedHead Kind = "signed-head"
 )
 
 // Event is one entry of the append-only chain. Which fields are set depends
@@ -41,7 +46,8 @@ const (
 // with the payment (x402's payment-identifier extension), recorded with the intent
 // before anything is signed; Artifacts is what the server signed about the payment
 // (offer-receipt extension: the offer and receipt as received, and what toll found
-// when it checked them), as JSON.
+// when it checked them), as JSON. Signature is a signed head's signature (never a
+// payment's: the ledger holds no authorization signature).
 //
 // Hash is hex(sha256(prev || canonical encoding of the event without its
 // hashes)), where prev is the previous event's hash as 32 raw bytes (32 zero
@@ -74,13 +80,14 @@ type Event struct {
 	By        string
 	PaymentID string
 	Artifacts string
+	Signature string
 
 	PrevHash string
 	Hash     string
 }
 
 // Canonical encodings. Version 1 has the first 20 fields; version 2 appends
-// Agent, By, PaymentID and Artifacts. An event is written in version 1 when it needs nothing of
+// Agent, By, PaymentID, Artifacts and Signature. An event is written in version 1 when it needs nothing of
 // version 2, so events written before version 2 existed hash as they did.
 const (
 	canonV1 = 1
@@ -92,7 +99,7 @@ var genesis [sha256.Size]byte
 func validKind(k Kind) bool {
 	switch k {
 	case KindReserved, KindSettled, KindUnknown, KindReleased, KindVoided, KindRefused,
-		KindApprovalAsked, KindApproved, KindDenied:
+		KindApprovalAsked, KindApproved, KindDenied, KindSignedHead:
 		return true
 	}
 	return false
@@ -111,7 +118,7 @@ func (e *Event) canonical() []byte {
 	version := byte(canonV1)
 	if e.needsV2() {
 		version = canonV2
-		fields = append(fields, e.Agent, e.By, e.PaymentID, e.Artifacts)
+		fields = append(fields, e.Agent, e.By, e.PaymentID, e.Artifacts, e.Signature)
 	}
 	n := 1
 	for _, f := range fields {
@@ -129,14 +136,14 @@ func (e *Event) canonical() []byte {
 // needsV2 says whether e has a field version 1 cannot hold.
 func (e *Event) needsV2() bool {
 	switch e.Kind {
-	case KindApprovalAsked, KindApproved, KindDenied:
+	case KindApprovalAsked, KindApproved, KindDenied, KindSignedHead:
 		return true
 	}
-	return e.Agent != "" || e.By != "" || e.PaymentID != "" || e.Artifacts != ""
+	return e.Signature != "" || e.Agent != "" || e.By != "" || e.PaymentID != "" || e.Artifacts != ""
 }
 
 // canonFields is the number of fields of each encoding version.
-var canonFields = map[byte]int{canonV1: 20, canonV2: 24}
+var canonFields = map[byte]int{canonV1: 20, canonV2: 25}
 
 func decodeCanonical(b []byte) (Event, error) {
 	if len(b) == 0 || canonFields[b[0]] == 0 {
@@ -165,7 +172,7 @@ func decodeCanonical(b []byte) (Event, error) {
 	e.PayTo, e.Payer, e.Nonce = f[11], f[12], f[13]
 	e.TxHash, e.Reason, e.Cap = f[15], f[16], f[17]
 	if len(f) > 20 {
-		e.Agent, e.By, e.PaymentID, e.Artifacts = f[20], f[21], f[22], f[23]
+		e.Agent, e.By, e.PaymentID, e.Artifacts, e.Signature = f[20], f[21], f[22], f[23], f[24]
 	}
 	for _, t := range []struct {
 		s   string

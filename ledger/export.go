@@ -43,6 +43,7 @@ type eventJSON struct {
 	By          string `json:"by,omitempty"`
 	PaymentID   string `json:"payment_id,omitempty"`
 	Artifacts   string `json:"artifacts,omitempty"`
+	Signature   string `json:"signature,omitempty"`
 	PrevHash    string `json:"prev_hash"`
 	Hash        string `json:"hash"`
 }
@@ -55,7 +56,7 @@ func (e Event) MarshalJSON() ([]byte, error) {
 		Amount: encInt(e.Amount), PayTo: e.PayTo, Payer: e.Payer, Nonce: e.Nonce,
 		ValidBefore: fmtTime(e.ValidBefore), TxHash: e.TxHash, Reason: e.Reason, Cap: e.Cap,
 		Limit: encInt(e.Limit), Used: encInt(e.Used), Agent: e.Agent, By: e.By,
-		PaymentID: e.PaymentID, Artifacts: e.Artifacts, PrevHash: e.PrevHash, Hash: e.Hash,
+		PaymentID: e.PaymentID, Artifacts: e.Artifacts, Signature: e.Signature, PrevHash: e.PrevHash, Hash: e.Hash,
 	})
 }
 
@@ -72,7 +73,7 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 		Seq: j.Seq, Kind: j.Kind, CallID: j.CallID, Session: j.Session, API: j.API, Tool: j.Tool,
 		URL: j.URL, Network: j.Network, Asset: j.Asset, PayTo: j.PayTo, Payer: j.Payer, Nonce: j.Nonce,
 		TxHash: j.TxHash, Reason: j.Reason, Cap: j.Cap, Agent: j.Agent, By: j.By,
-		PaymentID: j.PaymentID, Artifacts: j.Artifacts, PrevHash: j.PrevHash, Hash: j.Hash,
+		PaymentID: j.PaymentID, Artifacts: j.Artifacts, Signature: j.Signature, PrevHash: j.PrevHash, Hash: j.Hash,
 	}
 	var err error
 	if out.Time, err = parseTime(j.Time); err != nil {

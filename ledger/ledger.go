@@ -35,6 +35,10 @@ type Options struct {
 	// zero value) creates the ledger. Either way, a file that is there but
 	// empty or damaged is ErrDamaged, never a new ledger.
 	NoCreate bool
+
+	// Signer, when set, signs the head of the chain after every settlement, in the same
+	// transaction, and when SignHead is called (signed.go). Nil signs nothing.
+	Signer HeadSigner
 }
 
 const (
@@ -55,6 +59,7 @@ type Ledger struct {
 	path    string
 	timeout time.Duration
 	now     func() time.Time
+	signer  HeadSigner
 	id      []byte // the "id" meta value seen by Open
 
 	// sem serializes this handle's operations (a second open of the file by
@@ -78,7 +83,7 @@ func Open(path string, opts Options) (*Ledger, error) {
 	if opts.Timeout < 0 {
 		return nil, fmt.Errorf("open ledger %s: negative timeout %v", path, opts.Timeout)
 	}
-	l := &Ledger{path: path, timeout: opts.Timeout, now: opts.Now, sem: make(chan struct{}, 1)}
+	l := &Ledger{path: path, timeout: opts.Timeout, now: opts.Now, signer: opts.Signer, sem: make(chan struct{}, 1)}
 	if l.timeout == 0 {
 		l.timeout = defaultTimeout
 	}

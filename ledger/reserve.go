@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/big"
 	"slices"
@@ -186,7 +187,17 @@ func (l *Ledger) transition(ctx context.Context, op, callID string, kind Kind, t
 		return fmt.Errorf("%s %q: %w", op, clip(callID), err)
 	}
 	err := l.update(ctx, func(b buckets) error {
-		return transitionTx(b, callID, kind, txHash, reason, l.now().UTC())
+		now := l.now().UTC()
+		if err := transitionTx(b, callID, kind, txHash, reason, now); err != nil {
+			return err
+		}
+		if kind == KindSettled && l.signer != nil {
+			// A settlement is recorded even when its head cannot be signed now.
+			if err := signHeadTx(b, l.signer, now); err != nil && !errors.Is(err, errSign) {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("%s %q: %w", op, callID, err)

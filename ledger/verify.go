@@ -94,6 +94,9 @@ type chain struct {
 	n    uint64            // events added
 	prev [sha256.Size]byte // hash of the last one
 	st   *derived
+
+	recover RecoverFunc // checks signed heads' signatures; nil: only their totals
+	report  Report      // signed heads and settlements seen
 }
 
 func newChain() *chain {
@@ -113,6 +116,13 @@ func (ch *chain) add(e *Event) error {
 		return tampered(want, "hash does not match the event's contents")
 	}
 	ch.n, ch.prev = want, h
+	switch e.Kind {
+	case KindSignedHead:
+		ch.report.UnsignedSettled = 0
+		return ch.replaySignedHead(e)
+	case KindSettled:
+		ch.report.UnsignedSettled++
+	}
 	return ch.st.replay(e)
 }
 
@@ -131,7 +141,7 @@ func (st *derived) replay(e *Event) error {
 		return tampered(e.Seq, "unknown event kind %q", e.Kind)
 	}
 	switch e.Kind {
-	case KindRefused, KindApprovalAsked, KindApproved, KindDenied:
+	case KindRefused, KindApprovalAsked, KindApproved, KindDenied, KindSignedHead:
 	case KindReserved:
 		if e.CallID == "" || e.Amount == nil || e.Amount.Sign() <= 0 {
 			return tampered(e.Seq, "reservation without call id or positive amount")
