@@ -36,10 +36,10 @@ func TestSignLedgerHead(t *testing.T) {
 		t.Error("a changed head recovered the signer")
 	}
 	for name, bad := range map[string]string{
-		"a login message": "Sign in to example.com\nnonce: 1",
+		"a login message":           "Sign in to example.com\nnonce: 1",
 		"prefix only in the middle": "x toll ledger head\nseq: 1",
-		"control characters": "toll ledger head\nseq: 1\x00",
-		"too long": "toll ledger head\n" + strings.Repeat("x", 600),
+		"control characters":        "toll ledger head\nseq: 1\x00",
+		"too long":                  "toll ledger head\n" + strings.Repeat("x", 600),
 	} {
 		if _, err := w.SignLedgerHead([]byte(bad)); !errors.Is(err, ErrNotLedgerHead) {
 			t.Errorf("%s: err = %v, want ErrNotLedgerHead", name, err)
