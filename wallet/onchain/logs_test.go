@@ -62,12 +62,15 @@ func (f *fakeNode) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		logs := []any{}
-		if from <= f.logAt && f.logAt <= to && len(q.Topics) == 3 {
+		if from <= f.logAt && f.logAt <= to && len(q.Topics) >= 2 {
 			var topics []string
 			for _, t := range q.Topics {
 				var one []string
 				json.Unmarshal(t, &one)
 				topics = append(topics, one[0])
+			}
+			if len(topics) == 2 { // a search by authorizer alone: the log has its nonce
+				topics = append(topics, "0x"+strings.Repeat("03", 32))
 			}
 			logs = append(logs, map[string]any{
 				"address": "0x0000000000000000000000000000000000000001", "topics": topics, "data": "0x",
@@ -159,3 +162,33 @@ func TestFindAuthorizationWindows(t *testing.T) {
 		}
 	})
 }
+
+// TestAuthorizationsUsedWindows: the audit's search reads every block from..head, oldest
+// first, narrowing its window when the provider refuses one, and finds the log.
+func TestAuthorizationsUsedWindows(t *testing.T) {
+	f := &fakeNode{head: 10_000, logAt: 6_000, maxRange: 500}
+	c := f.dial(t)
+	used, to, err := c.AuthorizationsUsed(t.Context(), wallet.Address{1}, wallet.Address{2}, 100, 0)
+	if err != nil || to != 10_000 || len(used) != 1 || used[0].Block != 6_000 || used[0].Nonce != [32]byte(bytesOf(0x03)) {
+		t.Fatalf("AuthorizationsUsed = %+v, %d, %v", used, to, err)
+	}
+	var next uint64 = 100
+	for _, r := range f.asked() {
+		if r[1]-r[0]+1 > 500 {
+			continue // refused
+		}
+		if r[0] != next {
+			t.Fatalf("range %v does not follow block %d: a gap or an overlap", r, next-1)
+		}
+		next = r[1] + 1
+	}
+	if next != 10_001 {
+		t.Errorf("the search stopped at block %d, want 10000", next-1)
+	}
+	refusing := &fakeNode{head: 10_000, maxRange: 0}
+	if _, _, err := refusing.dial(t).AuthorizationsUsed(t.Context(), wallet.Address{1}, wallet.Address{2}, 0, 0); err == nil {
+		t.Error("a provider that refuses every range gave no error")
+	}
+}
+
+func bytesOf(b byte) []byte { return []byte(strings.Repeat(string([]byte{b}), 32)) }
