@@ -101,7 +101,9 @@ func spendsOn(spends []ledger.Spend, id string) []ledger.Spend {
 }
 
 // spendKey identifies an authorization: payer and nonce, lower case.
-func spendKey(payer, nonce string) string { return strings.ToLower(payer) + "/" + strings.ToLower(nonce) }
+func spendKey(payer, nonce string) string {
+	return strings.ToLower(payer) + "/" + strings.ToLower(nonce)
+}
 
 func auditChain(ctx context.Context, c *onchain.Client, id string, spends []ledger.Spend, opts AuditOptions) (ChainAudit, error) {
 	a := ChainAudit{ChainID: id}
