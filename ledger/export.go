@@ -95,6 +95,7 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 type spendJSON struct {
 	CallID      string `json:"call_id"`
 	Status      Status `json:"status"`
+	Agent       string `json:"agent,omitempty"`
 	Session     string `json:"session,omitempty"`
 	API         string `json:"api,omitempty"`
 	Tool        string `json:"tool,omitempty"`
@@ -115,7 +116,7 @@ type spendJSON struct {
 // MarshalJSON encodes amounts as decimal strings.
 func (s Spend) MarshalJSON() ([]byte, error) {
 	return json.Marshal(spendJSON{
-		CallID: s.CallID, Status: s.Status, Session: s.Session, API: s.API, Tool: s.Tool, URL: s.URL,
+		CallID: s.CallID, Status: s.Status, Agent: s.Agent, Session: s.Session, API: s.API, Tool: s.Tool, URL: s.URL,
 		Network: s.Network, Asset: s.Asset, Amount: s.Amount.AtomicString(), PayTo: s.PayTo, Payer: s.Payer,
 		Nonce: s.Nonce, ValidBefore: fmtTime(s.ValidBefore), TxHash: s.TxHash, Reason: s.Reason,
 		ReservedAt: fmtTime(s.ReservedAt), UpdatedAt: fmtTime(s.UpdatedAt),
@@ -130,7 +131,7 @@ func (s *Spend) UnmarshalJSON(b []byte) error {
 	}
 	out := Spend{
 		Intent: Intent{
-			CallID: j.CallID, Session: j.Session, API: j.API, Tool: j.Tool, URL: j.URL,
+			CallID: j.CallID, Agent: j.Agent, Session: j.Session, API: j.API, Tool: j.Tool, URL: j.URL,
 			Network: j.Network, Asset: j.Asset, PayTo: j.PayTo, Payer: j.Payer, Nonce: j.Nonce,
 		},
 		Status: j.Status, TxHash: j.TxHash, Reason: j.Reason,
