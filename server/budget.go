@@ -15,7 +15,7 @@ import (
 
 func budgetTool() mcp.Tool {
 	t := mcp.NewToolWithRawSchema(BudgetTool,
-		"What toll may still spend on paid tools in this session: each cap (per call, per session, per day, total, and the calling agent's own), "+
+		"What toll may still spend on paid tools in this session: each cap (per call, per session, per day, total), "+
 			"what already counts against it, and what remains; and the wallet's balances where toll knows the chain's endpoint. Free; pays nothing.\n\nPrice: free",
 		[]byte(`{"type":"object","properties":{},"additionalProperties":false}`))
 	t.Title = "Spending budget"

@@ -25,7 +25,7 @@ const (
 
 func historyTool() mcp.Tool {
 	t := mcp.NewToolWithRawSchema(HistoryTool,
-		"This session's recent payments (the calling agent's, in all its sessions, where toll serves named agents), newest first: tool, API, amount, status (settled; unknown: sent but not proven settled, "+
+		"This session's recent payments, newest first: tool, API, amount, status (settled; unknown: sent but not proven settled, "+
 			"counts as spent until reconciled; reserved: in progress; released or voided: not paid), transaction and time. "+
 			"Refused payments are not listed (nothing was paid). Free; pays nothing.\n\nPrice: free",
 		[]byte(fmt.Sprintf(`{"type":"object","properties":{"limit":{"type":"integer","minimum":1,"maximum":%d,"default":%d,"description":"how many spends to list"}},"additionalProperties":false}`,
