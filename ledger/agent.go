@@ -105,8 +105,9 @@ func (b buckets) agentDaySum(agent string, now time.Time) (*big.Int, error) {
 	}
 	prefix := agentPrefix(agent)
 	c := b.agentWin.Cursor()
+	x := new(big.Int)
 	for k, v := c.Seek(append(bytes.Clone(prefix), u64(timeKey(now.Add(-day))+1)...)); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-		x, ok := new(big.Int).SetString(string(v), 10)
+		_, ok := x.SetString(string(v), 10)
 		if len(k) != len(prefix)+16 || !ok || x.Sign() <= 0 {
 			return nil, tampered(0, "agent rolling-day index entry %x is damaged", k)
 		}

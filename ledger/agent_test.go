@@ -263,3 +263,58 @@ func TestConcurrentAgentCaps(t *testing.T) {
 	}
 	verify(t, handles[2])
 }
+
+// agentLedger is a ledger of n settled calls of agent alice, one every gap, written in one
+// transaction.
+func agentLedger(b *testing.B, n int, gap time.Duration) (*Ledger, *clock) {
+	b.Helper()
+	c := newClock()
+	l := openLedger(b, filepath.Join(b.TempDir(), "ledger.db"), Options{Now: c.Now})
+	err := l.update(b.Context(), func(bk buckets) error {
+		for i := range n {
+			c.Add(gap)
+			in := agentIntent(fmt.Sprintf("call-%d", i), "alice", 10_000)
+			if _, _, err := reserveTx(bk, in, Caps{}, c.Now()); err != nil {
+				return err
+			}
+			if err := transitionTx(bk, in.CallID, KindSettled, "0xfeed", "", c.Now()); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return l, c
+}
+
+// BenchmarkAgentDay measures the check of an agent's per-day cap, which walks the
+// agent's reservations of the last 24 h (WouldExceed: the same check as Reserve's, in a
+// read transaction), against the global per-day cap's cached sum:
+//
+//   - global-day: 5000 calls in the last day, the global per-day cap only;
+//   - agent-day/N: the agent's per-day cap with N of its calls in the last day (of 5000).
+func BenchmarkAgentDay(b *testing.B) {
+	ctx := b.Context()
+	check := Check{Agent: "alice", Session: "s1", API: "weather", Amount: money.USDC(1)}
+	for _, bc := range []struct {
+		name string
+		gap  time.Duration
+		caps Caps
+	}{
+		{"global-day", 2 * time.Second, Caps{PerDay: amt(1 << 60)}},
+		{"agent-day/720", 2 * time.Minute, Caps{Agent: AgentCaps{PerDay: amt(1 << 60)}}},
+		{"agent-day/5000", 2 * time.Second, Caps{Agent: AgentCaps{PerDay: amt(1 << 60)}}},
+	} {
+		l, _ := agentLedger(b, 5000, bc.gap)
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if capErr, err := l.WouldExceed(ctx, check, bc.caps); err != nil || capErr != nil {
+					b.Fatal(capErr, err)
+				}
+			}
+		})
+	}
+}
