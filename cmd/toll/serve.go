@@ -147,7 +147,8 @@ func (s *serveCmd) run(ctx context.Context, fs *pflag.FlagSet, args []string) er
 	}
 	defer srv.Close()
 	logger.Info("toll serving", "tools", len(ops), "payer", w.Address().Hex(), "ledger", path,
-		"networks", strings.Join(pol.Networks, ","), "max_per_call", s.policy.perCall.String(), "max_per_session", s.policy.perSession.String())
+		"networks", strings.Join(pol.Networks, ","), "max_per_call", s.policy.perCall.String(), "max_per_session", s.policy.perSession.String(),
+		"agent", agent, "agents", len(pol.Agents))
 	if len(pol.Networks) == 0 {
 		logger.Warn("no network allowed: every payment will be refused; allow one with --network (e.g. --network eip155:8453)")
 	}
