@@ -168,6 +168,9 @@ func (st *derived) compareSince(b buckets) error {
 		if counts := want.Spend.Status.Counts(); (counts && string(v) != want.Spend.Amount.AtomicString()) || (!counts && v != nil) {
 			return tampered(want.Seq, "rolling-day index entry missing or changed")
 		}
+		if err := compareAgentEntry(b, want); err != nil {
+			return err
+		}
 	}
 	if err := st.compareSums(b); err != nil {
 		return err

@@ -3,6 +3,7 @@ package ledger
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/tollhq/toll/tools/money"
 )
@@ -65,8 +66,9 @@ const (
 // amount already counted (reserved + unknown + settled) against that cap
 // before this reservation; Used + Amount > Limit.
 type CapError struct {
-	Cap    string       // CapPerCall, CapPerSession, CapPerAPI, CapPerTool, CapPerDay or CapTotal
-	API    string       // the API namespace (CapPerAPI) or the tool name (CapPerTool)
+	Cap    string       // CapPerCall, CapPerSession, CapPerAPI, CapPerTool, CapPerDay, CapTotal or a CapAgent* name
+	Agent  string       // the agent, for a CapAgent* cap
+	API    string       // the API namespace (CapPerAPI, CapAgentPerAPI) or the tool name (CapPerTool)
 	Limit  money.Amount // the cap, as the caller gave it
 	Used   money.Amount // counted before this reservation (zero for CapPerCall)
 	Amount money.Amount // the amount asked
@@ -74,8 +76,11 @@ type CapError struct {
 
 func (e *CapError) Error() string {
 	name := e.Cap
-	if e.Cap == CapPerAPI || e.Cap == CapPerTool {
+	if e.Cap == CapPerAPI || e.Cap == CapPerTool || e.Cap == CapAgentPerAPI {
 		name = fmt.Sprintf("%s %q", e.Cap, e.API)
+	}
+	if e.Agent != "" {
+		name = fmt.Sprintf("agent %q %s", e.Agent, strings.TrimPrefix(name, "agent "))
 	}
 	return fmt.Sprintf("%s cap exceeded: used %s + asked %s > limit %s",
 		name, e.Used, e.Amount, e.Limit)

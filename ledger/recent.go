@@ -14,10 +14,11 @@ const MaxRecent = 500
 // value matches every spend.
 type SpendFilter struct {
 	Session string // the Intent.Session; "" matches every session
+	Agent   string // the Intent.Agent; "" matches every agent
 }
 
 func (f SpendFilter) matches(e *Event) bool {
-	return f.Session == "" || e.Session == f.Session
+	return (f.Session == "" || e.Session == f.Session) && (f.Agent == "" || e.Agent == f.Agent)
 }
 
 // Recent returns the current state of the latest reserved calls that match f, newest
@@ -63,6 +64,7 @@ func (l *Ledger) Recent(ctx context.Context, f SpendFilter, limit int) ([]Spend,
 // Check is what a reservation would be checked with: the amount asked and the names
 // the caps count by. It is Intent without what only a signed payment has.
 type Check struct {
+	Agent   string
 	Session string
 	API     string
 	Tool    string
@@ -84,7 +86,7 @@ func (l *Ledger) WouldExceed(ctx context.Context, c Check, caps Caps) (*CapError
 	if err := caps.validate(); err != nil {
 		return nil, fmt.Errorf("check caps: %w", err)
 	}
-	in := Intent{Session: c.Session, API: c.API, Tool: c.Tool, Amount: amount}
+	in := Intent{Agent: c.Agent, Session: c.Session, API: c.API, Tool: c.Tool, Amount: amount}
 	var capErr *CapError
 	err = l.view(ctx, func(b buckets) error {
 		var err error

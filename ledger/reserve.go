@@ -14,7 +14,8 @@ import (
 // Reserve records the intent to pay for one call, before anything is signed.
 // In one bbolt write transaction (fsync'd on commit) it checks that the call
 // id was never reserved, checks in.Amount against every cap (per call, per
-// session, per API, rolling day, total, in that order) using the amounts that
+// session, per API, per tool, rolling day, total, in that order, then the caps of
+// in.Agent: per call, per API, rolling day, total) using the amounts that
 // count (reserved + unknown + settled, including those of other processes
 // sharing the file), and appends the reserved event.
 //
@@ -131,7 +132,7 @@ func checkCaps(b buckets, in *Intent, caps *Caps, now time.Time, persist bool) (
 			return e, nil
 		}
 	}
-	return nil, nil
+	return checkAgentCaps(b, in, &caps.Agent, now)
 }
 
 // mapCap returns the cap of key in m, or nil when it has none.

@@ -65,6 +65,7 @@ type Caps struct {
 	Total      *money.Amount           // counted total of the whole ledger
 	PerAPI     map[string]money.Amount // counted total of Intent.API; an absent API has no cap
 	PerTool    map[string]money.Amount // counted total of Intent.Tool; an absent tool has no cap
+	Agent      AgentCaps               // the caps of Intent.Agent; none for an Intent with no agent
 }
 
 // Spend is the current state of one reserved call: its intent and what became
@@ -164,6 +165,7 @@ func (in *Intent) validate() error {
 		{"call id", in.CallID, maxShort}, {"session", in.Session, maxShort}, {"api", in.API, maxShort},
 		{"tool", in.Tool, maxShort}, {"url", in.URL, maxLong}, {"network", in.Network, maxShort},
 		{"asset", in.Asset, maxShort}, {"payTo", in.PayTo, maxShort}, {"payer", in.Payer, maxShort},
+		{"agent", in.Agent, maxShort},
 	})
 }
 
@@ -219,7 +221,7 @@ func (c *Caps) validate() error {
 			return err
 		}
 	}
-	return nil
+	return c.Agent.validate(check)
 }
 
 type textField struct {

@@ -15,6 +15,8 @@ package ledger
 //	window  time key (8) ‖ seq (8) → decimal amount, one per counting call,
 //	        keyed by reservation time (time key: UnixNano with the sign bit
 //	        flipped, so byte order is time order)
+//	agentwin the agents' rolling-day index (see agent.go); created by the
+//	        first write transaction of a ledger that lacks it
 
 import (
 	"crypto/sha256"
@@ -72,6 +74,7 @@ func windowKey(t time.Time, seq uint64) []byte {
 // buckets returns the ledger's buckets, or an error when one is missing.
 type buckets struct {
 	meta, events, calls, sums, window *bolt.Bucket
+	agentWin                          *bolt.Bucket // nil in a read transaction of a ledger that has none
 }
 
 // openBuckets opens the buckets of tx's ledger; a write transaction first upgrades an
@@ -89,7 +92,19 @@ func openBuckets(tx *bolt.Tx) (buckets, error) {
 	if b.meta == nil || b.events == nil || b.calls == nil || b.sums == nil || b.window == nil {
 		return b, errors.New("not a toll ledger (buckets missing)")
 	}
-	return b, nil
+	return b, b.openAgentWindow(tx)
+}
+
+// openAgentWindow opens the agents' rolling-day index, creating it in a write
+// transaction: ledgers written before agents existed lack it.
+func (b *buckets) openAgentWindow(tx *bolt.Tx) error {
+	b.agentWin = tx.Bucket(bucketAgentWindow)
+	if b.agentWin != nil || !tx.Writable() {
+		return nil
+	}
+	var err error
+	b.agentWin, err = tx.CreateBucket(bucketAgentWindow)
+	return err
 }
 
 func readHead(meta *bolt.Bucket) (uint64, [sha256.Size]byte, error) {
@@ -172,6 +187,9 @@ func (b buckets) count(s *Spend, seq uint64, delta *big.Int) error {
 		if err := b.addSum(k, delta); err != nil {
 			return err
 		}
+	}
+	if err := b.countAgent(s, seq, delta); err != nil {
+		return err
 	}
 	w, sum, err := b.dayState()
 	if err != nil {

@@ -100,7 +100,9 @@ type chain struct {
 }
 
 func newChain() *chain {
-	return &chain{st: &derived{calls: map[string]*callRecord{}, sums: map[string]*big.Int{}, window: map[string]string{}}}
+	return &chain{st: &derived{
+		calls: map[string]*callRecord{}, sums: map[string]*big.Int{}, window: map[string]string{}, agentWin: map[string]string{},
+	}}
 }
 
 func (ch *chain) add(e *Event) error {
@@ -129,9 +131,10 @@ func (ch *chain) add(e *Event) error {
 // derived is the state Reserve and the transitions maintain, rebuilt from
 // the chain.
 type derived struct {
-	calls  map[string]*callRecord
-	sums   map[string]*big.Int
-	window map[string]string
+	calls    map[string]*callRecord
+	sums     map[string]*big.Int
+	window   map[string]string
+	agentWin map[string]string // the agents' rolling-day index (agent.go)
 }
 
 // replay applies one event to the derived state; an event that is not a
@@ -186,6 +189,7 @@ func (st *derived) count(s *Spend, seq uint64, delta *big.Int) {
 		}
 		x.Add(x, delta)
 	}
+	st.countAgent(s, seq, delta)
 	wk := string(windowKey(s.ReservedAt, seq))
 	if delta.Sign() > 0 {
 		st.window[wk] = delta.String()
@@ -239,6 +243,9 @@ func (st *derived) compare(b buckets) error {
 			seq = be64([]byte(k[8:]))
 		}
 		return tampered(seq, "rolling-day index has an entry for a call that does not count")
+	}
+	if err := st.compareAgentWindow(b); err != nil {
+		return err
 	}
 	return compareDay(b)
 }

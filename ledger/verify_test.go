@@ -12,7 +12,8 @@ import (
 )
 
 // tamperLedger returns a ledger with five events:
-// 1 reserved a (100), 2 settled a, 3 reserved b (500), 4 unknown b, 5 refused.
+// 1 reserved a (100), 2 settled a, 3 reserved b (500, for agent alice), 4 unknown b,
+// 5 refused.
 func tamperLedger(t *testing.T) *Ledger {
 	t.Helper()
 	ctx := t.Context()
@@ -21,7 +22,7 @@ func tamperLedger(t *testing.T) *Ledger {
 	if err := l.Settle(ctx, "a", "0xa"); err != nil {
 		t.Fatal(err)
 	}
-	mustReserve(t, l, intent("b", 500), Caps{})
+	mustReserve(t, l, agentIntent("b", "alice", 500), Caps{})
 	if err := l.MarkUnknown(ctx, "b", "eof"); err != nil {
 		t.Fatal(err)
 	}
@@ -158,6 +159,27 @@ func TestTamper(t *testing.T) {
 		{"lower a counter", func(tx *bolt.Tx) error {
 			return tx.Bucket(bucketSums).Put(sumTotal, []byte("100"))
 		}, 0, "counter", true},
+		{"lower an agent's counter", func(tx *bolt.Tx) error {
+			return tx.Bucket(bucketSums).Put(agentTotalKey("alice"), []byte("100"))
+		}, 0, "counter", true},
+		{"lower an agent's per-API counter", func(tx *bolt.Tx) error {
+			return tx.Bucket(bucketSums).Put(agentAPIKey("alice", "weather"), []byte("0"))
+		}, 0, "counter", true},
+		{"move an agent's spend to another agent", func(tx *bolt.Tx) error {
+			s := tx.Bucket(bucketSums)
+			if err := s.Delete(agentTotalKey("alice")); err != nil {
+				return err
+			}
+			return s.Put(agentTotalKey("bob"), []byte("500"))
+		}, 0, "counter", true},
+		{"drop an agent's rolling-day entry", func(tx *bolt.Tx) error {
+			c := tx.Bucket(bucketAgentWindow).Cursor()
+			k, _ := c.Last()
+			return tx.Bucket(bucketAgentWindow).Delete(bytes.Clone(k))
+		}, 3, "agent rolling-day", true},
+		{"add an agent's rolling-day entry", func(tx *bolt.Tx) error {
+			return tx.Bucket(bucketAgentWindow).Put(agentWindowKey("alice", t0, 1), []byte("100"))
+		}, 1, "agent rolling-day index has an entry", false},
 		{"drop a rolling-day entry", func(tx *bolt.Tx) error {
 			c := tx.Bucket(bucketWindow).Cursor()
 			k, _ := c.Last()

@@ -2,12 +2,14 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 
+	"github.com/tollhq/toll/tools"
 	"github.com/tollhq/toll/tools/money"
 )
 
@@ -28,7 +30,11 @@ func budgetTool() mcp.Tool {
 }
 
 func (s *Server) budget(ctx context.Context, _ mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-	budgets, err := s.client.Budgets(ctx, s.session(ctx))
+	agent := s.agent(ctx)
+	budgets, err := s.client.Budgets(ctx, agent, s.capSession(ctx))
+	if errors.Is(err, tools.ErrUnknownAgent) {
+		return mcp.NewToolResultError(err.Error()), nil
+	}
 	if err != nil {
 		s.log.Error("budget", "err", err)
 		return mcp.NewToolResultError("toll could not read its ledger: " + err.Error()), nil
@@ -36,10 +42,13 @@ func (s *Server) budget(ctx context.Context, _ mcp.CallToolRequest) (*mcp.CallTo
 	var b strings.Builder
 	fmt.Fprintf(&b, "Payer %s. Amounts in USDC.\n", s.client.Payer())
 	structured := map[string]any{"payer": s.client.Payer().Hex(), "decimals": money.USDCDecimals}
+	if agent != "" {
+		fmt.Fprintf(&b, "Agent %s: its own caps count only its payments, in every session; the other caps count every agent's.\n", agent)
+		structured["agent"] = agent
+	}
 	var caps []map[string]any
 	for _, bud := range budgets {
-		entry := map[string]any{"cap": bud.Cap}
-		line := bud.Cap + ": "
+		entry, line := budgetEntry(bud)
 		if bud.Limit == nil {
 			line += "no cap"
 		} else {
@@ -49,6 +58,10 @@ func (s *Server) budget(ctx context.Context, _ mcp.CallToolRequest) (*mcp.CallTo
 		if bud.Used != nil {
 			line += ", used " + bud.Used.String()
 			entry["used"] = *bud.Used
+		}
+		if bud.Pending != nil && bud.Pending.Sign() > 0 {
+			line += " (of which " + bud.Pending.String() + " pending)"
+			entry["pending"] = *bud.Pending
 		}
 		if bud.Remaining != nil {
 			line += ", remaining " + bud.Remaining.String()
@@ -62,6 +75,20 @@ func (s *Server) budget(ctx context.Context, _ mcp.CallToolRequest) (*mcp.CallTo
 		structured["wallet"] = s.walletLines(ctx, &b)
 	}
 	return mcp.NewToolResultStructured(structured, b.String()), nil
+}
+
+// budgetEntry starts the structured entry and the line of one cap.
+func budgetEntry(bud tools.Budget) (map[string]any, string) {
+	entry := map[string]any{"cap": bud.Cap}
+	name := bud.Cap
+	if bud.Agent != "" {
+		entry["agent"] = bud.Agent
+	}
+	if bud.API != "" {
+		entry["api"] = bud.API
+		name += " " + bud.API
+	}
+	return entry, name + ": "
 }
 
 // balanceTimeout bounds reading the wallet's balances for toll_budget.

@@ -35,9 +35,12 @@ func historyTool() mcp.Tool {
 	return t
 }
 
-// scope is whose spends a built-in tool reports: this session's. (Agents will narrow it
-// here, and only here.)
+// scope is whose spends a built-in tool reports: the calling agent's, in every session
+// (its budget is its own, whatever the session), or this session's where no agent is named.
 func (s *Server) scope(ctx context.Context) ledger.SpendFilter {
+	if a := s.agent(ctx); a != "" {
+		return ledger.SpendFilter{Agent: a}
+	}
 	return ledger.SpendFilter{Session: s.session(ctx)}
 }
 
@@ -72,17 +75,23 @@ func (s *Server) history(ctx context.Context, req mcp.CallToolRequest) (*mcp.Cal
 		}
 		limit = int(n)
 	}
-	spends, err := s.client.History(ctx, s.scope(ctx), limit)
+	scope := s.scope(ctx)
+	spends, err := s.client.History(ctx, scope, limit)
 	if err != nil {
 		s.log.Error("history", "err", err)
 		return mcp.NewToolResultError("toll could not read its ledger: " + err.Error()), nil
 	}
 	entries := make([]historyEntry, 0, len(spends))
 	var b strings.Builder
+	none, whose := "No payments in this session yet.", "this session"
+	if scope.Agent != "" {
+		none = fmt.Sprintf("No payments of agent %s yet, in any session.", scope.Agent)
+		whose = fmt.Sprintf("agent %s, in all its sessions", scope.Agent)
+	}
 	if len(spends) == 0 {
-		b.WriteString("No payments in this session yet.")
+		b.WriteString(none)
 	} else {
-		fmt.Fprintf(&b, "The %d latest payments of this session, newest first:\n", len(spends))
+		fmt.Fprintf(&b, "The %d latest payments of %s, newest first:\n", len(spends), whose)
 	}
 	for _, sp := range spends {
 		e := historyEntry{

@@ -29,6 +29,11 @@ type HTTPOptions struct {
 	// allows only on a loopback connection. With tokens, every request needs one, on
 	// loopback too.
 	Tokens []string
+	// Agents are bearer tokens that each name the agent (tools.Policy.Agents) their
+	// requests are made for: the tool handlers pay for that agent, within its caps.
+	// Tokens and Agents together are the tokens accepted; a request with any other token
+	// is refused before a handler runs. A token given twice names the last agent given.
+	Agents []AgentToken
 }
 
 // Check reports whether a server listening on addr (host:port, as given to net.Listen
@@ -40,7 +45,7 @@ func (o HTTPOptions) Check(addr string) error {
 	if err != nil {
 		return fmt.Errorf("%q is not an address such as 127.0.0.1:8402: %v", addr, err)
 	}
-	if len(o.Tokens) == 0 && !isLoopbackHost(host) {
+	if len(o.Tokens) == 0 && len(o.Agents) == 0 && !isLoopbackHost(host) {
 		where := host
 		if where == "" {
 			where = "every interface"
@@ -108,11 +113,17 @@ func (s *Server) HTTPHandler(opts HTTPOptions) http.Handler {
 		next: mcpserver.NewStreamableHTTPServer(s.mcp,
 			mcpserver.WithEndpointPath("/mcp"),
 			mcpserver.WithStateful(true), // a deleted or unknown session id is a 404
-			mcpserver.WithStreamableHTTPLogger(s.log)),
+			mcpserver.WithStreamableHTTPLogger(s.log),
+			mcpserver.WithHTTPContextFunc(agentContext)),
 		log: s.log,
 	}
 	for _, t := range opts.Tokens {
 		g.tokens = append(g.tokens, sha256.Sum256([]byte(t)))
+		g.agents = append(g.agents, "")
+	}
+	for _, t := range opts.Agents {
+		g.tokens = append(g.tokens, sha256.Sum256([]byte(t.Token)))
+		g.agents = append(g.agents, t.Agent)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/mcp", g)
@@ -123,16 +134,18 @@ func (s *Server) HTTPHandler(opts HTTPOptions) http.Handler {
 type httpGuard struct {
 	next   http.Handler
 	tokens [][sha256.Size]byte // digests of the bearer tokens; none: loopback only
+	agents []string            // the agent each token names ("" for none), by index in tokens
 	log    *slog.Logger
 }
 
 func (g *httpGuard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	agent, authorized := g.authorized(r)
 	switch {
 	case !originAllowed(r):
 		g.refuse(w, r, http.StatusForbidden, fmt.Sprintf("Forbidden: a request from the web page at %q is refused; "+
 			"toll accepts browser requests only from this machine or its own origin", r.Header.Get("Origin")))
 		return
-	case len(g.tokens) > 0 && !g.authorized(r):
+	case len(g.tokens) > 0 && !authorized:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="toll"`)
 		g.refuse(w, r, http.StatusUnauthorized, "Unauthorized: send Authorization: Bearer TOKEN with one of the tokens toll serve was started with")
 		return
@@ -153,6 +166,9 @@ func (g *httpGuard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 	}
+	if authorized {
+		r = r.WithContext(withAgent(r.Context(), agent))
+	}
 	g.next.ServeHTTP(w, r)
 }
 
@@ -162,20 +178,25 @@ func (g *httpGuard) refuse(w http.ResponseWriter, r *http.Request, status int, m
 	http.Error(w, msg, status)
 }
 
-// authorized reports whether r carries one of the tokens. Every token is compared, in
-// constant time, with digests of equal length, so the time taken says nothing of which
-// token came close or of their lengths.
-func (g *httpGuard) authorized(r *http.Request) bool {
+// authorized reports whether r carries one of the tokens, and the agent it names. Every
+// token is compared, in constant time, with digests of equal length, so the time taken
+// says nothing of which token came close or of their lengths.
+func (g *httpGuard) authorized(r *http.Request) (string, bool) {
 	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return false
+		return "", false
 	}
 	given := sha256.Sum256([]byte(strings.TrimSpace(token)))
-	match := 0
-	for _, t := range g.tokens {
-		match |= subtle.ConstantTimeCompare(given[:], t[:])
+	match, which := 0, 0
+	for i, t := range g.tokens {
+		eq := subtle.ConstantTimeCompare(given[:], t[:])
+		match |= eq
+		which = subtle.ConstantTimeSelect(eq, i, which)
 	}
-	return match == 1
+	if match != 1 {
+		return "", false
+	}
+	return g.agents[which], true
 }
 
 // readBody reads r's body, refusing one over MaxMessageBytes as soon as it is seen to be:

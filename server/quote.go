@@ -86,9 +86,9 @@ func (s *Server) quote(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallT
 	if errRes != nil {
 		return errRes, nil
 	}
-	q, err := s.client.Quote(ctx, tools.Call{Op: op, Arguments: args, Session: s.session(ctx)})
+	q, err := s.client.Quote(ctx, tools.Call{Op: op, Arguments: args, Session: s.capSession(ctx), Agent: s.agent(ctx)})
 	switch {
-	case errors.Is(err, tools.ErrInvalidArguments), errors.Is(err, tools.ErrUpstream):
+	case errors.Is(err, tools.ErrInvalidArguments), errors.Is(err, tools.ErrUpstream), errors.Is(err, tools.ErrUnknownAgent):
 		return mcp.NewToolResultError(err.Error() + "\nNothing was paid."), nil
 	case err != nil:
 		s.log.Error("quote failed", "tool", op.Name, "err", err)

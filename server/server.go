@@ -60,6 +60,13 @@ type Options struct {
 	// Balances, when set, reads the wallet's balances (over the chains' JSON-RPC
 	// endpoints) for toll_budget. nil: toll_budget shows none.
 	Balances func(ctx context.Context) []WalletBalance
+	// Agent is the agent (tools.Policy.Agents) that calls are made for when the
+	// transport names none: on stdio, and over HTTP without agent tokens
+	// (HTTPOptions.Agents). "": none, where the policy names no agents.
+	Agent string
+	// Agents says that the policy names agents, for the instructions: each payment counts
+	// against the calling agent's own caps too.
+	Agents bool
 }
 
 // WalletBalance is one balance of the payer's wallet on one network, as toll_budget
@@ -106,6 +113,8 @@ type Server struct {
 	maxResult int            // Options.MaxResultBytes, the default filled in
 	limits    map[string]int // Options.ResultLimits
 	balances  func(ctx context.Context) []WalletBalance
+	// defaultAgent is Options.Agent.
+	defaultAgent string
 }
 
 // New registers one tool per operation plus the built-in budget tool. Two operations with
@@ -130,7 +139,7 @@ func newServer(client *tools.Client, ops []*catalog.Operation, opts Options) (*S
 	if lg == nil {
 		lg = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{client: client, ops: map[string]*catalog.Operation{}, run: runID(), log: lg, balances: opts.Balances}
+	s := &Server{client: client, ops: map[string]*catalog.Operation{}, run: runID(), log: lg, balances: opts.Balances, defaultAgent: opts.Agent}
 	if err := s.resultOptions(opts); err != nil {
 		return nil, err
 	}
@@ -170,7 +179,7 @@ func newServer(client *tools.Client, ops []*catalog.Operation, opts Options) (*S
 		mcpserver.WithResourceCapabilities(false, false),
 		mcpserver.WithRecovery(),
 		mcpserver.WithHooks(s.gateHooks()),
-		mcpserver.WithInstructions(guide{builtins: builtinsOf(st), lazy: s.lazy}.instructions()),
+		mcpserver.WithInstructions(guide{builtins: builtinsOf(st), lazy: s.lazy, agent: opts.Agent, agents: opts.Agents}.instructions()),
 	)
 	s.mcp.AddTools(st...)
 	s.mcp.AddResourceTemplates(s.resultTemplate())
@@ -268,7 +277,7 @@ func (s *Server) handler(op *catalog.Operation) mcpserver.ToolHandlerFunc {
 // call runs one operation and turns the outcome into a tool result.
 func (s *Server) call(ctx context.Context, op *catalog.Operation, args json.RawMessage) *mcp.CallToolResult {
 	session := s.session(ctx)
-	res, err := s.client.Call(ctx, tools.Call{Op: op, Arguments: args, Session: session})
+	res, err := s.client.Call(ctx, tools.Call{Op: op, Arguments: args, Session: s.capSession(ctx), Agent: s.agent(ctx)})
 	if err != nil {
 		return s.failure(op, err)
 	}
@@ -317,7 +326,7 @@ func (s *Server) failure(op *catalog.Operation, err error) *mcp.CallToolResult {
 	case errors.As(err, &perr):
 		msg = fmt.Sprintf("Payment problem: %s (%s). The signed %s counts as spent until `toll ledger reconcile` shows it never settled; toll will not pay again for this call.",
 			perr.Reason, perr.URL, perr.Receipt.Display)
-	case errors.Is(err, tools.ErrInvalidArguments), errors.Is(err, tools.ErrUpstream):
+	case errors.Is(err, tools.ErrInvalidArguments), errors.Is(err, tools.ErrUpstream), errors.Is(err, tools.ErrUnknownAgent):
 		msg = err.Error()
 	default:
 		s.log.Error("tool call failed", "tool", op.Name, "err", err)

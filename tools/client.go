@@ -156,6 +156,9 @@ type Call struct {
 	Op        *catalog.Operation
 	Arguments json.RawMessage // a JSON object; nil means {}
 	Session   string          // the MCP session, for the per-session cap
+	// Agent is the agent the call is made for (Policy.Agents), whose caps apply with the
+	// Policy's; "" when the Policy names no agents.
+	Agent string
 }
 
 // Result is what an API answered. Payment is nil when nothing was paid.
@@ -187,11 +190,14 @@ type Receipt struct {
 // Call runs one tool call: validate, send, and on 402 pay once within the policy.
 //
 // Errors: *RefusedError (nothing signed), *PaymentError (a payment left toll but was not
-// proven settled; it counts as spent), ErrInvalidArguments (nothing sent), ErrUpstream
-// (the API failed before any payment). A non-402 answer from the API, even a 5xx, is a
+// proven settled; it counts as spent), ErrInvalidArguments and ErrUnknownAgent (nothing
+// sent), ErrUpstream (the API failed before any payment). A non-402 answer from the API, even a 5xx, is a
 // Result, not an error.
 func (c *Client) Call(ctx context.Context, call Call) (*Result, error) {
 	op := call.Op
+	if _, err := c.policy.agentCaps(call.Agent); err != nil {
+		return nil, err
+	}
 	args, err := c.schemas.decodeArguments(op, call.Arguments)
 	if err != nil {
 		return nil, err

@@ -37,6 +37,9 @@ var (
 	// ErrNoPayableAsset: a Policy allows a network where toll knows no USDC contract and
 	// allows no other token, so nothing could ever be paid there. Wrapped by *PolicyError.
 	ErrNoPayableAsset = errors.New("no payable asset on an allowed network")
+	// ErrUnknownAgent: a Call names an agent the Policy does not have (or none, where the
+	// Policy has agents); nothing was sent.
+	ErrUnknownAgent = errors.New("unknown agent")
 )
 
 // PolicyError is a Policy that could never pay as configured; New refuses it. Its fields

@@ -118,8 +118,13 @@ func (c *Client) authorize(ctx context.Context, p *payment) error {
 // transaction. A cap's refusal is a *RefusedError (the ledger recorded it).
 func (c *Client) reserve(ctx context.Context, p *payment) error {
 	rc := p.receipt
-	_, err := c.ledger.Reserve(ctx, ledger.Intent{
+	caps, err := c.policy.agentCaps(p.call.Agent)
+	if err != nil {
+		return err
+	}
+	_, err = c.ledger.Reserve(ctx, ledger.Intent{
 		CallID:      p.callID,
+		Agent:       p.call.Agent,
 		Session:     p.call.Session,
 		API:         p.call.Op.API,
 		Tool:        p.call.Op.Name,
@@ -131,7 +136,7 @@ func (c *Client) reserve(ctx context.Context, p *payment) error {
 		Payer:       rc.Payer,
 		Nonce:       rc.Nonce,
 		ValidBefore: time.Unix(p.auth.ValidBefore.Int64(), 0),
-	}, c.policy.caps)
+	}, caps)
 	var capErr *ledger.CapError
 	switch {
 	case errors.As(err, &capErr):
@@ -255,6 +260,7 @@ func (c *Client) release(ctx context.Context, p *payment, reason string) {
 func (c *Client) recordRefusal(ctx context.Context, p *payment, refusal error) {
 	r := ledger.Refusal{
 		CallID:  p.callID,
+		Agent:   p.call.Agent,
 		Session: p.call.Session,
 		API:     p.call.Op.API,
 		Tool:    p.call.Op.Name,
@@ -279,6 +285,7 @@ func (c *Client) refuseUnsent(ctx context.Context, call Call, req *request, refu
 	amount := p.Amount
 	r := ledger.Refusal{
 		CallID:  newCallID(),
+		Agent:   call.Agent,
 		Session: call.Session,
 		API:     call.Op.API,
 		Tool:    call.Op.Name,

@@ -29,6 +29,10 @@ type Policy struct {
 	// MaxWindow is the longest an authorization may stay valid (validBefore - now);
 	// a server's longer maxTimeoutSeconds is cut to it. Zero: DefaultMaxWindow.
 	MaxWindow time.Duration
+	// Agents are the agents toll pays for, by name, each with its own caps inside Caps.
+	// Empty: calls name no agent and only Caps apply. Non-empty: every Call names one of
+	// them (Call.Agent), or it is refused before anything is sent.
+	Agents map[string]AgentPolicy
 }
 
 // Asset is a token contract allowed for payment on one network.
@@ -67,6 +71,7 @@ type compiledPolicy struct {
 	anyAssets map[string]bool            // lower-case addresses allowed on every allowed chain
 	names     []string                   // allowed networks as configured, for messages
 	maxWindow time.Duration
+	agents    map[string]AgentPolicy
 }
 
 func compilePolicy(p Policy) (*compiledPolicy, error) {
@@ -114,6 +119,10 @@ func compilePolicy(p Policy) (*compiledPolicy, error) {
 		cp.allowAsset(id.String(), addr.Hex())
 	}
 	if err := cp.payable(p.Networks); err != nil {
+		return nil, err
+	}
+	var err error
+	if cp.agents, err = agentsOf(p); err != nil {
 		return nil, err
 	}
 	return cp, nil

@@ -60,7 +60,8 @@ func safeMethod(method string) bool {
 
 // Quote sends call's request once, unpaid (even when the terms cache would pay with the
 // first request), and reads what it asks: the terms of a 402, which requirement toll
-// would choose, and whether the policy and the caps (of call.Session) admit it now.
+// would choose, and whether the policy and the caps (of call.Session and call.Agent)
+// admit it now.
 // It never signs, reserves or records anything, and keeps no response body.
 //
 // An operation with no advertised price whose method is not safe (POST, PUT, PATCH,
@@ -68,10 +69,13 @@ func safeMethod(method string) bool {
 // request would do its work. A priced operation is sent whatever its method: an x402
 // server asks for the payment before it does the work.
 //
-// Errors: ErrInvalidArguments (nothing sent), ErrUpstream (no answer, or a 402 toll cannot
-// read), or a ledger error while checking the caps.
+// Errors: ErrInvalidArguments and ErrUnknownAgent (nothing sent), ErrUpstream (no answer,
+// or a 402 toll cannot read), or a ledger error while checking the caps.
 func (c *Client) Quote(ctx context.Context, call Call) (*Quote, error) {
 	op := call.Op
+	if _, err := c.policy.agentCaps(call.Agent); err != nil {
+		return nil, err
+	}
 	args, err := c.schemas.decodeArguments(op, call.Arguments)
 	if err != nil {
 		return nil, err
@@ -128,9 +132,13 @@ func (c *Client) weighQuote(ctx context.Context, call Call, ch *x402.Challenge, 
 			q.Chosen = i
 		}
 	}
+	caps, err := c.policy.agentCaps(call.Agent)
+	if err != nil {
+		return err
+	}
 	capErr, err := c.ledger.WouldExceed(ctx, ledger.Check{
-		Session: call.Session, API: call.Op.API, Tool: call.Op.Name, Amount: pick.option.Amount,
-	}, c.policy.caps)
+		Agent: call.Agent, Session: call.Session, API: call.Op.API, Tool: call.Op.Name, Amount: pick.option.Amount,
+	}, caps)
 	if err != nil {
 		return fmt.Errorf("check the caps: %w", err)
 	}
@@ -142,10 +150,14 @@ func (c *Client) weighQuote(ctx context.Context, call Call, ch *x402.Challenge, 
 
 // capRefusal is the refusal of a payment of amount for op by a cap.
 func capRefusal(op *catalog.Operation, amount money.Amount, capErr *ledger.CapError) *RefusedError {
+	name := capErr.Cap
+	if capErr.Agent != "" {
+		name = fmt.Sprintf("agent %q's %s", capErr.Agent, strings.TrimPrefix(name, "agent "))
+	}
 	return &RefusedError{
 		Rule: RuleCap, Cap: capErr.Cap, Amount: amount, Limit: capErr.Limit, Used: capErr.Used,
 		Msg: fmt.Sprintf("%s asks %s, but the %s cap is %s and %s is already spent or reserved; nothing was signed",
-			op.Name, amountText(amount), capErr.Cap, amountText(capErr.Limit), amountText(capErr.Used)),
+			op.Name, amountText(amount), name, amountText(capErr.Limit), amountText(capErr.Used)),
 		Err: capErr,
 	}
 }

@@ -35,6 +35,14 @@ const maxConfigBytes = 1 << 20
 //	lazy: auto                 # auto, on or off
 //	lazy_threshold: 100
 //	max_result_bytes: 100000   # larger bodies: first part inline, whole as an MCP resource
+//	agents:                    # each agent's token (a file or a variable) and its own caps
+//	  - name: research
+//	    token_file: /home/me/.config/toll/research.token
+//	    per_call: "0.05"
+//	    per_day: "1"
+//	    total: "20"
+//	    per_api: {wx: "1.00"}
+//	agent: research            # the agent toll serve pays for on stdio (or --agent)
 //	http:                      # toll serve --http: bearer tokens clients must send
 //	  token_file: /home/me/.config/toll/http-tokens   # one a line
 //	  token_env: TOLL_HTTP_TOKEN                      # a variable's name, not the token
@@ -58,6 +66,8 @@ type fileConfig struct {
 	Lazy          *lazyMode              `yaml:"lazy"`
 	LazyThreshold *count                 `yaml:"lazy_threshold"`
 	HTTP          httpConfig             `yaml:"http"`
+	Agents        agentsConfig           `yaml:"agents"`
+	Agent         string                 `yaml:"agent"`  // the stdio agent: --agent
 	Probes        string                 `yaml:"probes"` // prices recorded by toll catalog probe --out
 	APIs          []catalog.SourceConfig `yaml:"apis"`
 
@@ -104,9 +114,13 @@ func loadConfig(path string) (*fileConfig, error) {
 	return &c, nil
 }
 
-// check reports what the types of the fields do not: each API's entry, the rpc endpoints.
+// check reports what the types of the fields do not: each API's entry, the rpc endpoints,
+// the agents.
 func (c *fileConfig) check() error {
 	if _, err := c.endpoints(); err != nil {
+		return err
+	}
+	if err := c.checkAgents(); err != nil {
 		return err
 	}
 	for i, a := range c.APIs {

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/tollhq/toll/catalog"
 	"github.com/tollhq/toll/tools"
 	"github.com/tollhq/toll/wallet/keystore"
 	"github.com/tollhq/toll/wallet/onchain"
@@ -73,7 +74,8 @@ func (k *configCheckCmd) run(ctx context.Context) error {
 	k.checkWallet(&r, cfg)
 	checkPolicy(&r, cfg)
 	checkRPC(&r, cfg)
-	k.checkAPIs(ctx, &r, cfg)
+	apis := k.checkAPIs(ctx, &r, cfg)
+	k.checkAgents(&r, cfg, apis)
 	if cfg.HTTP.TokenFile != "" {
 		if _, err := os.Stat(cfg.HTTP.TokenFile); err != nil {
 			r.problems = append(r.problems, fmt.Errorf("http.token_file: %w", err))
@@ -154,17 +156,18 @@ func checkRPC(r *configReport, cfg *fileConfig) {
 	}
 }
 
-// checkAPIs loads every API's spec, as toll serve does, and counts its tools.
-func (k *configCheckCmd) checkAPIs(ctx context.Context, r *configReport, cfg *fileConfig) {
+// checkAPIs loads every API's spec, as toll serve does, counts its tools, and returns the
+// APIs loaded.
+func (k *configCheckCmd) checkAPIs(ctx context.Context, r *configReport, cfg *fileConfig) []*catalog.API {
 	if len(cfg.APIs) == 0 {
 		r.add("apis", "none: add the specs toll may pay under apis:, or give them to toll serve as arguments")
-		return
+		return nil
 	}
 	s := sourceFlags{config: k.config}
 	ld, err := s.load(ctx, cfg, nil, "toll config check")
 	if err != nil {
 		r.problems = append(r.problems, err)
-		return
+		return nil
 	}
 	r.problems = append(r.problems, ld.errs...)
 	perAPI, perTool := tools.APICaps(ld.cat.APIs)
@@ -181,6 +184,7 @@ func (k *configCheckCmd) checkAPIs(ctx context.Context, r *configReport, cfg *fi
 	if len(perTool) > 0 {
 		r.add("tool caps", "%d tools have a cap of their own", len(perTool))
 	}
+	return ld.cat.APIs
 }
 
 func writeConfigReport(w io.Writer, path string, r configReport) error {

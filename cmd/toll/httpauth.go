@@ -46,8 +46,11 @@ func (h *httpAuth) applyConfig(fs *pflag.FlagSet, c *fileConfig) {
 
 // options reads the tokens and checks that addr (--http) may serve with them. A token
 // never appears in an error or the log.
-func (h *httpAuth) options(fs *pflag.FlagSet, addr string, getenv env, logger *slog.Logger) (server.HTTPOptions, error) {
-	var opts server.HTTPOptions
+//
+// agents are the agents' tokens (toll.yaml agents:): with them, the plain tokens, which
+// name no agent, are refused, as every payment must count against an agent's caps.
+func (h *httpAuth) options(fs *pflag.FlagSet, addr string, getenv env, logger *slog.Logger, agents []server.AgentToken) (server.HTTPOptions, error) {
+	opts := server.HTTPOptions{Agents: agents}
 	if addr == "" {
 		if fs.Changed("http-token-file") || fs.Changed("http-token-env") {
 			return opts, usagef("--http-token-file and --http-token-env go with --http ADDRESS: toll serve on stdio takes no token")
@@ -75,6 +78,10 @@ func (h *httpAuth) options(fs *pflag.FlagSet, addr string, getenv env, logger *s
 			return opts, usagef("--http-token-env: the variable's value: %v", err)
 		}
 		opts.Tokens = append(opts.Tokens, tokens...)
+	}
+	if len(agents) > 0 && len(opts.Tokens) > 0 {
+		return opts, usagef("--http-token-file and --http-token-env (http.token_file and http.token_env) give tokens of no agent, " +
+			"but toll.yaml names agents: give each client the token of its agent (agents: token_file or token_env) and remove the plain tokens")
 	}
 	if err := opts.Check(addr); err != nil {
 		return opts, httpAddrError(addr, err)

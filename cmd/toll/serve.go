@@ -40,6 +40,8 @@ type serveCmd struct {
 	httpAuth httpAuth
 	logLevel *format
 	rpcs     repeated
+	agent    string         // --agent: the agent paid for on stdio
+	apis     []*catalog.API // the catalog's APIs, once loaded
 }
 
 func (a *app) serveCommand() *cobra.Command {
@@ -73,6 +75,7 @@ with neither, when stdin is a terminal, toll asks for it there without echo.`,
 	fs.Var(&s.termsTTL, "terms-ttl", "for this long after a settled payment, a repeat call to the same tool pays with its first request (one round trip); 0 sends every call unpaid first")
 	fs.StringVar(&s.httpAddr, "http", "", "serve MCP over streamable HTTP on this address (e.g. 127.0.0.1:8402) instead of stdio; beyond loopback only with bearer tokens")
 	s.httpAuth.register(fs)
+	fs.StringVar(&s.agent, "agent", "", "on stdio: the agent of toll.yaml's agents: this server pays for, within its caps (default: agent: in toll.yaml)")
 	fs.Var(s.logLevel, "log-level", "logs on stderr from this level up")
 	fs.Var(&s.rpcs, "rpc", "JSON-RPC endpoint of a chain, as NETWORK=URL; repeatable; wins over rpc: in toll.yaml. At start toll reconciles the spends whose outcome it does not know against it")
 	return c
@@ -97,12 +100,20 @@ func (s *serveCmd) run(ctx context.Context, fs *pflag.FlagSet, args []string) er
 		return err
 	}
 	logger := slog.New(slog.NewTextHandler(s.stderr, &slog.HandlerOptions{Level: logLevel(s.logLevel.value)}))
-	httpOpts, err := s.httpAuth.options(fs, s.httpAddr, s.env, logger)
+	agent, agentToks, err := s.agentSetup(fs, cfg, logger)
+	if err != nil {
+		return err
+	}
+	pol.Agents = agentPolicies(cfg)
+	httpOpts, err := s.httpAuth.options(fs, s.httpAddr, s.env, logger, agentToks)
 	if err != nil {
 		return err
 	}
 	ops, err := s.loadCatalog(ctx, cfg, append(s.specs, args...), &pol, logger)
 	if err != nil {
+		return err
+	}
+	if err := checkAgentAPIs(cfg, s.apis); err != nil {
 		return err
 	}
 	w, err := s.wallet(ctx, cfg, logger)
@@ -130,13 +141,14 @@ func (s *serveCmd) run(ctx context.Context, fs *pflag.FlagSet, args []string) er
 		return err
 	}
 	srv, err := server.New(client, ops, s.results.options(server.Options{Version: version(), Logger: logger, Lazy: server.Lazy(s.lazy),
-		LazyThreshold: int(s.lazyMax), Balances: balances}))
+		LazyThreshold: int(s.lazyMax), Balances: balances, Agent: agent, Agents: len(pol.Agents) > 0}))
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
 	logger.Info("toll serving", "tools", len(ops), "payer", w.Address().Hex(), "ledger", path,
-		"networks", strings.Join(pol.Networks, ","), "max_per_call", s.policy.perCall.String(), "max_per_session", s.policy.perSession.String())
+		"networks", strings.Join(pol.Networks, ","), "max_per_call", s.policy.perCall.String(), "max_per_session", s.policy.perSession.String(),
+		"agent", agent, "agents", len(pol.Agents))
 	if len(pol.Networks) == 0 {
 		logger.Warn("no network allowed: every payment will be refused; allow one with --network (e.g. --network eip155:8453)")
 	}
@@ -205,6 +217,7 @@ func (s *serveCmd) finishCatalog(ld *loaded, pol *tools.Policy, logger *slog.Log
 		return nil, fmt.Errorf("%w (fix the entry or remove the spec; toll catalog check shows every problem, toll catalog list every operation)", errors.Join(ld.errs...))
 	}
 	logWarnings(logger, ld.cat.APIs)
+	s.apis = ld.cat.APIs
 	pol.Caps.PerAPI, pol.Caps.PerTool = tools.APICaps(ld.cat.APIs)
 	s.results.perAPI = server.ResultLimits(ld.cat.APIs)
 	return ld.cat.Operations(), nil

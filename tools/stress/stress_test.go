@@ -61,8 +61,8 @@ func (a *randomPriceAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}}})
 }
 
-// TestConcurrencyProperty: 64 goroutines make 1,000 paid calls in all, at random prices
-// around the caps, over two ledger handles on one file. Afterwards no cap was ever exceeded
+// TestConcurrencyProperty: 64 goroutines make 1,000 paid calls in all, for two agents with
+// their own caps, at random prices around the caps, over two ledger handles on one file. Afterwards no cap was ever exceeded
 // at any point of the ledger's history, every settled spend was paid exactly once with its
 // own nonce, and the ledger, the API and the totals agree.
 func TestConcurrencyProperty(t *testing.T) {
@@ -78,6 +78,11 @@ func TestConcurrencyProperty(t *testing.T) {
 		PerAPI:     map[string]money.Amount{"a": money.USDC(200_000)},
 		PerTool:    map[string]money.Amount{"a_get": money.USDC(120_000)},
 	}
+	agents := map[string]tools.AgentPolicy{
+		"alice": {Caps: ledger.AgentCaps{Total: ptr(money.USDC(100_000)), PerDay: ptr(money.USDC(90_000)), PerCall: ptr(money.USDC(900))}},
+		"bob":   {Caps: ledger.AgentCaps{Total: ptr(money.USDC(250_000)), PerAPI: map[string]money.Amount{"b": money.USDC(40_000)}}},
+	}
+	agentNames := []string{"alice", "bob"}
 	w, err := wallet.Generate(wallet.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -89,7 +94,7 @@ func TestConcurrencyProperty(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer led.Close()
-		c, err := tools.New(tools.Config{Wallet: w, Ledger: led, Policy: tools.Policy{Networks: []string{"eip155:84532"}, Caps: caps}})
+		c, err := tools.New(tools.Config{Wallet: w, Ledger: led, Policy: tools.Policy{Networks: []string{"eip155:84532"}, Caps: caps, Agents: agents}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -119,7 +124,9 @@ func TestConcurrencyProperty(t *testing.T) {
 					return
 				}
 				c := clients[(g+int(i))%len(clients)]
-				res, err := c.Call(t.Context(), tools.Call{Op: ops[int(i)%len(ops)], Session: sessions[int(i)%len(sessions)]})
+				res, err := c.Call(t.Context(), tools.Call{
+					Op: ops[int(i)%len(ops)], Session: sessions[int(i)%len(sessions)], Agent: agentNames[int(i/3)%len(agentNames)],
+				})
 				switch {
 				case err == nil && res.Payment != nil && res.Payment.Status == ledger.StatusSettled:
 					settled.Add(1)
@@ -157,14 +164,29 @@ func TestConcurrencyProperty(t *testing.T) {
 	for _, s := range sessions {
 		limit[key{"session", s}] = caps.PerSession
 	}
+	for name, a := range agents {
+		limit[key{"agent", name}], limit[key{"agent day", name}] = a.Caps.Total, a.Caps.PerDay
+		for api, v := range a.Caps.PerAPI {
+			limit[key{"agent api", name + "/" + api}] = &v
+		}
+	}
 	amounts := map[string]ledger.Event{}
+	agentRefusals := map[string]int{}
 	for _, e := range events {
 		var sign int64
 		switch e.Kind {
+		case ledger.KindRefused:
+			if strings.HasPrefix(e.Cap, "agent ") {
+				agentRefusals[e.Agent]++
+			}
+			continue
 		case ledger.KindReserved:
 			amounts[e.CallID] = e
 			if e.Amount.Cmp(*caps.PerCall) > 0 {
 				t.Errorf("event %d reserves %s, above the per-call cap", e.Seq, e.Amount)
+			}
+			if l := agents[e.Agent].Caps.PerCall; e.Agent == "" || (l != nil && e.Amount.Cmp(*l) > 0) {
+				t.Errorf("event %d reserves %s for agent %q, above its per-call cap", e.Seq, e.Amount, e.Agent)
 			}
 			sign = 1
 		case ledger.KindReleased, ledger.KindVoided:
@@ -173,7 +195,8 @@ func TestConcurrencyProperty(t *testing.T) {
 			continue
 		}
 		r := amounts[e.CallID]
-		for _, k := range []key{{"total", ""}, {"day", ""}, {"session", r.Session}, {"api", r.API}, {"tool", r.Tool}} {
+		for _, k := range []key{{"total", ""}, {"day", ""}, {"session", r.Session}, {"api", r.API}, {"tool", r.Tool},
+			{"agent", r.Agent}, {"agent day", r.Agent}, {"agent api", r.Agent + "/" + r.API}} {
 			if sign > 0 {
 				counted[k] = counted[k].Add(*r.Amount)
 			} else {
@@ -182,6 +205,12 @@ func TestConcurrencyProperty(t *testing.T) {
 			if l := limit[k]; l != nil && counted[k].Cmp(*l) > 0 {
 				t.Fatalf("after event %d the %s %q count %s exceeds its cap %s", e.Seq, k.kind, k.name, counted[k], l)
 			}
+		}
+	}
+	t.Logf("refused by an agent's own cap: %v", agentRefusals)
+	for _, name := range agentNames {
+		if agentRefusals[name] == 0 {
+			t.Errorf("no call of %s was refused by its own caps: the prices did not reach them", name)
 		}
 	}
 	spends, err := led.Spends(t.Context())
