@@ -341,6 +341,7 @@ func TestInvalidInput(t *testing.T) {
 		{"no validBefore", mod(func(in *Intent) { in.ValidBefore = time.Time{} }), Caps{}},
 		{"huge url", mod(func(in *Intent) { in.URL = strings.Repeat("a", maxLong+1) }), Caps{}},
 		{"bad utf-8", mod(func(in *Intent) { in.Tool = "\xff" }), Caps{}},
+		{"no tool (its counter would be the total's)", mod(func(in *Intent) { in.Tool = "" }), Caps{}},
 		{"negative cap", intent("call-x", 10), Caps{Total: amt(-1)}},
 		{"negative api cap", intent("call-x", 10), Caps{PerAPI: map[string]money.Amount{"weather": money.USDC(-5)}}},
 		{"negative tool cap", intent("call-x", 10), Caps{PerTool: map[string]money.Amount{"weather_get_forecast": money.USDC(-5)}}},

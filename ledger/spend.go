@@ -147,6 +147,10 @@ func (in *Intent) validate() error {
 	if in.Amount.Sign() <= 0 {
 		return invalid("call %q: amount %s is not positive", in.CallID, in.Amount)
 	}
+	if in.Tool == "" {
+		// The per-tool counter of "" would be the total's ("t"): every intent names its tool.
+		return invalid("call %q: no tool name", in.CallID)
+	}
 	a, err := normalize(in.Amount)
 	if err != nil {
 		return fmt.Errorf("call %q: %w", in.CallID, err)

@@ -15,8 +15,7 @@ package ledger
 //	window  time key (8) ‖ seq (8) → decimal amount, one per counting call,
 //	        keyed by reservation time (time key: UnixNano with the sign bit
 //	        flipped, so byte order is time order)
-//	agentwin the agents' rolling-day index (see agent.go); created by the
-//	        first write transaction of a ledger that lacks it
+//	agentwin the agents' rolling-day index (see agent.go); format 2
 
 import (
 	"crypto/sha256"
@@ -37,7 +36,9 @@ var (
 	bucketSums   = []byte("sums")
 	bucketWindow = []byte("window")
 
-	allBuckets = [][]byte{bucketMeta, bucketEvents, bucketCalls, bucketSums, bucketWindow}
+	// allBuckets are created with a ledger, and by the upgrade of an older one
+	// (format.go).
+	allBuckets = [][]byte{bucketMeta, bucketEvents, bucketCalls, bucketSums, bucketWindow, bucketAgentWindow}
 
 	keyFormat = []byte("format")
 	keyID     = []byte("id")
@@ -95,16 +96,14 @@ func openBuckets(tx *bolt.Tx) (buckets, error) {
 	return b, b.openAgentWindow(tx)
 }
 
-// openAgentWindow opens the agents' rolling-day index, creating it in a write
-// transaction: ledgers written before agents existed lack it.
+// openAgentWindow opens the agents' rolling-day index. A ledger of format 1 lacks it
+// until its first write (format.go), so a read may find none (nil): no agent has spent.
 func (b *buckets) openAgentWindow(tx *bolt.Tx) error {
 	b.agentWin = tx.Bucket(bucketAgentWindow)
-	if b.agentWin != nil || !tx.Writable() {
-		return nil
+	if b.agentWin == nil && tx.Writable() {
+		return errors.New("not a toll ledger (the agents' index is missing after the upgrade)")
 	}
-	var err error
-	b.agentWin, err = tx.CreateBucket(bucketAgentWindow)
-	return err
+	return nil
 }
 
 func readHead(meta *bolt.Bucket) (uint64, [sha256.Size]byte, error) {
