@@ -35,7 +35,7 @@ var (
 	bucketSums   = []byte("sums")
 	bucketWindow = []byte("window")
 
-	allBuckets = [][]byte{bucketMeta, bucketEvents, bucketCalls, bucketSums, bucketWindow}
+	allBuckets = [][]byte{bucketMeta, bucketEvents, bucketCalls, bucketSums, bucketWindow, bucketApprovals}
 
 	keyFormat = []byte("format")
 	keyID     = []byte("id")
