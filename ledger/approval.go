@@ -171,6 +171,32 @@ func (l *Ledger) AskApproval(ctx context.Context, a Approval) (Approval, error) 
 	return a, nil
 }
 
+// QueueApproval puts a, already recorded by AskApproval (a.Seq), in the queue, where
+// toll approve finds it until a.Expires, replacing what the queue held for that call.
+func (l *Ledger) QueueApproval(ctx context.Context, a Approval) (Approval, error) {
+	if err := a.validate(); err != nil {
+		return Approval{}, fmt.Errorf("queue approval: %w", err)
+	}
+	if a.Seq == 0 {
+		return Approval{}, fmt.Errorf("queue approval: %w", invalid("approval of call %q was not asked (no event)", clip(a.CallID)))
+	}
+	a.Queued, a.State = true, ApprovalPending
+	err := l.update(ctx, func(b buckets) error {
+		q, err := b.meta.Tx().CreateBucketIfNotExists(bucketApprovals)
+		if err != nil {
+			return err
+		}
+		if err := pruneApprovals(q, l.now().UTC()); err != nil {
+			return err
+		}
+		return putApproval(q, &a)
+	})
+	if err != nil {
+		return Approval{}, fmt.Errorf("queue approval for %q: %w", clip(a.CallID), err)
+	}
+	return a, nil
+}
+
 // DecideApproval records a decision (an approved or denied event, with By and Reason)
 // and closes the call's queue entry. See Decision for what must still be pending; when
 // it is not, nothing is written and the error (ErrApprovalClosed, ErrApprovalChanged,

@@ -107,6 +107,9 @@ func TestApprovalNotQueued(t *testing.T) {
 	if _, err := l.ApprovalOf(ctx, "c1"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("ApprovalOf an elicited approval: %v, want ErrNotFound (not queued)", err)
 	}
+	if _, err := l.QueueApproval(ctx, a); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("QueueApproval of an approval never asked: %v, want ErrInvalid", err)
+	}
 	if _, err := l.DecideApproval(ctx, Decision{CallID: "c1", By: "elicitation", Reason: "declined", Terms: &a}); err != nil {
 		t.Fatal(err)
 	}

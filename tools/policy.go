@@ -29,6 +29,9 @@ type Policy struct {
 	// MaxWindow is the longest an authorization may stay valid (validBefore - now);
 	// a server's longer maxTimeoutSeconds is cut to it. Zero: DefaultMaxWindow.
 	MaxWindow time.Duration
+	// Approval says which payments need a person's yes first (Call.Approver asks);
+	// the zero value: none.
+	Approval ApprovalRule
 }
 
 // Asset is a token contract allowed for payment on one network.
@@ -82,6 +85,9 @@ func compilePolicy(p Policy) (*compiledPolicy, error) {
 	}
 	if cp.maxWindow < 0 {
 		return nil, fmt.Errorf("policy: negative authorization window %s", cp.maxWindow)
+	}
+	if err := p.Approval.check(); err != nil {
+		return nil, err
 	}
 	for _, n := range p.Networks {
 		id, err := x402.ChainID(n)
