@@ -60,6 +60,9 @@ type Options struct {
 	// Balances, when set, reads the wallet's balances (over the chains' JSON-RPC
 	// endpoints) for toll_budget. nil: toll_budget shows none.
 	Balances func(ctx context.Context) []WalletBalance
+	// Approval says how payments that need a person's approval are asked; the zero value
+	// asks none (and the client's Policy should need none).
+	Approval ApprovalOptions
 }
 
 // WalletBalance is one balance of the payer's wallet on one network, as toll_budget
@@ -106,6 +109,10 @@ type Server struct {
 	maxResult int            // Options.MaxResultBytes, the default filled in
 	limits    map[string]int // Options.ResultLimits
 	balances  func(ctx context.Context) []WalletBalance
+	// approval is Options.Approval, its defaults filled in; approvals are the forms
+	// waiting for a modern client's answer (approval.go).
+	approval  ApprovalOptions
+	approvals approvals
 }
 
 // New registers one tool per operation plus the built-in budget tool. Two operations with
@@ -132,6 +139,10 @@ func newServer(client *tools.Client, ops []*catalog.Operation, opts Options) (*S
 	}
 	s := &Server{client: client, ops: map[string]*catalog.Operation{}, run: runID(), log: lg, balances: opts.Balances}
 	if err := s.resultOptions(opts); err != nil {
+		return nil, err
+	}
+	s.approval = opts.Approval
+	if err := s.approval.check(); err != nil {
 		return nil, err
 	}
 	if err := CheckNames(ops); err != nil {
@@ -170,7 +181,7 @@ func newServer(client *tools.Client, ops []*catalog.Operation, opts Options) (*S
 		mcpserver.WithResourceCapabilities(false, false),
 		mcpserver.WithRecovery(),
 		mcpserver.WithHooks(s.gateHooks()),
-		mcpserver.WithInstructions(guide{builtins: builtinsOf(st), lazy: s.lazy}.instructions()),
+		mcpserver.WithInstructions(guide{builtins: builtinsOf(st), lazy: s.lazy, approval: s.approval.On}.instructions()),
 	)
 	s.mcp.AddTools(st...)
 	s.mcp.AddResourceTemplates(s.resultTemplate())
@@ -261,14 +272,23 @@ func (s *Server) handler(op *catalog.Operation) mcpserver.ToolHandlerFunc {
 			}
 			args = b
 		}
-		return s.call(ctx, op, args), nil
+		return s.call(ctx, op, args, req), nil
 	}
 }
 
-// call runs one operation and turns the outcome into a tool result.
-func (s *Server) call(ctx context.Context, op *catalog.Operation, args json.RawMessage) *mcp.CallToolResult {
+// call runs one operation for req and turns the outcome into a tool result: a result
+// that asks the client for input when a payment waits for a person's answer.
+func (s *Server) call(ctx context.Context, op *catalog.Operation, args json.RawMessage, req mcp.CallToolRequest) *mcp.CallToolResult {
 	session := s.session(ctx)
-	res, err := s.client.Call(ctx, tools.Call{Op: op, Arguments: args, Session: session})
+	ap, id, errRes := s.approver(ctx, req)
+	if errRes != nil {
+		return errRes
+	}
+	res, err := s.client.Call(ctx, tools.Call{Op: op, Arguments: args, Session: session, ID: id, Approver: ap})
+	var input *inputRequired
+	if errors.As(err, &input) {
+		return input.result
+	}
 	if err != nil {
 		return s.failure(op, err)
 	}
@@ -337,6 +357,8 @@ func refusalHint(r *tools.RefusedError) string {
 		return fmt.Sprintf("\nThe user can raise the %s cap in toll's configuration.", r.Cap)
 	case tools.RuleNetwork:
 		return "\nThe user can allow that network in toll's configuration."
+	case tools.RuleApproval:
+		return "\nNothing was paid. Do not call it again unless the user asks."
 	case tools.RuleInsecureHTTP:
 		return "\nThe user can give the API an https base_url in toll's configuration, or set allow_insecure_http: true on it if the network path is trusted."
 	}
