@@ -35,6 +35,12 @@ const maxConfigBytes = 1 << 20
 //	lazy: auto                 # auto, on or off
 //	lazy_threshold: 100
 //	max_result_bytes: 100000   # larger bodies: first part inline, whole as an MCP resource
+//	approval:                  # payments that need a person's yes (see approvalConfig)
+//	  threshold: "0.50"
+//	  new_payee: true
+//	  mode: elicit             # elicit, queue (toll approve) or deny
+//	  timeout: 5m
+//	  fallback: queue          # for clients that cannot show a form: queue or deny
 //	http:                      # toll serve --http: bearer tokens clients must send
 //	  token_file: /home/me/.config/toll/http-tokens   # one a line
 //	  token_env: TOLL_HTTP_TOKEN                      # a variable's name, not the token
@@ -45,6 +51,7 @@ const maxConfigBytes = 1 << 20
 //	    pay_to: "0x…"          # pay no one else for this API's operations
 //	    tool_caps: {getWeather: "0.20"}   # by operationId: cap on everything that operation is paid
 //	    max_result_bytes: 400000          # this API's bodies inline up to this size
+//	    approval_threshold: "0.20"        # this API's payments over it need approval
 //	    # and every catalog key: base_url, prices, credentials, include, exclude, ...
 type fileConfig struct {
 	Ledger        string                 `yaml:"ledger"`
@@ -58,6 +65,7 @@ type fileConfig struct {
 	Lazy          *lazyMode              `yaml:"lazy"`
 	LazyThreshold *count                 `yaml:"lazy_threshold"`
 	HTTP          httpConfig             `yaml:"http"`
+	Approval      approvalConfig         `yaml:"approval"`
 	Probes        string                 `yaml:"probes"` // prices recorded by toll catalog probe --out
 	APIs          []catalog.SourceConfig `yaml:"apis"`
 
@@ -107,6 +115,9 @@ func loadConfig(path string) (*fileConfig, error) {
 // check reports what the types of the fields do not: each API's entry, the rpc endpoints.
 func (c *fileConfig) check() error {
 	if _, err := c.endpoints(); err != nil {
+		return err
+	}
+	if err := c.Approval.check(c.APIs); err != nil {
 		return err
 	}
 	for i, a := range c.APIs {

@@ -158,6 +158,7 @@ func checkRPC(r *configReport, cfg *fileConfig) {
 func (k *configCheckCmd) checkAPIs(ctx context.Context, r *configReport, cfg *fileConfig) {
 	if len(cfg.APIs) == 0 {
 		r.add("apis", "none: add the specs toll may pay under apis:, or give them to toll serve as arguments")
+		r.add("approval", "%s", cfg.Approval.describe(nil))
 		return
 	}
 	s := sourceFlags{config: k.config}
@@ -181,6 +182,7 @@ func (k *configCheckCmd) checkAPIs(ctx context.Context, r *configReport, cfg *fi
 	if len(perTool) > 0 {
 		r.add("tool caps", "%d tools have a cap of their own", len(perTool))
 	}
+	r.add("approval", "%s", cfg.Approval.describe(approvalThresholds(ld.cat.APIs)))
 }
 
 func writeConfigReport(w io.Writer, path string, r configReport) error {
