@@ -265,7 +265,9 @@ func (e *elicitApprover) Ask(ctx context.Context, req *ledger.Approval) (tools.D
 		return tools.Decision{By: "toll", Reason: "the client could not show the approval form: " + err.Error()}, nil
 	}
 	f := formApprover{asked: &pendingApproval{req: *req}, answer: a}
-	return *f.Answered(req), nil
+	d := *f.Answered(req)
+	d.Stale = d.Approved // a person took time to answer: read the terms again
+	return d, nil
 }
 
 // approved reads the form's answer: approve must be true.
