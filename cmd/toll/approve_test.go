@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -56,15 +57,19 @@ func poll(t *testing.T, done func() bool) {
 	}
 }
 
-// newApprovalSetup writes a toll.yaml with approval (yaml, indented under approval:) and
-// returns toll serve's arguments; extra follow them.
+// newApprovalSetup writes a toll.yaml with approval (yaml, indented under approval:; a
+// threshold of 0.0005 USDC unless it sets one) and returns toll serve's arguments; extra
+// follow them.
 func newApprovalSetup(t *testing.T, approvalYAML string, extra ...string) *approvalSetup {
 	t.Helper()
 	dir := t.TempDir()
 	k := newKeyFiles(t, dir, "approval test")
 	world, spec := startWorld(t, x402test.Options{}, k.payer, dir)
 	cfg := filepath.Join(dir, "toll.yaml")
-	if err := os.WriteFile(cfg, []byte("approval:\n  threshold: \"0.0005\"\n"+approvalYAML), 0o600); err != nil {
+	if !strings.Contains(approvalYAML, "threshold:") {
+		approvalYAML = "  threshold: \"0.0005\"\n" + approvalYAML
+	}
+	if err := os.WriteFile(cfg, []byte("approval:\n"+approvalYAML), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	led := filepath.Join(dir, "ledger.db")
@@ -447,4 +452,53 @@ func (a *approvalSetup) pendingIDs(t *testing.T, all bool) []string {
 		ids = append(ids, q.CallID)
 	}
 	return ids
+}
+
+// TestApprovalNewPayeeBinary: with new_payee, the first payment to the world's payTo asks
+// and the second does not.
+func TestApprovalNewPayeeBinary(t *testing.T) {
+	a := newApprovalSetup(t, "  threshold: none\n  new_payee: true\n")
+	h := &answerer{answers: []mcp.ElicitationResponse{accept}}
+	c, _ := a.connect(t, mcp.ProtocolVersion20251125, h)
+	for i := range 2 {
+		if res := callWeather(t, c); res.IsError {
+			t.Fatalf("call %d: %s", i+1, resultText(res))
+		}
+	}
+	if h.count() != 1 || !strings.Contains(h.forms[0], "toll has never paid "+a.world.PayTo()) {
+		t.Fatalf("forms %q, want one, for the first payment to a new payee", h.forms)
+	}
+	if got := a.balance(t); got != payerFunds-2*x402test.PriceWeather {
+		t.Errorf("payer balance %d, want two payments made", got)
+	}
+}
+
+// TestApproveCommand: toll approve's mistakes are usage errors, an unknown id is an error
+// that says how to list, and a config check says what needs approval and how.
+func TestApproveCommand(t *testing.T) {
+	a := newApprovalSetup(t, "  mode: queue\n  timeout: 2m\n")
+	for _, args := range [][]string{{"approve", "--deny"}, {"approve", "--reason", "x", "call_1"}, {"approve", "--list", "call_1"}, {"approve", "--format", "json"}} {
+		if r := runBinary(t, nil, append(args, "--ledger", a.ledger)...); r.code != 2 {
+			t.Errorf("toll %s: exit %d, want 2 (usage)\n%s", strings.Join(args, " "), r.code, r.stderr)
+		}
+	}
+	a.connect(t, "", nil) // toll serve creates the ledger
+	if r := runBinary(t, nil, "approve", "call_nope", "--ledger", a.ledger); r.code != 1 || !strings.Contains(r.stderr, "toll approve --list") {
+		t.Errorf("approving an unknown id: exit %d, stderr %q", r.code, r.stderr)
+	}
+	if r := runBinary(t, nil, "approve", "--list", "--ledger", a.ledger); r.code != 0 || !strings.Contains(r.stdout, "No payment waits for approval.") {
+		t.Errorf("an empty queue: exit %d, stdout %q", r.code, r.stdout)
+	}
+	cfg := a.args[slices.Index(a.args, "--config")+1]
+	r := runBinary(t, nil, "config", "check", "--config", cfg)
+	if want := "payments over 0.0005 USDC need approval: wait in the approval queue for toll approve; a person has 2m0s to decide"; !strings.Contains(r.stdout, want) {
+		t.Errorf("config check lacks %q:\n%s%s", want, r.stdout, r.stderr)
+	}
+	bad := filepath.Join(filepath.Dir(cfg), "bad.yaml")
+	if err := os.WriteFile(bad, []byte("approval: {mode: ask}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := runBinary(t, nil, "config", "check", "--config", bad); r.code != 1 || !strings.Contains(r.stderr, "approval.mode") {
+		t.Errorf("an unknown mode: exit %d, stderr %q", r.code, r.stderr)
+	}
 }
