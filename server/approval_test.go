@@ -106,8 +106,12 @@ func approvalClient(t *testing.T, s *Server, version string, h client.Elicitatio
 	if h != nil {
 		init.Params.Capabilities.Elicitation = &mcp.ElicitationCapability{}
 	}
-	if _, err := c.Initialize(t.Context(), init); err != nil {
+	res, err := c.Initialize(t.Context(), init)
+	if err != nil {
 		t.Fatal(err)
+	}
+	if !strings.Contains(res.Instructions, "need the user's approval") {
+		t.Errorf("the instructions do not say that payments need approval:\n%s", res.Instructions)
 	}
 	return c
 }
@@ -201,4 +205,28 @@ type blockingAnswerer struct{ release chan struct{} }
 func (b *blockingAnswerer) Elicit(ctx context.Context, _ mcp.ElicitationRequest) (*mcp.ElicitationResult, error) {
 	<-b.release
 	return &mcp.ElicitationResult{ElicitationResponse: mcp.ElicitationResponse{Action: mcp.ElicitationResponseActionAccept, Content: map[string]any{"approve": true}}}, nil
+}
+
+func TestApprovalQueueInProcess(t *testing.T) {
+	for _, approve := range []bool{true, false} {
+		world, s, led := approvalWorld(t, ApprovalOptions{Mode: ApprovalQueue})
+		c := approvalClient(t, s, mcp.ProtocolVersion20251125, &answerer{})
+		done := make(chan wire, 1)
+		go func() { done <- callToolWith(t, c, "weather_demo_getWeather", map[string]any{"city": "Oslo"}) }()
+		var queue []ledger.Approval
+		for len(queue) == 0 {
+			var err error
+			if queue, err = led.Approvals(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if _, err := led.DecideApproval(t.Context(), ledger.Decision{CallID: queue[0].CallID, Approved: approve, By: "os-user:test", Person: true}); err != nil {
+			t.Fatal(err)
+		}
+		res := <-done
+		if res.IsError == approve || len(world.Settlements()) != map[bool]int{true: 1}[approve] {
+			t.Fatalf("approved %v: isError %v, %d settlements: %+v", approve, res.IsError, len(world.Settlements()), res.Content)
+		}
+	}
 }
