@@ -125,6 +125,27 @@ func (a *approvals) take(state string) *pendingApproval {
 	return p
 }
 
+// closeApprovals records the forms still waiting for an answer as denied: the server
+// stops, and a retry could not find them.
+func (s *Server) closeApprovals() {
+	s.approvals.mu.Lock()
+	pending := s.approvals.pending
+	s.approvals.pending = nil
+	s.approvals.mu.Unlock()
+	for _, p := range pending {
+		if !p.timer.Stop() {
+			continue // its timeout is being recorded
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		_, err := s.approval.Ledger.DecideApproval(ctx, ledger.Decision{CallID: p.req.CallID, By: "toll",
+			Reason: "toll stopped before the approval form was answered", Terms: &p.req})
+		cancel()
+		if err != nil {
+			s.log.Error("approval not closed", "call", p.req.CallID, "err", err)
+		}
+	}
+}
+
 // inputRequired ends a call that waits for the client's answer to a form: the call's
 // result asks for it (resultType input_required).
 type inputRequired struct{ result *mcp.CallToolResult }

@@ -230,3 +230,37 @@ func TestApprovalQueueInProcess(t *testing.T) {
 		}
 	}
 }
+
+func TestApprovalFormClosedWithServer(t *testing.T) {
+	// A form sent to a modern client and not answered when the server closes is recorded
+	// as denied.
+	_, s, led := approvalWorld(t, ApprovalOptions{})
+	release := make(chan struct{})
+	defer close(release)
+	c := approvalClient(t, s, "", &blockingAnswerer{release: release})
+	go func() {
+		var req mcp.CallToolRequest
+		req.Params.Name = "weather_demo_getWeather"
+		req.Params.Arguments = map[string]any{"city": "Oslo"}
+		c.CallTool(context.Background(), req)
+	}()
+	for {
+		s.approvals.mu.Lock()
+		n := len(s.approvals.pending)
+		s.approvals.mu.Unlock()
+		if n == 1 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := led.Events(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := evs[len(evs)-1]; last.Kind != ledger.KindDenied || !strings.Contains(last.Reason, "toll stopped") {
+		t.Fatalf("last event %s %q, want denied because toll stopped", last.Kind, last.Reason)
+	}
+}
