@@ -39,6 +39,7 @@ import (
 //	    max_total: "1.00"               # cap on everything this entry's APIs are paid
 //	    tool_caps: {getWeather: "0.20"} # cap on everything one operation is paid
 //	    max_result_bytes: 400000        # larger bodies: first part inline, whole as a resource
+//	    approval_threshold: "0.20"      # a payment of more needs a person's yes (over approval.threshold)
 //
 // Decode it with KnownFields(true) so that a misspelt key is an error.
 type SourceConfig struct {
@@ -63,6 +64,10 @@ type SourceConfig struct {
 	// for the session to read as a resource. Zero: the server's default. The
 	// catalog only checks it; the server applies it (see API.Config).
 	MaxResultBytes int `yaml:"max_result_bytes,omitempty"`
+	// ApprovalThreshold: a payment of more, for the entry's APIs, needs a person's
+	// approval, instead of the configured approval threshold; nil: that threshold. The
+	// catalog only carries it; the payer applies it (see API.Config).
+	ApprovalThreshold *money.Amount `yaml:"approval_threshold,omitempty"`
 }
 
 // Credential is a value toll sends on every call of an API, read from an

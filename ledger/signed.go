@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -130,19 +131,10 @@ func (ch *chain) replaySignedHead(e *Event) error {
 	if !strings.EqualFold(who, e.Payer) {
 		return tampered(e.Seq, "signed head: signed by %s, not by %s as it says: the events before it were changed", who, e.Payer)
 	}
-	if !containsFold(ch.report.Signers, who) {
+	if !slices.ContainsFunc(ch.report.Signers, func(s string) bool { return strings.EqualFold(s, who) }) {
 		ch.report.Signers = append(ch.report.Signers, e.Payer)
 	}
 	return nil
-}
-
-func containsFold(list []string, s string) bool {
-	for _, x := range list {
-		if strings.EqualFold(x, s) {
-			return true
-		}
-	}
-	return false
 }
 
 // Report is what VerifyReport found besides the chain being whole.

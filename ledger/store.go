@@ -38,7 +38,7 @@ var (
 
 	// allBuckets are created with a ledger, and by the upgrade of an older one
 	// (format.go).
-	allBuckets = [][]byte{bucketMeta, bucketEvents, bucketCalls, bucketSums, bucketWindow, bucketAgentWindow}
+	allBuckets = [][]byte{bucketMeta, bucketEvents, bucketCalls, bucketSums, bucketWindow, bucketAgentWindow, bucketApprovals}
 
 	keyFormat = []byte("format")
 	keyID     = []byte("id")

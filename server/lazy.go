@@ -163,7 +163,7 @@ func (s *Server) lazyCall(ctx context.Context, req mcp.CallToolRequest) (*mcp.Ca
 	if errRes != nil {
 		return errRes, nil
 	}
-	return s.call(ctx, op, args), nil
+	return s.call(ctx, op, args, req), nil
 }
 
 // operationArguments are the "arguments" of a toll_call or toll_quote request: the

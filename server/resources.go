@@ -169,6 +169,7 @@ func (s *Server) readResult(ctx context.Context, req mcp.ReadResourceRequest) ([
 // Close removes the result bodies the Server keeps and their directory. Call it when
 // the Server is done serving.
 func (s *Server) Close() error {
+	s.closeApprovals()
 	if err := s.results.close(); err != nil {
 		return fmt.Errorf("remove kept result bodies: %w", err)
 	}

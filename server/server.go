@@ -67,6 +67,9 @@ type Options struct {
 	// Agents says that the policy names agents, for the instructions: each payment counts
 	// against the calling agent's own caps too.
 	Agents bool
+	// Approval says how payments that need a person's approval are asked; the zero value
+	// asks none (and the client's Policy should need none).
+	Approval ApprovalOptions
 }
 
 // WalletBalance is one balance of the payer's wallet on one network, as toll_budget
@@ -115,6 +118,10 @@ type Server struct {
 	balances  func(ctx context.Context) []WalletBalance
 	// defaultAgent is Options.Agent.
 	defaultAgent string
+	// approval is Options.Approval, its defaults filled in; approvals are the forms
+	// waiting for a modern client's answer (approval.go).
+	approval  ApprovalOptions
+	approvals approvals
 }
 
 // New registers one tool per operation plus the built-in budget tool. Two operations with
@@ -141,6 +148,10 @@ func newServer(client *tools.Client, ops []*catalog.Operation, opts Options) (*S
 	}
 	s := &Server{client: client, ops: map[string]*catalog.Operation{}, run: runID(), log: lg, balances: opts.Balances, defaultAgent: opts.Agent}
 	if err := s.resultOptions(opts); err != nil {
+		return nil, err
+	}
+	s.approval = opts.Approval
+	if err := s.approval.check(); err != nil {
 		return nil, err
 	}
 	if err := CheckNames(ops); err != nil {
@@ -179,7 +190,7 @@ func newServer(client *tools.Client, ops []*catalog.Operation, opts Options) (*S
 		mcpserver.WithResourceCapabilities(false, false),
 		mcpserver.WithRecovery(),
 		mcpserver.WithHooks(s.gateHooks()),
-		mcpserver.WithInstructions(guide{builtins: builtinsOf(st), lazy: s.lazy, agent: opts.Agent, agents: opts.Agents}.instructions()),
+		mcpserver.WithInstructions(guide{builtins: builtinsOf(st), lazy: s.lazy, agent: opts.Agent, agents: opts.Agents, approval: s.approval.On}.instructions()),
 	)
 	s.mcp.AddTools(st...)
 	s.mcp.AddResourceTemplates(s.resultTemplate())
@@ -270,14 +281,23 @@ func (s *Server) handler(op *catalog.Operation) mcpserver.ToolHandlerFunc {
 			}
 			args = b
 		}
-		return s.call(ctx, op, args), nil
+		return s.call(ctx, op, args, req), nil
 	}
 }
 
-// call runs one operation and turns the outcome into a tool result.
-func (s *Server) call(ctx context.Context, op *catalog.Operation, args json.RawMessage) *mcp.CallToolResult {
+// call runs one operation for req and turns the outcome into a tool result: a result
+// that asks the client for input when a payment waits for a person's answer.
+func (s *Server) call(ctx context.Context, op *catalog.Operation, args json.RawMessage, req mcp.CallToolRequest) *mcp.CallToolResult {
 	session := s.session(ctx)
-	res, err := s.client.Call(ctx, tools.Call{Op: op, Arguments: args, Session: s.capSession(ctx), Agent: s.agent(ctx)})
+	ap, id, errRes := s.approver(ctx, req)
+	if errRes != nil {
+		return errRes
+	}
+	res, err := s.client.Call(ctx, tools.Call{Op: op, Arguments: args, Session: s.capSession(ctx), Agent: s.agent(ctx), ID: id, Approver: ap})
+	var input *inputRequired
+	if errors.As(err, &input) {
+		return input.result
+	}
 	if err != nil {
 		return s.failure(op, err)
 	}
@@ -346,6 +366,8 @@ func refusalHint(r *tools.RefusedError) string {
 		return fmt.Sprintf("\nThe user can raise the %s cap in toll's configuration.", r.Cap)
 	case tools.RuleNetwork:
 		return "\nThe user can allow that network in toll's configuration."
+	case tools.RuleApproval:
+		return "\nNothing was paid. Do not call it again unless the user asks."
 	case tools.RuleInsecureHTTP:
 		return "\nThe user can give the API an https base_url in toll's configuration, or set allow_insecure_http: true on it if the network path is trusted."
 	}

@@ -73,6 +73,8 @@ type Client struct {
 	getenv  func(string) string
 	terms   termsCache
 	schemas schemas
+	// approval is Policy.Approval.
+	approval ApprovalRule
 }
 
 // New validates cfg and returns a Client.
@@ -96,6 +98,8 @@ func New(cfg Config) (*Client, error) {
 		getenv:  cfg.Getenv,
 		check:   cfg.Checkpoint,
 		terms:   termsCache{ttl: cfg.TermsTTL, now: cfg.Now},
+
+		approval: cfg.Policy.Approval,
 	}
 	if c.maxBody <= 0 {
 		c.maxBody = DefaultMaxResponse
@@ -156,9 +160,16 @@ type Call struct {
 	Op        *catalog.Operation
 	Arguments json.RawMessage // a JSON object; nil means {}
 	Session   string          // the MCP session, for the per-session cap
+	// ID is the call's id in the ledger; "" makes a new one. A call resumed after a
+	// person's answer (an MCP multi-round-trip retry) keeps the id of the call that asked,
+	// so that its events share it.
+	ID string
 	// Agent is the agent the call is made for (Policy.Agents), whose caps apply with the
 	// Policy's; "" when the Policy names no agents.
 	Agent string
+	// Approver asks a person when the payment needs approval (Policy.Approval); nil: such
+	// a payment is refused (RuleApproval).
+	Approver Approver
 }
 
 // Result is what an API answered. Payment is nil when nothing was paid.

@@ -31,11 +31,14 @@ const (
 // remembered, anything else forgets them. upfront means ch comes from the terms cache
 // and the request has not been sent yet.
 func (c *Client) pay(ctx context.Context, call Call, req *request, ch *x402.Challenge, upfront bool, log *slog.Logger) (*Result, error) {
-	p := &payment{call: call, req: req, ch: ch, upfront: upfront, callID: newCallID()}
+	p := &payment{call: call, req: req, ch: ch, upfront: upfront, callID: call.ID}
+	if p.callID == "" {
+		p.callID = newCallID()
+	}
 	p.log = log.With("call", p.callID)
 	res, err := c.payOnce(ctx, p)
 	if err == nil && res.Payment != nil && res.Payment.Status == ledger.StatusSettled {
-		c.terms.put(call.Op, ch)
+		c.terms.put(call.Op, p.ch)
 	} else {
 		c.terms.drop(call.Op)
 	}
@@ -45,10 +48,11 @@ func (c *Client) pay(ctx context.Context, call Call, req *request, ch *x402.Chal
 // payOnce is the only place that signs. Its order keeps the paid path's invariants:
 // nothing is signed before the ledger holds the intent (fsync'd), at most one
 // authorization is made and sent, refusals are recorded, and the outcome is recorded
-// even when ctx is done.
+// even when ctx is done. A payment that needs a person's approval is signed only once
+// the approval covers its terms.
 func (c *Client) payOnce(ctx context.Context, p *payment) (*Result, error) {
-	if err := c.authorize(ctx, p); err != nil {
-		return nil, err
+	if res, err := c.authorizeApproved(ctx, p); res != nil || err != nil {
+		return res, err
 	}
 	if err := c.reserve(ctx, p); err != nil {
 		return nil, err
@@ -72,11 +76,38 @@ type payment struct {
 	callID  string
 	log     *slog.Logger
 
+	// approved are the terms a person approved for this call; nil: none yet.
+	approved *ledger.Approval
+
 	// Set by authorize.
 	pick    *choice
 	auth    wallet.Authorization
 	domain  wallet.Domain
 	receipt *Receipt
+}
+
+// authorizeApproved authorizes p and, when its payment needs a person's approval, gets
+// it. An approval given after a wait has its terms read again (the unpaid request once
+// more, at most maxApprovalRounds times): the same or lower terms are paid, others are
+// asked again. A Result is the API's answer when it no longer asks for a payment.
+func (c *Client) authorizeApproved(ctx context.Context, p *payment) (*Result, error) {
+	for round := 1; ; round++ {
+		if err := c.authorize(ctx, p); err != nil {
+			return nil, err
+		}
+		fresh, err := c.approve(ctx, p)
+		if err != nil || fresh {
+			return nil, err
+		}
+		if round == maxApprovalRounds {
+			return nil, fmt.Errorf("%w: %s changed its terms after each of %d approvals; nothing was signed", ErrUpstream, p.req.url, round)
+		}
+		ch, res, err := c.refetch(ctx, p)
+		if err != nil || res != nil {
+			return res, err
+		}
+		p.ch, p.upfront = ch, false
+	}
 }
 
 // authorize chooses the requirement to pay within the policy and prepares its EIP-3009
@@ -284,7 +315,7 @@ func (c *Client) refuseUnsent(ctx context.Context, call Call, req *request, refu
 	p := call.Op.Price
 	amount := p.Amount
 	r := ledger.Refusal{
-		CallID:  newCallID(),
+		CallID:  call.ID,
 		Agent:   call.Agent,
 		Session: call.Session,
 		API:     call.Op.API,
@@ -298,6 +329,9 @@ func (c *Client) refuseUnsent(ctx context.Context, call Call, req *request, refu
 	}
 	if p.Mode == catalog.PriceAtCall {
 		r.Amount = nil // no 402 was read: nothing was asked yet
+	}
+	if r.CallID == "" {
+		r.CallID = newCallID()
 	}
 	log.Info("payment refused by policy", "reason", refused.Error())
 	c.writeOutcome(ctx, log, func(ctx context.Context) error { return c.ledger.Refuse(ctx, r) })

@@ -33,6 +33,9 @@ type Policy struct {
 	// Empty: calls name no agent and only Caps apply. Non-empty: every Call names one of
 	// them (Call.Agent), or it is refused before anything is sent.
 	Agents map[string]AgentPolicy
+	// Approval says which payments need a person's yes first (Call.Approver asks);
+	// the zero value: none.
+	Approval ApprovalRule
 }
 
 // Asset is a token contract allowed for payment on one network.
@@ -87,6 +90,9 @@ func compilePolicy(p Policy) (*compiledPolicy, error) {
 	}
 	if cp.maxWindow < 0 {
 		return nil, fmt.Errorf("policy: negative authorization window %s", cp.maxWindow)
+	}
+	if err := p.Approval.check(); err != nil {
+		return nil, err
 	}
 	for _, n := range p.Networks {
 		id, err := x402.ChainID(n)

@@ -39,6 +39,9 @@ type agentConfig struct {
 	PerDay    *limit           `yaml:"per_day"`
 	Total     *limit           `yaml:"total"`
 	PerAPI    map[string]limit `yaml:"per_api"`
+	// Approval is this agent's own approval rule (threshold, new_payee); unset keys
+	// follow approval: of toll.yaml. How a person is asked is the same for all agents.
+	Approval *agentApproval `yaml:"approval"`
 	// Token is refused: a token belongs in a file or a variable, not in toll.yaml. It is
 	// read only to say so (a yaml error would quote it).
 	Token *string `yaml:"token"`
@@ -286,7 +289,7 @@ func (k *configCheckCmd) checkAgents(r *configReport, cfg *fileConfig, apis []*c
 		return
 	}
 	for _, a := range cfg.Agents {
-		r.add("agent "+a.Name, "%s", agentCapsLine(a))
+		r.add("agent "+a.Name, "%s", agentCapsLine(a)+agentApprovalLine(a))
 	}
 	stdio := "none chosen: toll serve on stdio needs --agent NAME"
 	if cfg.Agent != "" {

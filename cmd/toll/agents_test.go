@@ -213,7 +213,7 @@ func TestAgentsConfig(t *testing.T) {
 	good := writeFile(t, dir, "good.yaml", head+fmt.Sprintf(`agent: research
 agents:
   research: {token_file: %s, per_call: "0.05", per_day: "1", per_api: {wx: "0.50"}}
-  ops: {token_env: OPS_TOKEN, total: "20"}
+  ops: {token_env: OPS_TOKEN, total: "20", approval: {threshold: "0.02", new_payee: true}}
 `, tok))
 	r := runBinary(t, []string{"OPS_TOKEN=" + bobToken}, "config", "check", "--config", good)
 	if r.code != 0 {
@@ -221,7 +221,7 @@ agents:
 	}
 	for _, want := range []string{
 		"agent research  per call 0.05, per day 1, total none, on wx 0.5 (USDC), inside the caps above; token in file " + tok,
-		"agent ops       per call none, per day none, total 20 (USDC), inside the caps above; token in $OPS_TOKEN",
+		"agent ops       per call none, per day none, total 20 (USDC), inside the caps above; token in $OPS_TOKEN; needs approval: over 0.02 USDC, the first payment to a payee",
 		"stdio agent     research",
 	} {
 		if !strings.Contains(r.stdout, want) {

@@ -96,6 +96,7 @@ recording every spend in a ledger.`,
 		a.mcpConfigCommand(),
 		a.bundleCommand(),
 		a.ledgerCommand(),
+		a.approveCommand(),
 		&cobra.Command{
 			Use:   "version",
 			Short: "print the version",

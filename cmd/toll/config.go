@@ -43,6 +43,12 @@ const maxConfigBytes = 1 << 20
 //	    total: "20"
 //	    per_api: {wx: "1.00"}
 //	agent: research            # the agent toll serve pays for on stdio (or --agent)
+//	approval:                  # payments that need a person's yes (see approvalConfig)
+//	  threshold: "0.50"
+//	  new_payee: true
+//	  mode: elicit             # elicit, queue (toll approve) or deny
+//	  timeout: 5m
+//	  fallback: queue          # for clients that cannot show a form: queue or deny
 //	http:                      # toll serve --http: bearer tokens clients must send
 //	  token_file: /home/me/.config/toll/http-tokens   # one a line
 //	  token_env: TOLL_HTTP_TOKEN                      # a variable's name, not the token
@@ -53,6 +59,7 @@ const maxConfigBytes = 1 << 20
 //	    pay_to: "0x…"          # pay no one else for this API's operations
 //	    tool_caps: {getWeather: "0.20"}   # by operationId: cap on everything that operation is paid
 //	    max_result_bytes: 400000          # this API's bodies inline up to this size
+//	    approval_threshold: "0.20"        # this API's payments over it need approval
 //	    # and every catalog key: base_url, prices, credentials, include, exclude, ...
 type fileConfig struct {
 	Ledger        string                 `yaml:"ledger"`
@@ -68,6 +75,7 @@ type fileConfig struct {
 	HTTP          httpConfig             `yaml:"http"`
 	Agents        agentsConfig           `yaml:"agents"`
 	Agent         string                 `yaml:"agent"`  // the stdio agent: --agent
+	Approval      approvalConfig         `yaml:"approval"`
 	Probes        string                 `yaml:"probes"` // prices recorded by toll catalog probe --out
 	APIs          []catalog.SourceConfig `yaml:"apis"`
 
@@ -121,6 +129,9 @@ func (c *fileConfig) check() error {
 		return err
 	}
 	if err := c.checkAgents(); err != nil {
+		return err
+	}
+	if err := c.Approval.check(c.APIs); err != nil {
 		return err
 	}
 	for i, a := range c.APIs {

@@ -161,6 +161,7 @@ func checkRPC(r *configReport, cfg *fileConfig) {
 func (k *configCheckCmd) checkAPIs(ctx context.Context, r *configReport, cfg *fileConfig) []*catalog.API {
 	if len(cfg.APIs) == 0 {
 		r.add("apis", "none: add the specs toll may pay under apis:, or give them to toll serve as arguments")
+		r.add("approval", "%s", cfg.Approval.describe(nil))
 		return nil
 	}
 	s := sourceFlags{config: k.config}
@@ -184,6 +185,7 @@ func (k *configCheckCmd) checkAPIs(ctx context.Context, r *configReport, cfg *fi
 	if len(perTool) > 0 {
 		r.add("tool caps", "%d tools have a cap of their own", len(perTool))
 	}
+	r.add("approval", "%s", cfg.Approval.describe(approvalThresholds(ld.cat.APIs)))
 	return ld.cat.APIs
 }
 

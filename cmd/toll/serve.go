@@ -131,6 +131,12 @@ func (s *serveCmd) run(ctx context.Context, fs *pflag.FlagSet, args []string) er
 	if len(eps) > 0 {
 		reconcileAtStart(ctx, led, eps, logger)
 	}
+	var approval approvalConfig
+	if cfg != nil {
+		approval = cfg.Approval
+	}
+	pol.Approval = approval.rule(pol.Approval.PerAPI)
+	pol.Approval.Agents = agentApprovalRules(cfg, pol.Approval)
 	client, err := tools.New(tools.Config{Wallet: w, Ledger: led, Policy: pol, Logger: logger, TermsTTL: time.Duration(s.termsTTL),
 		Getenv: s.env, Checkpoint: crashHook(s.env)})
 	if err != nil {
@@ -141,7 +147,8 @@ func (s *serveCmd) run(ctx context.Context, fs *pflag.FlagSet, args []string) er
 		return err
 	}
 	srv, err := server.New(client, ops, s.results.options(server.Options{Version: version(), Logger: logger, Lazy: server.Lazy(s.lazy),
-		LazyThreshold: int(s.lazyMax), Balances: balances, Agent: agent, Agents: len(pol.Agents) > 0}))
+		LazyThreshold: int(s.lazyMax), Balances: balances, Agent: agent, Agents: len(pol.Agents) > 0,
+		Approval: approval.options(pol.Approval, led)}))
 	if err != nil {
 		return err
 	}
@@ -219,6 +226,7 @@ func (s *serveCmd) finishCatalog(ld *loaded, pol *tools.Policy, logger *slog.Log
 	logWarnings(logger, ld.cat.APIs)
 	s.apis = ld.cat.APIs
 	pol.Caps.PerAPI, pol.Caps.PerTool = tools.APICaps(ld.cat.APIs)
+	pol.Approval.PerAPI = approvalThresholds(ld.cat.APIs)
 	s.results.perAPI = server.ResultLimits(ld.cat.APIs)
 	return ld.cat.Operations(), nil
 }
