@@ -100,7 +100,7 @@ func eventKinds(t *testing.T, l *ledger.Ledger) []ledger.Kind {
 
 func approvalFixture(t *testing.T, rule ApprovalRule, caps ledger.Caps) (*fixture, *hostileAPI) {
 	api := &hostileAPI{unpaid: write402(good()), paid: settledOK}
-	return serveFixture(t, api, Policy{Approval: rule, Caps: caps}), api
+	return serveFixture(t, api, Policy{Approval: rule, Caps: caps, Agents: map[string]AgentPolicy{"bot": {}}}), api
 }
 
 func (f *fixture) callWith(t *testing.T, ap Approver, id string) (*Result, error) {
@@ -230,7 +230,7 @@ func TestApprovalTermsBinding(t *testing.T) {
 		api := &hostileAPI{paid: settledOK, unpaid: func(w http.ResponseWriter) {
 			write402(v1Requirement(price.Load().(string), "base-sepolia", testUSDC, testPayTo, 60, `{"name":"USDC","version":"2"}`))(w)
 		}}
-		f := serveFixture(t, api, Policy{Approval: rule})
+		f := serveFixture(t, api, Policy{Approval: rule, Agents: map[string]AgentPolicy{"bot": {}}})
 		f.op.Price.Amount = money.USDC(5000)
 		ap := &testApprover{decision: Decision{Approved: true, By: "os-user:ann", Stale: true}}
 		ap.onAsk = func() { price.Store("2000") } // the terms move while the person decides

@@ -74,7 +74,7 @@ type fileConfig struct {
 	LazyThreshold *count                 `yaml:"lazy_threshold"`
 	HTTP          httpConfig             `yaml:"http"`
 	Agents        agentsConfig           `yaml:"agents"`
-	Agent         string                 `yaml:"agent"`  // the stdio agent: --agent
+	Agent         string                 `yaml:"agent"` // the stdio agent: --agent
 	Approval      approvalConfig         `yaml:"approval"`
 	Probes        string                 `yaml:"probes"` // prices recorded by toll catalog probe --out
 	APIs          []catalog.SourceConfig `yaml:"apis"`
