@@ -66,6 +66,8 @@ type quoteResult struct {
 	WouldPay     bool        `json:"wouldPay"`
 	RefusedBy    string      `json:"refusedBy,omitempty"` // the rule, when toll would not pay
 	Reason       string      `json:"reason,omitempty"`
+	// NeedsApproval says why the user would be asked first, when toll would pay.
+	NeedsApproval []string `json:"needsApproval,omitempty"`
 }
 
 func (s *Server) quote(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
@@ -102,6 +104,7 @@ func quoteResultOf(op *catalog.Operation, q *tools.Quote) quoteResult {
 	res := quoteResult{
 		Operation: op.Name, Method: q.Method, URL: q.URL, Advertised: op.PriceDisplay(),
 		Sent: q.Sent, Status: q.Status, Free: q.Free(), Version: q.Version, WouldPay: q.WouldPay(),
+		NeedsApproval: q.Approval,
 	}
 	for _, o := range q.Terms {
 		res.Requirements = append(res.Requirements, quoteTerm{
@@ -150,6 +153,9 @@ func quoteText(res quoteResult, q *tools.Quote) string {
 		}
 	}
 	switch {
+	case res.WouldPay && len(res.NeedsApproval) > 0:
+		fmt.Fprintf(&b, "toll would pay %s within the user's policy and caps, once the user approves it (%s): the call waits for that answer.",
+			res.Requirements[*res.Chosen].Display, strings.Join(res.NeedsApproval, "; "))
 	case res.WouldPay:
 		fmt.Fprintf(&b, "toll would pay %s now, within the user's policy and caps.", res.Requirements[*res.Chosen].Display)
 	case res.Reason != "":

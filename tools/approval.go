@@ -205,8 +205,12 @@ func (c *Client) approvalRequest(ctx context.Context, p *payment, rule ApprovalR
 	if len(reasons) == 0 {
 		return nil, nil
 	}
-	check := ledger.Check{Session: call.Session, API: call.Op.API, Tool: call.Op.Name, Amount: rc.Amount}
-	capErr, err := c.ledger.WouldExceed(ctx, check, c.policy.caps)
+	caps, err := c.policy.agentCaps(call.Agent)
+	if err != nil {
+		return nil, err
+	}
+	check := ledger.Check{Agent: call.Agent, Session: call.Session, API: call.Op.API, Tool: call.Op.Name, Amount: rc.Amount}
+	capErr, err := c.ledger.WouldExceed(ctx, check, caps)
 	if err != nil {
 		return nil, fmt.Errorf("check the caps (nothing was signed): %w", err)
 	}
@@ -225,7 +229,41 @@ func (c *Client) approvalRequest(ctx context.Context, p *payment, rule ApprovalR
 		Reasons: reasons, SpentSession: tot.Session, SpentDay: tot.Day,
 	}
 	req.Remaining, req.RemainingCap = remaining(c.policy.caps, call.Op.API, tot)
+	if call.Agent != "" {
+		at, err := c.ledger.AgentTotals(ctx, call.Agent, call.Op.API)
+		if err != nil {
+			return nil, fmt.Errorf("read the agent's totals (nothing was signed): %w", err)
+		}
+		if left, name := agentRemaining(caps.Agent, call.Op.API, at); left != nil && (req.Remaining == nil || left.Cmp(*req.Remaining) < 0) {
+			req.Remaining, req.RemainingCap = left, name
+		}
+	}
 	return req, nil
+}
+
+// agentRemaining is the least an agent's counting caps leave to spend, and the cap's
+// name; nil when the agent has none.
+func agentRemaining(caps ledger.AgentCaps, api string, at ledger.AgentTotals) (*money.Amount, string) {
+	var least *money.Amount
+	var name string
+	try := func(limit *money.Amount, used money.Amount, cap string) {
+		if limit == nil {
+			return
+		}
+		left := limit.Sub(used)
+		if left.Sign() < 0 {
+			left = money.New(nil, left.Decimals())
+		}
+		if least == nil || left.Cmp(*least) < 0 {
+			least, name = &left, cap
+		}
+	}
+	try(caps.PerDay, at.Day, ledger.CapAgentPerDay)
+	try(caps.Total, at.Total, ledger.CapAgentTotal)
+	if a, ok := caps.PerAPI[api]; ok {
+		try(&a, at.API, ledger.CapAgentPerAPI)
+	}
+	return least, name
 }
 
 // remaining is the least that the counting caps leave to spend, and the cap's name; nil

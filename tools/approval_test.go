@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -98,9 +99,13 @@ func eventKinds(t *testing.T, l *ledger.Ledger) []ledger.Kind {
 	return out
 }
 
-func approvalFixture(t *testing.T, rule ApprovalRule, caps ledger.Caps) (*fixture, *hostileAPI) {
+func approvalFixture(t *testing.T, rule ApprovalRule, caps ledger.Caps, agent ...ledger.AgentCaps) (*fixture, *hostileAPI) {
 	api := &hostileAPI{unpaid: write402(good()), paid: settledOK}
-	return serveFixture(t, api, Policy{Approval: rule, Caps: caps, Agents: map[string]AgentPolicy{"bot": {}}}), api
+	bot := AgentPolicy{}
+	if len(agent) > 0 {
+		bot.Caps = agent[0]
+	}
+	return serveFixture(t, api, Policy{Approval: rule, Caps: caps, Agents: map[string]AgentPolicy{"bot": bot}}), api
 }
 
 func (f *fixture) callWith(t *testing.T, ap Approver, id string) (*Result, error) {
@@ -114,27 +119,30 @@ func TestApprovalDecisions(t *testing.T) {
 		name     string
 		rule     ApprovalRule
 		caps     ledger.Caps
-		approver *testApprover // nil: no approver
+		agent    ledger.AgentCaps // the calling agent's own caps
+		approver *testApprover    // nil: no approver
 		paid     bool
 		rule_    Rule // the refusal's rule when not paid
 		events   []ledger.Kind
 		asked    int
 	}{
-		{"approved pays", over, ledger.Caps{}, &testApprover{decision: Decision{Approved: true, By: "elicitation"}}, true, "",
+		{"approved pays", over, ledger.Caps{}, ledger.AgentCaps{}, &testApprover{decision: Decision{Approved: true, By: "elicitation"}}, true, "",
 			[]ledger.Kind{ledger.KindApprovalAsked, ledger.KindApproved, ledger.KindReserved, ledger.KindSettled}, 1},
-		{"declined signs nothing", over, ledger.Caps{}, &testApprover{decision: Decision{By: "elicitation", Reason: "declined"}}, false, RuleApproval,
+		{"declined signs nothing", over, ledger.Caps{}, ledger.AgentCaps{}, &testApprover{decision: Decision{By: "elicitation", Reason: "declined"}}, false, RuleApproval,
 			[]ledger.Kind{ledger.KindApprovalAsked, ledger.KindDenied}, 1},
-		{"a decision already recorded is not recorded again", over, ledger.Caps{}, &testApprover{decision: Decision{Approved: true, By: "os-user:ann", Recorded: true}}, true, "",
+		{"a decision already recorded is not recorded again", over, ledger.Caps{}, ledger.AgentCaps{}, &testApprover{decision: Decision{Approved: true, By: "os-user:ann", Recorded: true}}, true, "",
 			[]ledger.Kind{ledger.KindApprovalAsked, ledger.KindReserved, ledger.KindSettled}, 1},
-		{"no approver is a refusal", over, ledger.Caps{}, nil, false, RuleApproval, []ledger.Kind{ledger.KindRefused}, 0},
-		{"a cap refuses before anyone is asked", over, ledger.Caps{Total: usdc(998)}, &testApprover{decision: Decision{Approved: true, By: "elicitation"}}, false, RuleCap,
+		{"no approver is a refusal", over, ledger.Caps{}, ledger.AgentCaps{}, nil, false, RuleApproval, []ledger.Kind{ledger.KindRefused}, 0},
+		{"a cap refuses before anyone is asked", over, ledger.Caps{Total: usdc(998)}, ledger.AgentCaps{}, &testApprover{decision: Decision{Approved: true, By: "elicitation"}}, false, RuleCap,
 			[]ledger.Kind{ledger.KindRefused}, 0},
-		{"under the threshold asks no one", ApprovalRule{Threshold: usdc(1000)}, ledger.Caps{}, &testApprover{}, true, "",
+		{"the agent's cap refuses before anyone is asked", over, ledger.Caps{}, ledger.AgentCaps{Total: usdc(998)}, &testApprover{decision: Decision{Approved: true, By: "elicitation"}}, false, RuleCap,
+			[]ledger.Kind{ledger.KindRefused}, 0},
+		{"under the threshold asks no one", ApprovalRule{Threshold: usdc(1000)}, ledger.Caps{}, ledger.AgentCaps{}, &testApprover{}, true, "",
 			[]ledger.Kind{ledger.KindReserved, ledger.KindSettled}, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f, api := approvalFixture(t, tc.rule, tc.caps)
+			f, api := approvalFixture(t, tc.rule, tc.caps, tc.agent)
 			var ap Approver
 			if tc.approver != nil {
 				ap = tc.approver
@@ -258,5 +266,40 @@ func TestApprovalNewPayee(t *testing.T) {
 	}
 	if len(ap.asked) != 1 || api.count() != 2 {
 		t.Fatalf("asked %d times for 2 paid calls (%d payments), want asked once: the second payee was paid before", len(ap.asked), api.count())
+	}
+}
+
+// TestQuoteSaysApproval: a quote says when a payment would wait for a person, and why,
+// and asks no one.
+func TestQuoteSaysApproval(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		rule ApprovalRule
+		want []string // substrings, one per reason
+	}{
+		{"over the threshold", ApprovalRule{Threshold: usdc(999)}, []string{"over the approval threshold"}},
+		{"a new payee", ApprovalRule{NewPayee: true}, []string{"never paid"}},
+		{"both", ApprovalRule{Threshold: usdc(999), NewPayee: true}, []string{"over the approval threshold", "never paid"}},
+		{"at the threshold", ApprovalRule{Threshold: usdc(1000)}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, _ := approvalFixture(t, tc.rule, ledger.Caps{})
+			ap := &testApprover{}
+			q, err := f.client.Quote(t.Context(), Call{Op: f.op, Arguments: []byte(`{"id":"42"}`), Session: "s1", Agent: "bot", Approver: ap})
+			if err != nil || !q.WouldPay() {
+				t.Fatalf("quote: %+v, %v; want it would pay", q, err)
+			}
+			if len(q.Approval) != len(tc.want) {
+				t.Fatalf("approval reasons %q, want %d", q.Approval, len(tc.want))
+			}
+			for i, w := range tc.want {
+				if !strings.Contains(q.Approval[i], w) {
+					t.Errorf("reason %q lacks %q", q.Approval[i], w)
+				}
+			}
+			if len(ap.asked) != 0 || len(eventKinds(t, f.ledger)) != 0 {
+				t.Errorf("the quote asked %d times and recorded %v", len(ap.asked), eventKinds(t, f.ledger))
+			}
+		})
 	}
 }

@@ -37,6 +37,9 @@ type Quote struct {
 	Chosen int
 	// Refused says why toll would not pay now; nil when it would, or when nothing is asked.
 	Refused *RefusedError
+	// Approval says why a person would be asked first (Policy.Approval), when toll would
+	// pay; none: it would pay without asking.
+	Approval []string
 }
 
 // Free reports whether the operation answered without asking for a payment: 2xx or 3xx.
@@ -144,8 +147,28 @@ func (c *Client) weighQuote(ctx context.Context, call Call, ch *x402.Challenge, 
 	}
 	if capErr != nil {
 		q.Refused = capRefusal(call.Op, pick.option.Amount, capErr)
+		return nil
 	}
-	return nil
+	q.Approval, err = c.approvalReasons(ctx, call, pick.option.Amount, pick.payTo.Hex())
+	return err
+}
+
+// approvalReasons says why a payment of amount to payTo for call would need a person's
+// approval; none when it would not.
+func (c *Client) approvalReasons(ctx context.Context, call Call, amount money.Amount, payTo string) ([]string, error) {
+	rule := c.approval.For(call.Agent)
+	if !rule.On() {
+		return nil, nil
+	}
+	newPayee := false
+	if rule.NewPayee {
+		paid, err := c.ledger.PaidBefore(ctx, payTo)
+		if err != nil {
+			return nil, fmt.Errorf("look for earlier payments to %s: %w", payTo, err)
+		}
+		newPayee = !paid
+	}
+	return rule.Reasons(call.Op.API, amount, payTo, newPayee), nil
 }
 
 // capRefusal is the refusal of a payment of amount for op by a cap.
