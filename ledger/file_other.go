@@ -2,7 +2,11 @@
 
 package ledger
 
-import "os"
+import (
+	"context"
+	"os"
+	"time"
+)
 
 // unlockFile does nothing where bbolt locks with fcntl or LockFileEx: closing the file
 // releases those locks.
@@ -17,3 +21,6 @@ func readPages(f *os.File, n int64) ([]byte, func(), error) {
 	}
 	return data, func() {}, nil
 }
+
+// waitLock does not wait where bbolt does not lock with flock: lock polls instead.
+func waitLock(context.Context, *os.File, bool, time.Time) error { return errNoWait }

@@ -40,11 +40,15 @@ type Options struct {
 const (
 	defaultTimeout = 5 * time.Second
 
-	// Pauses between attempts to take the file lock (plus up to 100% jitter).
-	// An attempt costs an open, a failed flock and a close (tens of µs).
+	// Pauses between attempts to take the file lock (plus up to 100% jitter), where
+	// it is not taken by a blocking flock (see lock). An attempt costs an open, a
+	// failed lock and a close (tens of µs).
 	minPause = 100 * time.Microsecond
 	maxPause = 2 * time.Millisecond
 )
+
+// errNoWait is waitLock's answer where it does not wait (lock polls there).
+var errNoWait = errors.New("no blocking file lock here")
 
 // Ledger is a handle on a ledger file. It holds no file descriptor and no
 // lock between operations: each operation opens the bbolt file, takes its
@@ -345,20 +349,23 @@ func (l *Ledger) panicked(r any) error {
 }
 
 // lock opens the bbolt file and takes its lock (exclusive for write, shared
-// otherwise), retrying until deadline or ctx is done. It never creates the file: a
+// otherwise), waiting until deadline or ctx is done. It never creates the file: a
 // deleted ledger is never recreated (its caps would silently start again from zero).
 // Once the lock is held, the file is checked (checkMeta; with deep, checkPages too)
 // before bbolt reads a page of it, except the freelist bbolt reads while it opens for
 // writing, which guard covers.
 //
-// bbolt's own wait polls every 50 ms and ignores ctx; instead each attempt is
-// a non-blocking bbolt.Open (Timeout 1 ns: one try), retried here after a
-// short, growing, jittered pause (minPause to maxPause).
+// bbolt's own wait polls every 50 ms and ignores ctx. Instead, where bbolt locks with
+// flock, the lock is taken before bbolt's attempt by a blocking flock bounded by the
+// deadline and ctx (waitLock): a waiter is woken when the lock is released, so waits
+// are as short as the holder's transaction, whoever holds it. Elsewhere each attempt
+// is a non-blocking bbolt.Open (Timeout 1 ns: one try), retried here after a short,
+// growing, jittered pause (minPause to maxPause).
 func (l *Ledger) lock(ctx context.Context, write bool, deadline time.Time, deep bool) (*bolt.DB, error) {
 	pause := minPause
 	var timer *time.Timer
 	for {
-		db, err := l.openChecked(write, deep)
+		db, err := l.openChecked(ctx, write, deep, deadline)
 		if err == nil {
 			return db, nil
 		}
@@ -387,7 +394,7 @@ func (l *Ledger) lock(ctx context.Context, write bool, deadline time.Time, deep 
 }
 
 // openChecked is one attempt of lock.
-func (l *Ledger) openChecked(write, deep bool) (db *bolt.DB, err error) {
+func (l *Ledger) openChecked(ctx context.Context, write, deep bool, deadline time.Time) (db *bolt.DB, err error) {
 	var file *os.File
 	opts := &bolt.Options{Timeout: time.Nanosecond, ReadOnly: !write}
 	opts.OpenFile = func(name string, flag int, perm os.FileMode) (*os.File, error) {
@@ -399,6 +406,10 @@ func (l *Ledger) openChecked(write, deep bool) (db *bolt.DB, err error) {
 		if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() || fi.Size() == 0 {
 			f.Close()
 			return nil, fileError(l.path, fi, err)
+		}
+		if err := waitLock(ctx, f, write, deadline); err != nil && !errors.Is(err, errNoWait) {
+			f.Close()
+			return nil, err
 		}
 		file = f
 		return f, nil
@@ -472,7 +483,8 @@ func fileError(path string, fi os.FileInfo, err error) error {
 func (l *Ledger) openError(err error) error {
 	var de *DamageError
 	switch {
-	case errors.Is(err, bolterrors.ErrTimeout), errors.As(err, &de):
+	case errors.Is(err, bolterrors.ErrTimeout), errors.As(err, &de),
+		errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return err
 	case errors.Is(err, os.ErrNotExist):
 		return fmt.Errorf("ledger file %s is gone: %w", l.path, err)
