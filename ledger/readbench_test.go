@@ -68,6 +68,7 @@ type measureReader struct {
 
 func measureReaders() []measureReader {
 	return []measureReader{
+		{"idle 2 s", func(context.Context, *Ledger) error { time.Sleep(2 * time.Second); return nil }},
 		{"open", func(context.Context, *Ledger) error { return nil }},
 		{"export csv", func(ctx context.Context, l *Ledger) error { return l.ExportCSV(ctx, io.Discard, Filter{}) }},
 		{"export jsonl", func(ctx context.Context, l *Ledger) error { return l.ExportJSONL(ctx, io.Discard, Filter{}) }},
@@ -170,6 +171,7 @@ func measureOne(t *testing.T, path string, read func(context.Context, *Ledger) e
 			}
 		}
 	})
+	runtime.GC()
 	var peak atomic.Uint64
 	wg.Go(func() {
 		var ms runtime.MemStats
@@ -185,7 +187,6 @@ func measureOne(t *testing.T, path string, read func(context.Context, *Ledger) e
 			}
 		}
 	})
-	runtime.GC()
 	start := time.Now()
 	l, err := Open(path, Options{NoCreate: true})
 	if err == nil {

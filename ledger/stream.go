@@ -84,7 +84,7 @@ func addRaw(buf []rawEvent, ln *links, fn func(e *Event) error) error {
 		if err != nil {
 			return tampered(buf[i].seq, "%v", err)
 		}
-		if err := ln.add(&e); err != nil {
+		if err := ln.follow(&e); err != nil {
 			return err
 		}
 		if err := fn(&e); err != nil {
@@ -139,18 +139,43 @@ type links struct {
 }
 
 func (ln *links) add(e *Event) error {
+	if err := ln.linked(e); err != nil {
+		return err
+	}
+	h := chainHash(ln.prev[:], e.canonical())
+	if e.Hash != hex.EncodeToString(h[:]) {
+		return tampered(ln.n+1, "hash does not match the event's contents")
+	}
+	ln.n, ln.prev = ln.n+1, h
+	return nil
+}
+
+// follow is add for an event read from the file by decodeRecord, which checked its hash
+// against its contents and its stored previous hash: it only checks the sequence and the
+// link.
+func (ln *links) follow(e *Event) error {
+	if err := ln.linked(e); err != nil {
+		return err
+	}
+	var h [sha256.Size]byte
+	if n, err := hex.Decode(h[:], []byte(e.Hash)); err != nil || n != len(h) {
+		return tampered(ln.n+1, "malformed hash %q", clip(e.Hash))
+	}
+	ln.n, ln.prev = ln.n+1, h
+	return nil
+}
+
+// linked checks that e comes next and links to the last event added.
+func (ln *links) linked(e *Event) error {
 	want := ln.n + 1
 	if e.Seq != want {
 		return tampered(want, "event has sequence number %d", e.Seq)
 	}
-	if e.PrevHash != hex.EncodeToString(ln.prev[:]) {
+	var hx [2 * sha256.Size]byte
+	hex.Encode(hx[:], ln.prev[:])
+	if e.PrevHash != string(hx[:]) {
 		return tampered(want, "previous hash does not match event %d", ln.n)
 	}
-	h := chainHash(ln.prev[:], e.canonical())
-	if e.Hash != hex.EncodeToString(h[:]) {
-		return tampered(want, "hash does not match the event's contents")
-	}
-	ln.n, ln.prev = want, h
 	return nil
 }
 
