@@ -46,15 +46,19 @@ type eventJSON struct {
 }
 
 // MarshalJSON encodes amounts as decimal strings.
-func (e Event) MarshalJSON() ([]byte, error) {
-	return json.Marshal(eventJSON{
+func (e Event) MarshalJSON() ([]byte, error) { return json.Marshal(e.jsonForm()) }
+
+// jsonForm is e's JSON form. An encoder given it directly writes what MarshalJSON
+// returns, without checking and compacting it again.
+func (e *Event) jsonForm() eventJSON {
+	return eventJSON{
 		Seq: e.Seq, Time: fmtTime(e.Time), Kind: e.Kind, CallID: e.CallID,
 		Session: e.Session, API: e.API, Tool: e.Tool, URL: e.URL, Network: e.Network, Asset: e.Asset,
 		Amount: encInt(e.Amount), PayTo: e.PayTo, Payer: e.Payer, Nonce: e.Nonce,
 		ValidBefore: fmtTime(e.ValidBefore), TxHash: e.TxHash, Reason: e.Reason, Cap: e.Cap,
 		Limit: encInt(e.Limit), Used: encInt(e.Used), Agent: e.Agent, By: e.By,
 		PrevHash: e.PrevHash, Hash: e.Hash,
-	})
+	}
 }
 
 // UnmarshalJSON is the inverse of MarshalJSON. Unknown fields are an error:
@@ -181,7 +185,7 @@ func (l *Ledger) ExportJSONL(ctx context.Context, w io.Writer, f Filter) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false)
-	err := l.ScanEvents(ctx, f, func(e *Event) error { return enc.Encode(e) })
+	err := l.ScanEvents(ctx, f, func(e *Event) error { return enc.Encode(e.jsonForm()) })
 	if err == nil {
 		err = bw.Flush()
 	}

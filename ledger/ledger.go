@@ -362,10 +362,14 @@ func (l *Ledger) panicked(r any) error {
 // is a non-blocking bbolt.Open (Timeout 1 ns: one try), retried here after a short,
 // growing, jittered pause (minPause to maxPause).
 func (l *Ledger) lock(ctx context.Context, write bool, deadline time.Time, deep bool) (*bolt.DB, error) {
+	var walked *boltMeta
+	if deep {
+		walked = l.walkUnlocked()
+	}
 	pause := minPause
 	var timer *time.Timer
 	for {
-		db, err := l.openChecked(ctx, write, deep, deadline)
+		db, err := l.openChecked(ctx, write, deep, walked, deadline)
 		if err == nil {
 			return db, nil
 		}
@@ -393,8 +397,9 @@ func (l *Ledger) lock(ctx context.Context, write bool, deadline time.Time, deep 
 	}
 }
 
-// openChecked is one attempt of lock.
-func (l *Ledger) openChecked(ctx context.Context, write, deep bool, deadline time.Time) (db *bolt.DB, err error) {
+// openChecked is one attempt of lock. With deep, the pages are checked under the lock
+// unless walked is the meta the file still has (see walkUnlocked).
+func (l *Ledger) openChecked(ctx context.Context, write, deep bool, walked *boltMeta, deadline time.Time) (db *bolt.DB, err error) {
 	var file *os.File
 	opts := &bolt.Options{Timeout: time.Nanosecond, ReadOnly: !write}
 	opts.OpenFile = func(name string, flag int, perm os.FileMode) (*os.File, error) {
@@ -444,7 +449,7 @@ func (l *Ledger) openChecked(ctx context.Context, write, deep bool, deadline tim
 		return nil, fmt.Errorf("ledger %s: %w", l.path, err)
 	}
 	m, err := checkMeta(file, fi.Size(), l.path)
-	if err == nil && deep {
+	if err == nil && deep && (walked == nil || *walked != m) {
 		err = l.checkPages(file, m)
 	}
 	if err != nil {
@@ -452,6 +457,43 @@ func (l *Ledger) openChecked(ctx context.Context, write, deep bool, deadline tim
 		return nil, err
 	}
 	return db, nil
+}
+
+// walkUnlocked checks the pages of the file without its lock, so that a large ledger's
+// check at Open does not keep writers waiting (a second or more for a gigabyte), and
+// returns the meta whose pages it checked, or nil when it could not tell. Without the
+// lock a writer may commit meanwhile, and the pages of an older transaction may then be
+// reused; but until a commit changes the meta, a writer writes only pages the meta does
+// not reach (bbolt copies on write, and writes the meta last). So the walk holds for the
+// meta it saw when that meta is unchanged after the walk and again once the lock is
+// held; otherwise lock checks the pages under the lock, as it does any failure here
+// (which it reports from there).
+func (l *Ledger) walkUnlocked() (walked *boltMeta) {
+	defer func() {
+		if recover() != nil {
+			walked = nil // a fault on a file cut meanwhile: check again under the lock
+		}
+	}()
+	f, err := os.Open(l.path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		return nil
+	}
+	m, err := checkMeta(f, fi.Size(), l.path)
+	if err != nil || l.checkPages(f, m) != nil {
+		return nil
+	}
+	if fi, err = f.Stat(); err != nil {
+		return nil
+	}
+	if after, err := checkMeta(f, fi.Size(), l.path); err != nil || after != m {
+		return nil
+	}
+	return &m
 }
 
 // checkPages reads the pages in use of f, whose meta is m, and checks them.

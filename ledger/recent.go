@@ -24,7 +24,8 @@ func (f SpendFilter) matches(e *Event) bool {
 // Recent returns the current state of the latest reserved calls that match f, newest
 // reservation first, at most limit of them (1 to MaxRecent), as the events up to the head
 // at its start give it. It walks the event chain back from that head, in short read
-// transactions of at most readBatch events (see stream.go), and stops once it has limit
+// transactions (see stream.go) of 2×limit events, then twice as many each time up to
+// readBatch, and stops once it has limit
 // calls, so a recent spend costs little to find; a filter that matches no recent call
 // reads the whole chain, holding the lock for one batch at a time. Each event is checked
 // against its own hash and linked to the one after it.
@@ -38,8 +39,10 @@ func (l *Ledger) Recent(ctx context.Context, f SpendFilter, limit int) ([]Spend,
 	}
 	back := recentWalk{f: f, limit: limit, later: hex.EncodeToString(h.hash[:]), after: map[string][]*Event{}}
 	var buf []rawEvent
+	size := uint64(2 * limit) // a paid call is two events or three: start there, then double
 	for to := h.seq; to > 0 && len(back.out) < limit; to -= uint64(len(buf)) {
-		from := to - min(to, readBatch) + 1
+		from := to - min(to, size) + 1
+		size = min(2*size, readBatch)
 		if buf, err = l.readRaw(ctx, from, to, buf); err != nil {
 			return nil, fmt.Errorf("recent spends: %w", err)
 		}

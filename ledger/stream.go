@@ -17,9 +17,11 @@ import (
 // waits for at most one such transaction, never for a whole export or verify, and a
 // reader's memory does not grow with the ledger.
 
-// readBatch is the most events one read transaction of a streaming reader copies out. At
-// a few hundred bytes an event it holds the lock for well under a millisecond of copying.
-const readBatch = 1024
+// readBatch is the most events one read transaction of a streaming reader copies out: at
+// a few hundred bytes an event, about a millisecond of copying with the lock held. Each
+// transaction waits its turn behind the writers (see Ledger.lock), so fewer, larger ones
+// keep a reader from crawling while toll serve pays.
+const readBatch = 4096
 
 // headPos is the position and hash of the last event of the chain.
 type headPos struct {
@@ -209,7 +211,7 @@ type spendRows struct {
 }
 
 // maxWaiting is how many calls may wait behind one that is still open.
-const maxWaiting = 4 * readBatch
+const maxWaiting = 4096
 
 func newSpendRows(emit func(*Spend) error) *spendRows {
 	return &spendRows{open: map[string]*callRecord{}, emit: emit}
