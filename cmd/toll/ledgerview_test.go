@@ -223,3 +223,20 @@ func TestExportEditedRecord(t *testing.T) {
 		t.Errorf("verify: %v, want it tampered naming call-0", err)
 	}
 }
+
+// TestLedgerTimeout: with the ledger held by another process, a read command gives up
+// after --timeout, saying the ledger is busy.
+func TestLedgerTimeout(t *testing.T) {
+	path := filterLedger(t)
+	holder, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close()
+	for _, args := range [][]string{{"list"}, {"export"}, {"verify"}} {
+		_, _, err := runTest(t, nil, append(append([]string{"ledger"}, args...), "--ledger", path, "--timeout", "50ms")...)
+		if !errors.Is(err, ledger.ErrBusy) {
+			t.Errorf("%v while the ledger is held: %v, want ErrBusy", args, err)
+		}
+	}
+}
