@@ -468,12 +468,7 @@ func (l *Ledger) openChecked(ctx context.Context, write, deep bool, walked *bolt
 // meta it saw when that meta is unchanged after the walk and again once the lock is
 // held; otherwise lock checks the pages under the lock, as it does any failure here
 // (which it reports from there).
-func (l *Ledger) walkUnlocked() (walked *boltMeta) {
-	defer func() {
-		if recover() != nil {
-			walked = nil // a fault on a file cut meanwhile: check again under the lock
-		}
-	}()
+func (l *Ledger) walkUnlocked() *boltMeta {
 	f, err := os.Open(l.path)
 	if err != nil {
 		return nil
@@ -497,14 +492,7 @@ func (l *Ledger) walkUnlocked() (walked *boltMeta) {
 }
 
 // checkPages reads the pages in use of f, whose meta is m, and checks them.
-func (l *Ledger) checkPages(f *os.File, m boltMeta) error {
-	data, release, err := readPages(f, int64(m.pgid)*m.pageSize)
-	if err != nil {
-		return fmt.Errorf("ledger %s: read its pages: %w", l.path, err)
-	}
-	defer release()
-	return checkPages(data, m, l.path)
-}
+func (l *Ledger) checkPages(f *os.File, m boltMeta) error { return checkPages(f, m, l.path) }
 
 // fileError explains why the file at path, with info fi or stat error err, cannot be a
 // ledger.
