@@ -351,9 +351,9 @@ func (l *Ledger) panicked(r any) error {
 // lock opens the bbolt file and takes its lock (exclusive for write, shared
 // otherwise), waiting until deadline or ctx is done. It never creates the file: a
 // deleted ledger is never recreated (its caps would silently start again from zero).
-// Once the lock is held, the file is checked (checkMeta; with deep, checkPages too)
-// before bbolt reads a page of it, except the freelist bbolt reads while it opens for
-// writing, which guard covers.
+// Once the lock is held, the file is checked (checkMeta; with deep, checkPages too, but
+// first without the lock: see walkUnlocked) before bbolt reads a page of it, except the
+// freelist bbolt reads while it opens for writing, which guard covers.
 //
 // bbolt's own wait polls every 50 ms and ignores ctx. Instead, where bbolt locks with
 // flock, the lock is taken before bbolt's attempt by a blocking flock bounded by the
@@ -362,14 +362,13 @@ func (l *Ledger) panicked(r any) error {
 // is a non-blocking bbolt.Open (Timeout 1 ns: one try), retried here after a short,
 // growing, jittered pause (minPause to maxPause).
 func (l *Ledger) lock(ctx context.Context, write bool, deadline time.Time, deep bool) (*bolt.DB, error) {
-	var walked *boltMeta
-	if deep {
-		walked = l.walkUnlocked()
+	if deep && l.walkUnlocked() {
+		deep = false // checked (see walkUnlocked)
 	}
 	pause := minPause
 	var timer *time.Timer
 	for {
-		db, err := l.openChecked(ctx, write, deep, walked, deadline)
+		db, err := l.openChecked(ctx, write, deep, deadline)
 		if err == nil {
 			return db, nil
 		}
@@ -397,9 +396,8 @@ func (l *Ledger) lock(ctx context.Context, write bool, deadline time.Time, deep 
 	}
 }
 
-// openChecked is one attempt of lock. With deep, the pages are checked under the lock
-// unless walked is the meta the file still has (see walkUnlocked).
-func (l *Ledger) openChecked(ctx context.Context, write, deep bool, walked *boltMeta, deadline time.Time) (db *bolt.DB, err error) {
+// openChecked is one attempt of lock.
+func (l *Ledger) openChecked(ctx context.Context, write, deep bool, deadline time.Time) (db *bolt.DB, err error) {
 	var file *os.File
 	opts := &bolt.Options{Timeout: time.Nanosecond, ReadOnly: !write}
 	opts.OpenFile = func(name string, flag int, perm os.FileMode) (*os.File, error) {
@@ -449,7 +447,7 @@ func (l *Ledger) openChecked(ctx context.Context, write, deep bool, walked *bolt
 		return nil, fmt.Errorf("ledger %s: %w", l.path, err)
 	}
 	m, err := checkMeta(file, fi.Size(), l.path)
-	if err == nil && deep && (walked == nil || *walked != m) {
+	if err == nil && deep {
 		err = l.checkPages(file, m)
 	}
 	if err != nil {
@@ -460,35 +458,26 @@ func (l *Ledger) openChecked(ctx context.Context, write, deep bool, walked *bolt
 }
 
 // walkUnlocked checks the pages of the file without its lock, so that a large ledger's
-// check at Open does not keep writers waiting (a second or more for a gigabyte), and
-// returns the meta whose pages it checked, or nil when it could not tell. Without the
-// lock a writer may commit meanwhile, and the pages of an older transaction may then be
-// reused; but until a commit changes the meta, a writer writes only pages the meta does
-// not reach (bbolt copies on write, and writes the meta last). So the walk holds for the
-// meta it saw when that meta is unchanged after the walk and again once the lock is
-// held; otherwise lock checks the pages under the lock, as it does any failure here
-// (which it reports from there).
-func (l *Ledger) walkUnlocked() *boltMeta {
+// check at Open does not keep writers waiting (about half a second a gigabyte), and
+// reports whether every page it read was well-formed. Without the lock, writers may
+// commit meanwhile; then the pages of an older transaction may be reused, and the walk
+// may read a page being written: a walk that fails proves nothing, and lock checks the
+// pages again under the lock, which reports the failure if it is real. A walk that
+// passes holds: damage at rest is in pages that were there when the walk began, which
+// it read (unless a writer rewrote them meanwhile, with well-formed pages), and any page
+// it did not read was written by bbolt since, which points only to pages it wrote.
+func (l *Ledger) walkUnlocked() bool {
 	f, err := os.Open(l.path)
 	if err != nil {
-		return nil
+		return false
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil || !fi.Mode().IsRegular() {
-		return nil
+		return false
 	}
 	m, err := checkMeta(f, fi.Size(), l.path)
-	if err != nil || l.checkPages(f, m) != nil {
-		return nil
-	}
-	if fi, err = f.Stat(); err != nil {
-		return nil
-	}
-	if after, err := checkMeta(f, fi.Size(), l.path); err != nil || after != m {
-		return nil
-	}
-	return &m
+	return err == nil && l.checkPages(f, m) == nil
 }
 
 // checkPages reads the pages in use of f, whose meta is m, and checks them.
