@@ -40,6 +40,10 @@ type Options struct {
 const (
 	defaultTimeout = 5 * time.Second
 
+	// unlockedWalks is how many times Open checks the pages without the lock (see
+	// walkUnlocked) before it checks them under the lock.
+	unlockedWalks = 3
+
 	// Pauses between attempts to take the file lock (plus up to 100% jitter), where
 	// it is not taken by a blocking flock (see lock). An attempt costs an open, a
 	// failed lock and a close (tens of µs).
@@ -362,8 +366,13 @@ func (l *Ledger) panicked(r any) error {
 // is a non-blocking bbolt.Open (Timeout 1 ns: one try), retried here after a short,
 // growing, jittered pause (minPause to maxPause).
 func (l *Ledger) lock(ctx context.Context, write bool, deadline time.Time, deep bool) (*bolt.DB, error) {
-	if deep && l.walkUnlocked() {
-		deep = false // checked (see walkUnlocked)
+	// Without the lock, a walk may fail on a page a writer was rewriting: try again
+	// before taking the lock for it.
+	for range unlockedWalks {
+		if !deep {
+			break
+		}
+		deep = !l.walkUnlocked()
 	}
 	pause := minPause
 	var timer *time.Timer
