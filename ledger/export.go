@@ -49,15 +49,19 @@ type eventJSON struct {
 }
 
 // MarshalJSON encodes amounts as decimal strings.
-func (e Event) MarshalJSON() ([]byte, error) {
-	return json.Marshal(eventJSON{
+func (e Event) MarshalJSON() ([]byte, error) { return json.Marshal(e.jsonForm()) }
+
+// jsonForm is e's JSON form. An encoder given it directly writes what MarshalJSON
+// returns, without checking and compacting it again.
+func (e *Event) jsonForm() eventJSON {
+	return eventJSON{
 		Seq: e.Seq, Time: fmtTime(e.Time), Kind: e.Kind, CallID: e.CallID,
 		Session: e.Session, API: e.API, Tool: e.Tool, URL: e.URL, Network: e.Network, Asset: e.Asset,
 		Amount: encInt(e.Amount), PayTo: e.PayTo, Payer: e.Payer, Nonce: e.Nonce,
 		ValidBefore: fmtTime(e.ValidBefore), TxHash: e.TxHash, Reason: e.Reason, Cap: e.Cap,
 		Limit: encInt(e.Limit), Used: encInt(e.Used), Agent: e.Agent, By: e.By,
 		PaymentID: e.PaymentID, Artifacts: e.Artifacts, Signature: e.Signature, PrevHash: e.PrevHash, Hash: e.Hash,
-	})
+	}
 }
 
 // UnmarshalJSON is the inverse of MarshalJSON. Unknown fields are an error:
@@ -176,23 +180,21 @@ func parseTime(s string) (time.Time, error) {
 	return t.UTC(), nil
 }
 
-// ExportJSONL writes the whole event chain, one JSON object per line, in
-// order, hashes included: ReadJSONL reads it back and VerifyEvents checks it
-// without the ledger file. The ledger lock is released before w is written.
-func (l *Ledger) ExportJSONL(ctx context.Context, w io.Writer) error {
-	evs, err := l.Events(ctx)
-	if err != nil {
-		return fmt.Errorf("export jsonl: %w", err)
-	}
-	bw := bufio.NewWriter(w)
+// ExportJSONL writes the events that f matches, one JSON object per line, in order,
+// hashes included, streaming (see ScanEvents): with the zero Filter, the whole chain up
+// to the head at its start, which VerifyJSONL checks without the ledger file. The chain
+// is checked as it is written: an event that does not hash to its contents or link to
+// the one before stops the export with a *TamperError. No lock is held while w is
+// written. Amounts are atomic units; '&', '<' and '>' are written as they are.
+func (l *Ledger) ExportJSONL(ctx context.Context, w io.Writer, f Filter) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false)
-	for i := range evs {
-		if err := enc.Encode(evs[i]); err != nil {
-			return fmt.Errorf("export jsonl: %w", err)
-		}
+	err := l.ScanEvents(ctx, f, func(e *Event) error { return enc.Encode(e.jsonForm()) })
+	if err == nil {
+		err = bw.Flush()
 	}
-	if err := bw.Flush(); err != nil {
+	if err != nil {
 		return fmt.Errorf("export jsonl: %w", err)
 	}
 	return nil
@@ -221,32 +223,29 @@ var csvHeader = []string{
 	"url", "nonce", "valid_before", "reserved_at", "updated_at", "tx_hash", "reason",
 }
 
-// ExportCSV writes one row per reserved call (Spends), in reservation order,
-// after a header row: call_id, status, amount, asset, network, pay_to, payer,
-// session, api, tool, url, nonce, valid_before, reserved_at, updated_at,
-// tx_hash, reason. Amounts are atomic units as decimal
-// strings; times are RFC 3339 in UTC. The ledger lock is released before w
-// is written.
-func (l *Ledger) ExportCSV(ctx context.Context, w io.Writer) error {
-	spends, err := l.Spends(ctx)
-	if err != nil {
-		return fmt.Errorf("export csv: %w", err)
-	}
+// ExportCSV writes one row per reserved call that f matches, after a header row:
+// call_id, status, amount, asset, network, pay_to, payer, session, api, tool, url, nonce,
+// valid_before, reserved_at, updated_at, tx_hash, reason. Amounts are atomic units as
+// decimal strings; times are RFC 3339 in UTC. The rows come from the events alone,
+// streaming (see ScanSpends for their order and checks); no lock is held while w is
+// written.
+func (l *Ledger) ExportCSV(ctx context.Context, w io.Writer, f Filter) error {
 	cw := csv.NewWriter(w)
-	if err := cw.Write(csvHeader); err != nil {
-		return fmt.Errorf("export csv: %w", err)
+	err := cw.Write(csvHeader)
+	if err == nil {
+		err = l.ScanSpends(ctx, f, func(s *Spend) error {
+			return cw.Write([]string{
+				s.CallID, string(s.Status), s.Amount.AtomicString(), s.Asset, s.Network, s.PayTo, s.Payer,
+				s.Session, s.API, s.Tool, s.URL, s.Nonce, fmtTime(s.ValidBefore), fmtTime(s.ReservedAt),
+				fmtTime(s.UpdatedAt), s.TxHash, s.Reason,
+			})
+		})
 	}
-	for _, s := range spends {
-		if err := cw.Write([]string{
-			s.CallID, string(s.Status), s.Amount.AtomicString(), s.Asset, s.Network, s.PayTo, s.Payer,
-			s.Session, s.API, s.Tool, s.URL, s.Nonce, fmtTime(s.ValidBefore), fmtTime(s.ReservedAt),
-			fmtTime(s.UpdatedAt), s.TxHash, s.Reason,
-		}); err != nil {
-			return fmt.Errorf("export csv: %w", err)
-		}
+	if err == nil {
+		cw.Flush()
+		err = cw.Error()
 	}
-	cw.Flush()
-	if err := cw.Error(); err != nil {
+	if err != nil {
 		return fmt.Errorf("export csv: %w", err)
 	}
 	return nil

@@ -40,7 +40,7 @@ func exportLedger(t *testing.T) *Ledger {
 func TestExportCSV(t *testing.T) {
 	l := exportLedger(t)
 	var buf bytes.Buffer
-	if err := l.ExportCSV(t.Context(), &buf); err != nil {
+	if err := l.ExportCSV(t.Context(), &buf, Filter{}); err != nil {
 		t.Fatal(err)
 	}
 	rows, err := csv.NewReader(&buf).ReadAll()
@@ -80,7 +80,7 @@ func TestExportCSV(t *testing.T) {
 func TestExportJSONL(t *testing.T) {
 	l := exportLedger(t)
 	var buf bytes.Buffer
-	if err := l.ExportJSONL(t.Context(), &buf); err != nil {
+	if err := l.ExportJSONL(t.Context(), &buf, Filter{}); err != nil {
 		t.Fatal(err)
 	}
 	evs := events(t, l)

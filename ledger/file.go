@@ -120,9 +120,11 @@ func readMeta(f io.ReaderAt, off, size int64) (boltMeta, error) {
 	return boltMeta{pageSize: ps, root: ne.Uint64(m[16:]), freelist: ne.Uint64(m[32:]), pgid: ne.Uint64(m[40:]), txid: ne.Uint64(m[48:])}, nil
 }
 
-// pageWalk checks the page tree of a file whose meta checkMeta accepted.
+// pageWalk checks the page tree of a file whose meta checkMeta accepted. It reads each
+// page once, with plain reads (no mapping): its memory is the pages on its path, not the
+// file.
 type pageWalk struct {
-	data  []byte // the pages in use
+	f     io.ReaderAt // the file
 	m     boltMeta
 	path  string
 	used  []bool // reached, by page id
@@ -136,13 +138,10 @@ type walkItem struct {
 	lo, hi []byte
 }
 
-// checkPages checks every page reachable from meta m in data, the file's pages in use
-// (see above). A failure is a *DamageError.
-func checkPages(data []byte, m boltMeta, path string) error {
-	if int64(len(data)) < int64(m.pgid)*m.pageSize {
-		return &DamageError{Path: path, Detail: fmt.Sprintf("%d bytes of %d pages read", len(data), m.pgid)}
-	}
-	w := &pageWalk{data: data, m: m, path: path, used: make([]bool, m.pgid), freed: make([]bool, m.pgid)}
+// checkPages checks every page reachable from meta m in f, the file (see above). A
+// failure is a *DamageError.
+func checkPages(f io.ReaderAt, m boltMeta, path string) error {
+	w := &pageWalk{f: f, m: m, path: path, used: make([]bool, m.pgid), freed: make([]bool, m.pgid)}
 	w.used[0], w.used[1] = true, true
 	if w.m.freelist != noFreelist {
 		if err := w.freelist(); err != nil {
@@ -174,7 +173,10 @@ func (w *pageWalk) read(id uint64, want uint16) ([]byte, error) {
 		return nil, w.damaged(id, "outside the file's %d pages", w.m.pgid)
 	}
 	off := int64(id) * w.m.pageSize
-	h := w.data[off:]
+	h := make([]byte, w.m.pageSize)
+	if _, err := w.f.ReadAt(h, off); err != nil {
+		return nil, w.damaged(id, "read: %v", err)
+	}
 	flags, over := ne.Uint16(h[8:]), uint64(ne.Uint32(h[12:]))
 	switch {
 	case ne.Uint64(h[0:]) != id:
@@ -190,7 +192,15 @@ func (w *pageWalk) read(id uint64, want uint16) ([]byte, error) {
 		}
 		w.used[p] = true
 	}
-	return w.data[off : off+int64(over+1)*w.m.pageSize], nil
+	if over == 0 {
+		return h, nil
+	}
+	b := make([]byte, int64(over+1)*w.m.pageSize)
+	copy(b, h)
+	if _, err := w.f.ReadAt(b[len(h):], off+int64(len(h))); err != nil {
+		return nil, w.damaged(id, "read: %v", err)
+	}
+	return b, nil
 }
 
 // freelist checks the freelist page and marks the pages it lists free.

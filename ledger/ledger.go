@@ -44,11 +44,19 @@ type Options struct {
 const (
 	defaultTimeout = 5 * time.Second
 
-	// Pauses between attempts to take the file lock (plus up to 100% jitter).
-	// An attempt costs an open, a failed flock and a close (tens of µs).
+	// unlockedWalks is how many times Open checks the pages without the lock (see
+	// walkUnlocked) before it checks them under the lock.
+	unlockedWalks = 3
+
+	// Pauses between attempts to take the file lock (plus up to 100% jitter), where
+	// it is not taken by a blocking flock (see lock). An attempt costs an open, a
+	// failed lock and a close (tens of µs).
 	minPause = 100 * time.Microsecond
 	maxPause = 2 * time.Millisecond
 )
+
+// errNoWait is waitLock's answer where it does not wait (lock polls there).
+var errNoWait = errors.New("no blocking file lock here")
 
 // Ledger is a handle on a ledger file. It holds no file descriptor and no
 // lock between operations: each operation opens the bbolt file, takes its
@@ -350,20 +358,31 @@ func (l *Ledger) panicked(r any) error {
 }
 
 // lock opens the bbolt file and takes its lock (exclusive for write, shared
-// otherwise), retrying until deadline or ctx is done. It never creates the file: a
+// otherwise), waiting until deadline or ctx is done. It never creates the file: a
 // deleted ledger is never recreated (its caps would silently start again from zero).
-// Once the lock is held, the file is checked (checkMeta; with deep, checkPages too)
-// before bbolt reads a page of it, except the freelist bbolt reads while it opens for
-// writing, which guard covers.
+// Once the lock is held, the file is checked (checkMeta; with deep, checkPages too, but
+// first without the lock: see walkUnlocked) before bbolt reads a page of it, except the
+// freelist bbolt reads while it opens for writing, which guard covers.
 //
-// bbolt's own wait polls every 50 ms and ignores ctx; instead each attempt is
-// a non-blocking bbolt.Open (Timeout 1 ns: one try), retried here after a
-// short, growing, jittered pause (minPause to maxPause).
+// bbolt's own wait polls every 50 ms and ignores ctx. Instead, where bbolt locks with
+// flock, the lock is taken before bbolt's attempt by a blocking flock bounded by the
+// deadline and ctx (waitLock): a waiter is woken when the lock is released, so waits
+// are as short as the holder's transaction, whoever holds it. Elsewhere each attempt
+// is a non-blocking bbolt.Open (Timeout 1 ns: one try), retried here after a short,
+// growing, jittered pause (minPause to maxPause).
 func (l *Ledger) lock(ctx context.Context, write bool, deadline time.Time, deep bool) (*bolt.DB, error) {
+	// Without the lock, a walk may fail on a page a writer was rewriting: try again
+	// before taking the lock for it.
+	for range unlockedWalks {
+		if !deep {
+			break
+		}
+		deep = !l.walkUnlocked()
+	}
 	pause := minPause
 	var timer *time.Timer
 	for {
-		db, err := l.openChecked(write, deep)
+		db, err := l.openChecked(ctx, write, deep, deadline)
 		if err == nil {
 			return db, nil
 		}
@@ -392,7 +411,7 @@ func (l *Ledger) lock(ctx context.Context, write bool, deadline time.Time, deep 
 }
 
 // openChecked is one attempt of lock.
-func (l *Ledger) openChecked(write, deep bool) (db *bolt.DB, err error) {
+func (l *Ledger) openChecked(ctx context.Context, write, deep bool, deadline time.Time) (db *bolt.DB, err error) {
 	var file *os.File
 	opts := &bolt.Options{Timeout: time.Nanosecond, ReadOnly: !write}
 	opts.OpenFile = func(name string, flag int, perm os.FileMode) (*os.File, error) {
@@ -404,6 +423,10 @@ func (l *Ledger) openChecked(write, deep bool) (db *bolt.DB, err error) {
 		if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() || fi.Size() == 0 {
 			f.Close()
 			return nil, fileError(l.path, fi, err)
+		}
+		if err := waitLock(ctx, f, write, deadline); err != nil && !errors.Is(err, errNoWait) {
+			f.Close()
+			return nil, err
 		}
 		file = f
 		return f, nil
@@ -448,15 +471,31 @@ func (l *Ledger) openChecked(write, deep bool) (db *bolt.DB, err error) {
 	return db, nil
 }
 
-// checkPages reads the pages in use of f, whose meta is m, and checks them.
-func (l *Ledger) checkPages(f *os.File, m boltMeta) error {
-	data, release, err := readPages(f, int64(m.pgid)*m.pageSize)
+// walkUnlocked checks the pages of the file without its lock, so that a large ledger's
+// check at Open does not keep writers waiting (about half a second a gigabyte), and
+// reports whether every page it read was well-formed. Without the lock, writers may
+// commit meanwhile; then the pages of an older transaction may be reused, and the walk
+// may read a page being written: a walk that fails proves nothing, and lock checks the
+// pages again under the lock, which reports the failure if it is real. A walk that
+// passes holds: damage at rest is in pages that were there when the walk began, which
+// it read (unless a writer rewrote them meanwhile, with well-formed pages), and any page
+// it did not read was written by bbolt since, which points only to pages it wrote.
+func (l *Ledger) walkUnlocked() bool {
+	f, err := os.Open(l.path)
 	if err != nil {
-		return fmt.Errorf("ledger %s: read its pages: %w", l.path, err)
+		return false
 	}
-	defer release()
-	return checkPages(data, m, l.path)
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		return false
+	}
+	m, err := checkMeta(f, fi.Size(), l.path)
+	return err == nil && l.checkPages(f, m) == nil
 }
+
+// checkPages reads the pages in use of f, whose meta is m, and checks them.
+func (l *Ledger) checkPages(f *os.File, m boltMeta) error { return checkPages(f, m, l.path) }
 
 // fileError explains why the file at path, with info fi or stat error err, cannot be a
 // ledger.
@@ -477,7 +516,8 @@ func fileError(path string, fi os.FileInfo, err error) error {
 func (l *Ledger) openError(err error) error {
 	var de *DamageError
 	switch {
-	case errors.Is(err, bolterrors.ErrTimeout), errors.As(err, &de):
+	case errors.Is(err, bolterrors.ErrTimeout), errors.As(err, &de),
+		errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return err
 	case errors.Is(err, os.ErrNotExist):
 		return fmt.Errorf("ledger file %s is gone: %w", l.path, err)

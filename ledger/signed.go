@@ -150,25 +150,16 @@ type Report struct {
 	UnsignedSettled int
 }
 
-// VerifyReport is Verify, which it runs, with what it found: the head, and the signed
-// heads, each checked with recover (nil checks only that each states the counted total).
+// VerifyReport is Verify, which it runs (streaming, as Verify does), with what it found:
+// the head, and the signed heads, each checked with recover (nil checks only that each
+// states the counted total).
 func (l *Ledger) VerifyReport(ctx context.Context, recover RecoverFunc) (Report, error) {
-	var rep Report
-	err := l.view(ctx, func(b buckets) error {
-		ch := newChain()
-		ch.recover = recover
-		if err := ch.replayStored(b); err != nil {
-			return err
-		}
-		if err := ch.st.compare(b); err != nil {
-			return err
-		}
-		rep = ch.report
-		rep.Events, rep.Head = ch.n, hex.EncodeToString(ch.prev[:])
-		return nil
-	})
-	if err != nil {
+	v := &verifier{ch: newChain(), doneIDs: map[string]*callRecord{}}
+	v.ch.recover = recover
+	if err := l.verifyStream(ctx, v); err != nil {
 		return Report{}, fmt.Errorf("verify %s: %w", l.path, err)
 	}
+	rep := v.ch.report
+	rep.Events, rep.Head = v.ch.n, hex.EncodeToString(v.ch.prev[:])
 	return rep, nil
 }

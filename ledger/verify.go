@@ -3,8 +3,6 @@ package ledger
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -24,20 +22,14 @@ import (
 // The chain is not keyed: whoever can write the file can rewrite every hash
 // after an edit. Keep a copy of the last hash elsewhere (e.g. an export) to
 // detect that too.
+//
+// It streams (see stream.go): it verifies the chain up to the head it finds at its
+// start, reading it in short read transactions so that writers go on meanwhile, and
+// compares the state stored at the head with the replayed one in one last short
+// transaction. Its memory grows with the calls still open, not with the ledger.
 func (l *Ledger) Verify(ctx context.Context) error {
-	err := l.view(ctx, func(b buckets) error { return verifyTx(b) })
-	if err != nil {
-		return fmt.Errorf("verify %s: %w", l.path, err)
-	}
-	return nil
-}
-
-func verifyTx(b buckets) error {
-	ch := newChain()
-	if err := ch.replayStored(b); err != nil {
-		return err
-	}
-	return ch.st.compare(b)
+	_, err := l.VerifyHead(ctx)
+	return err
 }
 
 // replayStored checks and replays the stored events after ch's position, and checks
@@ -89,11 +81,10 @@ func VerifyEvents(events []Event) error {
 	return nil
 }
 
-// chain checks events one at a time, in order, and replays them.
+// chain checks events one at a time, in order (links), and replays them.
 type chain struct {
-	n    uint64            // events added
-	prev [sha256.Size]byte // hash of the last one
-	st   *derived
+	links
+	st *derived
 
 	recover RecoverFunc // checks signed heads' signatures; nil: only their totals
 	report  Report      // signed heads and settlements seen
@@ -106,18 +97,15 @@ func newChain() *chain {
 }
 
 func (ch *chain) add(e *Event) error {
-	want := ch.n + 1
-	if e.Seq != want {
-		return tampered(want, "event has sequence number %d", e.Seq)
+	if err := ch.links.add(e); err != nil {
+		return err
 	}
-	if e.PrevHash != hex.EncodeToString(ch.prev[:]) {
-		return tampered(want, "previous hash does not match event %d", ch.n)
-	}
-	h := chainHash(ch.prev[:], e.canonical())
-	if e.Hash != hex.EncodeToString(h[:]) {
-		return tampered(want, "hash does not match the event's contents")
-	}
-	ch.n, ch.prev = want, h
+	return ch.replay(e)
+}
+
+// replay applies e, whose place in the chain was checked, to the replayed state; a
+// signed head is checked against it (signed.go).
+func (ch *chain) replay(e *Event) error {
 	switch e.Kind {
 	case KindSignedHead:
 		ch.report.UnsignedSettled = 0

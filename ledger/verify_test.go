@@ -179,13 +179,16 @@ func TestTamper(t *testing.T) {
 		}, 3, "agent rolling-day", true},
 		{"add an agent's rolling-day entry", func(tx *bolt.Tx) error {
 			return tx.Bucket(bucketAgentWindow).Put(agentWindowKey("alice", t0, 1), []byte("100"))
-		}, 1, "agent rolling-day index has an entry", false},
+		}, 1, "rolling-day index has", false},
 		{"drop a rolling-day entry", func(tx *bolt.Tx) error {
 			c := tx.Bucket(bucketWindow).Cursor()
 			k, _ := c.Last()
 			return tx.Bucket(bucketWindow).Delete(bytes.Clone(k))
 		}, 3, "rolling-day", true},
 	}
+	// Verify streams: it counts the index entries it did not replay, and cannot say at
+	// which event an extra one belongs; Check (a whole read) names it.
+	verifySeq := map[string]uint64{"add an agent's rolling-day entry": 0}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			l := tamperLedger(t)
@@ -199,8 +202,12 @@ func TestTamper(t *testing.T) {
 				if !errors.As(err, &te) || !errors.Is(err, ErrTampered) {
 					t.Fatalf("%s = %v, want a *TamperError", check.name, err)
 				}
-				if te.Seq != tt.seq || !strings.Contains(te.Detail, tt.detail) {
-					t.Errorf("%s = %v, want position %d and %q", check.name, err, tt.seq, tt.detail)
+				seq := tt.seq
+				if s, ok := verifySeq[tt.name]; ok && check.name == "Verify" {
+					seq = s
+				}
+				if te.Seq != seq || !strings.Contains(te.Detail, tt.detail) {
+					t.Errorf("%s = %v, want position %d and %q", check.name, err, seq, tt.detail)
 				}
 			}
 		})

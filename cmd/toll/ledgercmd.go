@@ -1,11 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"text/tabwriter"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -32,13 +33,15 @@ never create a file: a ledger path that holds no ledger is an error.`,
 // (--config or $TOLL_CONFIG), else $TOLL_LEDGER, else the default place.
 type ledgerFlags struct {
 	*app
-	ledger string
-	config string
+	ledger  string
+	config  string
+	timeout time.Duration
 }
 
 func (l *ledgerFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&l.ledger, "ledger", "", "ledger file (default: ledger: of the config, else $"+envLedger+", else toll/ledger.db in the user config dir)")
 	fs.StringVar(&l.config, "config", "", "toll.yaml whose ledger to use (default $"+envConfig+")")
+	fs.DurationVar(&l.timeout, "timeout", 0, "how long each step waits for the ledger file's lock while toll serve writes (default 5s)")
 }
 
 // open opens the ledger; unless create is set, a missing one is an error.
@@ -51,7 +54,10 @@ func (l *ledgerFlags) open(create bool) (*ledger.Ledger, string, error) {
 		}
 		fromConfig = cfg.Ledger
 	}
-	return l.openLedger(l.ledger, fromConfig, create)
+	if l.timeout < 0 {
+		return nil, "", usagef("--timeout %v is negative", l.timeout)
+	}
+	return l.openLedgerTimeout(l.ledger, fromConfig, create, l.timeout)
 }
 
 // textOrJSON is the --format of a command that prints for people and programs. "table",
@@ -65,6 +71,7 @@ func textOrJSON() *format {
 // ledgerListCmd is "toll ledger list".
 type ledgerListCmd struct {
 	ledgerFlags
+	filterFlags
 	format *format
 }
 
@@ -73,92 +80,119 @@ func (a *app) ledgerListCommand() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "list [flags]",
 		Short: "every paid or reserved call, with its status",
-		Args:  noArgs,
+		Long: `Every reserved call, with its status, as the ledger's events give it (checked as they are
+read: an entry edited in the file stops the list), in reservation order; a call still open
+while thousands of later ones were reserved comes when it became final. The ledger is read
+in short steps, so toll serve goes on paying meanwhile; the table is aligned in blocks of
+` + fmt.Sprint(tableBlock) + ` rows, so that a list of any length starts at once.`,
+		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			return l.run(c.Context())
 		},
 	}
 	fs := newFlags(c)
-	l.register(fs)
+	l.ledgerFlags.register(fs)
+	l.filterFlags.register(fs, false)
 	fs.Var(l.format, "format", "text: a table for people; json: the spends")
 	return c
 }
 
 func (l *ledgerListCmd) run(ctx context.Context) error {
-	led, p, err := l.open(false)
+	f, err := l.filter()
+	if err != nil {
+		return err
+	}
+	led, _, err := l.open(false)
 	if err != nil {
 		return err
 	}
 	defer led.Close()
-	if err := l.warnUnverified(ctx, led, p); err != nil {
-		return err
-	}
-	spends, err := led.Spends(ctx)
-	if err != nil {
-		return err
-	}
+	out := bufio.NewWriterSize(l.stdout, 64<<10)
+	var w spendWriter = newSpendTable(out)
 	if l.format.value == "json" {
-		if spends == nil {
-			spends = []ledger.Spend{}
-		}
-		return writeJSON(l.stdout, spends)
+		w = &spendJSONWriter{w: out}
 	}
-	return writeSpendTable(l.stdout, spends)
-}
-
-// writeSpendTable prints spends as an aligned table for people.
-func writeSpendTable(w io.Writer, spends []ledger.Spend) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "TIME\tTOOL\tAMOUNT (USDC)\tSTATUS\tNETWORK\tPAY TO\tTRANSACTION")
-	for _, s := range spends {
-		tx := s.TxHash
-		if tx == "" {
-			tx = "-"
-			if s.Reason != "" {
-				tx = "(" + s.Reason + ")"
-			}
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.ReservedAt.UTC().Format(time.DateTime), s.Tool,
-			s.Amount, s.Status, s.Network, s.PayTo, tx)
+	if err := led.ScanSpends(ctx, f, w.write); err != nil {
+		out.Flush()
+		return filterError(err)
 	}
-	return tw.Flush()
+	if err := w.close(); err != nil {
+		return err
+	}
+	return out.Flush()
 }
 
 // ledgerVerifyCmd is "toll ledger verify".
-type ledgerVerifyCmd struct{ ledgerFlags }
+type ledgerVerifyCmd struct {
+	ledgerFlags
+	file string
+}
 
 func (a *app) ledgerVerifyCommand() *cobra.Command {
-	v := &ledgerVerifyCmd{ledgerFlags{app: a}}
+	v := &ledgerVerifyCmd{ledgerFlags: ledgerFlags{app: a}}
 	c := &cobra.Command{
 		Use:   "verify [flags]",
 		Short: "check the hash chain: no entry edited or removed",
-		Args:  noArgs,
-		RunE:  func(c *cobra.Command, _ []string) error { return v.run(c.Context()) },
+		Long: `Check the ledger's hash chain (every entry there, unedited, in order) and that the state the
+caps are checked against is what the entries give. It reads the ledger in short steps, so
+toll serve goes on paying meanwhile, and prints the hash of the last entry: keep it, and
+compare it later, to see entries cut from the end.
+
+With --file, check an export written by toll ledger export --format jsonl (with no filter)
+on its own, without the ledger: the chain of hashes, and the history the entries tell.`,
+		Args: noArgs,
+		RunE: func(c *cobra.Command, _ []string) error { return v.run(c.Context()) },
 	}
-	v.register(newFlags(c))
+	fs := newFlags(c)
+	v.register(fs)
+	fs.StringVar(&v.file, "file", "", "an export (toll ledger export --format jsonl) to check instead of the ledger; - for stdin")
 	return c
 }
 
 func (v *ledgerVerifyCmd) run(ctx context.Context) error {
+	if v.file != "" {
+		if v.ledger != "" || v.config != "" {
+			return usagef("toll ledger verify: --file checks an export on its own: leave out --ledger and --config")
+		}
+		return v.runFile()
+	}
 	led, p, err := v.open(false)
 	if err != nil {
 		return err
 	}
 	defer led.Close()
-	if err := led.Verify(ctx); err != nil {
+	head, err := led.VerifyHead(ctx)
+	if err != nil {
 		return fmt.Errorf("ledger %s: %w", p, err)
 	}
-	events, err := led.Events(ctx)
-	if err != nil {
-		return err
+	_, err = fmt.Fprintf(v.stdout, "ledger %s: %d events, hash chain intact; last hash %s\n", p, head.Seq, head.Hash)
+	return err
+}
+
+// runFile verifies an export.
+func (v *ledgerVerifyCmd) runFile() error {
+	var r io.Reader = v.stdin
+	name := "stdin"
+	if v.file != "-" {
+		f, err := os.Open(v.file)
+		if err != nil {
+			return fmt.Errorf("verify %w", err)
+		}
+		defer f.Close()
+		r, name = f, v.file
 	}
-	_, err = fmt.Fprintf(v.stdout, "ledger %s: %d events, hash chain intact\n", p, len(events))
+	head, err := ledger.VerifyJSONL(r)
+	if err != nil {
+		return fmt.Errorf("export %s: %w", name, err)
+	}
+	_, err = fmt.Fprintf(v.stdout, "export %s: %d events, hash chain intact; last hash %s (compare it with the ledger's, from toll ledger verify: events cut from the end of an export show only there)\n", name, head.Seq, head.Hash)
 	return err
 }
 
 // ledgerExportCmd is "toll ledger export".
 type ledgerExportCmd struct {
 	ledgerFlags
+	filterFlags
 	format *format
 }
 
@@ -167,40 +201,37 @@ func (a *app) ledgerExportCommand() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "export [flags]",
 		Short: "every spend, for auditors, as CSV or JSON lines",
-		Args:  noArgs,
-		RunE:  func(c *cobra.Command, _ []string) error { return x.run(c.Context()) },
+		Long: `csv: one row per reserved call, with its status, from the ledger's events (as toll ledger list).
+jsonl: the events themselves, hashes included, one JSON object a line; with no filter,
+toll ledger verify --file checks the file on its own. Either is checked as it is written:
+an entry edited in the file stops the export (exit 1). The ledger is read in short steps,
+so toll serve goes on paying meanwhile.`,
+		Args: noArgs,
+		RunE: func(c *cobra.Command, _ []string) error { return x.run(c.Context()) },
 	}
 	fs := newFlags(c)
-	x.register(fs)
+	x.ledgerFlags.register(fs)
+	x.filterFlags.register(fs, true)
 	fs.Var(x.format, "format", "csv, or jsonl: one JSON object a line")
 	return c
 }
 
 func (x *ledgerExportCmd) run(ctx context.Context) error {
-	led, p, err := x.open(false)
+	f, err := x.filter()
+	if err != nil {
+		return err
+	}
+	led, _, err := x.open(false)
 	if err != nil {
 		return err
 	}
 	defer led.Close()
 	if x.format.value == "jsonl" {
-		// The events themselves: an event whose hash does not match is refused.
-		return led.ExportJSONL(ctx, x.stdout)
+		err = led.ExportJSONL(ctx, x.stdout, f)
+	} else {
+		err = led.ExportCSV(ctx, x.stdout, f)
 	}
-	if err := x.warnUnverified(ctx, led, p); err != nil {
-		return err
-	}
-	return led.ExportCSV(ctx, x.stdout)
-}
-
-// warnUnverified warns on stderr when the ledger at path does not verify (ledger.Check),
-// for a command that prints the ledger's recorded state, which it prints all the same.
-func (l *ledgerFlags) warnUnverified(ctx context.Context, led *ledger.Ledger, path string) error {
-	err := led.Check(ctx)
-	if errors.Is(err, ledger.ErrTampered) {
-		fmt.Fprintf(l.stderr, "toll: warning: %v; what follows is what the ledger records, which its events do not bear out (inspect it with toll ledger verify --ledger %s)\n", err, path)
-		return nil
-	}
-	return err
+	return filterError(err)
 }
 
 // trustLedger checks the ledger at path before a process pays from it (ledger.Checkpoint:

@@ -1,0 +1,337 @@
+package ledger
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"slices"
+)
+
+// Readers stream. Events are append-only, so the events up to the head a reader sees when
+// it starts are a consistent snapshot that no later write changes: a reader fixes that
+// head in one short read transaction, then reads the events up to it in read transactions
+// of at most readBatch events each, taking and releasing the shared lock for each, and
+// decodes and checks them after releasing it. A writer (Reserve, Settle...) therefore
+// waits for at most one such transaction, never for a whole export or verify, and a
+// reader's memory does not grow with the ledger.
+
+// readBatch is the most events one read transaction of a streaming reader copies out: at
+// a few hundred bytes an event, about a millisecond of copying with the lock held. Each
+// transaction waits its turn behind the writers (see Ledger.lock), so fewer, larger ones
+// keep a reader from crawling while toll serve pays.
+const readBatch = 4096
+
+// headPos is the position and hash of the last event of the chain.
+type headPos struct {
+	seq  uint64
+	hash [sha256.Size]byte
+}
+
+// head reads the stored head in one short read transaction.
+func (l *Ledger) head(ctx context.Context) (headPos, error) {
+	var h headPos
+	err := l.view(ctx, func(b buckets) error {
+		var err error
+		h.seq, h.hash, err = readHead(b.meta)
+		return err
+	})
+	return h, err
+}
+
+// rawEvent is a stored event record copied out of a read transaction, not yet decoded.
+type rawEvent struct {
+	seq uint64
+	v   []byte
+}
+
+// readRaw copies the stored records of events from..to (at most readBatch of them, in
+// order) in one read transaction.
+func (l *Ledger) readRaw(ctx context.Context, from, to uint64, buf []rawEvent) ([]rawEvent, error) {
+	err := l.view(ctx, func(b buckets) error {
+		var err error
+		buf, err = copyRaw(b, from, to, buf[:0]) // a retried transaction starts again
+		return err
+	})
+	return buf, err
+}
+
+// copyRaw appends to buf the stored records of events from..to, at most readBatch of
+// them, in order. Every one of them must be there: they are at or before a head read
+// earlier, and events are never removed.
+func copyRaw(b buckets, from, to uint64, buf []rawEvent) ([]rawEvent, error) {
+	c := b.events.Cursor()
+	want := from
+	for k, v := c.Seek(u64(from)); want <= to && len(buf) < readBatch; k, v = c.Next() {
+		if k == nil {
+			return buf, tampered(want, "event missing: the chain ends at event %d but the head says %d: events were deleted", want-1, to)
+		}
+		if len(k) != 8 {
+			return buf, tampered(want, "malformed event key %x", k)
+		}
+		if got := be64(k); got != want {
+			return buf, tampered(want, "event missing (next stored event is %d)", got)
+		}
+		buf = append(buf, rawEvent{seq: want, v: bytes.Clone(v)})
+		want++
+	}
+	return buf, nil
+}
+
+// addRaw decodes the records in buf, checks each with ln and calls fn with it.
+func addRaw(buf []rawEvent, ln *links, fn func(e *Event) error) error {
+	for i := range buf {
+		e, err := decodeRecord(buf[i].v)
+		if err != nil {
+			return tampered(buf[i].seq, "%v", err)
+		}
+		if err := ln.follow(&e); err != nil {
+			return err
+		}
+		if err := fn(&e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// scan calls fn with every event from 1 to the head seen when it starts, in order, each
+// checked against its own hash and linked to the one before (see links). fn runs with no
+// lock held. It returns the head it read up to.
+func (l *Ledger) scan(ctx context.Context, fn func(e *Event) error) (headPos, error) {
+	h, err := l.head(ctx)
+	if err != nil {
+		return h, err
+	}
+	var ln links
+	if err := l.scanRange(ctx, &ln, h.seq, fn); err != nil {
+		return h, err
+	}
+	if ln.prev != h.hash {
+		return h, tampered(h.seq, "the last event's hash does not match the head: the head or the event was changed")
+	}
+	return h, nil
+}
+
+// scanRange reads the events after ln's position up to to, checks each with ln and
+// calls fn with it.
+func (l *Ledger) scanRange(ctx context.Context, ln *links, to uint64, fn func(e *Event) error) error {
+	var buf []rawEvent
+	for ln.n < to {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		var err error
+		if buf, err = l.readRaw(ctx, ln.n+1, to, buf); err != nil {
+			return err
+		}
+		if err := addRaw(buf, ln, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// links checks that events come in sequence from 1, each hashing to its contents and
+// linking to the one before.
+type links struct {
+	n    uint64            // events added
+	prev [sha256.Size]byte // hash of the last one
+}
+
+func (ln *links) add(e *Event) error {
+	if err := ln.linked(e); err != nil {
+		return err
+	}
+	h := chainHash(ln.prev[:], e.canonical())
+	if e.Hash != hex.EncodeToString(h[:]) {
+		return tampered(ln.n+1, "hash does not match the event's contents")
+	}
+	ln.n, ln.prev = ln.n+1, h
+	return nil
+}
+
+// follow is add for an event read from the file by decodeRecord, which checked its hash
+// against its contents and its stored previous hash: it only checks the sequence and the
+// link.
+func (ln *links) follow(e *Event) error {
+	if err := ln.linked(e); err != nil {
+		return err
+	}
+	var h [sha256.Size]byte
+	if n, err := hex.Decode(h[:], []byte(e.Hash)); err != nil || n != len(h) {
+		return tampered(ln.n+1, "malformed hash %q", clip(e.Hash))
+	}
+	ln.n, ln.prev = ln.n+1, h
+	return nil
+}
+
+// linked checks that e comes next and links to the last event added.
+func (ln *links) linked(e *Event) error {
+	want := ln.n + 1
+	if e.Seq != want {
+		return tampered(want, "event has sequence number %d", e.Seq)
+	}
+	var hx [2 * sha256.Size]byte
+	hex.Encode(hx[:], ln.prev[:])
+	if e.PrevHash != string(hx[:]) {
+		return tampered(want, "previous hash does not match event %d", ln.n)
+	}
+	return nil
+}
+
+// reservedSpend is the spend a reserved event starts.
+func reservedSpend(e *Event) Spend {
+	return Spend{
+		Intent: Intent{
+			CallID: e.CallID, Agent: e.Agent, Session: e.Session, API: e.API, Tool: e.Tool, URL: e.URL,
+			Network: e.Network, Asset: e.Asset, Amount: *e.Amount, PayTo: e.PayTo, Payer: e.Payer,
+			Nonce: e.Nonce, ValidBefore: e.ValidBefore,
+		},
+		Status: StatusReserved, ReservedAt: e.Time, UpdatedAt: e.Time,
+	}
+}
+
+// spendRows turns a stream of events into the current state of each call, from the
+// events alone (the stored call records are not read, so an edited one cannot reach a
+// list or an export), in reservation order, with bounded memory: a call waits in a queue
+// until its status is final (settled, released, voided) and every call reserved before it
+// was emitted. A call still open when more than maxWaiting calls wait behind it leaves the
+// queue, so that they can go, and is emitted when it becomes final; the calls still
+// open at the end (reserved, unknown) are emitted then, in reservation order. So every
+// call is emitted once, in reservation order unless it stayed open for maxWaiting later
+// reservations. It keeps the open calls and at most maxWaiting others.
+type spendRows struct {
+	open  map[string]*callRecord // reserved or unknown
+	queue []*callRecord          // in reservation order, from queue[qi]
+	qi    int
+	late  []*callRecord // open calls that left the queue, emitted when final
+	emit  func(*Spend) error
+}
+
+// maxWaiting is how many calls may wait behind one that is still open.
+const maxWaiting = 4096
+
+func newSpendRows(emit func(*Spend) error) *spendRows {
+	return &spendRows{open: map[string]*callRecord{}, emit: emit}
+}
+
+func (r *spendRows) add(e *Event) error {
+	switch e.Kind {
+	case KindRefused, KindApprovalAsked, KindApproved, KindDenied:
+		return nil
+	case KindReserved:
+		if e.CallID == "" || e.Amount == nil || e.Amount.Sign() <= 0 {
+			return tampered(e.Seq, "reservation without call id or positive amount")
+		}
+		if _, dup := r.open[e.CallID]; dup {
+			return tampered(e.Seq, "call %q reserved twice", clip(e.CallID))
+		}
+		rec := &callRecord{Spend: reservedSpend(e), Seq: e.Seq, Last: e.Seq}
+		r.open[e.CallID] = rec
+		r.queue = append(r.queue, rec)
+		return r.drain()
+	}
+	if !validKind(e.Kind) {
+		return tampered(e.Seq, "unknown event kind %q", clip(string(e.Kind)))
+	}
+	rec, ok := r.open[e.CallID]
+	if !ok {
+		return tampered(e.Seq, "%s event for call %q, which is not reserved or is already final", e.Kind, clip(e.CallID))
+	}
+	if err := apply(&rec.Spend, e); err != nil {
+		return tampered(e.Seq, "call %q: %v", clip(e.CallID), err)
+	}
+	rec.Last = e.Seq
+	if !rec.Spend.Status.Final() {
+		return nil
+	}
+	delete(r.open, e.CallID)
+	if i := slices.Index(r.late, rec); i >= 0 {
+		r.late = slices.Delete(r.late, i, i+1)
+		return r.emit(&rec.Spend)
+	}
+	return r.drain()
+}
+
+// drain emits the calls at the front of the queue that are final, and moves an open one
+// out of the way of more than maxWaiting others.
+func (r *spendRows) drain() error {
+	for r.qi < len(r.queue) {
+		rec := r.queue[r.qi]
+		switch {
+		case rec.Spend.Status.Final():
+			if err := r.emit(&rec.Spend); err != nil {
+				return err
+			}
+		case len(r.queue)-r.qi > maxWaiting:
+			r.late = append(r.late, rec)
+		default:
+			return nil
+		}
+		r.queue[r.qi] = nil
+		r.qi++
+		if r.qi >= readBatch && r.qi*2 >= len(r.queue) {
+			r.queue = append(r.queue[:0], r.queue[r.qi:]...)
+			r.qi = 0
+		}
+	}
+	return nil
+}
+
+// end emits the calls left: those waiting and those open, in reservation order.
+func (r *spendRows) end() error {
+	rest := append(r.late, r.queue[r.qi:]...)
+	slices.SortFunc(rest, func(a, b *callRecord) int { return cmpU64(a.Seq, b.Seq) })
+	r.late, r.queue, r.qi = nil, nil, 0
+	clear(r.open)
+	for _, rec := range rest {
+		if err := r.emit(&rec.Spend); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ScanSpends calls fn with the state of every reserved call that f matches, as the
+// events up to the head at its start give it, streaming (see spendRows for the order).
+// The chain is checked as it is read: an event that does not hash to its contents, link
+// to the one before or follow its call's history stops it with a *TamperError. fn runs
+// with no lock held; the *Spend is fn's only until it returns.
+func (l *Ledger) ScanSpends(ctx context.Context, f Filter, fn func(*Spend) error) error {
+	if err := f.validate(false); err != nil {
+		return fmt.Errorf("spends: %w", err)
+	}
+	rows := newSpendRows(func(s *Spend) error {
+		if !f.matchesSpend(s) {
+			return nil
+		}
+		return fn(s)
+	})
+	if _, err := l.scan(ctx, rows.add); err != nil {
+		return fmt.Errorf("spends: %w", err)
+	}
+	if err := rows.end(); err != nil {
+		return fmt.Errorf("spends: %w", err)
+	}
+	return nil
+}
+
+// ScanEvents calls fn with every event that f matches (see Filter.matchesEvent), from
+// the first to the head at its start, streaming, each checked as ScanSpends checks them.
+func (l *Ledger) ScanEvents(ctx context.Context, f Filter, fn func(*Event) error) error {
+	if err := f.validate(true); err != nil {
+		return fmt.Errorf("events: %w", err)
+	}
+	calls := newEventCalls(f)
+	if _, err := l.scan(ctx, func(e *Event) error {
+		if !calls.matches(e) {
+			return nil
+		}
+		return fn(e)
+	}); err != nil {
+		return fmt.Errorf("events: %w", err)
+	}
+	return nil
+}
