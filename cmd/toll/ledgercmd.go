@@ -125,6 +125,7 @@ func (l *ledgerListCmd) run(ctx context.Context) error {
 // ledgerVerifyCmd is "toll ledger verify".
 type ledgerVerifyCmd struct {
 	ledgerFlags
+	proofFlags
 	file string
 }
 
@@ -138,13 +139,21 @@ caps are checked against is what the entries give. It reads the ledger in short 
 toll serve goes on paying meanwhile, and prints the hash of the last entry: keep it, and
 compare it later, to see entries cut from the end.
 
+It also checks the signed heads toll serve writes after each settlement (the chain's head
+signed with the payer's key): --payer ADDR requires every one to be the payer's, so an
+entry rewritten by someone without the key is found. --expect-head HASH checks that a last
+hash kept elsewhere is still in the chain (nothing cut from the end). --rpc NETWORK=URL holds
+the ledger against the chain: every payment the payer made there is in the ledger, and every
+settled entry moved its amount to its payee in its transaction.
+
 With --file, check an export written by toll ledger export --format jsonl (with no filter)
 on its own, without the ledger: the chain of hashes, and the history the entries tell.`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error { return v.run(c.Context()) },
 	}
 	fs := newFlags(c)
-	v.register(fs)
+	v.ledgerFlags.register(fs)
+	v.proofFlags.register(fs)
 	fs.StringVar(&v.file, "file", "", "an export (toll ledger export --format jsonl) to check instead of the ledger; - for stdin")
 	return c
 }
@@ -156,17 +165,27 @@ func (v *ledgerVerifyCmd) run(ctx context.Context) error {
 		}
 		return v.runFile()
 	}
+	payer, err := v.proofFlags.check()
+	if err != nil {
+		return err
+	}
 	led, p, err := v.open(false)
 	if err != nil {
 		return err
 	}
 	defer led.Close()
-	head, err := led.VerifyHead(ctx)
+	rep, err := led.VerifyReport(ctx, recoverHead)
 	if err != nil {
 		return fmt.Errorf("ledger %s: %w", p, err)
 	}
-	_, err = fmt.Fprintf(v.stdout, "ledger %s: %d events, hash chain intact; last hash %s\n", p, head.Seq, head.Hash)
-	return err
+	fmt.Fprintf(v.stdout, "ledger %s: %d events, hash chain intact; last hash %s\n", p, rep.Events, rep.Head)
+	if err := v.signedHeads(v.stdout, rep, payer); err != nil {
+		return err
+	}
+	if err := v.keptHead(ctx, v.stdout, led); err != nil {
+		return err
+	}
+	return v.audit(ctx, v.stdout, led, payer)
 }
 
 // runFile verifies an export.

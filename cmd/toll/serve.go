@@ -120,11 +120,12 @@ func (s *serveCmd) run(ctx context.Context, fs *pflag.FlagSet, args []string) er
 	if err != nil {
 		return err
 	}
-	led, path, err := s.openLedger(s.ledger, configLedger(cfg), true)
+	led, path, err := s.openLedgerWith(s.ledger, configLedger(cfg), ledger.Options{Signer: headSigner{w}})
 	if err != nil {
 		return err
 	}
 	defer led.Close()
+	defer signHeadAtStop(led, logger)
 	if err := trustLedger(ctx, led, path); err != nil {
 		return err
 	}

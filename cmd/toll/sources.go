@@ -103,11 +103,16 @@ func (l *loaded) loadErr() error {
 // the default place, and returns the path it used. Unless create is set, a missing ledger
 // is an error and no file is created.
 func (a *app) openLedger(flag, fromConfig string, create bool) (*ledger.Ledger, string, error) {
+	return a.openLedgerWith(flag, fromConfig, ledger.Options{NoCreate: !create})
+}
+
+// openLedgerWith is openLedger with the ledger's options given whole.
+func (a *app) openLedgerWith(flag, fromConfig string, opts ledger.Options) (*ledger.Ledger, string, error) {
 	path, err := a.env.ledgerPath(flag, fromConfig)
 	if err != nil {
 		return nil, "", err
 	}
-	led, err := ledger.Open(path, ledger.Options{NoCreate: !create})
+	led, err := ledger.Open(path, opts)
 	if errors.Is(err, ledger.ErrNoLedger) {
 		return nil, "", fmt.Errorf("no ledger at %s: toll serve creates it with the first paid call; check --ledger, $%s or ledger: in toll.yaml", path, envLedger)
 	}
