@@ -8,6 +8,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/tollhq/toll/tools/money"
 	"github.com/tollhq/toll/wallet"
 )
 
@@ -204,4 +205,112 @@ func TestSettleWhenSigningFails(t *testing.T) {
 	if err := l.SignHead(t.Context()); err == nil || !strings.Contains(err.Error(), "unplugged") {
 		t.Errorf("SignHead = %v, want the signer's error", err)
 	}
+}
+
+// rewriteChain replaces the events of the file by edit's list, renumbered from 1, every
+// hash recomputed and the head moved to the last: a forger's best effort on the chain.
+func rewriteChain(t *testing.T, path string, edit func([]Event) []Event) {
+	t.Helper()
+	raw(t, path, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketEvents)
+		var evs []Event
+		if err := b.ForEach(func(_, v []byte) error {
+			e, err := decodeRecord(v)
+			evs = append(evs, e)
+			return err
+		}); err != nil {
+			return err
+		}
+		for _, e := range evs {
+			if err := b.Delete(u64(e.Seq)); err != nil {
+				return err
+			}
+		}
+		prev := genesis
+		for i, e := range edit(evs) {
+			e.Seq = uint64(i + 1)
+			canon := e.canonical()
+			h := chainHash(prev[:], canon)
+			if err := b.Put(u64(e.Seq), encodeRecord(prev, h, canon)); err != nil {
+				return err
+			}
+			prev = h
+		}
+		n := uint64(len(edit(evs)))
+		return tx.Bucket(bucketMeta).Put(keyHead, append(u64(n), prev[:]...))
+	})
+}
+
+// TestForgeriesCaught: the forgeries of issue 11, each with every hash recomputed, are
+// each caught by the signed heads or the chain's replay, given the payer's address.
+func TestForgeriesCaught(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		edit func([]Event) []Event
+	}{
+		{"an amount changed", func(evs []Event) []Event {
+			evs[3].Amount = amt(2736700) // reserved b, 27367
+			return evs
+		}},
+		{"a payee changed", func(evs []Event) []Event {
+			evs[0].PayTo = "0x000000000000000000000000000000000000dEaD"
+			return evs
+		}},
+		{"an entry inserted", func(evs []Event) []Event {
+			fake := evs[0]
+			fake.CallID, fake.Nonce = "z", nonceFor("z")
+			return append(evs[:1], append([]Event{fake}, evs[1:]...)...)
+		}},
+		{"two entries swapped", func(evs []Event) []Event {
+			evs[0], evs[3] = evs[3], evs[0] // the reservations of a and b
+			return evs
+		}},
+		{"a signed settlement removed", func(evs []Event) []Event {
+			return append(evs[:3], evs[6:]...) // b's reservation, settlement and signed head
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l, path := signedLedger(t, newWallet(t))
+			rewriteChain(t, path, tc.edit)
+			if _, err := l.VerifyReport(t.Context(), recoverHead); !errors.Is(err, ErrTampered) {
+				t.Errorf("VerifyReport = %v, want ErrTampered", err)
+			}
+		})
+	}
+}
+
+// TestRecordedAgainWithoutTheKey: a forger who records the history again, through the
+// ledger's own API, with an amount changed, gets a chain that verifies but carries no
+// signed head; the report says so (toll ledger verify --payer refuses it).
+func TestRecordedAgainWithoutTheKey(t *testing.T) {
+	l, _ := signedLedger(t, newWallet(t))
+	forged, _ := newLedger(t)
+	for _, sp := range spends(t, l) {
+		in := sp.Intent
+		if in.CallID == "b" {
+			in.Amount = money.USDC(2736700)
+		}
+		mustReserve(t, forged, in, Caps{})
+		if sp.Status == StatusSettled {
+			if err := forged.Settle(t.Context(), in.CallID, sp.TxHash); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	rep, err := forged.VerifyReport(t.Context(), recoverHead)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.SignedHeads != 0 || rep.UnsignedSettled != 2 {
+		t.Errorf("report of the forged ledger %+v: want no signed head and 2 unsigned settlements", rep)
+	}
+}
+
+func spends(t *testing.T, l *Ledger) []Spend {
+	t.Helper()
+	sps, err := l.Spends(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sps
 }

@@ -69,6 +69,9 @@ func (p *proofFlags) check() (payer wallet.Address, err error) {
 func (p *proofFlags) signedHeads(w io.Writer, rep ledger.Report, payer wallet.Address) error {
 	if rep.SignedHeads == 0 {
 		fmt.Fprintln(w, "no signed heads: nothing proves the entries were not rewritten (toll serve signs one after each payment settles)")
+		if p.payer != "" && rep.UnsignedSettled > 0 {
+			return fmt.Errorf("%w: %d settlements and no head signed by the payer %s: toll serve signs one after each settlement, so these entries were written without the payer's key", errProof, rep.UnsignedSettled, payer.Hex())
+		}
 		return nil
 	}
 	fmt.Fprintf(w, "%d signed heads, the last covering event %d, signed by %s\n", rep.SignedHeads, rep.LastSigned, strings.Join(rep.Signers, ", "))
@@ -81,6 +84,9 @@ func (p *proofFlags) signedHeads(w io.Writer, rep ledger.Report, payer wallet.Ad
 	case p.payer == "":
 		fmt.Fprintln(w, "several signers: give --payer to say which is yours")
 	default:
+		if rep.UnsignedSettled > 0 {
+			return fmt.Errorf("%w: %d settlements after the last head the payer signed (toll serve signs one in the same write as each settlement)", errProof, rep.UnsignedSettled)
+		}
 		for _, s := range rep.Signers {
 			if !strings.EqualFold(s, payer.Hex()) {
 				return fmt.Errorf("%w: a head is signed by %s, not by the payer %s: the entries it covers were rewritten by someone without the payer's key", errProof, s, payer.Hex())

@@ -12,6 +12,8 @@ import (
 
 	"github.com/mark3labs/mcp-go/mcp"
 
+	"github.com/tollhq/toll/ledger"
+	"github.com/tollhq/toll/tools/money"
 	"github.com/tollhq/toll/tools/x402"
 	"github.com/tollhq/toll/tools/x402test"
 	"github.com/tollhq/toll/wallet"
@@ -124,4 +126,29 @@ func settleOutside(t *testing.T, world *x402test.World, w *wallet.Wallet, value 
 		t.Fatal(err)
 	}
 	return rcpt.TxHash
+}
+
+// TestVerifyUnsignedLedger: settlements without any head signed by the payer (a ledger
+// recorded again by someone without the key) fail verify --payer; without --payer,
+// verify says nothing proves them.
+func TestVerifyUnsignedLedger(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	led := openLedger(t, path)
+	in := ledger.Intent{CallID: "c1", Tool: "wx_get", Network: "eip155:84532", Asset: "0x036CbD53842c5426634e7929541eC2318f3dCF7e",
+		Amount: money.USDC(1000), PayTo: "0x209693Bc6afc0C5328bA36FaF03C514EF312287C", Payer: "0x1111111111111111111111111111111111111111",
+		Nonce: "0x" + strings.Repeat("01", 32), ValidBefore: time.Now().Add(time.Hour)}
+	if _, err := led.Reserve(t.Context(), in, ledger.Caps{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := led.Settle(t.Context(), "c1", "0x"+strings.Repeat("02", 32)); err != nil {
+		t.Fatal(err)
+	}
+	r := runBinary(t, nil, "ledger", "verify", "--ledger", path)
+	if r.code != 0 || !strings.Contains(r.stdout, "no signed heads: nothing proves") {
+		t.Errorf("verify without --payer: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = runBinary(t, nil, "ledger", "verify", "--ledger", path, "--payer", in.Payer)
+	if r.code != 1 || !strings.Contains(r.stderr, "written without the payer's key") {
+		t.Errorf("verify --payer: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
 }
