@@ -219,7 +219,7 @@ func newSpendRows(emit func(*Spend) error) *spendRows {
 
 func (r *spendRows) add(e *Event) error {
 	switch e.Kind {
-	case KindRefused, KindApprovalAsked, KindApproved, KindDenied:
+	case KindRefused, KindApprovalAsked, KindApproved, KindDenied, KindSignedHead:
 		return nil
 	case KindReserved:
 		if e.CallID == "" || e.Amount == nil || e.Amount.Sign() <= 0 {

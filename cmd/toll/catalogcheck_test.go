@@ -132,7 +132,8 @@ func TestServeRefusesPlainHTTPPayment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(spends) != 0 || len(events) != 1 || events[0].Kind != ledger.KindRefused || events[0].Tool != "plain_getThing" {
-		t.Errorf("ledger: %d spends, events %+v; want one refusal", len(spends), events)
+	// serve signs the ledger's head when it stops: the refusal, then that signed head.
+	if len(spends) != 0 || len(events) != 2 || events[0].Kind != ledger.KindRefused || events[0].Tool != "plain_getThing" || events[1].Kind != ledger.KindSignedHead {
+		t.Errorf("ledger: %d spends, events %+v; want one refusal and the signed head", len(spends), events)
 	}
 }

@@ -136,7 +136,7 @@ func TestTamperedLedgerBinary(t *testing.T) {
 		}
 	}
 	if r := runBinary(t, nil, "ledger", "verify", "--ledger", tampered); r.code != 1 || !strings.Contains(r.stderr, `counter "t"`) {
-		t.Errorf("toll ledger verify on the tampered ledger: exit %d, stderr:\n%s", code, stderr)
+		t.Errorf("toll ledger verify on the tampered ledger: exit %d, stderr:\n%s", r.code, r.stderr)
 	}
 
 	c, _, stderrBuf := serveMCP(t, t.Context(), bin, nil, k.serveArgs(world, spec, ledgerFile, "--max-total", "0.01"))

@@ -125,10 +125,10 @@ func (s *serveCmd) run(ctx context.Context, fs *pflag.FlagSet, args []string) er
 		return err
 	}
 	defer led.Close()
-	defer signHeadAtStop(led, logger)
 	if err := trustLedger(ctx, led, path); err != nil {
 		return err
 	}
+	defer signHeadAtStop(led, logger) // only a ledger that verified gets its head signed
 	if len(eps) > 0 {
 		reconcileAtStart(ctx, led, eps, logger)
 	}
