@@ -56,13 +56,22 @@ func upgrade(tx *bolt.Tx) error {
 		return fmt.Errorf("not a toll ledger (buckets missing)")
 	}
 	n, err := fileFormat(meta.Get(keyFormat))
-	if err != nil || n == formatCurrent {
+	if err != nil {
 		return err
 	}
+	// A bucket that holds only derived state or a queue is made when missing, in any
+	// format: Check (which a writer runs first) compares what it should hold with the
+	// events, so one lost to damage is found there, not silently made empty here.
 	for _, name := range allBuckets {
-		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+		if tx.Bucket(name) != nil {
+			continue
+		}
+		if _, err := tx.CreateBucket(name); err != nil {
 			return fmt.Errorf("upgrade the ledger from %s: %w", formatName(n), err)
 		}
+	}
+	if n == formatCurrent {
+		return nil
 	}
 	return meta.Put(keyFormat, []byte(formatName(formatCurrent)))
 }

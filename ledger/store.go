@@ -97,12 +97,10 @@ func openBuckets(tx *bolt.Tx) (buckets, error) {
 }
 
 // openAgentWindow opens the agents' rolling-day index. A ledger of format 1 lacks it
-// until its first write (format.go), so a read may find none (nil): no agent has spent.
+// until its first write (format.go, which makes it in every write transaction), so a
+// read may find none (nil): no agent has spent.
 func (b *buckets) openAgentWindow(tx *bolt.Tx) error {
 	b.agentWin = tx.Bucket(bucketAgentWindow)
-	if b.agentWin == nil && tx.Writable() {
-		return errors.New("not a toll ledger (the agents' index is missing after the upgrade)")
-	}
 	return nil
 }
 
