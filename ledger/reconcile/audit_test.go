@@ -68,8 +68,8 @@ func TestAuditAgainstChain(t *testing.T) {
 	good, tx := f.settleOnChain(t, 1000, 1000, true)
 	settle(good, tx)
 	good2, _ := f.settleOnChain(t, 2000, 2000, true)
-	settle(good2, "") // a server that reported no transaction: the chain's is accepted
-	f.settleOnChain(t, 3000, 3000, true) // paid on chain, left reserved in the ledger: pending
+	settle(good2, "")                                  // a server that reported no transaction: the chain's is accepted
+	f.settleOnChain(t, 3000, 3000, true)               // paid on chain, left reserved in the ledger: pending
 	_, missingTx := f.settleOnChain(t, 4000, 0, false) // paid, and the spend deleted
 	lying, tx := f.settleOnChain(t, 4000, 5000, true)
 	settle(lying, tx)
