@@ -70,4 +70,24 @@
 // time and never logged. A browser page from a foreign Origin gets 403, a Host that is
 // not loopback on a loopback connection 403, a body over MaxMessageBytes 413, a session
 // id that was never issued or was ended by DELETE 404.
+//
+// # Agents
+//
+// Budgets belong to agents (tools.Policy.Agents). Over HTTP each agent's bearer token
+// (HTTPOptions.Agents) names the agent, in constant time, before any handler runs (an
+// unknown token is 401), and the agent reaches the handler through the request context;
+// on stdio, Options.Agent. The per-session cap is keyed by agent and session, so neither a
+// new session nor a session-less 2026-07-28 request renews an agent's caps; toll_budget,
+// toll_history and toll_quote answer for the calling agent.
+//
+// # Approval
+//
+// A payment the policy says needs a person's yes (tools.ApprovalRule) is asked through
+// the Approver this package gives each call (approval.go): from protocol 2026-07-28 an
+// input_required result with an elicitation form (the form held server-side under an
+// unguessable state, bound to its terms and agent, expiring with the timeout), before it
+// a classic elicitation/create with a deadline; for a client without the elicitation
+// capability, or in queue mode, the ledger's approval queue that toll approve decides
+// from any process, with progress notifications while the call waits. Nothing is signed
+// before the answer; declined, cancelled and timed-out approvals are refusals.
 package server

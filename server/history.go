@@ -14,7 +14,8 @@ import (
 	"github.com/tollhq/toll/ledger"
 )
 
-// HistoryTool is the name of the built-in tool that lists this session's recent spends.
+// HistoryTool is the name of the built-in tool that lists the calling agent's (else this
+// session's) recent spends.
 const HistoryTool = catalog.HistoryTool
 
 // History sizes: how many spends toll_history lists when not asked, and at most.
