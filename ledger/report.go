@@ -59,6 +59,9 @@ type Summary struct {
 	Until time.Time `json:"until,omitzero"`
 	Head  uint64    `json:"head"` // the events read: 1 to Head, the head when the report started
 
+	// Decimals are the decimals of every amount: the ledger's (Decimals).
+	Decimals int `json:"decimals"`
+
 	// First and Last are the earliest and latest reservation or refusal counted; zero
 	// when none was.
 	First time.Time `json:"first,omitzero"`
@@ -108,7 +111,7 @@ func (l *Ledger) Summarize(ctx context.Context, f Filter) (*Summary, error) {
 		return nil, fmt.Errorf("summarize: %w", err)
 	}
 	r := agg.summary()
-	r.Since, r.Until, r.Head = f.Since, f.Until, h.seq
+	r.Since, r.Until, r.Head, r.Decimals = f.Since, f.Until, h.seq, Decimals
 	return r, nil
 }
 
