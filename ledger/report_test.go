@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	bolt "go.etcd.io/bbolt"
 )
 
 // summaryLedger writes, through the ledger's API, calls of every status and refusals
@@ -197,5 +198,21 @@ func TestSummarizeRefuses(t *testing.T) {
 		if _, err := l.Summarize(t.Context(), f); !errors.Is(err, ErrInvalid) {
 			t.Errorf("Summarize(%+v): %v, want ErrInvalid", f, err)
 		}
+	}
+}
+
+// TestSummarizeTampered: an amount edited in the file stops the summary, as it stops an
+// export, rather than adding up to a wrong total.
+func TestSummarizeTampered(t *testing.T) {
+	l := summaryLedger(t)
+	l.Close()
+	raw(t, l.Path(), func(tx *bolt.Tx) error {
+		return editEvent(tx, 1, func(e *Event) { e.Amount = amt(100) })
+	})
+	l = openLedger(t, l.Path(), Options{NoCreate: true})
+	s, err := l.Summarize(t.Context(), Filter{})
+	var te *TamperError
+	if !errors.As(err, &te) || te.Seq != 1 {
+		t.Fatalf("Summarize of a ledger with event 1 edited: %+v, %v; want a *TamperError at event 1", s, err)
 	}
 }
