@@ -333,3 +333,37 @@ func TestLedgerReportHTML(t *testing.T) {
 		t.Errorf("the chart's table: want a header and a row a day")
 	}
 }
+
+// TestLedgerReportEmpty: a period with nothing in it is a report of zeros, with no chart,
+// not an error.
+func TestLedgerReportEmpty(t *testing.T) {
+	path := reportLedger(t)
+	page := filepath.Join(t.TempDir(), "report.html")
+	out, _, err := runTest(t, nil, "ledger", "report", "--ledger", path, "--agent", "nobody", "--format", "json", "--html", page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, k := range []string{"apis", "tools", "agents", "days", "daily"} {
+		if l, ok := got[k].([]any); !ok || len(l) != 0 {
+			t.Errorf("%s: %v, want []", k, got[k])
+		}
+	}
+	b, err := os.ReadFile(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := parseHTML(t, b)
+	if svg := doc.all(named("svg")); len(svg) != 0 {
+		t.Errorf("%d svg elements in the page of an empty period, want no chart", len(svg))
+	}
+	if p := doc.all(func(n *htmlNode) bool { return n.attr["id"] == "chart" }); len(p) != 1 || !strings.Contains(p[0].text, "Nothing settled") {
+		t.Errorf("the page of an empty period does not say there is nothing to chart")
+	}
+	if got, want := tableRows(t, doc, "Total")["all"], []string{"-", "-", "-", "-", "-"}; !slices.Equal(got, want) {
+		t.Errorf("total %q, want %q", got, want)
+	}
+}
