@@ -29,14 +29,6 @@ type Breakdown struct {
 	Refused  Tally `json:"refused"`
 }
 
-// Counted is what counts against the caps: settled, unknown and reserved.
-func (b *Breakdown) Counted() Tally {
-	return Tally{
-		Count:  b.Settled.Count + b.Unknown.Count + b.Reserved.Count,
-		Amount: b.Settled.Amount.Add(b.Unknown.Amount).Add(b.Reserved.Amount),
-	}
-}
-
 // Group is the breakdown of one API, tool, agent or day.
 type Group struct {
 	Key string `json:"key"` // the API, tool or agent ("" for calls made for no agent), or the day (2006-01-02, UTC)
@@ -57,7 +49,7 @@ type DayAPI struct {
 type Summary struct {
 	Since time.Time `json:"since,omitzero"` // the period asked for (Filter.Since, Until); zero: unbounded
 	Until time.Time `json:"until,omitzero"`
-	Head  uint64    `json:"head"` // the events read: 1 to Head, the head when the report started
+	Head  uint64    `json:"head"` // the events read: 1 to Head, the head when Summarize started
 
 	// Decimals are the decimals of every amount: the ledger's (Decimals).
 	Decimals int `json:"decimals"`
