@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tollhq/toll/ledger"
@@ -81,7 +82,11 @@ func writeReportHTML(w io.Writer, s *ledger.Summary) error {
 		label string
 		t     ledger.Tally
 	}{{"Settled", s.Total.Settled}, {"Unknown", s.Total.Unknown}, {"Reserved", s.Total.Reserved}, {"Released or voided", rv}, {"Refused", s.Total.Refused}} {
-		p.Cards = append(p.Cards, reportCard{Label: c.label, Amount: c.t.Amount.String(), Calls: calls(c.t.Count)})
+		n := calls(c.t.Count)
+		if c.label == "Refused" {
+			n = strings.Replace(n, "call", "refusal", 1)
+		}
+		p.Cards = append(p.Cards, reportCard{Label: c.label, Amount: c.t.Amount.String(), Calls: n})
 	}
 	p.Tables = append(p.Tables, reportTable{Title: "Total", Rows: []reportRow{{Key: "all", Cells: reportCells(&s.Total)}}})
 	for _, sec := range reportSections(s) {
