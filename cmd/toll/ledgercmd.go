@@ -26,6 +26,7 @@ never create a file: a ledger path that holds no ledger is an error.`,
 		RunE: group("toll ledger", "a command: list, verify, export or reconcile"),
 	}
 	c.AddCommand(a.ledgerListCommand(), a.ledgerVerifyCommand(), a.ledgerExportCommand(), a.reconcileCommand())
+	c.AddCommand(a.ledgerReportCommand())
 	return c
 }
 
