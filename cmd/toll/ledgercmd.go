@@ -23,7 +23,7 @@ func (a *app) ledgerCommand() *cobra.Command {
 signing), then settled, unknown, released or voided. list, verify and export only read it, and
 never create a file: a ledger path that holds no ledger is an error.`,
 		Args: cobra.ArbitraryArgs,
-		RunE: group("toll ledger", "a command: list, verify, export or reconcile"),
+		RunE: group("toll ledger", "a command: list, verify, export, report or reconcile"),
 	}
 	c.AddCommand(a.ledgerListCommand(), a.ledgerVerifyCommand(), a.ledgerExportCommand(), a.reconcileCommand())
 	c.AddCommand(a.ledgerReportCommand())
