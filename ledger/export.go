@@ -223,8 +223,8 @@ func ReadJSONL(r io.Reader) ([]Event, error) {
 // CSVOptions are the options of ExportCSV; the zero value writes plain CSV (RFC 4180
 // quoting, LF line ends, no byte order mark).
 type CSVOptions struct {
-	// Excel starts the file with a UTF-8 byte order mark and ends lines with CRLF, as
-	// Microsoft Excel expects to read UTF-8 text.
+	// Excel starts the file with a UTF-8 byte order mark, ends lines with CRLF and writes
+	// times with a space for the T, as Microsoft Excel expects to read UTF-8 text and times.
 	Excel bool
 }
 
@@ -235,9 +235,14 @@ var csvHeader = []string{
 	"payer", "nonce", "valid_before_utc", "tx_hash", "reason", "payment_id",
 }
 
-// csvTime is how ExportCSV writes times: UTC, to the millisecond, in a form spreadsheets
-// read as a date and time.
-const csvTime = "2006-01-02 15:04:05.000"
+// How ExportCSV writes times: UTC, to the millisecond, in the form each spreadsheet reads
+// as a date and time with its default import options: ISO 8601 for LibreOffice Calc (and
+// Google Sheets, and programs), a space for the T for Excel, which reads ISO 8601 as text
+// (LibreOffice reads the space form as text unless "detect special numbers" is on).
+const (
+	csvTime      = "2006-01-02T15:04:05.000"
+	csvTimeExcel = "2006-01-02 15:04:05.000"
+)
 
 // ExportCSV writes one row per reserved call and per refusal that f matches, after a
 // header row, for spreadsheets (the columns are described in csvHeader's order):
@@ -248,7 +253,8 @@ const csvTime = "2006-01-02 15:04:05.000"
 //     refusal, the cap it would have exceeded (per-call, per-day, ...) or "policy";
 //   - time_utc: when the call was reserved (or refused); updated_utc: when its status last
 //     changed; valid_before_utc: the end of the authorization's validity. Times are UTC,
-//     written 2006-01-02 15:04:05.000, which spreadsheets read as a date and time;
+//     to the millisecond: 2006-01-02T15:04:05.000 (ISO 8601), or with Excel set
+//     2006-01-02 15:04:05.000, which spreadsheets read as a date and time (see csvTime);
 //   - agent, session, api, tool, url, network, asset (the token's address), symbol (USDC
 //     for the USDC toll knows on that network, else empty), decimals;
 //   - amount as a decimal (0.027367) and amount_atomic (27367) in the token's atomic units;
@@ -270,9 +276,13 @@ func (l *Ledger) ExportCSV(ctx context.Context, w io.Writer, f Filter, opt CSVOp
 	cw.UseCRLF = opt.Excel
 	err := cw.Write(csvHeader)
 	row := make([]string, 0, len(csvHeader))
+	layout := csvTime
+	if opt.Excel {
+		layout = csvTimeExcel
+	}
 	if err == nil {
 		err = l.scanRows(ctx, f, true, func(rec *callRecord) error {
-			row = csvRow(row[:0], rec)
+			row = csvRow(row[:0], rec, layout)
 			return cw.Write(row)
 		})
 	}
@@ -289,8 +299,8 @@ func (l *Ledger) ExportCSV(ctx context.Context, w io.Writer, f Filter, opt CSVOp
 	return nil
 }
 
-// csvRow appends rec's cells to row.
-func csvRow(row []string, rec *callRecord) []string {
+// csvRow appends rec's cells to row, with times in layout.
+func csvRow(row []string, rec *callRecord, layout string) []string {
 	s := &rec.Spend
 	status, rule, reason := string(s.Status), "", s.Reason
 	amount, atomic := s.Amount.String(), s.Amount.AtomicString()
@@ -310,17 +320,17 @@ func csvRow(row []string, rec *callRecord) []string {
 	t := cellText
 	return append(row,
 		strconv.FormatUint(rec.Last, 10), rec.lastHash, t(s.CallID), status, rule,
-		csvTimeOf(s.ReservedAt), csvTimeOf(s.UpdatedAt), t(s.Agent), t(s.Session), t(s.API),
+		csvTimeOf(s.ReservedAt, layout), csvTimeOf(s.UpdatedAt, layout), t(s.Agent), t(s.Session), t(s.API),
 		t(s.Tool), t(s.URL), t(s.Network), t(s.Asset), symbol, decimals, amount, atomic, t(s.PayTo),
-		t(s.Payer), t(s.Nonce), csvTimeOf(s.ValidBefore), t(s.TxHash), t(reason), t(s.PaymentID),
+		t(s.Payer), t(s.Nonce), csvTimeOf(s.ValidBefore, layout), t(s.TxHash), t(reason), t(s.PaymentID),
 	)
 }
 
-func csvTimeOf(t time.Time) string {
+func csvTimeOf(t time.Time, layout string) string {
 	if t.IsZero() {
 		return ""
 	}
-	return t.UTC().Format(csvTime)
+	return t.UTC().Format(layout)
 }
 
 // cellText is s as a spreadsheet cell that is text, never a formula: with a single quote

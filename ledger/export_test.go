@@ -73,7 +73,7 @@ func TestExportCSV(t *testing.T) {
 		if exp := []string{w.seq, w.id, w.status, w.rule, w.amount, w.atomic, w.txHash, w.reason}; !slices.Equal(got, exp) {
 			t.Errorf("row %d = %q, want %q", i+1, got, exp)
 		}
-		if r[col["time_utc"]] != "2026-03-01 12:00:00.000" || r[col["symbol"]] != "USDC" || r[col["decimals"]] != "6" {
+		if r[col["time_utc"]] != "2026-03-01T12:00:00.000" || r[col["symbol"]] != "USDC" || r[col["decimals"]] != "6" {
 			t.Errorf("row %d: time_utc %q symbol %q decimals %q", i+1, r[col["time_utc"]], r[col["symbol"]], r[col["decimals"]])
 		}
 		if w.status != "refused" && r[col["nonce"]] != nonceFor(w.id) {
