@@ -25,7 +25,7 @@ const goldenDir = "../testdata/ledger"
 // goldenLedger fills a ledger through the API with a fixed clock and fixed ids: calls to
 // two APIs on two networks from two payers, settled (one after being unknown), released,
 // voided, still reserved and still unknown, a cap refusal and a policy refusal with no
-// amount, and an approval.
+// amount, and an approval asked and given (with &, < and > in its reason).
 func goldenLedger(t *testing.T) *Ledger {
 	t.Helper()
 	ctx := t.Context()
@@ -54,6 +54,12 @@ func goldenLedger(t *testing.T) *Ledger {
 	other := intent("call-token", 2500000)
 	other.API, other.Tool, other.Asset = "maps", "maps_route", "0xAbCdEf0123456789aBcDeF0123456789AbCdEf01"
 
+	_, err := l.AskApproval(ctx, Approval{CallID: "call-1", Agent: "alice", API: "weather", Tool: "weather_get_forecast",
+		Network: "eip155:84532", Asset: "0x036CbD53842c5426634e7929541eC2318f3dCF7e", Amount: money.USDC(27367),
+		PayTo: "0x209693Bc6afc0C5328bA36FaF03C514EF312287C", Reasons: []string{"first payment to <0x2096…287C> & over 0.01"}})
+	do(err)
+	_, err = l.DecideApproval(ctx, Decision{CallID: "call-1", Approved: true, By: "os-user:alice"})
+	do(err)
 	do(reserve(ctx, l, weather("call-1", 27367)))
 	do(l.Settle(ctx, "call-1", "0x"+strings.Repeat("a1", 32)))
 	do(reserve(ctx, l, news("call-2", 1000000)))
@@ -105,6 +111,9 @@ func TestExportGoldens(t *testing.T) {
 			var buf bytes.Buffer
 			if err := tt.export(&buf); err != nil {
 				t.Fatal(err)
+			}
+			if strings.Contains(buf.String(), `\u00`) {
+				t.Errorf("%s escapes characters (\\u00..): want &, < and > as they are", tt.file)
 			}
 			golden(t, tt.file, buf.String())
 		})
