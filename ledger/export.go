@@ -280,9 +280,10 @@ func (l *Ledger) ExportCSV(ctx context.Context, w io.Writer, f Filter, opt CSVOp
 	if opt.Excel {
 		layout = csvTimeExcel
 	}
+	var sym symbols
 	if err == nil {
-		err = l.scanRows(ctx, f, true, func(rec *callRecord) error {
-			row = csvRow(row[:0], rec, layout)
+		err = l.scanRows(ctx, f, true, func(rec *spendRow) error {
+			row = csvRow(row[:0], rec, layout, sym.of(rec.Spend.Network, rec.Spend.Asset))
 			return cw.Write(row)
 		})
 	}
@@ -299,12 +300,12 @@ func (l *Ledger) ExportCSV(ctx context.Context, w io.Writer, f Filter, opt CSVOp
 	return nil
 }
 
-// csvRow appends rec's cells to row, with times in layout.
-func csvRow(row []string, rec *callRecord, layout string) []string {
+// csvRow appends rec's cells to row, with times in layout and the asset's symbol.
+func csvRow(row []string, rec *spendRow, layout, symbol string) []string {
 	s := &rec.Spend
 	status, rule, reason := string(s.Status), "", s.Reason
 	amount, atomic := s.Amount.String(), s.Amount.AtomicString()
-	symbol, decimals := AssetSymbol(s.Network, s.Asset), strconv.Itoa(Decimals)
+	decimals := strconv.Itoa(Decimals)
 	switch {
 	case rec.refused != nil:
 		rule = "policy"
@@ -363,7 +364,7 @@ func refusedSpend(e *Event) Spend {
 
 // scanRows calls fn with every row that f matches: the spends as ScanSpends reads them
 // and, with refusals, the refusals (f.Status "refused" selects only those).
-func (l *Ledger) scanRows(ctx context.Context, f Filter, refusals bool, fn func(*callRecord) error) error {
+func (l *Ledger) scanRows(ctx context.Context, f Filter, refusals bool, fn func(*spendRow) error) error {
 	check := f
 	if refusals && f.Status == string(statusRefused) {
 		check.Status = ""
@@ -375,7 +376,7 @@ func (l *Ledger) scanRows(ctx context.Context, f Filter, refusals bool, fn func(
 		}
 		return fmt.Errorf("rows: %w", err)
 	}
-	rows := newSpendRows(func(rec *callRecord) error {
+	rows := newSpendRows(func(rec *spendRow) error {
 		if !f.matchesSpend(&rec.Spend) {
 			return nil
 		}
@@ -404,6 +405,17 @@ var knownUSDC = map[int64]string{
 	80002:  "0x41e94eb019c0762f9bfcf9fb1e58725bfb0e7582",
 	42161:  "0xaf88d065e77c8cc2239327c5edb3a432268e5831",
 	421614: "0x75faf114eafb1bdbe2f0316df893fd58ce46aa4d",
+}
+
+// symbols remembers the last symbol AssetSymbol gave: the rows of an export mostly pay
+// one token on one network.
+type symbols struct{ network, asset, symbol string }
+
+func (c *symbols) of(network, asset string) string {
+	if network != c.network || asset != c.asset {
+		c.network, c.asset, c.symbol = network, asset, AssetSymbol(network, asset)
+	}
+	return c.symbol
 }
 
 // AssetSymbol is the symbol of the token asset on network, as recorded in the ledger

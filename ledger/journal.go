@@ -72,7 +72,7 @@ func (l *Ledger) ExportJournal(ctx context.Context, w io.Writer, f Filter, forma
 			opened[name] = d
 		}
 	}
-	err := l.scanRows(ctx, f, false, func(rec *callRecord) error {
+	err := l.scanRows(ctx, f, false, func(rec *spendRow) error {
 		s := &rec.Spend
 		switch s.Status {
 		case StatusSettled:
@@ -101,7 +101,7 @@ func (l *Ledger) ExportJournal(ctx context.Context, w io.Writer, f Filter, forma
 	return nil
 }
 
-func newJournalTxn(syn journalSyntax, rec *callRecord) *journalTxn {
+func newJournalTxn(syn journalSyntax, rec *spendRow) *journalTxn {
 	s := &rec.Spend
 	commodity := syn.commodity(AssetSymbol(s.Network, s.Asset), s.Asset)
 	t := &journalTxn{

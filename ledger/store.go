@@ -59,11 +59,6 @@ type callRecord struct {
 	Spend Spend  `json:"spend"`
 	Seq   uint64 `json:"seq"`  // the reserved event
 	Last  uint64 `json:"last"` // the latest event of this call
-
-	// Kept by the streaming readers (spendRows), not stored: the hash of event Last, and
-	// for a refusal row the refused event.
-	lastHash string
-	refused  *Event
 }
 
 func u64(x uint64) []byte { return binary.BigEndian.AppendUint64(nil, x) }

@@ -206,19 +206,27 @@ func reservedSpend(e *Event) Spend {
 // With refusals set, each refused event is a row too (see refusedSpend), final at once,
 // in its place in the chain.
 type spendRows struct {
-	open     map[string]*callRecord // reserved or unknown
-	queue    []*callRecord          // in reservation order, from queue[qi]
+	open     map[string]*spendRow // reserved or unknown
+	queue    []*spendRow          // in reservation order, from queue[qi]
 	qi       int
-	late     []*callRecord // open calls that left the queue, emitted when final
-	emit     func(*callRecord) error
+	late     []*spendRow // open calls that left the queue, emitted when final
+	emit     func(*spendRow) error
 	refusals bool
+}
+
+// spendRow is a call's record as the events give it, with the hash of its last event
+// (Last), and for a refusal's row the refused event.
+type spendRow struct {
+	callRecord
+	lastHash string
+	refused  *Event
 }
 
 // maxWaiting is how many calls may wait behind one that is still open.
 const maxWaiting = 4096
 
-func newSpendRows(emit func(*callRecord) error) *spendRows {
-	return &spendRows{open: map[string]*callRecord{}, emit: emit}
+func newSpendRows(emit func(*spendRow) error) *spendRows {
+	return &spendRows{open: map[string]*spendRow{}, emit: emit}
 }
 
 func (r *spendRows) add(e *Event) error {
@@ -228,7 +236,7 @@ func (r *spendRows) add(e *Event) error {
 			return nil
 		}
 		ev := *e
-		rec := &callRecord{Spend: refusedSpend(e), Seq: e.Seq, Last: e.Seq, lastHash: e.Hash, refused: &ev}
+		rec := &spendRow{callRecord{Spend: refusedSpend(e), Seq: e.Seq, Last: e.Seq}, e.Hash, &ev}
 		r.queue = append(r.queue, rec)
 		return r.drain()
 	case KindApprovalAsked, KindApproved, KindDenied:
@@ -240,7 +248,7 @@ func (r *spendRows) add(e *Event) error {
 		if _, dup := r.open[e.CallID]; dup {
 			return tampered(e.Seq, "call %q reserved twice", clip(e.CallID))
 		}
-		rec := &callRecord{Spend: reservedSpend(e), Seq: e.Seq, Last: e.Seq, lastHash: e.Hash}
+		rec := &spendRow{callRecord: callRecord{Spend: reservedSpend(e), Seq: e.Seq, Last: e.Seq}, lastHash: e.Hash}
 		r.open[e.CallID] = rec
 		r.queue = append(r.queue, rec)
 		return r.drain()
@@ -295,7 +303,7 @@ func (r *spendRows) drain() error {
 // end emits the calls left: those waiting and those open, in reservation order.
 func (r *spendRows) end() error {
 	rest := append(r.late, r.queue[r.qi:]...)
-	slices.SortFunc(rest, func(a, b *callRecord) int { return cmpU64(a.Seq, b.Seq) })
+	slices.SortFunc(rest, func(a, b *spendRow) int { return cmpU64(a.Seq, b.Seq) })
 	r.late, r.queue, r.qi = nil, nil, 0
 	clear(r.open)
 	for _, rec := range rest {
@@ -315,7 +323,7 @@ func (l *Ledger) ScanSpends(ctx context.Context, f Filter, fn func(*Spend) error
 	if err := f.validate(false); err != nil {
 		return fmt.Errorf("spends: %w", err)
 	}
-	rows := newSpendRows(func(rec *callRecord) error {
+	rows := newSpendRows(func(rec *spendRow) error {
 		if !f.matchesSpend(&rec.Spend) {
 			return nil
 		}
