@@ -9,9 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tollhq/toll/tools/money"
+	"github.com/tollhq/toll/tools/x402"
 )
 
 // JSON forms: snake_case names, amounts as decimal strings (exact in any
@@ -217,36 +220,214 @@ func ReadJSONL(r io.Reader) ([]Event, error) {
 	}
 }
 
-// csvHeader is the header row of ExportCSV.
-var csvHeader = []string{
-	"call_id", "status", "amount", "asset", "network", "pay_to", "payer", "session", "api", "tool",
-	"url", "nonce", "valid_before", "reserved_at", "updated_at", "tx_hash", "reason",
+// CSVOptions are the options of ExportCSV; the zero value writes plain CSV (RFC 4180
+// quoting, LF line ends, no byte order mark).
+type CSVOptions struct {
+	// Excel starts the file with a UTF-8 byte order mark, ends lines with CRLF and writes
+	// times with a space for the T, as Microsoft Excel expects to read UTF-8 text and times.
+	Excel bool
 }
 
-// ExportCSV writes one row per reserved call that f matches, after a header row:
-// call_id, status, amount, asset, network, pay_to, payer, session, api, tool, url, nonce,
-// valid_before, reserved_at, updated_at, tx_hash, reason. Amounts are atomic units as
-// decimal strings; times are RFC 3339 in UTC. The rows come from the events alone,
-// streaming (see ScanSpends for their order and checks); no lock is held while w is
-// written.
-func (l *Ledger) ExportCSV(ctx context.Context, w io.Writer, f Filter) error {
-	cw := csv.NewWriter(w)
+// csvHeader is the header row of ExportCSV.
+var csvHeader = []string{
+	"seq", "hash", "call_id", "status", "rule", "time_utc", "updated_utc", "agent", "session", "api",
+	"tool", "url", "network", "asset", "symbol", "decimals", "amount", "amount_atomic", "pay_to",
+	"payer", "nonce", "valid_before_utc", "tx_hash", "reason", "payment_id",
+}
+
+// How ExportCSV writes times: UTC, to the millisecond, in the form each spreadsheet reads
+// as a date and time with its default import options: ISO 8601 for LibreOffice Calc (and
+// Google Sheets, and programs), a space for the T for Excel, which reads ISO 8601 as text
+// (LibreOffice reads the space form as text unless "detect special numbers" is on).
+const (
+	csvTime      = "2006-01-02T15:04:05.000"
+	csvTimeExcel = "2006-01-02 15:04:05.000"
+)
+
+// ExportCSV writes one row per reserved call and per refusal that f matches, after a
+// header row, for spreadsheets (the columns are described in csvHeader's order):
+//
+//   - seq, hash: the position and hash of the row's last event in the chain (the
+//     reservation's latest transition, or the refused event), as jsonl and verify print them;
+//   - call_id; status: reserved, unknown, settled, released, voided or refused; rule: for a
+//     refusal, the cap it would have exceeded (per-call, per-day, ...) or "policy";
+//   - time_utc: when the call was reserved (or refused); updated_utc: when its status last
+//     changed; valid_before_utc: the end of the authorization's validity. Times are UTC,
+//     to the millisecond: 2006-01-02T15:04:05.000 (ISO 8601), or with Excel set
+//     2006-01-02 15:04:05.000, which spreadsheets read as a date and time (see csvTime);
+//   - agent, session, api, tool, url, network, asset (the token's address), symbol (USDC
+//     for the USDC toll knows on that network, else empty), decimals;
+//   - amount as a decimal (0.027367) and amount_atomic (27367) in the token's atomic units;
+//     both, and decimals, are empty for a refusal that named no amount;
+//   - pay_to, payer, nonce, tx_hash, reason (the latest reason given: why the call was
+//     released, voided or unknown, or refused; empty on a settled row), payment_id.
+//
+// A text cell that starts with =, +, -, @, a tab or a carriage return starts with a single
+// quote as well, so that no spreadsheet reads it as a formula (CSV injection:
+// https://owasp.org/www-community/attacks/CSV_Injection). The rows come from the events
+// alone, streaming (see spendRows for their order and ScanSpends for the checks); no lock
+// is held while w is written. A Filter.Status of "refused" selects the refusals.
+func (l *Ledger) ExportCSV(ctx context.Context, w io.Writer, f Filter, opt CSVOptions) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	if opt.Excel {
+		bw.WriteString("\uFEFF")
+	}
+	cw := csv.NewWriter(bw)
+	cw.UseCRLF = opt.Excel
 	err := cw.Write(csvHeader)
+	row := make([]string, 0, len(csvHeader))
+	layout := csvTime
+	if opt.Excel {
+		layout = csvTimeExcel
+	}
+	var sym symbols
 	if err == nil {
-		err = l.ScanSpends(ctx, f, func(s *Spend) error {
-			return cw.Write([]string{
-				s.CallID, string(s.Status), s.Amount.AtomicString(), s.Asset, s.Network, s.PayTo, s.Payer,
-				s.Session, s.API, s.Tool, s.URL, s.Nonce, fmtTime(s.ValidBefore), fmtTime(s.ReservedAt),
-				fmtTime(s.UpdatedAt), s.TxHash, s.Reason,
-			})
+		err = l.scanRows(ctx, f, true, func(rec *spendRow) error {
+			row = csvRow(row[:0], rec, layout, sym.of(rec.Spend.Network, rec.Spend.Asset))
+			return cw.Write(row)
 		})
 	}
 	if err == nil {
 		cw.Flush()
 		err = cw.Error()
 	}
+	if err == nil {
+		err = bw.Flush()
+	}
 	if err != nil {
 		return fmt.Errorf("export csv: %w", err)
 	}
 	return nil
+}
+
+// csvRow appends rec's cells to row, with times in layout and the asset's symbol.
+func csvRow(row []string, rec *spendRow, layout, symbol string) []string {
+	s := &rec.Spend
+	status, rule, reason := string(s.Status), "", s.Reason
+	amount, atomic := s.Amount.String(), s.Amount.AtomicString()
+	decimals := strconv.Itoa(Decimals)
+	switch {
+	case rec.refused != nil:
+		rule = "policy"
+		if rec.refused.Cap != "" {
+			rule = rec.refused.Cap
+		}
+		if rec.refused.Amount == nil {
+			amount, atomic, decimals = "", "", ""
+		}
+	case s.Status == StatusSettled:
+		reason = "" // a failure before the settlement is history, not the row's state
+	}
+	t := cellText
+	return append(row,
+		strconv.FormatUint(rec.Last, 10), rec.lastHash, t(s.CallID), status, rule,
+		csvTimeOf(s.ReservedAt, layout), csvTimeOf(s.UpdatedAt, layout), t(s.Agent), t(s.Session), t(s.API),
+		t(s.Tool), t(s.URL), t(s.Network), t(s.Asset), symbol, decimals, amount, atomic, t(s.PayTo),
+		t(s.Payer), t(s.Nonce), csvTimeOf(s.ValidBefore, layout), t(s.TxHash), t(reason), t(s.PaymentID),
+	)
+}
+
+func csvTimeOf(t time.Time, layout string) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(layout)
+}
+
+// cellText is s as a spreadsheet cell that is text, never a formula: with a single quote
+// before a leading =, +, -, @, tab or carriage return.
+func cellText(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
+}
+
+// statusRefused is the status of a refusal's row (ExportCSV, the journals): no call was
+// reserved, so it is no Status a spend can have.
+const statusRefused Status = "refused"
+
+// refusedSpend is the row of a refused event: what was asked, at the time it was refused.
+func refusedSpend(e *Event) Spend {
+	s := Spend{
+		Intent: Intent{
+			CallID: e.CallID, Agent: e.Agent, Session: e.Session, API: e.API, Tool: e.Tool, URL: e.URL,
+			Network: e.Network, Asset: e.Asset, PayTo: e.PayTo, Payer: e.Payer, PaymentID: e.PaymentID,
+		},
+		Status: statusRefused, Reason: e.Reason, ReservedAt: e.Time, UpdatedAt: e.Time,
+	}
+	if e.Amount != nil {
+		s.Amount = *e.Amount
+	}
+	return s
+}
+
+// scanRows calls fn with every row that f matches: the spends as ScanSpends reads them
+// and, with refusals, the refusals (f.Status "refused" selects only those).
+func (l *Ledger) scanRows(ctx context.Context, f Filter, refusals bool, fn func(*spendRow) error) error {
+	check := f
+	if refusals && f.Status == string(statusRefused) {
+		check.Status = ""
+	}
+	if err := check.validate(false); err != nil {
+		st := Filter{Status: check.Status}
+		if refusals && st.validate(false) != nil {
+			err = invalid("status %q is not a row status: reserved, unknown, settled, released, voided or refused", clip(f.Status))
+		}
+		return fmt.Errorf("rows: %w", err)
+	}
+	rows := newSpendRows(func(rec *spendRow) error {
+		if !f.matchesSpend(&rec.Spend) {
+			return nil
+		}
+		return fn(rec)
+	})
+	rows.refusals = refusals
+	if _, err := l.scan(ctx, rows.add); err != nil {
+		return fmt.Errorf("rows: %w", err)
+	}
+	if err := rows.end(); err != nil {
+		return fmt.Errorf("rows: %w", err)
+	}
+	return nil
+}
+
+// knownUSDC is the USDC contract of each chain id, as the x402 reference implementation
+// lists them (https://github.com/x402-foundation/x402/blob/main/go/mechanisms/evm/constants.go),
+// lower-cased: the tokens whose symbol AssetSymbol knows.
+var knownUSDC = map[int64]string{
+	8453:   "0x833589fcd6edb6e08f4c7c32d4f71b54bda02913",
+	84532:  "0x036cbd53842c5426634e7929541ec2318f3dcf7e",
+	1:      "0xa0b86991c6218b36c1d19d4a2e9eb0ce3606eb48",
+	43114:  "0xb97ef9ef8734c71904d8002f8b6bc66dd9c48a6e",
+	43113:  "0x5425890298aed601595a70ab815c96711a31bc65",
+	137:    "0x3c499c542cef5e3811e1192ce70d8cc03d5c3359",
+	80002:  "0x41e94eb019c0762f9bfcf9fb1e58725bfb0e7582",
+	42161:  "0xaf88d065e77c8cc2239327c5edb3a432268e5831",
+	421614: "0x75faf114eafb1bdbe2f0316df893fd58ce46aa4d",
+}
+
+// symbols remembers the last symbol AssetSymbol gave: the rows of an export mostly pay
+// one token on one network.
+type symbols struct{ network, asset, symbol string }
+
+func (c *symbols) of(network, asset string) string {
+	if network != c.network || asset != c.asset {
+		c.network, c.asset, c.symbol = network, asset, AssetSymbol(network, asset)
+	}
+	return c.symbol
+}
+
+// AssetSymbol is the symbol of the token asset on network, as recorded in the ledger
+// (a CAIP-2 id such as eip155:8453, or an x402 v1 name such as base): "USDC" for the USDC
+// contract of a chain toll knows, else "" (the ledger records no symbol of its own).
+func AssetSymbol(network, asset string) string {
+	id, err := x402.ChainID(network)
+	if err != nil || !id.IsInt64() {
+		return ""
+	}
+	if usdc, ok := knownUSDC[id.Int64()]; ok && strings.EqualFold(usdc, asset) {
+		return "USDC"
+	}
+	return ""
 }

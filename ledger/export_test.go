@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/csv"
 	"errors"
+	"fmt"
+	"io"
 	"math/big"
 	"slices"
 	"strings"
@@ -40,15 +42,15 @@ func exportLedger(t *testing.T) *Ledger {
 func TestExportCSV(t *testing.T) {
 	l := exportLedger(t)
 	var buf bytes.Buffer
-	if err := l.ExportCSV(t.Context(), &buf, Filter{}); err != nil {
+	if err := l.ExportCSV(t.Context(), &buf, Filter{}, CSVOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	rows, err := csv.NewReader(&buf).ReadAll()
 	if err != nil {
 		t.Fatalf("reading the CSV back: %v\n%s", err, buf.String())
 	}
-	if len(rows) != 4 {
-		t.Fatalf("%d rows, want a header and 3 spends:\n%s", len(rows), buf.String())
+	if len(rows) != 5 {
+		t.Fatalf("%d rows, want a header, 3 spends and a refusal:\n%s", len(rows), buf.String())
 	}
 	if !slices.Equal(rows[0], csvHeader) {
 		t.Errorf("header = %v, want %v", rows[0], csvHeader)
@@ -57,23 +59,114 @@ func TestExportCSV(t *testing.T) {
 	for i, name := range rows[0] {
 		col[name] = i
 	}
-	want := []struct{ id, status, amount, txHash, reason string }{
-		{"big", "reserved", "98765432109876543210987654321", "", ""},
-		{"small", "settled", "10000", "0xdead", ""},
-		{"gone", "released", "7", "", "signing failed,\nretry later"},
+	want := []struct{ seq, id, status, rule, amount, atomic, txHash, reason string }{
+		{"1", "big", "reserved", "", "98765432109876543210987.654321", "98765432109876543210987654321", "", ""},
+		{"3", "small", "settled", "", "0.01", "10000", "0xdead", ""},
+		{"5", "gone", "released", "", "0.000007", "7", "", "signing failed,\nretry later"},
+		{"6", "over", "refused", "per-call", "0.0005", "500", "", "per-call cap exceeded: used 0 + asked 0.0005 > limit 0.0001"},
 	}
+	evs := events(t, l)
 	for i, w := range want {
 		r := rows[i+1]
-		got := []string{r[col["call_id"]], r[col["status"]], r[col["amount"]], r[col["tx_hash"]], r[col["reason"]]}
-		if exp := []string{w.id, w.status, w.amount, w.txHash, w.reason}; !slices.Equal(got, exp) {
+		got := []string{r[col["seq"]], r[col["call_id"]], r[col["status"]], r[col["rule"]], r[col["amount"]],
+			r[col["amount_atomic"]], r[col["tx_hash"]], r[col["reason"]]}
+		if exp := []string{w.seq, w.id, w.status, w.rule, w.amount, w.atomic, w.txHash, w.reason}; !slices.Equal(got, exp) {
 			t.Errorf("row %d = %q, want %q", i+1, got, exp)
 		}
-		if r[col["reserved_at"]] != "2026-03-01T12:00:00Z" || r[col["nonce"]] != nonceFor(w.id) {
-			t.Errorf("row %d: reserved_at %q nonce %q", i+1, r[col["reserved_at"]], r[col["nonce"]])
+		if r[col["time_utc"]] != "2026-03-01T12:00:00.000" || r[col["symbol"]] != "USDC" || r[col["decimals"]] != "6" {
+			t.Errorf("row %d: time_utc %q symbol %q decimals %q", i+1, r[col["time_utc"]], r[col["symbol"]], r[col["decimals"]])
+		}
+		if w.status != "refused" && r[col["nonce"]] != nonceFor(w.id) {
+			t.Errorf("row %d: nonce %q", i+1, r[col["nonce"]])
+		}
+		if seq := evs[len(evs)-1].Seq; r[col["seq"]] == fmt.Sprint(seq) && r[col["hash"]] != evs[len(evs)-1].Hash {
+			t.Errorf("row %d: hash %q, want the last event's %q", i+1, r[col["hash"]], evs[len(evs)-1].Hash)
+		}
+		for _, e := range evs {
+			if fmt.Sprint(e.Seq) == r[col["seq"]] && e.Hash != r[col["hash"]] {
+				t.Errorf("row %d: hash %q, want event %d's %q", i+1, r[col["hash"]], e.Seq, e.Hash)
+			}
 		}
 	}
 	if got := rows[1][col["url"]]; got != "https://api.example.com/a,b?q=\"x\"" {
 		t.Errorf("url = %q", got)
+	}
+}
+
+// TestExportCSVStale: a call that became unknown (with a reason) and then settled has no
+// reason on its row; --status refused selects the refusals; a status that is neither a
+// spend's nor refused is refused.
+func TestExportCSVStale(t *testing.T) {
+	ctx := t.Context()
+	l, _ := newLedger(t)
+	mustReserve(t, l, intent("late", 10), Caps{})
+	if err := l.MarkUnknown(ctx, "late", "facilitator timed out"); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Settle(ctx, "late", "0xbeef"); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Refuse(ctx, Refusal{CallID: "no", Reason: "network eip155:1 is not allowed"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		status string
+		rows   []string // status, rule, reason, amount of each row
+	}{
+		{"", []string{"settled,,,0.00001", "refused,policy,network eip155:1 is not allowed,"}},
+		{"refused", []string{"refused,policy,network eip155:1 is not allowed,"}},
+		{"settled", []string{"settled,,,0.00001"}},
+	} {
+		var buf bytes.Buffer
+		if err := l.ExportCSV(ctx, &buf, Filter{Status: tt.status}, CSVOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		rows, err := csv.NewReader(&buf).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, r := range rows[1:] {
+			got = append(got, strings.Join([]string{r[3], r[4], r[23], r[16]}, ","))
+		}
+		if diff := cmp.Diff(tt.rows, got); diff != "" {
+			t.Errorf("status %q (-want +got):\n%s", tt.status, diff)
+		}
+	}
+	err := l.ExportCSV(ctx, io.Discard, Filter{Status: "paid"}, CSVOptions{})
+	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "or refused") {
+		t.Errorf("ExportCSV(status paid) = %v, want ErrInvalid naming the row statuses", err)
+	}
+}
+
+// TestExportCSVCells: text that a spreadsheet would run as a formula gets a leading
+// quote; --excel writes a byte order mark and CRLF.
+func TestExportCSVCells(t *testing.T) {
+	ctx := t.Context()
+	l, _ := newLedger(t)
+	for _, tt := range []struct{ agent, want string }{
+		{"=1+2", "'=1+2"}, {"+1", "'+1"}, {"-1", "'-1"}, {"@SUM(A1)", "'@SUM(A1)"}, {"\tx", "'\tx"},
+		{"a=b", "a=b"}, {"", ""},
+	} {
+		t.Run("", func(t *testing.T) {
+			if got := cellText(tt.agent); got != tt.want {
+				t.Errorf("cellText(%q) = %q, want %q", tt.agent, got, tt.want)
+			}
+		})
+	}
+	in := intent("x", 1)
+	in.Agent = "=HYPERLINK(\"http://evil\")"
+	mustReserve(t, l, in, Caps{})
+	var buf bytes.Buffer
+	if err := l.ExportCSV(ctx, &buf, Filter{}, CSVOptions{Excel: true}); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	if !strings.HasPrefix(out, "\uFEFFseq,hash,") || strings.Count(out, "\r\n") != 2 || strings.Count(out, "\n") != 2 {
+		t.Errorf("excel CSV does not start with a BOM and end 2 lines with CRLF:\n%q", out)
+	}
+	if !strings.Contains(out, `,"'=HYPERLINK(""http://evil"")",`) {
+		t.Errorf("the agent is not written as text:\n%s", out)
 	}
 }
 

@@ -70,7 +70,9 @@ func measureReaders() []measureReader {
 	return []measureReader{
 		{"idle 2 s", func(context.Context, *Ledger) error { time.Sleep(2 * time.Second); return nil }},
 		{"open", func(context.Context, *Ledger) error { return nil }},
-		{"export csv", func(ctx context.Context, l *Ledger) error { return l.ExportCSV(ctx, io.Discard, Filter{}) }},
+		{"export csv", func(ctx context.Context, l *Ledger) error {
+			return l.ExportCSV(ctx, io.Discard, Filter{}, CSVOptions{})
+		}},
 		{"export jsonl", func(ctx context.Context, l *Ledger) error { return l.ExportJSONL(ctx, io.Discard, Filter{}) }},
 		{"list json", func(ctx context.Context, l *Ledger) error {
 			w := bufio.NewWriter(io.Discard)

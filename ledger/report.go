@@ -81,7 +81,8 @@ func (l *Ledger) Summarize(ctx context.Context, f Filter) (*Summary, error) {
 		return nil, fmt.Errorf("summarize: %w", err)
 	}
 	agg := newReportAgg()
-	rows := newSpendRows(func(s *Spend) error {
+	rows := newSpendRows(func(r *spendRow) error {
+		s := &r.Spend
 		if f.matchesSpend(s) {
 			agg.add(s.ReservedAt, s.API, s.Tool, s.Agent, s.Status, &s.Amount)
 		}

@@ -187,7 +187,7 @@ func reservedSpend(e *Event) Spend {
 		Intent: Intent{
 			CallID: e.CallID, Agent: e.Agent, Session: e.Session, API: e.API, Tool: e.Tool, URL: e.URL,
 			Network: e.Network, Asset: e.Asset, Amount: *e.Amount, PayTo: e.PayTo, Payer: e.Payer,
-			Nonce: e.Nonce, ValidBefore: e.ValidBefore,
+			Nonce: e.Nonce, ValidBefore: e.ValidBefore, PaymentID: e.PaymentID,
 		},
 		Status: StatusReserved, ReservedAt: e.Time, UpdatedAt: e.Time,
 	}
@@ -202,24 +202,44 @@ func reservedSpend(e *Event) Spend {
 // open at the end (reserved, unknown) are emitted then, in reservation order. So every
 // call is emitted once, in reservation order unless it stayed open for maxWaiting later
 // reservations. It keeps the open calls and at most maxWaiting others.
+//
+// With refusals set, each refused event is a row too (see refusedSpend), final at once,
+// in its place in the chain.
 type spendRows struct {
-	open  map[string]*callRecord // reserved or unknown
-	queue []*callRecord          // in reservation order, from queue[qi]
-	qi    int
-	late  []*callRecord // open calls that left the queue, emitted when final
-	emit  func(*Spend) error
+	open     map[string]*spendRow // reserved or unknown
+	queue    []*spendRow          // in reservation order, from queue[qi]
+	qi       int
+	late     []*spendRow // open calls that left the queue, emitted when final
+	emit     func(*spendRow) error
+	refusals bool
+}
+
+// spendRow is a call's record as the events give it, with the hash of its last event
+// (Last), and for a refusal's row the refused event.
+type spendRow struct {
+	callRecord
+	lastHash string
+	refused  *Event
 }
 
 // maxWaiting is how many calls may wait behind one that is still open.
 const maxWaiting = 4096
 
-func newSpendRows(emit func(*Spend) error) *spendRows {
-	return &spendRows{open: map[string]*callRecord{}, emit: emit}
+func newSpendRows(emit func(*spendRow) error) *spendRows {
+	return &spendRows{open: map[string]*spendRow{}, emit: emit}
 }
 
 func (r *spendRows) add(e *Event) error {
 	switch e.Kind {
-	case KindRefused, KindApprovalAsked, KindApproved, KindDenied, KindSignedHead:
+	case KindRefused:
+		if !r.refusals {
+			return nil
+		}
+		ev := *e
+		rec := &spendRow{callRecord{Spend: refusedSpend(e), Seq: e.Seq, Last: e.Seq}, e.Hash, &ev}
+		r.queue = append(r.queue, rec)
+		return r.drain()
+	case KindApprovalAsked, KindApproved, KindDenied, KindSignedHead:
 		return nil
 	case KindReserved:
 		if e.CallID == "" || e.Amount == nil || e.Amount.Sign() <= 0 {
@@ -228,7 +248,7 @@ func (r *spendRows) add(e *Event) error {
 		if _, dup := r.open[e.CallID]; dup {
 			return tampered(e.Seq, "call %q reserved twice", clip(e.CallID))
 		}
-		rec := &callRecord{Spend: reservedSpend(e), Seq: e.Seq, Last: e.Seq}
+		rec := &spendRow{callRecord: callRecord{Spend: reservedSpend(e), Seq: e.Seq, Last: e.Seq}, lastHash: e.Hash}
 		r.open[e.CallID] = rec
 		r.queue = append(r.queue, rec)
 		return r.drain()
@@ -243,14 +263,14 @@ func (r *spendRows) add(e *Event) error {
 	if err := apply(&rec.Spend, e); err != nil {
 		return tampered(e.Seq, "call %q: %v", clip(e.CallID), err)
 	}
-	rec.Last = e.Seq
+	rec.Last, rec.lastHash = e.Seq, e.Hash
 	if !rec.Spend.Status.Final() {
 		return nil
 	}
 	delete(r.open, e.CallID)
 	if i := slices.Index(r.late, rec); i >= 0 {
 		r.late = slices.Delete(r.late, i, i+1)
-		return r.emit(&rec.Spend)
+		return r.emit(rec)
 	}
 	return r.drain()
 }
@@ -261,8 +281,8 @@ func (r *spendRows) drain() error {
 	for r.qi < len(r.queue) {
 		rec := r.queue[r.qi]
 		switch {
-		case rec.Spend.Status.Final():
-			if err := r.emit(&rec.Spend); err != nil {
+		case rec.Spend.Status.Final() || rec.Spend.Status == statusRefused:
+			if err := r.emit(rec); err != nil {
 				return err
 			}
 		case len(r.queue)-r.qi > maxWaiting:
@@ -283,11 +303,11 @@ func (r *spendRows) drain() error {
 // end emits the calls left: those waiting and those open, in reservation order.
 func (r *spendRows) end() error {
 	rest := append(r.late, r.queue[r.qi:]...)
-	slices.SortFunc(rest, func(a, b *callRecord) int { return cmpU64(a.Seq, b.Seq) })
+	slices.SortFunc(rest, func(a, b *spendRow) int { return cmpU64(a.Seq, b.Seq) })
 	r.late, r.queue, r.qi = nil, nil, 0
 	clear(r.open)
 	for _, rec := range rest {
-		if err := r.emit(&rec.Spend); err != nil {
+		if err := r.emit(rec); err != nil {
 			return err
 		}
 	}
@@ -303,11 +323,11 @@ func (l *Ledger) ScanSpends(ctx context.Context, f Filter, fn func(*Spend) error
 	if err := f.validate(false); err != nil {
 		return fmt.Errorf("spends: %w", err)
 	}
-	rows := newSpendRows(func(s *Spend) error {
-		if !f.matchesSpend(s) {
+	rows := newSpendRows(func(rec *spendRow) error {
+		if !f.matchesSpend(&rec.Spend) {
 			return nil
 		}
-		return fn(s)
+		return fn(&rec.Spend)
 	})
 	if _, err := l.scan(ctx, rows.add); err != nil {
 		return fmt.Errorf("spends: %w", err)

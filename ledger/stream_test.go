@@ -70,7 +70,7 @@ func TestEditedCallRecordNotExported(t *testing.T) {
 		return b.putCall(rec)
 	})
 	var buf bytes.Buffer
-	if err := l.ExportCSV(ctx, &buf, Filter{}); err != nil {
+	if err := l.ExportCSV(ctx, &buf, Filter{}, CSVOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if got := buf.String(); strings.Contains(got, "2736700") || !strings.Contains(got, ",27367,") {

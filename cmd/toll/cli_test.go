@@ -48,7 +48,7 @@ func TestUsageErrors(t *testing.T) {
 		{"format on ledger verify", []string{"ledger", "verify", "--format", "json"}, "unknown flag: --format"},
 		{"catalog tools as text", []string{"catalog", "tools", "--format", "text", spec}, "want json"},
 		{"catalog list as csv", []string{"catalog", "list", "--format", "csv", spec}, "want text or json"},
-		{"export as json", []string{"ledger", "export", "--format", "json"}, "want csv or jsonl"},
+		{"export as json", []string{"ledger", "export", "--format", "json"}, "want csv, jsonl, hledger or beancount"},
 		{"negative terms-ttl", []string{"serve", spec, "--terms-ttl", "-1s"}, "--terms-ttl"},
 		{"negative lazy-threshold", []string{"serve", spec, "--lazy-threshold", "-1"}, "--lazy-threshold"},
 		{"bad lazy", []string{"catalog", "tools", spec, "--lazy", "sometimes"}, "want auto, on or off"},

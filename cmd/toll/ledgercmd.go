@@ -214,29 +214,41 @@ type ledgerExportCmd struct {
 	ledgerFlags
 	filterFlags
 	format *format
+	excel  bool
 }
 
 func (a *app) ledgerExportCommand() *cobra.Command {
-	x := &ledgerExportCmd{ledgerFlags: ledgerFlags{app: a}, format: newFormat("csv", "csv", "jsonl")}
+	x := &ledgerExportCmd{ledgerFlags: ledgerFlags{app: a}, format: newFormat("csv", "csv", "jsonl", "hledger", "beancount")}
 	c := &cobra.Command{
 		Use:   "export [flags]",
-		Short: "every spend, for auditors, as CSV or JSON lines",
-		Long: `csv: one row per reserved call, with its status, from the ledger's events (as toll ledger list).
+		Short: "every spend, for auditors: CSV, JSON lines, or an hledger or beancount journal",
+		Long: `csv: one row per reserved call and per refusal, for spreadsheets: the seq and hash of the
+row's last event, times in UTC (2026-12-01 09:30:00.123), amounts as decimals with the
+token's symbol and decimals and in atomic units; --excel adds the byte order mark and CRLF
+line ends Excel expects. A text cell starting with = + - @ gets a leading ' so that no
+spreadsheet runs it as a formula.
 jsonl: the events themselves, hashes included, one JSON object a line; with no filter,
-toll ledger verify --file checks the file on its own. Either is checked as it is written:
-an entry edited in the file stops the export (exit 1). The ledger is read in short steps,
-so toll serve goes on paying meanwhile.`,
+toll ledger verify --file checks the file on its own.
+hledger, beancount: one transaction per settled payment, from assets:x402:NETWORK:PAYER to
+expenses:x402:API:TOOL, in the token as a commodity; calls still reserved or unknown are
+comments (hledger -f FILE bal and bean-check FILE read them).
+Every format is checked as it is written: an entry edited in the file stops the export
+(exit 1). The ledger is read in short steps, so toll serve goes on paying meanwhile.`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error { return x.run(c.Context()) },
 	}
 	fs := newFlags(c)
 	x.ledgerFlags.register(fs)
 	x.filterFlags.register(fs, true)
-	fs.Var(x.format, "format", "csv, or jsonl: one JSON object a line")
+	fs.Var(x.format, "format", "csv; jsonl: one JSON object a line; hledger or beancount: a journal of the settled payments")
+	fs.BoolVar(&x.excel, "excel", false, "csv: start with a UTF-8 byte order mark and end lines with CRLF, for Excel")
 	return c
 }
 
 func (x *ledgerExportCmd) run(ctx context.Context) error {
+	if x.excel && x.format.value != "csv" {
+		return usagef("toll ledger export: --excel is for --format csv, not %s", x.format.value)
+	}
 	f, err := x.filter()
 	if err != nil {
 		return err
@@ -246,10 +258,13 @@ func (x *ledgerExportCmd) run(ctx context.Context) error {
 		return err
 	}
 	defer led.Close()
-	if x.format.value == "jsonl" {
+	switch x.format.value {
+	case "jsonl":
 		err = led.ExportJSONL(ctx, x.stdout, f)
-	} else {
-		err = led.ExportCSV(ctx, x.stdout, f)
+	case "hledger", "beancount":
+		err = led.ExportJournal(ctx, x.stdout, f, ledger.JournalFormat(x.format.value))
+	default:
+		err = led.ExportCSV(ctx, x.stdout, f, ledger.CSVOptions{Excel: x.excel})
 	}
 	return filterError(err)
 }

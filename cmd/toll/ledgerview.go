@@ -30,7 +30,7 @@ func (f *filterFlags) register(fs *pflag.FlagSet, events bool) {
 	fs.StringVar(&f.network, "network", "", "only the payments on this network (eip155:8453, base-sepolia... as recorded)")
 	status := "only the calls in this status: reserved, unknown, settled, released or voided"
 	if events {
-		status = "csv: only the calls in this status (reserved, unknown, settled, released, voided); jsonl: only the events of this kind (those, refused, approval-asked, approved, denied)"
+		status = "csv and journals: only the calls in this status (reserved, unknown, settled, released, voided; csv: refused for the refusals); jsonl: only the events of this kind (those, refused, approval-asked, approved, denied)"
 	}
 	fs.StringVar(&f.status, "status", "", status)
 }

@@ -91,9 +91,10 @@ func TestLedgerFilters(t *testing.T) {
 		if err != nil {
 			t.Fatalf("export %v: %v\n%s", tt.args, err, out)
 		}
+		id := slices.Index(rows[0], "call_id")
 		var got []string
 		for _, r := range rows[1:] {
-			got = append(got, r[0])
+			got = append(got, r[id])
 		}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("export csv %v (-want +got):\n%s", tt.args, diff)
@@ -136,7 +137,9 @@ func TestLedgerFilterErrors(t *testing.T) {
 		{[]string{"list", "--since", "yesterday"}, `--since "yesterday" is not a time`},
 		{[]string{"export", "--until", "2026-13-01"}, `--until "2026-13-01" is not a time`},
 		{[]string{"list", "--status", "paid"}, `status "paid" is not a spend status`},
-		{[]string{"export", "--status", "refused"}, `status "refused" is not a spend status`},
+		{[]string{"export", "--status", "paid"}, `status "paid" is not a row status: reserved, unknown, settled, released, voided or refused`},
+		{[]string{"export", "--format", "hledger", "--status", "refused"}, `status "refused" is not a spend status`},
+		{[]string{"export", "--format", "jsonl", "--excel"}, "--excel is for --format csv"},
 		{[]string{"export", "--format", "jsonl", "--status", "paid"}, `status "paid" is not an event kind`},
 		{[]string{"list", "--since", "2026-11-03", "--until", "2026-11-02"}, "the period is empty"},
 		{[]string{"verify", "--timeout", "-1s"}, "--timeout -1s is negative"},
