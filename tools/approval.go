@@ -241,55 +241,49 @@ func (c *Client) approvalRequest(ctx context.Context, p *payment, rule ApprovalR
 	return req, nil
 }
 
+// least tracks the least that a set of counting caps leaves to spend, and that cap's name.
+type least struct {
+	left *money.Amount
+	name string
+}
+
+// cap takes a cap of limit (nil: none) with used spent.
+func (l *least) cap(limit *money.Amount, used money.Amount, name string) {
+	if limit == nil {
+		return
+	}
+	left := limit.Sub(used)
+	if left.Sign() < 0 {
+		left = money.New(nil, left.Decimals())
+	}
+	if l.left == nil || left.Cmp(*l.left) < 0 {
+		l.left, l.name = &left, name
+	}
+}
+
 // agentRemaining is the least an agent's counting caps leave to spend, and the cap's
 // name; nil when the agent has none.
 func agentRemaining(caps ledger.AgentCaps, api string, at ledger.AgentTotals) (*money.Amount, string) {
-	var least *money.Amount
-	var name string
-	try := func(limit *money.Amount, used money.Amount, cap string) {
-		if limit == nil {
-			return
-		}
-		left := limit.Sub(used)
-		if left.Sign() < 0 {
-			left = money.New(nil, left.Decimals())
-		}
-		if least == nil || left.Cmp(*least) < 0 {
-			least, name = &left, cap
-		}
-	}
-	try(caps.PerDay, at.Day, ledger.CapAgentPerDay)
-	try(caps.Total, at.Total, ledger.CapAgentTotal)
+	var l least
+	l.cap(caps.PerDay, at.Day, ledger.CapAgentPerDay)
+	l.cap(caps.Total, at.Total, ledger.CapAgentTotal)
 	if a, ok := caps.PerAPI[api]; ok {
-		try(&a, at.API, ledger.CapAgentPerAPI)
+		l.cap(&a, at.API, ledger.CapAgentPerAPI)
 	}
-	return least, name
+	return l.left, l.name
 }
 
 // remaining is the least that the counting caps leave to spend, and the cap's name; nil
 // when no counting cap applies.
 func remaining(caps ledger.Caps, api string, tot ledger.Totals) (*money.Amount, string) {
-	var least *money.Amount
-	var name string
-	try := func(limit *money.Amount, used money.Amount, cap string) {
-		if limit == nil {
-			return
-		}
-		left := limit.Sub(used)
-		if left.Sign() < 0 {
-			left = money.New(nil, left.Decimals())
-		}
-		if least == nil || left.Cmp(*least) < 0 {
-			least, name = &left, cap
-		}
-	}
-	try(caps.PerSession, tot.Session, ledger.CapPerSession)
-	try(caps.PerDay, tot.Day, ledger.CapPerDay)
-	try(caps.Total, tot.Total, ledger.CapTotal)
+	var l least
+	l.cap(caps.PerSession, tot.Session, ledger.CapPerSession)
+	l.cap(caps.PerDay, tot.Day, ledger.CapPerDay)
+	l.cap(caps.Total, tot.Total, ledger.CapTotal)
 	if a, ok := caps.PerAPI[api]; ok {
-		try(&a, tot.API, ledger.CapPerAPI)
+		l.cap(&a, tot.API, ledger.CapPerAPI)
 	}
-	return least, name
+	return l.left, l.name
 }
 
 // notApproved is the refusal of a payment that needed approval and did not get it.
