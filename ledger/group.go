@@ -24,8 +24,9 @@ import (
 
 // pending is one write waiting in the queue.
 type pending struct {
-	fn   func(b buckets) error
-	done chan error // buffered: the leader never waits on it
+	fn     func(b buckets) error
+	done   chan error  // buffered: the leader never waits on it
+	report func(error) // when set, gets the result instead of done (RecordLater)
 
 	// state is pendingQueued, then pendingTaken by a leader, or pendingDropped by its
 	// caller, who gave up waiting before a leader took it.
@@ -40,8 +41,9 @@ const (
 
 // writeQueue is a handle's queue of writes.
 type writeQueue struct {
-	mu    sync.Mutex
-	items []*pending
+	mu       sync.Mutex
+	items    []*pending
+	flushing bool // a timer will commit the queue (RecordLater)
 }
 
 func (q *writeQueue) add(p *pending) {
@@ -63,6 +65,15 @@ func (q *writeQueue) take() []*pending {
 		}
 	}
 	return out
+}
+
+// finish sends p its result.
+func (p *pending) finish(err error) {
+	if p.report != nil {
+		p.report(err)
+		return
+	}
+	p.done <- err
 }
 
 // abandon is the answer to a caller who stops waiting with err: err when p (nil for a
@@ -93,11 +104,11 @@ func (l *Ledger) commitGroup(ctx context.Context, deadline time.Time, group []*p
 		})
 		if failed < 0 || !errors.Is(err, errGroupMember) {
 			for _, p := range group {
-				p.done <- err
+				p.finish(err)
 			}
 			return
 		}
-		group[failed].done <- ferr
+		group[failed].finish(ferr)
 		group = append(group[:failed:failed], group[failed+1:]...)
 	}
 }

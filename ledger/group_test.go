@@ -151,3 +151,92 @@ func TestGroupCommitOutcomes(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestRecordLater: an outcome recorded for later rides in the next write's transaction,
+// a read through the handle sees it, another handle sees it once the timer or Close
+// committed it, and a bad transition is reported to its callback.
+func TestRecordLater(t *testing.T) {
+	ctx := context.Background()
+	l, _ := newLedger(t)
+	mustReserve(t, l, intent("a", 1000), Caps{})
+	reports := make(chan error, 4)
+	report := func(err error) { reports <- err }
+
+	// With the next reservation: one transaction for both.
+	before := txID(t, l.Path())
+	errs := queueWrites(t, l, []func() error{
+		func() error { return l.RecordLater(Outcome{CallID: "a", Kind: KindSettled, TxHash: "0xfeed"}, report) },
+		func() error { _, err := l.Reserve(ctx, intent("b", 1000), Caps{}); return err },
+	})
+	if errs[0] != nil || errs[1] != nil {
+		t.Fatalf("record later %v, reserve %v", errs[0], errs[1])
+	}
+	if err := <-reports; err != nil {
+		t.Fatalf("settle a reported %v", err)
+	}
+	if got := txID(t, l.Path()) - before; got != 1 {
+		t.Errorf("%d transactions for a reservation and an outcome, want 1", got)
+	}
+
+	// Read through the handle: it sees the outcome at once.
+	if err := l.RecordLater(Outcome{CallID: "b", Kind: KindUnknown, Reason: "no answer"}, report); err != nil {
+		t.Fatal(err)
+	}
+	if sp, err := l.Spend(ctx, "b"); err != nil || sp.Status != StatusUnknown {
+		t.Errorf("spend b after RecordLater: %v %v, want unknown", sp.Status, err)
+	}
+	if err := <-reports; err != nil {
+		t.Fatalf("mark b unknown reported %v", err)
+	}
+
+	// Alone: the timer commits it, and another handle sees it.
+	other := openLedger(t, l.Path(), Options{})
+	if err := l.RecordLater(Outcome{CallID: "b", Kind: KindSettled, TxHash: "0xbeef"}, report); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-reports; err != nil {
+		t.Fatalf("settle b reported %v", err)
+	}
+	if sp, err := other.Spend(ctx, "b"); err != nil || sp.Status != StatusSettled || sp.TxHash != "0xbeef" {
+		t.Errorf("spend b from another handle: %+v %v, want settled in 0xbeef", sp, err)
+	}
+
+	// A bad transition goes to the callback; Close commits what waits.
+	if err := l.RecordLater(Outcome{CallID: "a", Kind: KindReleased, Reason: "late"}, report); err != nil {
+		t.Fatal(err)
+	}
+	mustReserve(t, other, intent("c", 1000), Caps{})
+	if err := other.RecordLater(Outcome{CallID: "c", Kind: KindReleased, Reason: "not sent"}, report); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var bad, ok int
+	for range 2 {
+		switch err := <-reports; {
+		case errors.Is(err, ErrBadTransition):
+			bad++
+		case err == nil:
+			ok++
+		default:
+			t.Errorf("reported %v", err)
+		}
+	}
+	if bad != 1 || ok != 1 {
+		t.Errorf("%d bad transitions and %d committed outcomes reported, want 1 and 1", bad, ok)
+	}
+	if sp, err := l.Spend(ctx, "c"); err != nil || sp.Status != StatusReleased {
+		t.Errorf("spend c after Close: %v %v, want released", sp.Status, err)
+	}
+
+	// Not an outcome: refused at once, nothing queued.
+	for _, o := range []Outcome{{CallID: "a", Kind: KindVoided}, {Kind: KindSettled}} {
+		if err := l.RecordLater(o, report); !errors.Is(err, ErrInvalid) {
+			t.Errorf("RecordLater(%+v) = %v, want ErrInvalid", o, err)
+		}
+	}
+	if err := l.Verify(ctx); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -275,8 +275,14 @@ func initialize(tx *bolt.Tx) error {
 // ErrClosed.
 func (l *Ledger) Close() error {
 	l.sem <- struct{}{}
+	defer func() { <-l.sem }()
+	if !l.closed {
+		// Outcomes recorded for later (RecordLater) are written first.
+		if group := l.queue.take(); len(group) > 0 {
+			l.commitGroup(context.Background(), time.Now().Add(l.timeout), group)
+		}
+	}
 	l.closed = true
-	<-l.sem
 	return nil
 }
 
@@ -326,7 +332,7 @@ func (l *Ledger) run(ctx context.Context, write bool, fn func(b buckets) error) 
 	defer func() { <-l.sem }()
 	if l.closed {
 		for _, q := range l.queue.take() {
-			q.done <- ErrClosed
+			q.finish(ErrClosed)
 		}
 		if p != nil {
 			return <-p.done
@@ -334,6 +340,10 @@ func (l *Ledger) run(ctx context.Context, write bool, fn func(b buckets) error) 
 		return ErrClosed
 	}
 	if !write {
+		if group := l.queue.take(); len(group) > 0 {
+			// Outcomes recorded for later (RecordLater): a read sees them.
+			l.commitGroup(context.WithoutCancel(ctx), deadline, group)
+		}
 		return l.inFile(ctx, false, deadline, fn)
 	}
 	group := l.queue.take()
