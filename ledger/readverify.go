@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 )
 
@@ -154,7 +153,7 @@ func (v *verifier) compareDone(b buckets) error {
 // exactly while it counts.
 func compareCall(b buckets, want *callRecord) error {
 	// A record is written by putCall, json.Marshal of the record: the same bytes.
-	wj, err := json.Marshal(want)
+	wj, err := want.marshal()
 	if err != nil {
 		return err
 	}
