@@ -8,7 +8,7 @@ import (
 
 // outcomeDelay bounds how long an outcome recorded with RecordLater waits in the queue
 // for another write to carry it before it is committed on its own.
-const outcomeDelay = 10 * time.Millisecond
+const outcomeDelay = 2 * time.Millisecond
 
 // Outcome is the result of a reserved call, for RecordLater: what Settle, MarkUnknown
 // or Release record.
