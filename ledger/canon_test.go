@@ -1,9 +1,14 @@
 package ledger
 
 import (
+	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
+	"slices"
+	"strconv"
 	"testing"
+	"time"
 )
 
 // TestCanonicalVersions holds the two event encodings: an event with nothing of
@@ -57,5 +62,75 @@ func TestCanonicalVersions(t *testing.T) {
 	// Version 1 bytes relabelled as version 2 lack its two fields.
 	if _, err := decodeCanonical(append([]byte{canonV2}, b[1:]...)); err == nil {
 		t.Error("version 1 fields under a version 2 byte decoded")
+	}
+}
+
+// TestDecodeCanonicalRefuses: an event that decodes to the same values but is not
+// written as canonical writes it is refused, field by field.
+func TestDecodeCanonicalRefuses(t *testing.T) {
+	in := intent("c1", 27367)
+	e := intentEvent(KindReserved, &in, t0)
+	e.Seq = 7
+	fields := func(e *Event) []string {
+		return []string{
+			strconv.FormatUint(e.Seq, 10), encTime(e.Time), string(e.Kind), e.CallID,
+			e.Session, e.API, e.Tool, e.URL, e.Network, e.Asset, encInt(e.Amount),
+			e.PayTo, e.Payer, e.Nonce, encTime(e.ValidBefore),
+			e.TxHash, e.Reason, e.Cap, encInt(e.Limit), encInt(e.Used),
+		}
+	}
+	encode := func(version byte, fs []string, overlong int) []byte {
+		b := []byte{version}
+		for i, f := range fs {
+			if i == overlong {
+				b = append(b, byte(len(f))|0x80, 0) // the same length in two bytes
+			} else {
+				b = binary.AppendUvarint(b, uint64(len(f)))
+			}
+			b = append(b, f...)
+		}
+		return b
+	}
+	good := fields(&e)
+	if got, err := decodeCanonical(encode(canonV1, good, -1)); err != nil || got.Seq != 7 {
+		t.Fatalf("the canonical encoding: %+v, %v", got, err)
+	}
+	sec := strconv.FormatInt(t0.Unix(), 10)
+	for _, c := range []struct {
+		field    int
+		value    string
+		overlong bool
+		version  byte
+		accepted bool // canonical after all
+	}{
+		{field: 0, value: "07"},
+		{field: 1, value: "0" + sec + ".000000000"},
+		{field: 1, value: "+" + sec + ".000000000"},
+		{field: 1, value: "-0.000000000"},
+		{field: 1, value: strconv.FormatInt(time.Time{}.Unix(), 10) + ".000000000"}, // the zero time is written ""
+		{field: 10, value: "027367"},
+		{field: 18, value: "0", accepted: true}, // a limit of zero is written "0"
+		{field: 3, value: "c1", overlong: true},
+		{field: 0, value: "7", version: canonV2},
+	} {
+		fs := slices.Clone(good)
+		fs[c.field] = c.value
+		version, overlong := byte(canonV1), -1
+		if c.version != 0 {
+			version = c.version
+			fs = append(fs, "", "", "", "", "")
+		}
+		if c.overlong {
+			overlong = c.field
+		}
+		b := encode(version, fs, overlong)
+		got, err := decodeCanonical(b)
+		canonical := err == nil && bytes.Equal(got.canonical(), b)
+		if err == nil && !canonical {
+			t.Errorf("field %d = %q (overlong %v, version %d): decoded a non-canonical encoding", c.field, c.value, c.overlong, version)
+		}
+		if (err == nil) != c.accepted {
+			t.Errorf("field %d = %q (overlong %v, version %d): error %v, want accepted %v", c.field, c.value, c.overlong, version, err, c.accepted)
+		}
 	}
 }

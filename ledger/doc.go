@@ -19,13 +19,52 @@
 // Any other change is ErrBadTransition. Spends left reserved or unknown (a crash, a
 // lost answer) are resolved against the chain by package ledger/reconcile.
 //
+// # Group commit
+//
+// The writes of one *Ledger that wait at the same time share one write transaction:
+// one open of the file, one lock, one fsync'd commit (group.go). They run in the order
+// they queued, each seeing what the ones before it wrote, so a reservation's caps are
+// checked against every reservation before it in the group exactly as if each had
+// committed alone; none returns before the commit that holds it is durable. A write that
+// fails (a duplicate call id, a bad transition) is rolled out of the group alone; a cap
+// refusal is not a failure (it records its refused event). Eight concurrent calls thus
+// pay for about two commits instead of sixteen.
+//
+// # Outcomes do not wait for their own fsync
+//
+// The reservation is the record that protects the money: it is durable before anything
+// is signed, and it counts against every cap until an outcome says otherwise. The
+// outcome (settled, unknown, released) only refines it, and every outcome can be found
+// again without it: a reserved call is resolved by reconcile from the chain, which holds
+// the truth about the one thing that matters (was this authorization's nonce used, in
+// which transaction), exactly as for a call whose process died before it heard the
+// answer. So the paid path records its outcome with RecordLater: queued for the next
+// write of the handle (the next reservation's commit, under load) and committed alone
+// after a few milliseconds otherwise; reads through the handle, and Close, commit it
+// first. What a crash can lose is bounded and safe:
+//
+//   - lost settled: the call stays reserved and counts as spent (the same amount), and
+//     reconcile settles it with the transaction the chain names;
+//   - lost unknown: reserved and unknown count alike and reconcile treats them alike;
+//   - lost released: the call counts until reconcile voids it past validBefore (the
+//     authorization never left toll, so the chain never uses it): caps are stricter
+//     for a while, never looser.
+//
+// No state is reachable that a crash before the outcome could not already produce, so
+// nothing new needs recovering; the crash tests of cmd/toll kill toll right after the
+// outcome is handed over and check that reconcile recovers it and that it counted as
+// spent meanwhile. An unsynced bbolt commit (bbolt's NoSync) was not taken instead: a
+// power loss could leave its meta page on disk without its data pages, a damaged file
+// rather than a lost outcome. Settle, MarkUnknown, Release and Void still wait for
+// their commit, for callers that need the record durable (reconcile, tests, tools).
+//
 // # Invariants
 //
 //   - Amounts are money.Amount values, recorded in atomic units of Decimals (USDC's 6):
 //     exact, never floats, 0 < amount < 2^256; an amount that cannot be written exactly
 //     at 6 decimals is refused.
 //   - The intent is durable before the signature exists: Reserve returns only
-//     after its transaction committed (fsync'd).
+//     after its transaction committed (fsync'd), alone or in a group commit.
 //   - Caps are checked against the current totals in the same write
 //     transaction that records the reservation, so no two reservations, from
 //     any goroutine, handle or process, can both pass a cap they jointly exceed.
@@ -53,7 +92,8 @@
 // closes it. Several toll processes (two MCP hosts) can share one ledger and
 // the caps hold across them. An operation that cannot get the lock within
 // Options.Timeout fails with ErrBusy. The price is an open, mmap and close
-// per operation, next to the two fsyncs of every commit (see BenchmarkReserve).
+// per operation (per group commit), next to the two fsyncs of every commit (see
+// BenchmarkReserve).
 //
 // # Proof without trusting the file
 //

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math/big"
 	"strconv"
 	"strings"
 	"time"
@@ -143,44 +144,76 @@ func (e *Event) needsV2() bool {
 }
 
 // canonFields is the number of fields of each encoding version.
-var canonFields = map[byte]int{canonV1: 20, canonV2: 25}
+func canonFields(version byte) int {
+	switch version {
+	case canonV1:
+		return 20
+	case canonV2:
+		return 25
+	}
+	return 0
+}
 
+// decodeCanonical is the inverse of canonical, and accepts only what canonical writes:
+// every field is checked to be in the one form canonical gives it (decimal numbers
+// without leading zeros, times "seconds.nanoseconds" that name the same instant back,
+// minimal lengths, the version the event's fields call for), which is exactly
+// canonical(decodeCanonical(b)) == b without encoding the event again.
 func decodeCanonical(b []byte) (Event, error) {
-	if len(b) == 0 || canonFields[b[0]] == 0 {
+	nf := 0
+	if len(b) > 0 {
+		nf = canonFields(b[0])
+	}
+	if nf == 0 {
 		return Event{}, errors.New("unknown event encoding (written by a newer toll?)")
 	}
-	rest := b[1:]
-	f := make([]string, canonFields[b[0]])
-	for i := range f {
-		n, k := binary.Uvarint(rest)
+	all := string(b[1:]) // one copy: the fields are substrings of it
+	var f [25]string
+	rest := all
+	for i := range nf {
+		n, k := binary.Uvarint([]byte(rest[:min(len(rest), binary.MaxVarintLen64)]))
 		if k <= 0 || n > uint64(len(rest)-k) {
 			return Event{}, errors.New("truncated event encoding")
 		}
-		f[i] = string(rest[k : k+int(n)])
+		if k != uvarintLen(n) {
+			return Event{}, errors.New("event encoding is not canonical")
+		}
+		f[i] = rest[k : k+int(n)]
 		rest = rest[k+int(n):]
 	}
 	if len(rest) != 0 {
 		return Event{}, errors.New("trailing bytes after event")
 	}
+	e, err := eventFields(&f)
+	if err != nil {
+		return Event{}, err
+	}
+	if e.needsV2() != (b[0] == canonV2) {
+		return Event{}, errors.New("event encoding is not canonical")
+	}
+	return e, nil
+}
+
+// eventFields builds the event of the decoded fields f, each checked to be canonical.
+func eventFields(f *[25]string) (Event, error) {
 	var e Event
 	var err error
 	if e.Seq, err = strconv.ParseUint(f[0], 10, 64); err != nil {
 		return Event{}, fmt.Errorf("seq: %w", err)
 	}
+	if !canonDigits(f[0]) {
+		return Event{}, errors.New("event encoding is not canonical")
+	}
 	e.Kind, e.CallID = Kind(f[2]), f[3]
 	e.Session, e.API, e.Tool, e.URL, e.Network, e.Asset = f[4], f[5], f[6], f[7], f[8], f[9]
 	e.PayTo, e.Payer, e.Nonce = f[11], f[12], f[13]
 	e.TxHash, e.Reason, e.Cap = f[15], f[16], f[17]
-	if len(f) > 20 {
-		e.Agent, e.By, e.PaymentID, e.Artifacts, e.Signature = f[20], f[21], f[22], f[23], f[24]
+	e.Agent, e.By, e.PaymentID, e.Artifacts, e.Signature = f[20], f[21], f[22], f[23], f[24]
+	if e.Time, err = decTime(f[1]); err != nil {
+		return Event{}, err
 	}
-	for _, t := range []struct {
-		s   string
-		dst *time.Time
-	}{{f[1], &e.Time}, {f[14], &e.ValidBefore}} {
-		if *t.dst, err = decTime(t.s); err != nil {
-			return Event{}, err
-		}
+	if e.ValidBefore, err = decTime(f[14]); err != nil {
+		return Event{}, err
 	}
 	for _, x := range []struct {
 		s   string
@@ -189,11 +222,35 @@ func decodeCanonical(b []byte) (Event, error) {
 		if *x.dst, err = decInt(x.s); err != nil {
 			return Event{}, err
 		}
-	}
-	if !bytes.Equal(e.canonical(), b) {
-		return Event{}, errors.New("event encoding is not canonical")
+		if x.s != "" && !canonDigits(x.s) {
+			return Event{}, errors.New("event encoding is not canonical")
+		}
 	}
 	return e, nil
+}
+
+// canonDigits reports whether s, decimal digits, has no leading zero (but "0").
+func canonDigits(s string) bool { return s == "0" || (s != "" && s[0] != '0') }
+
+// canonInt reports whether s, a number strconv.ParseInt read, is written as
+// strconv.FormatInt writes it: no "+", no leading zero, no "-0".
+func canonInt(s string) bool {
+	if strings.HasPrefix(s, "+") {
+		return false
+	}
+	if rest, neg := strings.CutPrefix(s, "-"); neg {
+		return rest != "0" && canonDigits(rest)
+	}
+	return canonDigits(s)
+}
+
+// uvarintLen is the length of n's (minimal) uvarint encoding.
+func uvarintLen(n uint64) int {
+	k := 1
+	for ; n >= 0x80; n >>= 7 {
+		k++
+	}
+	return k
 }
 
 // chainHash is sha256(prev || canonical).
@@ -226,7 +283,13 @@ func decTime(s string) (time.Time, error) {
 	if err1 != nil || err2 != nil {
 		return time.Time{}, fmt.Errorf("bad time %q", s)
 	}
-	return time.Unix(a, int64(b)).UTC(), nil
+	t := time.Unix(a, int64(b)).UTC()
+	// Canonical: the seconds written as encTime writes them (no sign, leading zero or
+	// "-0"), naming the same instant back, and not the zero time (written "").
+	if t.IsZero() || t.Unix() != a || !canonInt(sec) {
+		return time.Time{}, fmt.Errorf("time %q is not canonical", s)
+	}
+	return t, nil
 }
 
 // encInt writes an optional amount as its atomic units: "" for none.
@@ -242,11 +305,25 @@ func decInt(s string) (*money.Amount, error) {
 	if s == "" {
 		return nil, nil
 	}
-	a, err := money.ParseAtomic(s, Decimals)
-	if err != nil {
+	var a money.Amount
+	var err error
+	if len(s) <= 18 && digitsOnly(s) { // below 10^18: no big-number parse
+		x, _ := strconv.ParseUint(s, 10, 64)
+		a = money.New(new(big.Int).SetUint64(x), Decimals)
+	} else if a, err = money.ParseAtomic(s, Decimals); err != nil {
 		return nil, fmt.Errorf("bad amount: %w", err)
 	}
 	return &a, nil
+}
+
+// digitsOnly reports whether s is one or more ASCII digits.
+func digitsOnly(s string) bool {
+	for i := range len(s) {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // record is the stored form of an event: prev hash, hash, canonical bytes.

@@ -74,6 +74,7 @@ type Ledger struct {
 	// this handle would only wait on its own lock). closed is guarded by sem.
 	sem    chan struct{}
 	closed bool
+	queue  writeQueue // writes waiting for the next group commit (group.go)
 }
 
 // Open opens the ledger file at path. When nothing is at path, it creates the parent
@@ -274,8 +275,14 @@ func initialize(tx *bolt.Tx) error {
 // ErrClosed.
 func (l *Ledger) Close() error {
 	l.sem <- struct{}{}
+	defer func() { <-l.sem }()
+	if !l.closed {
+		// Outcomes recorded for later (RecordLater) are written first.
+		if group := l.queue.take(); len(group) > 0 {
+			l.commitGroup(context.Background(), time.Now().Add(l.timeout), group)
+		}
+	}
 	l.closed = true
-	<-l.sem
 	return nil
 }
 
@@ -293,26 +300,65 @@ func (l *Ledger) view(ctx context.Context, fn func(b buckets) error) error {
 	return l.run(ctx, false, fn)
 }
 
+// run runs fn in a transaction of its own (a read) or in the next group commit (a
+// write: group.go), under the handle's semaphore and the file lock.
 func (l *Ledger) run(ctx context.Context, write bool, fn func(b buckets) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	start := time.Now()
 	deadline := start.Add(l.timeout)
+	var (
+		p    *pending
+		done <-chan error // nil for a read: never ready
+	)
+	if write {
+		p = &pending{fn: fn, done: make(chan error, 1)}
+		done = p.done
+		l.queue.add(p)
+	}
 	timer := time.NewTimer(l.timeout)
 	defer timer.Stop()
 	select {
 	case l.sem <- struct{}{}:
+	case err := <-done: // a leader ran it
+		return err
 	case <-ctx.Done():
-		return ctx.Err()
+		return p.abandon(ctx.Err())
 	case <-timer.C:
-		return fmt.Errorf("%w: other operations of this process held %s for %v",
-			ErrBusy, l.path, time.Since(start).Round(time.Millisecond))
+		return p.abandon(fmt.Errorf("%w: other operations of this process held %s for %v",
+			ErrBusy, l.path, time.Since(start).Round(time.Millisecond)))
 	}
 	defer func() { <-l.sem }()
 	if l.closed {
+		for _, q := range l.queue.take() {
+			q.finish(ErrClosed)
+		}
+		if p != nil {
+			return <-p.done
+		}
 		return ErrClosed
 	}
+	if !write {
+		if group := l.queue.take(); len(group) > 0 {
+			// Outcomes recorded for later (RecordLater): a read sees them.
+			l.commitGroup(context.WithoutCancel(ctx), deadline, group)
+		}
+		return l.inFile(ctx, false, deadline, fn)
+	}
+	group := l.queue.take()
+	if len(group) > 1 || (len(group) == 1 && group[0] != p) {
+		// The others' writes must not fail because this caller gave up: the wait for the
+		// lock is bounded by the deadline alone.
+		ctx = context.WithoutCancel(ctx)
+	}
+	l.commitGroup(ctx, deadline, group)
+	return <-p.done // run now, or by the leader before
+}
+
+// inFile opens the file, takes its lock and runs fn in one transaction (a write one,
+// fsync'd on commit, when write is set).
+func (l *Ledger) inFile(ctx context.Context, write bool, deadline time.Time, fn func(b buckets) error) error {
 	return l.guard(func() error {
 		db, err := l.lock(ctx, write, deadline, false)
 		if err != nil {

@@ -179,6 +179,18 @@ func (l *Ledger) Void(ctx context.Context, callID, reason string) error {
 }
 
 func (l *Ledger) transition(ctx context.Context, op, callID string, kind Kind, txHash, reason string) error {
+	if err := checkTransition(op, callID, txHash, reason); err != nil {
+		return err
+	}
+	err := l.update(ctx, func(b buckets) error { return l.recordTx(b, callID, kind, txHash, reason) })
+	if err != nil {
+		return fmt.Errorf("%s %q: %w", op, callID, err)
+	}
+	return nil
+}
+
+// checkTransition checks the fields of a transition before it is queued.
+func checkTransition(op, callID, txHash, reason string) error {
 	if callID == "" {
 		return fmt.Errorf("%s: %w", op, invalid("empty call id"))
 	}
@@ -187,21 +199,21 @@ func (l *Ledger) transition(ctx context.Context, op, callID string, kind Kind, t
 	}); err != nil {
 		return fmt.Errorf("%s %q: %w", op, clip(callID), err)
 	}
-	err := l.update(ctx, func(b buckets) error {
-		now := l.now().UTC()
-		if err := transitionTx(b, callID, kind, txHash, reason, now); err != nil {
+	return nil
+}
+
+// recordTx is a transition inside its transaction, followed by a signed head after a
+// settlement when the ledger has a signer.
+func (l *Ledger) recordTx(b buckets, callID string, kind Kind, txHash, reason string) error {
+	now := l.now().UTC()
+	if err := transitionTx(b, callID, kind, txHash, reason, now); err != nil {
+		return err
+	}
+	if kind == KindSettled && l.signer != nil {
+		// A settlement is recorded even when its head cannot be signed now.
+		if err := signHeadTx(b, l.signer, now); err != nil && !errors.Is(err, errSign) {
 			return err
 		}
-		if kind == KindSettled && l.signer != nil {
-			// A settlement is recorded even when its head cannot be signed now.
-			if err := signHeadTx(b, l.signer, now); err != nil && !errors.Is(err, errSign) {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("%s %q: %w", op, callID, err)
 	}
 	return nil
 }

@@ -24,7 +24,7 @@ const (
 	StepSigned    Step = "signed"    // the authorization is signed
 	StepSent      Step = "sent"      // bytes of the paid request left the process
 	StepResponded Step = "responded" // the paid request's response is read, or the request failed
-	StepRecorded  Step = "recorded"  // the outcome is in the ledger
+	StepRecorded  Step = "recorded"  // the outcome is handed to the ledger (or a refusal is in it)
 )
 
 // pay runs one paid call and keeps the terms cache: the terms of a settled payment are
@@ -235,7 +235,7 @@ func (c *Client) record(ctx context.Context, p *payment, r paidReply) (*Result, 
 	switch {
 	case r.resp.StatusCode < 400 && settlement != nil && settlement.Success && settlement.Transaction != "":
 		rc.Status, rc.Transaction = ledger.StatusSettled, settlement.Transaction
-		c.writeOutcome(ctx, p.log, func(ctx context.Context) error { return c.ledger.Settle(ctx, p.callID, rc.Transaction) })
+		c.recordLater(p.log, ledger.Outcome{CallID: p.callID, Kind: ledger.KindSettled, TxHash: rc.Transaction})
 		p.log.Info("paid", "status", r.resp.StatusCode, "tx", rc.Transaction)
 		return res, nil
 	case r.resp.StatusCode == http.StatusPaymentRequired:
@@ -279,12 +279,12 @@ func (p *payment) notSettled(reason string) *PaymentError {
 // settled.
 func (c *Client) markUnknown(ctx context.Context, p *payment, reason string) {
 	p.receipt.Status = ledger.StatusUnknown
-	c.writeOutcome(ctx, p.log, func(ctx context.Context) error { return c.ledger.MarkUnknown(ctx, p.callID, reason) })
+	c.recordLater(p.log, ledger.Outcome{CallID: p.callID, Kind: ledger.KindUnknown, Reason: reason})
 }
 
 // release ends a reservation whose authorization never left toll.
 func (c *Client) release(ctx context.Context, p *payment, reason string) {
-	c.writeOutcome(ctx, p.log, func(ctx context.Context) error { return c.ledger.Release(ctx, p.callID, reason) })
+	c.recordLater(p.log, ledger.Outcome{CallID: p.callID, Kind: ledger.KindReleased, Reason: reason})
 }
 
 // recordRefusal records a refusal by the policy: what was asked, when the 402 says it.
@@ -335,6 +335,23 @@ func (c *Client) refuseUnsent(ctx context.Context, call Call, req *request, refu
 	}
 	log.Info("payment refused by policy", "reason", refused.Error())
 	c.writeOutcome(ctx, log, func(ctx context.Context) error { return c.ledger.Refuse(ctx, r) })
+}
+
+// recordLater hands the outcome of a reserved call to the ledger, which commits it with
+// its next write (ledger.RecordLater): the reservation is durable already, and an
+// outcome lost to a crash leaves the call reserved, counted as spent, until reconcile
+// resolves it on chain.
+func (c *Client) recordLater(log *slog.Logger, o ledger.Outcome) {
+	err := c.ledger.RecordLater(o, func(err error) {
+		if err != nil {
+			log.Error("ledger outcome not recorded; the reservation still counts against the caps", "err", err)
+		}
+	})
+	if err != nil {
+		log.Error("ledger outcome not recorded; the reservation still counts against the caps", "err", err)
+		return
+	}
+	c.check(StepRecorded)
 }
 
 // writeOutcome records an outcome even when the call's context is already done: losing

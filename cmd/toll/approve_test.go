@@ -223,7 +223,12 @@ func TestApprovalElicitBinary(t *testing.T) {
 				if got := a.balance(t); got != want {
 					t.Errorf("payer balance %d, want %d", got, want)
 				}
+				// A paid call's outcome reaches the file a few milliseconds after its
+				// result (ledger.RecordLater): wait for it.
 				kinds, denials := a.events(t)
+				for deadline := time.Now().Add(5 * time.Second); !equalKinds(kinds, tc.events) && time.Now().Before(deadline); kinds, denials = a.events(t) {
+					time.Sleep(5 * time.Millisecond)
+				}
 				if !equalKinds(kinds, tc.events) {
 					t.Errorf("events %v, want %v", kinds, tc.events)
 				}

@@ -69,7 +69,9 @@ func (o crashOutcome) String() string {
 // fresh local x402 world but the same ledger file, as after a restart. Then it moves the
 // chain's time past the authorization's validBefore (plus the reconcile margin) when the
 // ledger does not know the outcome, and runs "toll ledger reconcile" from the built binary
-// over JSON-RPC. It checks that no record is lost (the call has exactly one spend), none
+// over JSON-RPC. It checks that no record is lost (the call has exactly one spend), that
+// the call counts as spent until reconciled (a settlement handed to the ledger and lost
+// with the process at "recorded" included, which reconcile must then settle), none
 // is doubled (one spend, one settlement at most, the payer's balance dropped by exactly the
 // settled amount), none is left reserved or unknown past its validBefore, and the chain
 // agrees with the ledger (settled exactly when the nonce is used on chain, with the
@@ -242,6 +244,7 @@ func (cr *crashRig) crashOnce(t *testing.T, step string, i int, ledgerFile strin
 	ignore := (i/2)%2 == 1
 	world, events, spec := cr.world(t, ignore)
 	before := spendsIn(t, ledgerFile)
+	countedBefore := countedIn(t, ledgerFile)
 
 	c, cmd, stderr := cr.serve(t, ctx, world, spec, ledgerFile, step)
 	defer func() {
@@ -270,6 +273,7 @@ func (cr *crashRig) crashOnce(t *testing.T, step string, i int, ledgerFile strin
 	if sp.Amount.Cmp(price) != 0 {
 		t.Errorf("run %d: spend amount %s, want %s", i, sp.Amount, price)
 	}
+	cr.checkCounted(t, ledgerFile, step, i, sp, countedBefore)
 	if step == "sent" && ignore {
 		// If the paid request reached the API, let it finish settling the payment toll
 		// died waiting for, so that reconcile meets a settlement toll never heard of.
@@ -312,6 +316,9 @@ func (cr *crashRig) crashOnce(t *testing.T, step string, i int, ledgerFile strin
 	}
 	if err := led.Verify(ctx); err != nil {
 		t.Errorf("run %d: ledger verify: %v", i, err)
+	}
+	if step == string(tools.StepRecorded) && after.Status != ledger.StatusSettled {
+		t.Errorf("run %d: the outcome handed to the ledger was settled, but after reconcile the spend is %s", i, after.Status)
 	}
 	out := crashOutcome{before: sp.Status, after: after.Status, ignoreDisconnect: ignore}
 	out.onChain = cr.checkChain(t, ctx, world, led, after, i)
@@ -406,6 +413,35 @@ func (cr *crashRig) restart(t *testing.T, ledgerFile string) {
 	}
 	if err := openLedger(t, ledgerFile).Verify(ctx); err != nil {
 		t.Errorf("ledger verify after restart: %v", err)
+	}
+}
+
+// countedIn returns the ledger's counted total (reserved, unknown and settled), zero
+// when there is no ledger yet.
+func countedIn(t *testing.T, path string) money.Amount {
+	t.Helper()
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return money.USDC(0)
+	}
+	tot, err := openLedger(t, path).Totals(t.Context(), "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tot.Total
+}
+
+// checkCounted checks that the call sp, as a crash at step left it, counts as spent
+// until reconcile: the ledger's counted total grew by its amount. At "recorded" the
+// settlement was handed to the ledger (ledger.RecordLater) but may have died with the
+// process, unwritten: the spend is then still reserved, which counts the same, and
+// reconcile must settle it.
+func (cr *crashRig) checkCounted(t *testing.T, ledgerFile, step string, i int, sp ledger.Spend, countedBefore money.Amount) {
+	t.Helper()
+	if got, want := countedIn(t, ledgerFile), countedBefore.Add(sp.Amount); got.Cmp(want) != 0 {
+		t.Errorf("run %d: counted total %s after a crash at %q, want %s (the call counts as spent until reconciled)", i, got, step, want)
+	}
+	if step == string(tools.StepRecorded) && sp.Status != ledger.StatusSettled && sp.Status != ledger.StatusReserved {
+		t.Errorf("run %d: a crash after the settlement was handed to the ledger left it %s, want settled, or reserved (the outcome lost)", i, sp.Status)
 	}
 }
 

@@ -1,0 +1,67 @@
+package ledger
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// outcomeDelay bounds how long an outcome recorded with RecordLater waits in the queue
+// for another write to carry it before it is committed on its own.
+const outcomeDelay = 2 * time.Millisecond
+
+// Outcome is the result of a reserved call, for RecordLater: what Settle, MarkUnknown
+// or Release record.
+type Outcome struct {
+	CallID string
+	Kind   Kind   // KindSettled, KindUnknown or KindReleased
+	TxHash string // KindSettled: the settlement's transaction, if the server reported it
+	Reason string // KindUnknown, KindReleased: why
+}
+
+// RecordLater records o as Settle, MarkUnknown or Release would, without waiting for a
+// commit of its own: it is queued for the handle's next write transaction (the next
+// reservation's, when calls follow one another) and committed on its own when no write
+// comes within a few milliseconds. It returns at once; report, if not nil, is called
+// with the result once the transition is committed (nil) or failed (ErrBadTransition,
+// ErrNotFound, ErrBusy...), from another goroutine. A read through this handle, and
+// Close, commit the outcomes queued before they run.
+//
+// An outcome so recorded can be lost to a crash between RecordLater and its commit; the
+// reservation is durable, so the call then stays reserved, counted against every cap,
+// until package ledger/reconcile resolves it against the chain (see the package doc).
+// An invalid o returns ErrInvalid and queues nothing.
+func (l *Ledger) RecordLater(o Outcome, report func(error)) error {
+	op := map[Kind]string{KindSettled: "settle", KindUnknown: "mark unknown", KindReleased: "release"}[o.Kind]
+	if op == "" {
+		return fmt.Errorf("record outcome: %w", invalid("kind %q is not an outcome (settled, unknown or released)", o.Kind))
+	}
+	if err := checkTransition(op, o.CallID, o.TxHash, o.Reason); err != nil {
+		return err
+	}
+	p := &pending{done: make(chan error, 1), report: func(err error) {
+		if report != nil {
+			if err != nil {
+				err = fmt.Errorf("%s %q: %w", op, o.CallID, err)
+			}
+			report(err)
+		}
+	}}
+	p.fn = func(b buckets) error { return l.recordTx(b, o.CallID, o.Kind, o.TxHash, o.Reason) }
+	l.queue.add(p)
+	l.queue.mu.Lock()
+	defer l.queue.mu.Unlock()
+	if !l.queue.flushing {
+		l.queue.flushing = true
+		time.AfterFunc(outcomeDelay, l.flush)
+	}
+	return nil
+}
+
+// flush commits what waits in the queue (RecordLater's timer).
+func (l *Ledger) flush() {
+	l.queue.mu.Lock()
+	l.queue.flushing = false
+	l.queue.mu.Unlock()
+	_ = l.update(context.Background(), func(buckets) error { return nil }) // the queued writes get their own results
+}
