@@ -93,7 +93,15 @@
 // the caps hold across them. An operation that cannot get the lock within
 // Options.Timeout fails with ErrBusy. The price is an open, mmap and close
 // per operation (per group commit), next to the two fsyncs of every commit (see
-// BenchmarkReserve).
+// BenchmarkReserve). The lock is a blocking flock bounded by the deadline (no
+// polling), so waiters are served in turn.
+//
+// Readers (list, export, verify, report, Recent) stream: they fix the head at
+// their start and read the events up to it in read transactions of a few
+// thousand events, releasing the lock between them, so a writer waits at most
+// one short transaction, and their memory does not grow with the ledger. Rows
+// are rebuilt from the chained events, never from state the chain does not
+// cover (stream.go).
 //
 // # Proof without trusting the file
 //
