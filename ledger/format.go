@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"fmt"
 	"strconv"
 	"strings"
@@ -74,4 +75,16 @@ func upgrade(tx *bolt.Tx) error {
 		return nil
 	}
 	return meta.Put(keyFormat, []byte(formatName(formatCurrent)))
+}
+
+// checkBucketNames reports a name of allBuckets that the file holds as a value rather than
+// a bucket: no write could make that bucket, so the file is not a ledger toll wrote.
+func checkBucketNames(tx *bolt.Tx) error {
+	c := tx.Cursor()
+	for _, name := range allBuckets {
+		if k, v := c.Seek(name); bytes.Equal(k, name) && v != nil {
+			return fmt.Errorf("not a toll ledger (%q is a value where a bucket belongs)", name)
+		}
+	}
+	return nil
 }

@@ -237,6 +237,9 @@ func (l *Ledger) readMeta(tx *bolt.Tx) (empty bool, err error) {
 	if _, err := fileFormat(b.meta.Get(keyFormat)); err != nil {
 		return false, err
 	}
+	if err := checkBucketNames(tx); err != nil {
+		return false, err
+	}
 	l.id = bytes.Clone(b.meta.Get(keyID))
 	if len(l.id) == 0 {
 		return false, errors.New("not a toll ledger (no id)")
