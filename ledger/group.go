@@ -57,6 +57,7 @@ func (q *writeQueue) take() []*pending {
 	q.mu.Lock()
 	items := q.items
 	q.items = nil
+	q.flushing = false // what a timer would have committed is taken: a new outcome sets one again
 	q.mu.Unlock()
 	var out []*pending
 	for _, p := range items {

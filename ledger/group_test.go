@@ -162,7 +162,9 @@ func TestRecordLater(t *testing.T) {
 	reports := make(chan error, 4)
 	report := func(err error) { reports <- err }
 
-	// With the next reservation: one transaction for both.
+	// With the next reservation: one transaction for both. (The timer is set long here, so
+	// that a slow run, under the race detector, cannot commit the outcome alone first.)
+	l.outcomeDelay = time.Hour
 	before := txID(t, l.Path())
 	errs := queueWrites(t, l, []func() error{
 		func() error { return l.RecordLater(Outcome{CallID: "a", Kind: KindSettled, TxHash: "0xfeed"}, report) },
@@ -177,6 +179,8 @@ func TestRecordLater(t *testing.T) {
 	if got := txID(t, l.Path()) - before; got != 1 {
 		t.Errorf("%d transactions for a reservation and an outcome, want 1", got)
 	}
+
+	l.outcomeDelay = 0 // the constant: the timer commits an outcome left alone
 
 	// Read through the handle: it sees the outcome at once.
 	if err := l.RecordLater(Outcome{CallID: "b", Kind: KindUnknown, Reason: "no answer"}, report); err != nil {

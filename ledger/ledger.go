@@ -75,6 +75,9 @@ type Ledger struct {
 	sem    chan struct{}
 	closed bool
 	queue  writeQueue // writes waiting for the next group commit (group.go)
+	// outcomeDelay, when not zero, replaces the constant outcomeDelay (tests that must
+	// see an outcome ride the next write, whatever the machine's speed).
+	outcomeDelay time.Duration
 }
 
 // Open opens the ledger file at path. When nothing is at path, it creates the parent

@@ -53,15 +53,24 @@ func (l *Ledger) RecordLater(o Outcome, report func(error)) error {
 	defer l.queue.mu.Unlock()
 	if !l.queue.flushing {
 		l.queue.flushing = true
-		time.AfterFunc(outcomeDelay, l.flush)
+		delay := outcomeDelay
+		if l.outcomeDelay != 0 {
+			delay = l.outcomeDelay
+		}
+		time.AfterFunc(delay, l.flush)
 	}
 	return nil
 }
 
 // flush commits what waits in the queue (RecordLater's timer).
+// It commits nothing when a write took the queue first: that write carried the outcomes.
 func (l *Ledger) flush() {
 	l.queue.mu.Lock()
 	l.queue.flushing = false
+	empty := len(l.queue.items) == 0
 	l.queue.mu.Unlock()
+	if empty {
+		return
+	}
 	_ = l.update(context.Background(), func(buckets) error { return nil }) // the queued writes get their own results
 }
