@@ -132,7 +132,7 @@ func TestDemo(t *testing.T) {
 	for _, want := range []string{
 		"x402 version 1", "x402 version 2", "PRICE", "0.001 USDC", "0.005 USDC",
 		"✓ exactly the advertised 0.001 USDC moved", "✓ exactly the advertised 0.005 USDC moved",
-		"✓ refused before signing", "per-session cap", "hash chain verified", "settled",
+		"✓ refused before signing", "per-session cap", "hash chain verified", "settled", "the head signed with the payer's key",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)

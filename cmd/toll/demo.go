@@ -144,7 +144,7 @@ func (d *demo) startToll(ctx context.Context) error {
 		d.closers = append(d.closers, func() { os.RemoveAll(dir) })
 		d.ledgerPath = filepath.Join(dir, "ledger.db")
 	}
-	if d.led, err = ledger.Open(d.ledgerPath, ledger.Options{}); err != nil {
+	if d.led, err = ledger.Open(d.ledgerPath, ledger.Options{Signer: headSigner{w}}); err != nil {
 		return err
 	}
 	d.closers = append(d.closers, func() { d.led.Close() })
@@ -285,13 +285,18 @@ func (d *demo) showLedger(ctx context.Context) error {
 		parts = append(parts, fmt.Sprintf("%d %s", n, k))
 	}
 	sort.Strings(parts)
-	if err := d.led.Verify(ctx); err != nil {
+	rep, err := d.led.VerifyReport(ctx, recoverHead)
+	if err != nil {
 		return fmt.Errorf("demo check failed: %w", err)
+	}
+	if len(rep.Signers) != 1 || !strings.EqualFold(rep.Signers[0], d.payer) || rep.UnsignedSettled != 0 {
+		return fmt.Errorf("demo check failed: the signed heads are by %v, with %d settlements after the last, want the payer %s and none", rep.Signers, rep.UnsignedSettled, d.payer)
 	}
 	if err := d.matchChain(spends); err != nil {
 		return err
 	}
-	d.printf("   %d events (%s); hash chain verified; the %d transactions match the settlements on the chain.\n", len(events), strings.Join(parts, ", "), len(spends))
+	d.printf("   %d events (%s); hash chain verified, each settlement followed by the head signed with the payer's key;\n"+
+		"   the %d transactions match the settlements on the chain.\n", len(events), strings.Join(parts, ", "), len(spends))
 	return nil
 }
 
