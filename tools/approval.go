@@ -189,19 +189,31 @@ func (c *Client) decided(ctx context.Context, p *payment, req *ledger.Approval, 
 	return !d.Stale, nil
 }
 
+// approvalReasons says why rule asks a person's approval for a payment of amount to payTo
+// for api; none when it does not.
+func (c *Client) approvalReasons(ctx context.Context, rule ApprovalRule, api string, amount money.Amount, payTo string) ([]string, error) {
+	if !rule.On() {
+		return nil, nil
+	}
+	newPayee := false
+	if rule.NewPayee {
+		paid, err := c.ledger.PaidBefore(ctx, payTo)
+		if err != nil {
+			return nil, fmt.Errorf("look for earlier payments to %s: %w", payTo, err)
+		}
+		newPayee = !paid
+	}
+	return rule.Reasons(api, amount, payTo, newPayee), nil
+}
+
 // approvalRequest is what a person is asked about p's payment, or nil when rule does not
 // ask for it. A payment a cap would refuse is refused here, before anyone is asked.
 func (c *Client) approvalRequest(ctx context.Context, p *payment, rule ApprovalRule) (*ledger.Approval, error) {
 	rc, call := p.receipt, p.call
-	newPayee := false
-	if rule.NewPayee {
-		paid, err := c.ledger.PaidBefore(ctx, rc.PayTo)
-		if err != nil {
-			return nil, fmt.Errorf("look for earlier payments to %s (nothing was signed): %w", rc.PayTo, err)
-		}
-		newPayee = !paid
+	reasons, err := c.approvalReasons(ctx, rule, call.Op.API, rc.Amount, rc.PayTo)
+	if err != nil {
+		return nil, fmt.Errorf("%w (nothing was signed)", err)
 	}
-	reasons := rule.Reasons(call.Op.API, rc.Amount, rc.PayTo, newPayee)
 	if len(reasons) == 0 {
 		return nil, nil
 	}

@@ -206,14 +206,7 @@ type Receipt struct {
 // Result, not an error.
 func (c *Client) Call(ctx context.Context, call Call) (*Result, error) {
 	op := call.Op
-	if _, err := c.policy.agentCaps(call.Agent); err != nil {
-		return nil, err
-	}
-	args, err := c.schemas.decodeArguments(op, call.Arguments)
-	if err != nil {
-		return nil, err
-	}
-	req, err := buildRequest(op, args, c.getenv)
+	req, err := c.prepare(call)
 	if err != nil {
 		return nil, err
 	}
@@ -241,6 +234,19 @@ func (c *Client) Call(ctx context.Context, call Call) (*Result, error) {
 		return nil, fmt.Errorf("%w: %s answered 402 without terms toll can read: %v", ErrUpstream, req.url, err)
 	}
 	return c.pay(ctx, call, req, ch, false, log)
+}
+
+// prepare checks what a call (or its quote) needs before anything is sent: a known agent,
+// arguments that fit the operation's schema; and builds its request.
+func (c *Client) prepare(call Call) (*request, error) {
+	if _, err := c.policy.agentCaps(call.Agent); err != nil {
+		return nil, err
+	}
+	args, err := c.schemas.decodeArguments(call.Op, call.Arguments)
+	if err != nil {
+		return nil, err
+	}
+	return buildRequest(call.Op, args, c.getenv)
 }
 
 func transportOf(hc *http.Client) http.RoundTripper {

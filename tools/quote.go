@@ -76,14 +76,7 @@ func safeMethod(method string) bool {
 // or a 402 toll cannot read), or a ledger error while checking the caps.
 func (c *Client) Quote(ctx context.Context, call Call) (*Quote, error) {
 	op := call.Op
-	if _, err := c.policy.agentCaps(call.Agent); err != nil {
-		return nil, err
-	}
-	args, err := c.schemas.decodeArguments(op, call.Arguments)
-	if err != nil {
-		return nil, err
-	}
-	req, err := buildRequest(op, args, c.getenv)
+	req, err := c.prepare(call)
 	if err != nil {
 		return nil, err
 	}
@@ -149,26 +142,8 @@ func (c *Client) weighQuote(ctx context.Context, call Call, ch *x402.Challenge, 
 		q.Refused = capRefusal(call.Op, pick.option.Amount, capErr)
 		return nil
 	}
-	q.Approval, err = c.approvalReasons(ctx, call, pick.option.Amount, pick.payTo.Hex())
+	q.Approval, err = c.approvalReasons(ctx, c.approval.For(call.Agent), call.Op.API, pick.option.Amount, pick.payTo.Hex())
 	return err
-}
-
-// approvalReasons says why a payment of amount to payTo for call would need a person's
-// approval; none when it would not.
-func (c *Client) approvalReasons(ctx context.Context, call Call, amount money.Amount, payTo string) ([]string, error) {
-	rule := c.approval.For(call.Agent)
-	if !rule.On() {
-		return nil, nil
-	}
-	newPayee := false
-	if rule.NewPayee {
-		paid, err := c.ledger.PaidBefore(ctx, payTo)
-		if err != nil {
-			return nil, fmt.Errorf("look for earlier payments to %s: %w", payTo, err)
-		}
-		newPayee = !paid
-	}
-	return rule.Reasons(call.Op.API, amount, payTo, newPayee), nil
 }
 
 // capRefusal is the refusal of a payment of amount for op by a cap.
