@@ -306,7 +306,11 @@ func newCallID() string {
 	return "call_" + hex.EncodeToString(b[:])
 }
 
-// checkConn calls check after its first successful write: StepSent.
+// checkConn calls check after its first successful write: StepSent. The transport
+// writes and reads on different goroutines, so a write alone would let the response be
+// read (and the call finish) while the writing goroutine waits to be scheduled: a
+// read also passes through the check first, and sync.Once makes it wait for a check
+// that is under way. No byte of the response reaches the caller before StepSent ran.
 type checkConn struct {
 	net.Conn
 	once  sync.Once
@@ -317,6 +321,14 @@ func (c *checkConn) Write(p []byte) (int, error) {
 	n, err := c.Conn.Write(p)
 	if n > 0 {
 		c.once.Do(c.check)
+	}
+	return n, err
+}
+
+func (c *checkConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.once.Do(c.check) // an answer means the request left
 	}
 	return n, err
 }
