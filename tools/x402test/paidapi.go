@@ -93,6 +93,9 @@ type PaidAPIOptions struct {
 	// payment settles and nobody hears of it. False: the request's context ends the
 	// facilitator calls when the client disconnects.
 	IgnoreDisconnect bool
+	// PaymentID makes the version 2 routes advertise the payment-identifier extension
+	// and keep their answers by id; see PaymentIDOptions. Nil: not advertised, ids ignored.
+	PaymentID *PaymentIDOptions
 	// Logger receives a line per payment event. Nil: silent.
 	Logger *slog.Logger
 }
@@ -119,6 +122,8 @@ type PaidAPI struct {
 	mu          sync.Mutex
 	runs        map[string]int
 	settlements []Settlement
+
+	ids paymentIDs
 }
 
 // NewPaidAPI checks opts and returns the API.
@@ -166,6 +171,10 @@ func NewPaidAPI(opts PaidAPIOptions) (*PaidAPI, error) {
 		log:       orDiscard(opts.Logger),
 		mux:       http.NewServeMux(),
 		runs:      map[string]int{},
+	}
+	a.ids.entries = map[string]*keptAnswer{}
+	if opts.PaymentID != nil {
+		a.ids.drops = opts.PaymentID.DropResponses
 	}
 	a.networkV1 = a.networkV2
 	if name, ok := x402.V1Name(chainID); ok {
@@ -357,18 +366,22 @@ func (a *PaidAPI) serveV2(w http.ResponseWriter, r *http.Request, rt Route, run 
 		MaxTimeoutSeconds: a.opts.MaxTimeoutSeconds,
 		Extra:             a.extra(),
 	}
-	paymentRequired := func(reason string, settlement *x402.SettlementResponse) {
+	extensions := json.RawMessage("{}")
+	if a.opts.PaymentID != nil {
+		extensions = a.opts.PaymentID.extension()
+	}
+	paymentRequired := func(w http.ResponseWriter, reason string, settlement *x402.SettlementResponse) {
 		a.paymentRequiredV2(w, x402.PaymentRequiredV2{
 			X402Version: 2,
 			Error:       reason,
 			Resource:    &x402.Resource{URL: resource, Description: rt.Description, MimeType: "application/json"},
 			Accepts:     []x402.RequirementV2{req},
-			Extensions:  json.RawMessage("{}"),
+			Extensions:  extensions,
 		}, settlement)
 	}
 	header := r.Header.Get(x402.HeaderPaymentSignature)
 	if header == "" {
-		paymentRequired("Payment required", nil)
+		paymentRequired(w, "Payment required", nil)
 		return
 	}
 	raw, payload, err := decodePaymentV2(header)
@@ -376,22 +389,27 @@ func (a *PaidAPI) serveV2(w http.ResponseWriter, r *http.Request, rt Route, run 
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "Invalid payment: " + err.Error()})
 		return
 	}
-	acc := payload.Accepted
-	if acc.Scheme != req.Scheme || acc.Network != req.Network || acc.Amount != req.Amount ||
-		acc.Asset != req.Asset || acc.PayTo != req.PayTo || acc.MaxTimeoutSeconds != req.MaxTimeoutSeconds {
-		paymentRequired("No matching payment requirements", nil)
-		return
+	pay := func(w http.ResponseWriter) {
+		acc := payload.Accepted
+		if acc.Scheme != req.Scheme || acc.Network != req.Network || acc.Amount != req.Amount ||
+			acc.Asset != req.Asset || acc.PayTo != req.PayTo || acc.MaxTimeoutSeconds != req.MaxTimeoutSeconds {
+			paymentRequired(w, "No matching payment requirements", nil)
+			return
+		}
+		reqJSON, err := json.Marshal(req)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		// Verify against the server's own requirement, forwarding the payload as received.
+		freq := x402.FacilitatorRequest{X402Version: 2, PaymentPayload: raw, PaymentRequirements: reqJSON}
+		a.verifyRunSettle(w, r, rt, run, freq, resource, x402.HeaderPaymentResponse, func(reason, _ string, sr *x402.SettlementResponse) {
+			paymentRequired(w, reason, sr)
+		})
 	}
-	reqJSON, err := json.Marshal(req)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
+	if !a.withPaymentID(w, rt, raw, payload.Extensions, pay) {
+		pay(w)
 	}
-	// Verify against the server's own requirement, forwarding the payload as received.
-	freq := x402.FacilitatorRequest{X402Version: 2, PaymentPayload: raw, PaymentRequirements: reqJSON}
-	a.verifyRunSettle(w, r, rt, run, freq, resource, x402.HeaderPaymentResponse, func(reason, _ string, sr *x402.SettlementResponse) {
-		paymentRequired(reason, sr)
-	})
 }
 
 // paymentRequiredV2 answers 402 with pr in the PAYMENT-REQUIRED header and, when a

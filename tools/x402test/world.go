@@ -48,6 +48,10 @@ type Options struct {
 	// before the answer; see PaidAPIOptions.IgnoreDisconnect.
 	IgnoreDisconnect bool
 
+	// PaymentID makes the paid API's version 2 routes advertise the payment-identifier
+	// extension; see PaidAPIOptions.PaymentID. Nil: not advertised.
+	PaymentID *PaymentIDOptions
+
 	// RPCAddr, when set, serves the chain's JSON-RPC over HTTP on this address for other
 	// processes, e.g. "127.0.0.1:8545", or "127.0.0.1:0" for a free port; see
 	// ChainOptions.RPCAddr. Empty: none (the chain is reachable in this process only).
@@ -136,6 +140,7 @@ func Start(ctx context.Context, opts Options) (*World, error) {
 		Spec:              opts.Spec,
 		BaseURL:           w.APIURL,
 		IgnoreDisconnect:  opts.IgnoreDisconnect,
+		PaymentID:         opts.PaymentID,
 		Logger:            log,
 	})
 	if err != nil {
