@@ -93,6 +93,9 @@ type PaidAPIOptions struct {
 	// payment settles and nobody hears of it. False: the request's context ends the
 	// facilitator calls when the client disconnects.
 	IgnoreDisconnect bool
+	// Artifacts makes the API sign its offers and receipts (the offer-receipt
+	// extension); see SignedArtifacts. Nil: none.
+	Artifacts *SignedArtifacts
 	// PaymentID makes the version 2 routes advertise the payment-identifier extension
 	// and keep their answers by id; see PaymentIDOptions. Nil: not advertised, ids ignored.
 	PaymentID *PaymentIDOptions
@@ -175,6 +178,9 @@ func NewPaidAPI(opts PaidAPIOptions) (*PaidAPI, error) {
 	a.ids.entries = map[string]*keptAnswer{}
 	if opts.PaymentID != nil {
 		a.ids.drops = opts.PaymentID.DropResponses
+	}
+	if opts.Artifacts != nil && opts.Artifacts.Key == nil {
+		return nil, fmt.Errorf("new paid api: Artifacts.Key is required")
 	}
 	a.networkV1 = a.networkV2
 	if name, ok := x402.V1Name(chainID); ok {
@@ -318,9 +324,17 @@ func (a *PaidAPI) serveV1(w http.ResponseWriter, r *http.Request, rt Route, run 
 		Asset:             a.asset,
 		Extra:             a.extra(),
 	}
+	var extensions json.RawMessage
+	if a.opts.Artifacts != nil {
+		var err error
+		if extensions, err = a.extensions(1, resource, rt.Price); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+	}
 	paymentRequired := func(reason, payer string) {
 		writeJSON(w, http.StatusPaymentRequired, x402.PaymentRequiredV1{
-			X402Version: 1, Error: reason, Accepts: []x402.RequirementV1{req}, Payer: payer,
+			X402Version: 1, Error: reason, Accepts: []x402.RequirementV1{req}, Payer: payer, Extensions: extensions,
 		})
 	}
 	header := r.Header.Get(x402.HeaderXPayment)
@@ -366,9 +380,10 @@ func (a *PaidAPI) serveV2(w http.ResponseWriter, r *http.Request, rt Route, run 
 		MaxTimeoutSeconds: a.opts.MaxTimeoutSeconds,
 		Extra:             a.extra(),
 	}
-	extensions := json.RawMessage("{}")
-	if a.opts.PaymentID != nil {
-		extensions = a.opts.PaymentID.extension()
+	extensions, err := a.extensions(2, resource, rt.Price)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
 	}
 	paymentRequired := func(w http.ResponseWriter, reason string, settlement *x402.SettlementResponse) {
 		a.paymentRequiredV2(w, x402.PaymentRequiredV2{
@@ -410,6 +425,24 @@ func (a *PaidAPI) serveV2(w http.ResponseWriter, r *http.Request, rt Route, run 
 	if !a.withPaymentID(w, rt, raw, payload.Extensions, pay) {
 		pay(w)
 	}
+}
+
+// extensions is the extensions object of a 402 for resource at price: the
+// payment-identifier extension (version 2 only) and the signed offer, as configured.
+func (a *PaidAPI) extensions(version int, resource string, price money.Amount) (json.RawMessage, error) {
+	exts := map[string]json.RawMessage{}
+	if a.opts.PaymentID != nil && version == 2 {
+		exts[x402.ExtensionPaymentIdentifier] = a.opts.PaymentID.extension()
+	}
+	if a.opts.Artifacts != nil {
+		offer := x402.OfferPayload{Scheme: x402.SchemeExact, Network: a.networkV2, Asset: a.asset, PayTo: a.payTo, Amount: price.AtomicString()}
+		ext, err := a.opts.Artifacts.offerExtension(resource, []x402.OfferPayload{offer})
+		if err != nil {
+			return nil, err
+		}
+		exts[ExtensionOfferReceipt] = ext
+	}
+	return json.Marshal(exts)
 }
 
 // paymentRequiredV2 answers 402 with pr in the PAYMENT-REQUIRED header and, when a
@@ -497,8 +530,16 @@ func (a *PaidAPI) verifyRunSettle(w http.ResponseWriter, r *http.Request, rt Rou
 	buf.flush(w)
 }
 
-// settled records a settlement and sets the settlement header on h.
+// settled records a settlement and sets the settlement header on h, with a signed
+// receipt when the API signs them.
 func (a *PaidAPI) settled(h http.Header, name string, sr x402.SettlementResponse, rt Route, version int, resource string) error {
+	if art := a.opts.Artifacts; art != nil && !art.NoReceipts {
+		ext, err := art.receiptExtension(a.networkV2, resource, sr.Payer, sr.Transaction)
+		if err != nil {
+			return err
+		}
+		sr.Extensions = ext
+	}
 	value, err := x402.EncodeHeader(sr)
 	if err != nil {
 		return err

@@ -73,7 +73,7 @@ func (p *paymentIDs) finish(key string, e *keptAnswer, resp *bufferedResponse, s
 
 // extension is the payment-identifier entry a 402 advertises.
 func (o *PaymentIDOptions) extension() json.RawMessage {
-	ext := map[string]any{x402.ExtensionPaymentIdentifier: map[string]any{
+	ext := map[string]any{
 		"info": map[string]any{"required": o.Required},
 		"schema": map[string]any{
 			"$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -84,7 +84,7 @@ func (o *PaymentIDOptions) extension() json.RawMessage {
 			},
 			"required": []string{"required"},
 		},
-	}}
+	}
 	b, _ := json.Marshal(ext)
 	return b
 }

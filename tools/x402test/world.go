@@ -52,6 +52,10 @@ type Options struct {
 	// extension; see PaidAPIOptions.PaymentID. Nil: not advertised.
 	PaymentID *PaymentIDOptions
 
+	// Artifacts makes the paid API sign offers and receipts; see SignedArtifacts. Nil:
+	// none.
+	Artifacts *SignedArtifacts
+
 	// RPCAddr, when set, serves the chain's JSON-RPC over HTTP on this address for other
 	// processes, e.g. "127.0.0.1:8545", or "127.0.0.1:0" for a free port; see
 	// ChainOptions.RPCAddr. Empty: none (the chain is reachable in this process only).
@@ -141,6 +145,7 @@ func Start(ctx context.Context, opts Options) (*World, error) {
 		BaseURL:           w.APIURL,
 		IgnoreDisconnect:  opts.IgnoreDisconnect,
 		PaymentID:         opts.PaymentID,
+		Artifacts:         opts.Artifacts,
 		Logger:            log,
 	})
 	if err != nil {
