@@ -20,13 +20,15 @@ import (
 // approveCmd is "toll approve": the person's side of the approval queue.
 type approveCmd struct {
 	ledgerFlags
-	list   bool
-	deny   bool
-	reason string
-	watch  bool
-	format *format
-	now    func() time.Time
-	user   func() (string, error) // the OS user who decides
+	list    bool
+	deny    bool
+	reason  string
+	watch   bool
+	history bool   // list past requests and their decisions
+	since   string // with --history
+	format  *format
+	now     func() time.Time
+	user    func() (string, error) // the OS user who decides
 }
 
 func (a *app) approveCommand() *cobra.Command {
@@ -43,6 +45,8 @@ decides them, from any terminal: the serving toll reads the decision and pays, o
   toll approve ID              approve one call
   toll approve --deny ID       deny one call (--reason says why)
   --watch                      keep waiting for new calls (with --list: print them as they come)
+  toll approve --history       every request for approval and its decision: who, when, why
+                               (--since DATE, --format json)
 
 Decisions are recorded in the ledger with the OS user who made them.`,
 		Args: cobra.MaximumNArgs(1),
@@ -54,7 +58,9 @@ Decisions are recorded in the ledger with the OS user who made them.`,
 	fs.BoolVar(&p.deny, "deny", false, "deny the call ID instead of approving it")
 	fs.StringVar(&p.reason, "reason", "", "with --deny: why, recorded in the ledger and told to the agent")
 	fs.BoolVar(&p.watch, "watch", false, "keep waiting for new pending calls until interrupted")
-	fs.Var(p.format, "format", "with --list: text for people, json for programs")
+	fs.BoolVar(&p.history, "history", false, "list past requests for approval and their decisions, oldest first")
+	fs.StringVar(&p.since, "since", "", "with --history: from this time on: RFC 3339 or a date (UTC)")
+	fs.Var(p.format, "format", "with --list or --history: text for people, json for programs")
 	return c
 }
 
@@ -74,14 +80,29 @@ func (p *approveCmd) run(ctx context.Context, args []string) error {
 		return usagef("--deny needs the ID of the call to deny (toll approve --list shows them)")
 	case p.reason != "" && !p.deny:
 		return usagef("--reason goes with --deny")
-	case p.format.value == "json" && !p.list:
-		return usagef("--format json goes with --list")
+	case p.history && (len(args) == 1 || p.list || p.watch || p.deny):
+		return usagef("--history lists past decisions and takes no ID, --list, --watch or --deny")
+	case p.since != "" && !p.history:
+		return usagef("--since goes with --history")
+	case p.format.value == "json" && !p.list && !p.history:
+		return usagef("--format json goes with --list or --history")
+	}
+	since, err := parseWhen("--since", p.since, false)
+	if err != nil {
+		return err
 	}
 	led, _, err := p.open(false)
 	if err != nil {
 		return err
 	}
 	defer led.Close()
+	if p.history {
+		records, err := p.readHistory(ctx, led, since)
+		if err != nil {
+			return err
+		}
+		return p.printHistory(records)
+	}
 	if len(args) == 1 {
 		return p.decide(ctx, led, args[0], !p.deny, p.reason, 0)
 	}

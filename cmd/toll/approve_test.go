@@ -403,7 +403,41 @@ func TestApprovalQueueBinary(t *testing.T) {
 			if r := runBinary(t, nil, "approve", pending[0], "--ledger", a.ledger); r.code != 1 || !strings.Contains(r.stderr, "no longer waits") {
 				t.Errorf("approving a decided call: exit %d, stderr %q; want 1 and 'no longer waits'", r.code, r.stderr)
 			}
+			a.checkHistory(t, []string{"approved", "denied"}, "too much for the weather")
 		})
+	}
+}
+
+// checkHistory reads toll approve --history (JSON and text) and checks the decisions,
+// in order, each by the OS user, and the last denial's reason.
+func (a *approvalSetup) checkHistory(t *testing.T, decisions []string, reason string) {
+	t.Helper()
+	r := runBinary(t, nil, "approve", "--history", "--format", "json", "--ledger", a.ledger)
+	if r.code != 0 {
+		t.Fatalf("toll approve --history: exit %d\n%s", r.code, r.stderr)
+	}
+	var got []approvalRecord
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
+		t.Fatalf("toll approve --history --format json: %v\n%s", err, r.stdout)
+	}
+	if len(got) != len(decisions) {
+		t.Fatalf("history has %d requests, want %d:\n%s", len(got), len(decisions), r.stdout)
+	}
+	for i, rec := range got {
+		if rec.Decision != decisions[i] || !strings.HasPrefix(rec.By, "os-user:") || rec.Amount.Sign() <= 0 || rec.DecidedAt.Before(rec.AskedAt) {
+			t.Errorf("history[%d] = %+v, want %s by an OS user, with an amount", i, rec, decisions[i])
+		}
+	}
+	if last := got[len(got)-1]; last.Reason != reason {
+		t.Errorf("the denial's reason is %q, want %q", last.Reason, reason)
+	}
+	r = runBinary(t, nil, "approve", "--history", "--ledger", a.ledger)
+	if r.code != 0 || !strings.Contains(r.stdout, "DECISION") || !strings.Contains(r.stdout, reason) {
+		t.Errorf("toll approve --history: exit %d, stdout:\n%s", r.code, r.stdout)
+	}
+	future := time.Now().Add(48 * time.Hour).UTC().Format(time.DateOnly)
+	if r := runBinary(t, nil, "approve", "--history", "--since", future, "--ledger", a.ledger); r.code != 0 || !strings.Contains(r.stdout, "No payment has asked for approval since") {
+		t.Errorf("toll approve --history --since %s: exit %d, stdout %q", future, r.code, r.stdout)
 	}
 }
 
@@ -487,7 +521,8 @@ func TestApprovalNewPayeeBinary(t *testing.T) {
 // that says how to list, and a config check says what needs approval and how.
 func TestApproveCommand(t *testing.T) {
 	a := newApprovalSetup(t, "  mode: queue\n  timeout: 2m\n")
-	for _, args := range [][]string{{"approve", "--deny"}, {"approve", "--reason", "x", "call_1"}, {"approve", "--list", "call_1"}, {"approve", "--format", "json"}} {
+	for _, args := range [][]string{{"approve", "--deny"}, {"approve", "--reason", "x", "call_1"}, {"approve", "--list", "call_1"}, {"approve", "--format", "json"},
+		{"approve", "--history", "call_1"}, {"approve", "--since", "2026-01-01"}, {"approve", "--history", "--since", "yesterday"}} {
 		if r := runBinary(t, nil, append(args, "--ledger", a.ledger)...); r.code != 2 {
 			t.Errorf("toll %s: exit %d, want 2 (usage)\n%s", strings.Join(args, " "), r.code, r.stderr)
 		}
