@@ -77,7 +77,9 @@ func (c *cutFlag) isSet() bool {
 
 type cutKey struct{}
 
-func withCut(ctx context.Context, c *cutFlag) context.Context { return context.WithValue(ctx, cutKey{}, c) }
+func withCut(ctx context.Context, c *cutFlag) context.Context {
+	return context.WithValue(ctx, cutKey{}, c)
+}
 
 func cutFrom(ctx context.Context) *cutFlag {
 	c, _ := ctx.Value(cutKey{}).(*cutFlag)
