@@ -201,6 +201,7 @@ func TestNewRefuses(t *testing.T) {
 		{Options{World: w, PayerInResponse: "nobody"}, "PayerInResponse"},
 		{Options{World: w, Dialect: DialectX402MCP, PaymentIdentifier: &PaymentIdentifierOptions{}}, "version 1"},
 		{Options{World: w, PriceAfterPayment: money.USDC(-1)}, "negative"},
+		{Options{World: w, Signer: &Signer{Offers: true}}, "Signer.Sign is required"},
 	}
 	for _, tc := range cases {
 		if _, err := New(tc.opts); err == nil || !strings.Contains(err.Error(), tc.want) {

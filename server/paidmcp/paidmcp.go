@@ -93,6 +93,10 @@ type Options struct {
 	// required with the failure, the tool's content withheld. Block time stays ahead
 	// afterwards: use a world of its own.
 	FailSettlement bool
+
+	// Signer, when set, signs offers and receipts (the offer-receipt extension),
+	// DialectSpec only. Nil: none.
+	Signer *Signer
 }
 
 // PaymentIdentifierOptions configures the payment-identifier extension
@@ -141,8 +145,11 @@ func New(opts Options) (*Server, error) {
 	if opts.PayerInResponse != "" && !x402.IsAddress(opts.PayerInResponse) {
 		return nil, fmt.Errorf("new paid MCP server: PayerInResponse %q is not a 0x address of 40 hex digits", opts.PayerInResponse)
 	}
-	if opts.Dialect == DialectX402MCP && opts.PaymentIdentifier != nil {
-		return nil, fmt.Errorf("new paid MCP server: x402-mcp speaks x402 version 1, which has no extensions: leave PaymentIdentifier unset")
+	if opts.Dialect == DialectX402MCP && (opts.PaymentIdentifier != nil || opts.Signer != nil) {
+		return nil, fmt.Errorf("new paid MCP server: x402-mcp speaks x402 version 1, which has no extensions: leave PaymentIdentifier and Signer unset")
+	}
+	if opts.Signer != nil && opts.Signer.Sign == nil {
+		return nil, fmt.Errorf("new paid MCP server: Signer.Sign is required to sign offers and receipts")
 	}
 	s := &Server{
 		opts:     opts,

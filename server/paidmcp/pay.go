@@ -173,6 +173,11 @@ func (c *call) settle(ctx context.Context, p *payment) *mcp.CallToolResult {
 			f.set()
 		}
 	}
+	if sg := s.opts.Signer; sg != nil && sg.Receipts {
+		if sr.Extensions, err = s.receiptExtensions(c.t, sr); err != nil {
+			return statusError(500, err.Error())
+		}
+	}
 	if s.opts.PayerInResponse != "" {
 		sr.Payer = s.opts.PayerInResponse
 	}
@@ -305,7 +310,7 @@ func (c *call) paymentRequired(reason string) ([]byte, error) {
 }
 
 // extensions are the extensions a PaymentRequired advertises; nil when none.
-func (s *Server) extensions(_ *tool, _ money.Amount) (json.RawMessage, error) {
+func (s *Server) extensions(t *tool, price money.Amount) (json.RawMessage, error) {
 	exts := map[string]any{}
 	if pi := s.opts.PaymentIdentifier; pi != nil {
 		exts[x402.ExtensionPaymentIdentifier] = map[string]any{
@@ -313,6 +318,13 @@ func (s *Server) extensions(_ *tool, _ money.Amount) (json.RawMessage, error) {
 			"schema": json.RawMessage(`{"$schema":"https://json-schema.org/draft/2020-12/schema","type":"object",` +
 				`"properties":{"required":{"type":"boolean"},"id":{"type":"string","minLength":16,"maxLength":128}},"required":["required"]}`),
 		}
+	}
+	if sg := s.opts.Signer; sg != nil && sg.Offers {
+		o, err := s.offer(t, price)
+		if err != nil {
+			return nil, err
+		}
+		exts[x402.ExtensionOfferReceipt] = map[string]any{"info": map[string]any{"offers": []artifact{o}}}
 	}
 	if len(exts) == 0 {
 		return nil, nil
