@@ -7,11 +7,14 @@ import (
 	"io"
 	"log/slog"
 	"math/big"
+	"net/http"
 	"strings"
+	"sync/atomic"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
+	"github.com/tollhq/toll/server/paidmcp"
 	"github.com/tollhq/toll/tools/money"
 	"github.com/tollhq/toll/tools/x402test"
 	"github.com/tollhq/toll/wallet"
@@ -32,6 +35,7 @@ type devnetInfo struct {
 	Token          string         `json:"token"`
 	FacilitatorURL string         `json:"facilitatorUrl"`
 	APIURL         string         `json:"apiUrl"`
+	MCPURL         string         `json:"mcpUrl"` // the paid MCP server (streamable HTTP)
 	SpecURL        string         `json:"specUrl"`
 	PayTo          string         `json:"payTo"`
 	Funded         []devnetFunded `json:"funded"`
@@ -57,10 +61,12 @@ func (a *app) devnetCommand() *cobra.Command {
 	d := &devnetCmd{app: a, format: newFormat("text", "text", "json")}
 	c := &cobra.Command{
 		Use:   "devnet [flags]",
-		Short: "run the local x402 world (chain JSON-RPC, facilitator, paid API) until interrupted",
+		Short: "run the local x402 world (chain JSON-RPC, facilitator, paid API, paid MCP server) until interrupted",
 		Long: `Run a local x402 world on 127.0.0.1 until interrupted: a simulated EVM serving JSON-RPC, an
-EIP-3009 test USDC, an x402 facilitator and a paid weather API with its OpenAPI spec. Point
-toll serve, toll ledger reconcile or any x402 client at it. No network, no real money.`,
+EIP-3009 test USDC, an x402 facilitator, a paid weather API with its OpenAPI spec, and a paid
+MCP server at /mcp on the API's address (x402's MCP transport: get_weather and get_forecast
+paid, ping free). Point toll serve, toll ledger reconcile or any x402 client at it. No
+network, no real money.`,
 		Example: "  toll devnet --fund 0x1111111111111111111111111111111111111111=10",
 		Args:    noArgs,
 		RunE:    func(c *cobra.Command, _ []string) error { return d.run(c.Context()) },
@@ -114,11 +120,18 @@ func (d *devnetCmd) run(ctx context.Context) error {
 	if d.verbose {
 		logger = slog.New(slog.NewTextHandler(d.stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	world, err := x402test.Start(ctx, x402test.Options{ChainID: big.NewInt(d.chainID), APIAddr: d.apiAddr, RPCAddr: d.rpcAddr, Logger: logger})
+	mcpHandler := &lateHandler{}
+	world, err := x402test.Start(ctx, x402test.Options{ChainID: big.NewInt(d.chainID), APIAddr: d.apiAddr, RPCAddr: d.rpcAddr, Logger: logger,
+		Routes: append(x402test.WeatherRoutes(), x402test.Route{Pattern: "/mcp", Handler: mcpHandler}), Spec: x402test.WeatherSpec()})
 	if err != nil {
 		return fmt.Errorf("start the local x402 world: %w (is another toll devnet running? pick other ports with --api-addr and --rpc-addr)", err)
 	}
 	defer world.Close()
+	paid, err := paidmcp.New(paidmcp.Options{World: world, Logger: logger})
+	if err != nil {
+		return fmt.Errorf("start the paid MCP server: %w", err)
+	}
+	mcpHandler.set(paid.HTTPHandler())
 	info := newDevnetInfo(world)
 	for _, g := range grants {
 		if err := world.Fund(ctx, g.addr.Hex(), g.amount); err != nil {
@@ -151,6 +164,7 @@ func newDevnetInfo(world *x402test.World) devnetInfo {
 		FacilitatorURL: world.FacilitatorURL,
 		APIURL:         world.APIURL,
 		SpecURL:        world.APIURL + "/openapi.yaml",
+		MCPURL:         world.APIURL + "/mcp",
 		PayTo:          world.PayTo(),
 		Funded:         []devnetFunded{},
 	}
@@ -166,6 +180,7 @@ func writeDevnetInfo(w io.Writer, info devnetInfo) error {
 	fmt.Fprintf(tw, "  Facilitator URL\t%s\n", info.FacilitatorURL)
 	fmt.Fprintf(tw, "  Paid API URL\t%s\n", info.APIURL)
 	fmt.Fprintf(tw, "  Spec URL\t%s\n", info.SpecURL)
+	fmt.Fprintf(tw, "  Paid MCP URL\t%s\n", info.MCPURL)
 	fmt.Fprintf(tw, "  Payments go to\t%s\n", info.PayTo)
 	for _, f := range info.Funded {
 		fmt.Fprintf(tw, "  Funded\t%s with %s USDC\n", f.Address, f.Amount)
@@ -182,4 +197,19 @@ Try it:
 Running until interrupted (Ctrl-C).
 `, info.SpecURL, info.Network, info.Token, info.Network, info.RPCURL)
 	return err
+}
+
+// lateHandler serves the paid MCP server, which needs the started world, on the world's
+// API listener, which starts with it: 503 until set.
+type lateHandler struct{ h atomic.Pointer[http.Handler] }
+
+func (l *lateHandler) set(h http.Handler) { l.h.Store(&h) }
+
+func (l *lateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := l.h.Load()
+	if h == nil {
+		http.Error(w, "the paid MCP server is starting; retry in a moment", http.StatusServiceUnavailable)
+		return
+	}
+	(*h).ServeHTTP(w, r)
 }
