@@ -55,10 +55,13 @@ type devnetCmd struct {
 	chainID int64
 	format  *format
 	verbose bool
+	// The paid MCP server: its dialect, and whether it serves stdio too.
+	mcpDialect *format
+	mcpStdio   bool
 }
 
 func (a *app) devnetCommand() *cobra.Command {
-	d := &devnetCmd{app: a, format: newFormat("text", "text", "json")}
+	d := &devnetCmd{app: a, format: newFormat("text", "text", "json"), mcpDialect: newFormat("spec", "spec", "x402-mcp")}
 	c := &cobra.Command{
 		Use:   "devnet [flags]",
 		Short: "run the local x402 world (chain JSON-RPC, facilitator, paid API, paid MCP server) until interrupted",
@@ -78,6 +81,9 @@ network, no real money.`,
 	fs.Int64Var(&d.chainID, "chain-id", x402test.DefaultChainID, "the chain's id (84532 is what x402 calls base-sepolia)")
 	fs.Var(d.format, "format", "how to print the endpoints: text, or json (one object on one line)")
 	fs.BoolVarP(&d.verbose, "verbose", "v", false, "log the chain, facilitator and API on stderr")
+	fs.Var(d.mcpDialect, "mcp-dialect", "how the paid MCP server takes payment: spec (x402 v2, the MCP transport spec) or x402-mcp (Vercel's x402-mcp, x402 v1)")
+	fs.BoolVar(&d.mcpStdio, "mcp-stdio", false, "also serve the paid MCP server on stdin/stdout, for MCP clients that start a command; "+
+		"the endpoints then go to stderr, and the devnet stops when stdin ends")
 	return c
 }
 
@@ -127,7 +133,11 @@ func (d *devnetCmd) run(ctx context.Context) error {
 		return fmt.Errorf("start the local x402 world: %w (is another toll devnet running? pick other ports with --api-addr and --rpc-addr)", err)
 	}
 	defer world.Close()
-	paid, err := paidmcp.New(paidmcp.Options{World: world, Logger: logger})
+	dialect := paidmcp.DialectSpec
+	if d.mcpDialect.value == "x402-mcp" {
+		dialect = paidmcp.DialectX402MCP
+	}
+	paid, err := paidmcp.New(paidmcp.Options{World: world, Dialect: dialect, Logger: logger})
 	if err != nil {
 		return fmt.Errorf("start the paid MCP server: %w", err)
 	}
@@ -139,17 +149,27 @@ func (d *devnetCmd) run(ctx context.Context) error {
 		}
 		info.Funded = append(info.Funded, devnetFunded{Address: g.addr.Hex(), Amount: g.amount})
 	}
+	out := d.stdout
+	if d.mcpStdio {
+		out = d.stderr // stdout is the MCP protocol
+	}
 	if d.format.value == "json" {
-		err = json.NewEncoder(d.stdout).Encode(info)
+		err = json.NewEncoder(out).Encode(info)
 	} else {
-		err = writeDevnetInfo(d.stdout, info)
+		err = writeDevnetInfo(out, info)
 	}
 	if err != nil {
 		return err
 	}
-	<-ctx.Done()
+	if d.mcpStdio {
+		if err := paid.ServeStdio(ctx, d.stdin, d.stdout); err != nil && ctx.Err() == nil {
+			return fmt.Errorf("paid MCP server on stdio: %w", err)
+		}
+	} else {
+		<-ctx.Done()
+	}
 	if d.format.value == "text" {
-		fmt.Fprintln(d.stdout, "toll devnet: stopped")
+		fmt.Fprintln(out, "toll devnet: stopped")
 	}
 	return nil
 }

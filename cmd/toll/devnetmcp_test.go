@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"strings"
 	"testing"
@@ -144,5 +146,69 @@ func devnetPayment(t *testing.T, payer *wallet.Wallet, ch *x402.Challenge) x402.
 			ValidAfter: a.ValidAfter.String(), ValidBefore: a.ValidBefore.String(),
 			Nonce: "0x" + hex.EncodeToString(a.Nonce[:]),
 		},
+	}
+}
+
+// TestDevnetMCPStdio: with --mcp-stdio the paid MCP server speaks on stdin/stdout (the
+// endpoints go to stderr), in the dialect --mcp-dialect names, and the devnet stops when
+// stdin ends.
+func TestDevnetMCPStdio(t *testing.T) {
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	var stderr safeBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(t.Context(), []string{"devnet", "--api-addr", "127.0.0.1:0", "--rpc-addr", "127.0.0.1:0", "--format", "json",
+			"--mcp-stdio", "--mcp-dialect", "x402-mcp"}, inR, outW, &stderr, func(string) string { return "" })
+		outW.Close()
+	}()
+	lines := bufio.NewScanner(outR)
+	lines.Buffer(nil, 1<<20)
+	ask := func(msg string) string {
+		t.Helper()
+		if _, err := io.WriteString(inW, msg+"\n"); err != nil {
+			t.Fatal(err)
+		}
+		if !lines.Scan() {
+			t.Fatalf("no answer to %s; stderr:\n%s", msg, stderr.String())
+		}
+		return lines.Text()
+	}
+	ask(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`)
+	io.WriteString(inW, `{"jsonrpc":"2.0","method":"notifications/initialized"}`+"\n")
+	answer := ask(`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"get_weather","arguments":{"city":"Oslo"}}}`)
+	var resp struct {
+		Result struct {
+			IsError           bool            `json:"isError"`
+			StructuredContent json.RawMessage `json:"structuredContent"`
+		} `json:"result"`
+	}
+	if err := json.Unmarshal([]byte(answer), &resp); err != nil {
+		t.Fatalf("answer %s: %v", answer, err)
+	}
+	ch, err := x402.ToolResultChallenge(resp.Result.IsError, resp.Result.StructuredContent, "")
+	if err != nil || ch.Version != 1 || ch.Options[0].Network != "base-sepolia" {
+		t.Fatalf("unpaid call over stdio: %v, %s; want an x402 version 1 challenge", err, answer)
+	}
+	var info devnetInfo
+	if err := json.Unmarshal([]byte(strings.SplitN(stderr.String(), "\n", 2)[0]), &info); err != nil || info.MCPURL == "" {
+		t.Errorf("endpoints on stderr: %v\n%s", err, stderr.String())
+	}
+	inW.Close()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("devnet after stdin ended: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("devnet did not stop when stdin ended")
+	}
+}
+
+func TestDevnetMCPDialectUsage(t *testing.T) {
+	_, _, err := runTest(t, nil, "devnet", "--mcp-dialect", "vercel")
+	var u usageError
+	if !errors.As(err, &u) || !strings.Contains(err.Error(), "x402-mcp") {
+		t.Errorf("devnet --mcp-dialect vercel: %v, want a usage error naming spec and x402-mcp", err)
 	}
 }
