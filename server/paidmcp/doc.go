@@ -29,8 +29,16 @@
 // payment_required, and both transports rewrite that one kind of message on its way out
 // (transport.go).
 //
+// A tool error that is not a payment required carries an HTTP-like status in its
+// structured content, {"status": 409, "error": "..."}: 400 for a payment the server cannot
+// take (no payment identifier where one is required), 409 for a payment identifier reused
+// with another payment, 500 for a failure of the server itself.
+//
+// mcp-go serves stdio with one session value per process: run one ServeStdio at a time.
+//
 // Options has knobs for hostile or unusual servers: a price that changes once paid for,
 // a payment-response naming another payer, a huge PaymentRequired, the payment-identifier
 // extension with kept answers, a connection cut after settling, a settlement that fails
-// for real after the tool ran.
+// for real after the tool ran, and signed offers and receipts (honest, altered after
+// signing, or signed for other terms).
 package paidmcp

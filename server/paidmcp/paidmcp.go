@@ -44,9 +44,6 @@ func (d Dialect) String() string {
 	return fmt.Sprintf("Dialect(%d)", int(d))
 }
 
-// ErrCut is what ServeStdio returns after Options.CutAfterSettle dropped the connection.
-var ErrCut = errors.New("paidmcp: connection cut after a settlement (Options.CutAfterSettle)")
-
 // Options configures New. Only World is required; every other zero value is an honest
 // server.
 type Options struct {
@@ -113,7 +110,8 @@ type PaymentIdentifierOptions struct {
 }
 
 // Server is a paid MCP server on a local x402 world. It serves a free tool, ping, and
-// two paid ones at different fixed prices, get_weather and get_forecast (see Tools), over
+// two paid ones at different fixed prices, get_weather and get_forecast (ToolPing, ToolWeather,
+// ToolForecast; their prices from Price), over
 // streamable HTTP (HTTPHandler) and stdio (ServeStdio), in both protocol eras of mcp-go.
 // It is safe for concurrent use.
 type Server struct {
