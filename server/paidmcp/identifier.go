@@ -75,7 +75,7 @@ func (c *call) identified(ctx context.Context, p *payment) *mcp.CallToolResult {
 		close(k.done)
 		return res
 	}
-	if k.key != key {
+	if k.key != key || s.opts.PaymentIdentifier.ConflictOnResend {
 		s.log.Info("paidmcp: payment identifier reused with another payment", "tool", c.t.name, "id", p.id)
 		return statusError(409, fmt.Sprintf("Conflict: payment identifier %s was used with another payment or tool; use a new identifier for a new payment", p.id))
 	}

@@ -115,6 +115,21 @@ func TestPaymentIdentifier(t *testing.T) {
 		t.Errorf("another payload with the same id: status %d, want 409: %s", got, conflict.raw)
 	}
 
+	s3, url3 := newServer(t, Options{World: w, PaymentIdentifier: &PaymentIdentifierOptions{ConflictOnResend: true}})
+	c3 := newHTTPClient(t, url3, eraLegacy)
+	ch3 := c3.mustCall(ToolWeather, map[string]any{"city": "Oslo"}, nil).challenge(t)
+	key3, value3, err := ch3.PaymentMetaWithID(0, sign(t, payer, ch3, 0), "pay_conflict_0123456789")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := c3.mustCall(ToolWeather, map[string]any{"city": "Oslo"}, map[string]any{key3: value3}); r.IsError {
+		t.Fatalf("first payment: %s", r.raw)
+	}
+	resend := c3.mustCall(ToolWeather, map[string]any{"city": "Oslo"}, map[string]any{key3: value3})
+	if got := status(t, resend); got != 409 || s3.Settlements() != 1 {
+		t.Errorf("ConflictOnResend: status %d, %d settlements; want 409 and 1", got, s3.Settlements())
+	}
+
 	s2, url2 := newServer(t, Options{World: w, PaymentIdentifier: &PaymentIdentifierOptions{Required: true}})
 	c2 := newHTTPClient(t, url2, eraLegacy)
 	ch2 := c2.mustCall(ToolWeather, map[string]any{"city": "Oslo"}, nil).challenge(t)

@@ -107,6 +107,9 @@ type PaymentIdentifierOptions struct {
 	// Required says clients must send an id; a payment without one gets a tool error
 	// with status 400.
 	Required bool
+	// ConflictOnResend answers every resend of a known id with 409, the identical payload
+	// too: a server that lost its kept answers, or binds ids to more than the payload.
+	ConflictOnResend bool
 }
 
 // Server is a paid MCP server on a local x402 world. It serves a free tool, ping, and
