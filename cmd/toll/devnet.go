@@ -7,11 +7,14 @@ import (
 	"io"
 	"log/slog"
 	"math/big"
+	"net/http"
 	"strings"
+	"sync/atomic"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
+	"github.com/tollhq/toll/server/paidmcp"
 	"github.com/tollhq/toll/tools/money"
 	"github.com/tollhq/toll/tools/x402test"
 	"github.com/tollhq/toll/wallet"
@@ -32,6 +35,7 @@ type devnetInfo struct {
 	Token          string         `json:"token"`
 	FacilitatorURL string         `json:"facilitatorUrl"`
 	APIURL         string         `json:"apiUrl"`
+	MCPURL         string         `json:"mcpUrl"` // the paid MCP server (streamable HTTP)
 	SpecURL        string         `json:"specUrl"`
 	PayTo          string         `json:"payTo"`
 	Funded         []devnetFunded `json:"funded"`
@@ -51,16 +55,21 @@ type devnetCmd struct {
 	chainID int64
 	format  *format
 	verbose bool
+	// The paid MCP server: its dialect, and whether it serves stdio too.
+	mcpDialect *format
+	mcpStdio   bool
 }
 
 func (a *app) devnetCommand() *cobra.Command {
-	d := &devnetCmd{app: a, format: newFormat("text", "text", "json")}
+	d := &devnetCmd{app: a, format: newFormat("text", "text", "json"), mcpDialect: newFormat("spec", "spec", "x402-mcp")}
 	c := &cobra.Command{
 		Use:   "devnet [flags]",
-		Short: "run the local x402 world (chain JSON-RPC, facilitator, paid API) until interrupted",
+		Short: "run the local x402 world (chain JSON-RPC, facilitator, paid API, paid MCP server) until interrupted",
 		Long: `Run a local x402 world on 127.0.0.1 until interrupted: a simulated EVM serving JSON-RPC, an
-EIP-3009 test USDC, an x402 facilitator and a paid weather API with its OpenAPI spec. Point
-toll serve, toll ledger reconcile or any x402 client at it. No network, no real money.`,
+EIP-3009 test USDC, an x402 facilitator, a paid weather API with its OpenAPI spec, and a paid
+MCP server at /mcp on the API's address (x402's MCP transport: get_weather and get_forecast
+paid, ping free). Point toll serve, toll ledger reconcile or any x402 client at it. No
+network, no real money.`,
 		Example: "  toll devnet --fund 0x1111111111111111111111111111111111111111=10",
 		Args:    noArgs,
 		RunE:    func(c *cobra.Command, _ []string) error { return d.run(c.Context()) },
@@ -72,6 +81,9 @@ toll serve, toll ledger reconcile or any x402 client at it. No network, no real 
 	fs.Int64Var(&d.chainID, "chain-id", x402test.DefaultChainID, "the chain's id (84532 is what x402 calls base-sepolia)")
 	fs.Var(d.format, "format", "how to print the endpoints: text, or json (one object on one line)")
 	fs.BoolVarP(&d.verbose, "verbose", "v", false, "log the chain, facilitator and API on stderr")
+	fs.Var(d.mcpDialect, "mcp-dialect", "how the paid MCP server takes payment: spec (x402 v2, the MCP transport spec) or x402-mcp (Vercel's x402-mcp, x402 v1)")
+	fs.BoolVar(&d.mcpStdio, "mcp-stdio", false, "also serve the paid MCP server on stdin/stdout, for MCP clients that start a command; "+
+		"the endpoints then go to stderr, and the devnet stops when stdin ends")
 	return c
 }
 
@@ -114,11 +126,22 @@ func (d *devnetCmd) run(ctx context.Context) error {
 	if d.verbose {
 		logger = slog.New(slog.NewTextHandler(d.stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	world, err := x402test.Start(ctx, x402test.Options{ChainID: big.NewInt(d.chainID), APIAddr: d.apiAddr, RPCAddr: d.rpcAddr, Logger: logger})
+	mcpHandler := &lateHandler{}
+	world, err := x402test.Start(ctx, x402test.Options{ChainID: big.NewInt(d.chainID), APIAddr: d.apiAddr, RPCAddr: d.rpcAddr, Logger: logger,
+		Routes: append(x402test.WeatherRoutes(), x402test.Route{Pattern: "/mcp", Handler: mcpHandler}), Spec: x402test.WeatherSpec()})
 	if err != nil {
 		return fmt.Errorf("start the local x402 world: %w (is another toll devnet running? pick other ports with --api-addr and --rpc-addr)", err)
 	}
 	defer world.Close()
+	dialect := paidmcp.DialectSpec
+	if d.mcpDialect.value == "x402-mcp" {
+		dialect = paidmcp.DialectX402MCP
+	}
+	paid, err := paidmcp.New(paidmcp.Options{World: world, Dialect: dialect, Logger: logger})
+	if err != nil {
+		return fmt.Errorf("start the paid MCP server: %w", err)
+	}
+	mcpHandler.set(paid.HTTPHandler())
 	info := newDevnetInfo(world)
 	for _, g := range grants {
 		if err := world.Fund(ctx, g.addr.Hex(), g.amount); err != nil {
@@ -126,17 +149,27 @@ func (d *devnetCmd) run(ctx context.Context) error {
 		}
 		info.Funded = append(info.Funded, devnetFunded{Address: g.addr.Hex(), Amount: g.amount})
 	}
+	out := d.stdout
+	if d.mcpStdio {
+		out = d.stderr // stdout is the MCP protocol
+	}
 	if d.format.value == "json" {
-		err = json.NewEncoder(d.stdout).Encode(info)
+		err = json.NewEncoder(out).Encode(info)
 	} else {
-		err = writeDevnetInfo(d.stdout, info)
+		err = writeDevnetInfo(out, info)
 	}
 	if err != nil {
 		return err
 	}
-	<-ctx.Done()
+	if d.mcpStdio {
+		if err := paid.ServeStdio(ctx, d.stdin, d.stdout); err != nil && ctx.Err() == nil {
+			return fmt.Errorf("paid MCP server on stdio: %w", err)
+		}
+	} else {
+		<-ctx.Done()
+	}
 	if d.format.value == "text" {
-		fmt.Fprintln(d.stdout, "toll devnet: stopped")
+		fmt.Fprintln(out, "toll devnet: stopped")
 	}
 	return nil
 }
@@ -151,6 +184,7 @@ func newDevnetInfo(world *x402test.World) devnetInfo {
 		FacilitatorURL: world.FacilitatorURL,
 		APIURL:         world.APIURL,
 		SpecURL:        world.APIURL + "/openapi.yaml",
+		MCPURL:         world.APIURL + "/mcp",
 		PayTo:          world.PayTo(),
 		Funded:         []devnetFunded{},
 	}
@@ -166,6 +200,7 @@ func writeDevnetInfo(w io.Writer, info devnetInfo) error {
 	fmt.Fprintf(tw, "  Facilitator URL\t%s\n", info.FacilitatorURL)
 	fmt.Fprintf(tw, "  Paid API URL\t%s\n", info.APIURL)
 	fmt.Fprintf(tw, "  Spec URL\t%s\n", info.SpecURL)
+	fmt.Fprintf(tw, "  Paid MCP URL\t%s\n", info.MCPURL)
 	fmt.Fprintf(tw, "  Payments go to\t%s\n", info.PayTo)
 	for _, f := range info.Funded {
 		fmt.Fprintf(tw, "  Funded\t%s with %s USDC\n", f.Address, f.Amount)
@@ -182,4 +217,19 @@ Try it:
 Running until interrupted (Ctrl-C).
 `, info.SpecURL, info.Network, info.Token, info.Network, info.RPCURL)
 	return err
+}
+
+// lateHandler serves the paid MCP server, which needs the started world, on the world's
+// API listener, which starts with it: 503 until set.
+type lateHandler struct{ h atomic.Pointer[http.Handler] }
+
+func (l *lateHandler) set(h http.Handler) { l.h.Store(&h) }
+
+func (l *lateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := l.h.Load()
+	if h == nil {
+		http.Error(w, "the paid MCP server is starting; retry in a moment", http.StatusServiceUnavailable)
+		return
+	}
+	(*h).ServeHTTP(w, r)
 }

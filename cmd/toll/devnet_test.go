@@ -180,7 +180,7 @@ func TestDevnetUsageAndText(t *testing.T) {
 		t.Errorf("devnet: %v\n%s", err, out.String())
 	}
 	for _, want := range []string{"Chain ID", "84532 (eip155:84532", "RPC URL", "http://127.0.0.1:", "Token (USDC)", "Facilitator URL",
-		"Paid API URL", "Spec URL", "/openapi.yaml", "Funded", otherAddr + " with 0.5 USDC", "toll ledger reconcile --rpc eip155:84532=http://127.0.0.1:", "stopped"} {
+		"Paid API URL", "Spec URL", "/openapi.yaml", "Paid MCP URL", "/mcp\n", "Funded", otherAddr + " with 0.5 USDC", "toll ledger reconcile --rpc eip155:84532=http://127.0.0.1:", "stopped"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("devnet output lacks %q:\n%s", want, out.String())
 		}
