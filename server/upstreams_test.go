@@ -1,0 +1,284 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mark3labs/mcp-go/client"
+	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/tollhq/toll/ledger"
+	"github.com/tollhq/toll/server/paidmcp"
+	"github.com/tollhq/toll/server/upstream"
+	"github.com/tollhq/toll/tools"
+	"github.com/tollhq/toll/tools/money"
+	"github.com/tollhq/toll/tools/x402test"
+	"github.com/tollhq/toll/wallet"
+)
+
+// upstreamRig is toll in front of a paid MCP server on a local x402 world.
+type upstreamRig struct {
+	world  *x402test.World
+	paid   *paidmcp.Server
+	payer  *wallet.Wallet
+	ledger *ledger.Ledger
+	conn   *upstream.Conn
+	toll   *client.Client
+}
+
+// newUpstreamRig starts a world, a paid MCP server with opts over HTTP, and toll (with
+// caps) serving it under the namespace "wx", connected with legacy or not.
+func newUpstreamRig(t *testing.T, opts paidmcp.Options, legacy bool, caps ledger.Caps) *upstreamRig {
+	t.Helper()
+	ctx := t.Context()
+	r := &upstreamRig{}
+	var err error
+	if opts.World == nil {
+		if r.world, err = x402test.Start(ctx, x402test.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { r.world.Close() })
+		opts.World = r.world
+	}
+	r.world = opts.World
+	if r.paid, err = paidmcp.New(opts); err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(r.paid.HTTPHandler())
+	t.Cleanup(hs.Close)
+	if r.payer, err = wallet.Generate(wallet.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.world.Fund(ctx, r.payer.Address().Hex(), money.USDC(1_000_000)); err != nil {
+		t.Fatal(err)
+	}
+	if r.ledger, err = ledger.Open(filepath.Join(t.TempDir(), "ledger.db"), ledger.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.ledger.Close() })
+	tc, err := tools.New(tools.Config{Wallet: r.payer, Ledger: r.ledger, Policy: tools.Policy{
+		Caps:     caps,
+		Networks: []string{r.world.Chain.NetworkV2()},
+		Assets:   []tools.Asset{{Address: r.world.Chain.TokenAddress()}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.conn, err = upstream.New(upstream.Config{Namespace: "wx", URL: hs.URL + "/mcp", Legacy: legacy}, upstream.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.conn.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.conn.Close() })
+	s, err := New(tc, nil, Options{ResultDir: t.TempDir(), Upstreams: []Upstream{{Conn: r.conn}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.toll = newClientFor(t, s)
+	return r
+}
+
+func (r *upstreamRig) balance(t *testing.T, addr string) int64 {
+	t.Helper()
+	b, err := r.world.BalanceOf(t.Context(), addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.Atomic().Int64()
+}
+
+func (r *upstreamRig) spends(t *testing.T) []ledger.Spend {
+	t.Helper()
+	sp, err := r.ledger.Spends(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sp
+}
+
+// TestUpstreamPaidCall pays a paid MCP server through toll, in each dialect and MCP era:
+// one tool run, one settlement, the exact amount moved on chain, the ledger's spend
+// settled under the upstream's namespace, the upstream's content passed on.
+func TestUpstreamPaidCall(t *testing.T) {
+	cases := []struct {
+		name        string
+		dialect     paidmcp.Dialect
+		legacy      bool
+		wantListed  string // the price line of wx_get_weather in toll's tools/list
+		wantUnpaid  string // what the unpaid call answers, seen raw: `"resultType":"payment_required"` or `"isError":true`
+		wantVersion int    // the x402 version of the receipt
+	}{
+		{name: "spec, MCP 2026-07-28 (extension binding)", dialect: paidmcp.DialectSpec, wantListed: "Price: 0.001 USDC per call",
+			wantUnpaid: `"resultType":"payment_required"`, wantVersion: 2},
+		{name: "spec, MCP 2025 (tool-result binding)", dialect: paidmcp.DialectSpec, legacy: true, wantListed: "Price: 0.001 USDC per call",
+			wantUnpaid: `"isError":true`, wantVersion: 2},
+		{name: "x402-mcp dialect", dialect: paidmcp.DialectX402MCP, legacy: true, wantListed: "Price: set at call time",
+			wantUnpaid: `"isError":true`, wantVersion: 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			perCall := money.USDC(10_000)
+			r := newUpstreamRig(t, paidmcp.Options{Dialect: tc.dialect}, tc.legacy, ledger.Caps{PerCall: &perCall})
+			listed, err := r.toll.ListTools(t.Context(), mcp.ListToolsRequest{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			desc := ""
+			for _, tl := range listed.Tools {
+				if tl.Name == "wx_get_weather" {
+					desc = tl.Description
+				}
+			}
+			if !strings.Contains(desc, tc.wantListed) {
+				t.Errorf("wx_get_weather's description %q does not say %q", desc, tc.wantListed)
+			}
+			raw, err := r.conn.CallTool(t.Context(), paidmcp.ToolForecast, json.RawMessage(`{"city":"Oslo"}`), nil)
+			if err != nil || !strings.Contains(string(raw), tc.wantUnpaid) {
+				t.Errorf("unpaid get_forecast = %.300s, %v; want it to hold %s", raw, err, tc.wantUnpaid)
+			}
+			payTo := r.world.PayTo()
+			before, beforePayTo := r.balance(t, r.payer.Address().Hex()), r.balance(t, payTo)
+			result := callToolArgs(t, r.toll, "wx_get_weather", map[string]any{"city": "Oslo"})
+			res := onWire(t, result)
+			if res.IsError {
+				t.Fatalf("wx_get_weather: error result %+v", res)
+			}
+			var rc tools.Receipt
+			if b, err := json.Marshal(result.Meta.AdditionalFields[MetaReceipt]); err != nil || json.Unmarshal(b, &rc) != nil || rc.Version != tc.wantVersion || rc.Status != ledger.StatusSettled {
+				t.Errorf("receipt %s: want a settled receipt of x402 version %d", b, tc.wantVersion)
+			}
+			all := blockTexts(res.Content)
+			if !strings.Contains(all, "Oslo") || !strings.Contains(all, "Cost: paid 0.001 USDC") {
+				t.Errorf("result %q: want the upstream's weather for Oslo and the cost line", all)
+			}
+			if got := r.paid.ToolRuns(paidmcp.ToolWeather); got != 1 {
+				t.Errorf("tool runs = %d, want 1", got)
+			}
+			if got := r.paid.Settlements(); got != 1 {
+				t.Errorf("settlements = %d, want 1", got)
+			}
+			if got := before - r.balance(t, r.payer.Address().Hex()); got != 1000 {
+				t.Errorf("payer paid %d atomic units, want 1000", got)
+			}
+			if got := r.balance(t, payTo) - beforePayTo; got != 1000 {
+				t.Errorf("payTo received %d atomic units, want 1000", got)
+			}
+			sp := r.spends(t)
+			if len(sp) != 1 {
+				t.Fatalf("ledger spends = %d, want 1", len(sp))
+			}
+			if sp[0].Status != ledger.StatusSettled || sp[0].API != "wx" || sp[0].Tool != "wx_get_weather" || sp[0].URL != "mcp://wx/get_weather" || sp[0].TxHash == "" {
+				t.Errorf("spend = %+v; want settled, API wx, tool wx_get_weather, URL mcp://wx/get_weather, a transaction", sp[0])
+			}
+		})
+	}
+}
+
+// TestUpstreamHostile: an upstream's hostile answers are refused as their HTTP twins
+// are, and a cap refuses before anything is signed.
+func TestUpstreamHostile(t *testing.T) {
+	cases := []struct {
+		name      string
+		opts      paidmcp.Options
+		perCall   int64
+		wantText  string
+		wantRuns  int
+		wantSpent []ledger.Status // the ledger's spends, in order
+		wantMoved int64           // atomic units moved from the payer
+	}{
+		{
+			name:     "price above the per-call cap",
+			perCall:  500,
+			wantText: "more than the per-call cap",
+		},
+		{
+			name:      "payment required again after payment, at a changed price",
+			opts:      paidmcp.Options{PriceAfterPayment: money.USDC(2000)},
+			perCall:   10_000,
+			wantText:  "Payment problem",
+			wantSpent: []ledger.Status{ledger.StatusUnknown},
+		},
+		{
+			name:     "a huge PaymentRequired",
+			opts:     paidmcp.Options{HugeRequired: 2 << 20},
+			perCall:  10_000,
+			wantText: "without terms toll can read",
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			perCall := money.USDC(tc.perCall)
+			r := newUpstreamRig(t, tc.opts, false, ledger.Caps{PerCall: &perCall})
+			before := r.balance(t, r.payer.Address().Hex())
+			res := onWire(t, callToolArgs(t, r.toll, "wx_get_weather", map[string]any{"city": "Oslo"}))
+			if !res.IsError || !strings.Contains(blockTexts(res.Content), tc.wantText) {
+				t.Errorf("result %+v: want an error saying %q", res, tc.wantText)
+			}
+			if got := r.paid.ToolRuns(paidmcp.ToolWeather); got != tc.wantRuns {
+				t.Errorf("tool runs = %d, want %d", got, tc.wantRuns)
+			}
+			var got []ledger.Status
+			for _, sp := range r.spends(t) {
+				got = append(got, sp.Status)
+			}
+			if strings.Join(statusStrings(got), ",") != strings.Join(statusStrings(tc.wantSpent), ",") {
+				t.Errorf("spends = %v, want %v", got, tc.wantSpent)
+			}
+			if moved := before - r.balance(t, r.payer.Address().Hex()); moved != tc.wantMoved {
+				t.Errorf("moved %d from the payer, want %d", moved, tc.wantMoved)
+			}
+		})
+	}
+}
+
+// TestUpstreamDown: an upstream that is down at start is reported, serves nothing, and is
+// served once it comes up (Conn.Run connects it later).
+func TestUpstreamDown(t *testing.T) {
+	conn, err := upstream.New(upstream.Config{Namespace: "gone", URL: "http://127.0.0.1:1/mcp"}, upstream.Options{Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = conn.Connect(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "127.0.0.1:1") {
+		t.Fatalf("Connect = %v, want an error naming the server", err)
+	}
+	_, err = conn.CallTool(t.Context(), "x", nil, nil)
+	if !errors.Is(err, upstream.ErrUnreachable) || !strings.Contains(err.Error(), "gone") {
+		t.Errorf("CallTool = %v, want ErrUnreachable naming the namespace", err)
+	}
+}
+
+func callToolArgs(t *testing.T, c *client.Client, name string, args map[string]any) *mcp.CallToolResult {
+	t.Helper()
+	var req mcp.CallToolRequest
+	req.Params.Name = name
+	req.Params.Arguments = args
+	res, err := c.CallTool(t.Context(), req)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return res
+}
+
+func blockTexts(blocks []wireBlock) string {
+	var b strings.Builder
+	for _, bl := range blocks {
+		b.WriteString(bl.Text)
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+func statusStrings(s []ledger.Status) []string {
+	out := make([]string, len(s))
+	for i, v := range s {
+		out[i] = string(v)
+	}
+	return out
+}
