@@ -3,9 +3,11 @@ package server
 import (
 	"encoding/json"
 	"errors"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -29,12 +31,23 @@ type upstreamRig struct {
 	ledger *ledger.Ledger
 	conn   *upstream.Conn
 	toll   *client.Client
+	up     atomic.Bool // the upstream answers (rigOptions.down)
 }
 
-// newUpstreamRig starts a world, a paid MCP server with opts over HTTP, and toll (with
-// caps) serving it under the namespace "wx", connected with legacy or not.
-func newUpstreamRig(t *testing.T, opts paidmcp.Options, legacy bool, caps ledger.Caps) *upstreamRig {
+// rigOptions says how newUpstreamRig sets up.
+type rigOptions struct {
+	paid   paidmcp.Options
+	legacy bool // connect with the MCP handshake before 2026-07-28
+	caps   ledger.Caps
+	payTo  string // pinned recipient; "": none
+	down   bool   // the upstream answers 503 until rig.up is set
+}
+
+// newUpstreamRig starts a world, a paid MCP server over HTTP, and toll serving it under
+// the namespace "wx", as ro says.
+func newUpstreamRig(t *testing.T, ro rigOptions) *upstreamRig {
 	t.Helper()
+	opts := ro.paid
 	ctx := t.Context()
 	r := &upstreamRig{}
 	var err error
@@ -49,7 +62,15 @@ func newUpstreamRig(t *testing.T, opts paidmcp.Options, legacy bool, caps ledger
 	if r.paid, err = paidmcp.New(opts); err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(r.paid.HTTPHandler())
+	paidHTTP := r.paid.HTTPHandler()
+	r.up.Store(!ro.down)
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if !r.up.Load() {
+			http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
+			return
+		}
+		paidHTTP.ServeHTTP(w, req)
+	}))
 	t.Cleanup(hs.Close)
 	if r.payer, err = wallet.Generate(wallet.Options{}); err != nil {
 		t.Fatal(err)
@@ -62,21 +83,21 @@ func newUpstreamRig(t *testing.T, opts paidmcp.Options, legacy bool, caps ledger
 	}
 	t.Cleanup(func() { r.ledger.Close() })
 	tc, err := tools.New(tools.Config{Wallet: r.payer, Ledger: r.ledger, Policy: tools.Policy{
-		Caps:     caps,
+		Caps:     ro.caps,
 		Networks: []string{r.world.Chain.NetworkV2()},
 		Assets:   []tools.Asset{{Address: r.world.Chain.TokenAddress()}},
 	}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.conn, err = upstream.New(upstream.Config{Namespace: "wx", URL: hs.URL + "/mcp", Legacy: legacy}, upstream.Options{}); err != nil {
+	if r.conn, err = upstream.New(upstream.Config{Namespace: "wx", URL: hs.URL + "/mcp", Legacy: ro.legacy}, upstream.Options{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.conn.Connect(ctx); err != nil {
-		t.Fatal(err)
+	if err := r.conn.Connect(ctx); (err != nil) != ro.down {
+		t.Fatalf("Connect = %v, with the upstream down: %v", err, ro.down)
 	}
 	t.Cleanup(func() { r.conn.Close() })
-	s, err := New(tc, nil, Options{ResultDir: t.TempDir(), Upstreams: []Upstream{{Conn: r.conn}}})
+	s, err := New(tc, nil, Options{ResultDir: t.TempDir(), Upstreams: []Upstream{{Conn: r.conn, PayTo: ro.payTo}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +145,7 @@ func TestUpstreamPaidCall(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			perCall := money.USDC(10_000)
-			r := newUpstreamRig(t, paidmcp.Options{Dialect: tc.dialect}, tc.legacy, ledger.Caps{PerCall: &perCall})
+			r := newUpstreamRig(t, rigOptions{paid: paidmcp.Options{Dialect: tc.dialect}, legacy: tc.legacy, caps: ledger.Caps{PerCall: &perCall}})
 			listed, err := r.toll.ListTools(t.Context(), mcp.ListToolsRequest{})
 			if err != nil {
 				t.Fatal(err)
@@ -187,6 +208,7 @@ func TestUpstreamHostile(t *testing.T) {
 		name      string
 		opts      paidmcp.Options
 		perCall   int64
+		payTo     string // pinned recipient; "" for none
 		wantText  string
 		wantRuns  int
 		wantSpent []ledger.Status // the ledger's spends, in order
@@ -205,6 +227,20 @@ func TestUpstreamHostile(t *testing.T) {
 			wantSpent: []ledger.Status{ledger.StatusUnknown},
 		},
 		{
+			name:     "a recipient other than the pinned pay_to",
+			perCall:  10_000,
+			payTo:    "0x209693Bc6afc0C5328bA36FaF03C514EF312287C",
+			wantText: "is not the pinned recipient",
+		},
+		{
+			name:      "a settlement that fails after the tool ran",
+			opts:      paidmcp.Options{FailSettlement: true},
+			perCall:   10_000,
+			wantText:  "Payment problem",
+			wantRuns:  1,
+			wantSpent: []ledger.Status{ledger.StatusUnknown},
+		},
+		{
 			name:     "a huge PaymentRequired",
 			opts:     paidmcp.Options{HugeRequired: 2 << 20},
 			perCall:  10_000,
@@ -214,11 +250,14 @@ func TestUpstreamHostile(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			perCall := money.USDC(tc.perCall)
-			r := newUpstreamRig(t, tc.opts, false, ledger.Caps{PerCall: &perCall})
+			r := newUpstreamRig(t, rigOptions{paid: tc.opts, caps: ledger.Caps{PerCall: &perCall}, payTo: tc.payTo})
 			before := r.balance(t, r.payer.Address().Hex())
 			res := onWire(t, callToolArgs(t, r.toll, "wx_get_weather", map[string]any{"city": "Oslo"}))
 			if !res.IsError || !strings.Contains(blockTexts(res.Content), tc.wantText) {
 				t.Errorf("result %+v: want an error saying %q", res, tc.wantText)
+			}
+			if strings.Contains(blockTexts(res.Content), "temperatureC") {
+				t.Errorf("result %+v: holds the tool's content", res)
 			}
 			if got := r.paid.ToolRuns(paidmcp.ToolWeather); got != tc.wantRuns {
 				t.Errorf("tool runs = %d, want %d", got, tc.wantRuns)
@@ -237,8 +276,43 @@ func TestUpstreamHostile(t *testing.T) {
 	}
 }
 
-// TestUpstreamDown: an upstream that is down at start is reported, serves nothing, and is
-// served once it comes up (Conn.Run connects it later).
+// TestUpstreamLate: an upstream that is down when toll starts has no tools in toll's
+// list; once it is up and connected (as Conn.Run does on its next try), its tools are
+// listed and paid.
+func TestUpstreamLate(t *testing.T) {
+	perCall := money.USDC(10_000)
+	r := newUpstreamRig(t, rigOptions{caps: ledger.Caps{PerCall: &perCall}, down: true})
+	if names := toolNames(t, r.toll); names["wx_get_weather"] {
+		t.Fatalf("tools/list of a down upstream has wx_get_weather: %v", names)
+	}
+	r.up.Store(true)
+	if err := r.conn.Connect(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if names := toolNames(t, r.toll); !names["wx_get_weather"] {
+		t.Fatalf("tools/list once the upstream is up lacks wx_get_weather: %v", names)
+	}
+	res := onWire(t, callToolArgs(t, r.toll, "wx_get_weather", map[string]any{"city": "Oslo"}))
+	if res.IsError || !strings.Contains(blockTexts(res.Content), "Cost: paid 0.001 USDC") {
+		t.Errorf("result %+v: want the weather, paid", res)
+	}
+}
+
+func toolNames(t *testing.T, c *client.Client) map[string]bool {
+	t.Helper()
+	list, err := c.ListTools(t.Context(), mcp.ListToolsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, tl := range list.Tools {
+		names[tl.Name] = true
+	}
+	return names
+}
+
+// TestUpstreamDown: an upstream that cannot be reached is reported with its namespace,
+// and a call sends nothing.
 func TestUpstreamDown(t *testing.T) {
 	conn, err := upstream.New(upstream.Config{Namespace: "gone", URL: "http://127.0.0.1:1/mcp"}, upstream.Options{Timeout: 2 * time.Second})
 	if err != nil {
