@@ -186,7 +186,7 @@ type Result struct {
 	// MCP server (Call.Upstream); Status and Body are then zero. nil when it was larger
 	// than the response limit (Truncated).
 	ToolResult json.RawMessage
-	Payment     *Receipt
+	Payment    *Receipt
 }
 
 // Receipt says what a call paid. In JSON, Amount is the atomic units as a decimal string

@@ -131,13 +131,18 @@ func capsOf(m map[string]money.Amount) []*money.Amount {
 	return out
 }
 
-// mcpServers connects to the mcp_servers of cfg, adds their caps and approval
-// thresholds to pol, and returns them for the server. One that is down is logged, and
-// retried in the background until ctx is done; its tools are served once it is up.
-func mcpServers(ctx context.Context, cfg *fileConfig, pol *tools.Policy, getenv func(string) string, logger *slog.Logger) ([]server.Upstream, error) {
+// mcpServers checks the agents' per_api names against the APIs and mcp_servers served,
+// connects to the mcp_servers of cfg, adds their caps and approval thresholds to pol, and
+// returns them for the server. One that is down is logged, and retried in the background
+// until ctx is done; its tools are served once it is up.
+func (s *serveCmd) mcpServers(ctx context.Context, cfg *fileConfig, pol *tools.Policy, logger *slog.Logger) ([]server.Upstream, error) {
+	if err := checkAgentAPIs(cfg, s.apis); err != nil {
+		return nil, err
+	}
 	if cfg == nil {
 		return nil, nil
 	}
+	getenv := s.env
 	var ups []server.Upstream
 	for _, e := range cfg.MCPServers {
 		ucfg, err := e.upstreamConfig(getenv)

@@ -113,10 +113,7 @@ func (s *serveCmd) run(ctx context.Context, fs *pflag.FlagSet, args []string) er
 	if err != nil {
 		return err
 	}
-	if err := checkAgentAPIs(cfg, s.apis); err != nil {
-		return err
-	}
-	upstreams, err := mcpServers(ctx, cfg, &pol, s.env, logger)
+	upstreams, err := s.mcpServers(ctx, cfg, &pol, logger) // checks the agents' per_api too
 	if err != nil {
 		return err
 	}

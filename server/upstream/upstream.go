@@ -51,7 +51,7 @@ type Config struct {
 	Legacy bool
 }
 
-// NamespacePattern is what a namespace looks like: a lower-case letter, then lower-case
+// namespacePattern is what a namespace looks like: a lower-case letter, then lower-case
 // letters and digits. It has no "_", so that NAMESPACE_TOOL names of two namespaces
 // never collide.
 var namespacePattern = regexp.MustCompile(`^[a-z][a-z0-9]{0,23}$`)
@@ -151,18 +151,19 @@ func (c *Conn) Err() error {
 	return c.err
 }
 
-// Run connects c, and while c is down tries again every Options.RetryEvery, until ctx
-// is done. Then it closes c.
+// Run connects c again every Options.RetryEvery while it is down (a failed call drops
+// the connection), until ctx is done; then it closes c. It waits before its first try:
+// call Connect first.
 func (c *Conn) Run(ctx context.Context) {
 	defer c.Close()
 	for {
-		if _, err := c.connected(ctx); err != nil && ctx.Err() == nil {
-			c.log.Warn("mcp server unreachable; toll serves the rest and tries again", "err", err, "retry_in", c.opts.RetryEvery)
-		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-time.After(c.opts.RetryEvery):
+		}
+		if _, err := c.connected(ctx); err != nil && ctx.Err() == nil {
+			c.log.Warn("mcp server unreachable; toll serves the rest and tries again", "err", err, "retry_in", c.opts.RetryEvery)
 		}
 	}
 }
