@@ -182,11 +182,12 @@ type Result struct {
 	ContentType string
 	Body        []byte
 	Truncated   bool // Body was cut at the response limit
+	Payment     *Receipt
+
 	// ToolResult is the result of tools/call, as JSON, when the call went to an upstream
 	// MCP server (Call.Upstream); Status and Body are then zero. nil when it was larger
 	// than the response limit (Truncated).
 	ToolResult json.RawMessage
-	Payment    *Receipt
 }
 
 // Receipt says what a call paid. In JSON, Amount is the atomic units as a decimal string
@@ -206,7 +207,9 @@ type Receipt struct {
 	Version     int           `json:"x402Version"`
 }
 
-// Call runs one tool call: validate, send, and on 402 pay once within the policy.
+// Call runs one tool call: validate, send, and on 402 pay once within the policy. A call
+// with an Upstream is forwarded to that MCP server instead, and a payment it asks for (in
+// either binding of the x402 MCP transport) is paid the same way.
 //
 // Errors: *RefusedError (nothing signed), *PaymentError (a payment left toll but was not
 // proven settled; it counts as spent), ErrInvalidArguments and ErrUnknownAgent (nothing
