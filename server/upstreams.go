@@ -149,8 +149,10 @@ func (s *Server) upstreamSuccess(op *catalog.Operation, res *tools.Result) *mcp.
 			fields[k] = v
 		}
 	}
-	delete(fields, x402.MetaPaymentResponse)
-	delete(fields, x402.MetaPaymentResponseV1)
+	// toll's own keys say what toll paid: an upstream does not write them.
+	for _, k := range []string{x402.MetaPaymentResponse, x402.MetaPaymentResponseV1, MetaReceipt} {
+		delete(fields, k)
+	}
 	if rc := res.Payment; rc != nil {
 		for k, v := range receiptMeta(rc) {
 			fields[k] = v

@@ -41,6 +41,10 @@ type rigOptions struct {
 	caps   ledger.Caps
 	payTo  string // pinned recipient; "": none
 	down   bool   // the upstream answers 503 until rig.up is set
+	// approval, when set, is the payments that need a person's yes, asked by elicitation
+	// of elicit.
+	approval *tools.ApprovalRule
+	elicit   *answerer
 }
 
 // newUpstreamRig starts a world, a paid MCP server over HTTP, and toll serving it under
@@ -84,6 +88,7 @@ func newUpstreamRig(t *testing.T, ro rigOptions) *upstreamRig {
 	t.Cleanup(func() { r.ledger.Close() })
 	tc, err := tools.New(tools.Config{Wallet: r.payer, Ledger: r.ledger, Policy: tools.Policy{
 		Caps:     ro.caps,
+		Approval: approvalRule(ro.approval),
 		Networks: []string{r.world.Chain.NetworkV2()},
 		Assets:   []tools.Asset{{Address: r.world.Chain.TokenAddress()}},
 	}})
@@ -97,12 +102,71 @@ func newUpstreamRig(t *testing.T, ro rigOptions) *upstreamRig {
 		t.Fatalf("Connect = %v, with the upstream down: %v", err, ro.down)
 	}
 	t.Cleanup(func() { r.conn.Close() })
-	s, err := New(tc, nil, Options{ResultDir: t.TempDir(), Upstreams: []Upstream{{Conn: r.conn, PayTo: ro.payTo}}})
+	opts2 := Options{ResultDir: t.TempDir(), Upstreams: []Upstream{{Conn: r.conn, PayTo: ro.payTo}}}
+	if ro.approval != nil {
+		opts2.Approval = ApprovalOptions{On: true, Ledger: r.ledger}
+	}
+	s, err := New(tc, nil, opts2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.toll = newClientFor(t, s)
+	t.Cleanup(func() { s.Close() })
+	if ro.elicit != nil {
+		r.toll = approvalClient(t, s, "", ro.elicit)
+	} else {
+		r.toll = newClientFor(t, s)
+	}
 	return r
+}
+
+func approvalRule(r *tools.ApprovalRule) tools.ApprovalRule {
+	if r == nil {
+		return tools.ApprovalRule{}
+	}
+	return *r
+}
+
+// TestUpstreamApproval: a payment to an upstream over the approval threshold is asked
+// first, as a catalog operation's is: approved, it is paid once; declined, nothing is
+// signed and the tool does not run.
+func TestUpstreamApproval(t *testing.T) {
+	accept := mcp.ElicitationResult{ElicitationResponse: mcp.ElicitationResponse{Action: mcp.ElicitationResponseActionAccept, Content: map[string]any{"approve": true}}}
+	decline := mcp.ElicitationResult{ElicitationResponse: mcp.ElicitationResponse{Action: mcp.ElicitationResponseActionDecline}}
+	cases := []struct {
+		name      string
+		answer    mcp.ElicitationResult
+		wantError bool
+		wantRuns  int
+		wantMoved int64
+		wantLast  ledger.Kind
+	}{
+		{name: "approved", answer: accept, wantRuns: 1, wantMoved: 1000, wantLast: ledger.KindSettled},
+		{name: "declined", answer: decline, wantError: true, wantLast: ledger.KindDenied},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			threshold, perCall := money.USDC(500), money.USDC(10_000)
+			a := &answerer{result: tc.answer}
+			r := newUpstreamRig(t, rigOptions{caps: ledger.Caps{PerCall: &perCall}, approval: &tools.ApprovalRule{Threshold: &threshold}, elicit: a})
+			before := r.balance(t, r.payer.Address().Hex())
+			res := onWire(t, callToolArgs(t, r.toll, "wx_get_weather", map[string]any{"city": "Oslo"}))
+			if res.IsError != tc.wantError {
+				t.Errorf("isError %v, want %v: %+v", res.IsError, tc.wantError, res)
+			}
+			if shown := a.shown(); len(shown) != 1 || !strings.Contains(shown[0], "wx_get_weather") {
+				t.Errorf("elicitations shown %q, want one naming wx_get_weather", shown)
+			}
+			if got := r.paid.ToolRuns(paidmcp.ToolWeather); got != tc.wantRuns {
+				t.Errorf("tool runs = %d, want %d", got, tc.wantRuns)
+			}
+			if moved := before - r.balance(t, r.payer.Address().Hex()); moved != tc.wantMoved {
+				t.Errorf("moved %d, want %d", moved, tc.wantMoved)
+			}
+			if kinds := kindsOf(t, r.ledger); len(kinds) == 0 || kinds[len(kinds)-1] != tc.wantLast {
+				t.Errorf("ledger events %v, want the last to be %s", kinds, tc.wantLast)
+			}
+		})
+	}
 }
 
 func (r *upstreamRig) balance(t *testing.T, addr string) int64 {
