@@ -191,7 +191,7 @@ func newServer(client *tools.Client, ops []*catalog.Operation, opts Options) (*S
 		mcpserver.ServerTool{Tool: historyTool(), Handler: s.history},
 		mcpserver.ServerTool{Tool: quoteTool(), Handler: s.quote})
 	s.mcp = mcpserver.NewMCPServer(opts.Name, opts.Version,
-		mcpserver.WithToolCapabilities(false),
+		mcpserver.WithToolCapabilities(len(opts.Upstreams) > 0), // an upstream's tools come when it connects
 		mcpserver.WithResourceCapabilities(false, false),
 		mcpserver.WithRecovery(),
 		mcpserver.WithHooks(s.gateHooks()),

@@ -349,9 +349,23 @@ func TestUpstreamLate(t *testing.T) {
 	if names := toolNames(t, r.toll); names["wx_get_weather"] {
 		t.Fatalf("tools/list of a down upstream has wx_get_weather: %v", names)
 	}
+	changed := make(chan struct{}, 1)
+	r.toll.OnNotification(func(n mcp.JSONRPCNotification) {
+		if n.Method == string(mcp.MethodNotificationToolsListChanged) {
+			select {
+			case changed <- struct{}{}:
+			default:
+			}
+		}
+	})
 	r.up.Store(true)
 	if err := r.conn.Connect(t.Context()); err != nil {
 		t.Fatal(err)
+	}
+	select {
+	case <-changed:
+	case <-t.Context().Done():
+		t.Fatal("no notifications/tools/list_changed once the upstream's tools were added")
 	}
 	if names := toolNames(t, r.toll); !names["wx_get_weather"] {
 		t.Fatalf("tools/list once the upstream is up lacks wx_get_weather: %v", names)
