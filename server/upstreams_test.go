@@ -273,6 +273,7 @@ func TestUpstreamHostile(t *testing.T) {
 		opts      paidmcp.Options
 		perCall   int64
 		payTo     string // pinned recipient; "" for none
+		wantOK    bool // the result is not an error (the tool's content, with an unproven cost)
 		wantText  string
 		wantRuns  int
 		wantSpent []ledger.Status // the ledger's spends, in order
@@ -305,6 +306,16 @@ func TestUpstreamHostile(t *testing.T) {
 			wantSpent: []ledger.Status{ledger.StatusUnknown},
 		},
 		{
+			name:      "a payment response naming another payer",
+			opts:      paidmcp.Options{PayerInResponse: "0x209693Bc6afc0C5328bA36FaF03C514EF312287C"},
+			perCall:   10_000,
+			wantOK:    true,
+			wantText:  "no proof of settlement",
+			wantRuns:  1,
+			wantSpent: []ledger.Status{ledger.StatusUnknown},
+			wantMoved: 1000,
+		},
+		{
 			name:     "a huge PaymentRequired",
 			opts:     paidmcp.Options{HugeRequired: 2 << 20},
 			perCall:  10_000,
@@ -317,10 +328,10 @@ func TestUpstreamHostile(t *testing.T) {
 			r := newUpstreamRig(t, rigOptions{paid: tc.opts, caps: ledger.Caps{PerCall: &perCall}, payTo: tc.payTo})
 			before := r.balance(t, r.payer.Address().Hex())
 			res := onWire(t, callToolArgs(t, r.toll, "wx_get_weather", map[string]any{"city": "Oslo"}))
-			if !res.IsError || !strings.Contains(blockTexts(res.Content), tc.wantText) {
-				t.Errorf("result %+v: want an error saying %q", res, tc.wantText)
+			if res.IsError == tc.wantOK || !strings.Contains(blockTexts(res.Content), tc.wantText) {
+				t.Errorf("result %+v: want isError %v, saying %q", res, !tc.wantOK, tc.wantText)
 			}
-			if strings.Contains(blockTexts(res.Content), "temperatureC") {
+			if !tc.wantOK && strings.Contains(blockTexts(res.Content), "temperatureC") {
 				t.Errorf("result %+v: holds the tool's content", res)
 			}
 			if got := r.paid.ToolRuns(paidmcp.ToolWeather); got != tc.wantRuns {

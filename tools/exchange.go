@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/tollhq/toll/tools/x402"
 )
@@ -84,4 +85,13 @@ func (h httpExchange) send(ctx context.Context, key string, value any) (*answer,
 		a.challenge, a.challengeErr = x402.ParseChallenge(resp.Header, body)
 	}
 	return a, nil
+}
+
+// otherPayer is the payer a settlement response names when it is not payer: a server's
+// proof of another payment proves nothing of this one. "" when it names payer, or none.
+func otherPayer(s *x402.SettlementResponse, payer string) string {
+	if s == nil || s.Payer == "" || strings.EqualFold(s.Payer, payer) {
+		return ""
+	}
+	return s.Payer
 }

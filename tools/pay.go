@@ -232,6 +232,15 @@ func (c *Client) record(ctx context.Context, p *payment, r paidReply) (*Result, 
 	res := a.result
 	res.Payment = rc
 	settlement := a.settlement
+	if other := otherPayer(settlement, rc.Payer); other != "" {
+		reason := fmt.Sprintf("the server answered %s with a settlement for another payer (%s, not %s)", a.code, other, rc.Payer)
+		c.markUnknown(ctx, p, reason)
+		p.log.Warn("payment outcome unknown", "reason", reason)
+		if a.required {
+			return nil, p.notSettled(reason)
+		}
+		return res, nil
+	}
 	switch {
 	case !a.failed && !a.required && settlement != nil && settlement.Success && settlement.Transaction != "":
 		rc.Status, rc.Transaction = ledger.StatusSettled, settlement.Transaction
