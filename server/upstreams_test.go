@@ -273,7 +273,7 @@ func TestUpstreamHostile(t *testing.T) {
 		opts      paidmcp.Options
 		perCall   int64
 		payTo     string // pinned recipient; "" for none
-		wantOK    bool // the result is not an error (the tool's content, with an unproven cost)
+		wantOK    bool   // the result is not an error (the tool's content, with an unproven cost)
 		wantText  string
 		wantRuns  int
 		wantSpent []ledger.Status // the ledger's spends, in order
