@@ -96,6 +96,9 @@ type Options struct {
 	RetryEvery time.Duration
 	// Timeout bounds connecting and listing tools; zero: 30 seconds.
 	Timeout time.Duration
+	// CallTimeout bounds one tools/call, as toll's HTTP client bounds a request; zero: 60
+	// seconds. A paid call that times out counts as spent until reconciled.
+	CallTimeout time.Duration
 	// HTTPClient sends the HTTP requests; nil: a client without a timeout (a call's
 	// context bounds it). Redirects are never followed: a payment must not travel to
 	// another URL.
@@ -129,6 +132,9 @@ func New(cfg Config, opts Options) (*Conn, error) {
 	}
 	if opts.Timeout <= 0 {
 		opts.Timeout = 30 * time.Second
+	}
+	if opts.CallTimeout <= 0 {
+		opts.CallTimeout = 60 * time.Second
 	}
 	if opts.Version == "" {
 		opts.Version = "dev"
@@ -297,6 +303,8 @@ func (c *Conn) CallTool(ctx context.Context, tool string, args json.RawMessage, 
 	if err != nil {
 		return nil, err
 	}
+	ctx, cancel := context.WithTimeout(ctx, c.opts.CallTimeout)
+	defer cancel()
 	resp, err := cl.GetTransport().SendRequest(ctx, req)
 	if err != nil {
 		c.drop(cl)
