@@ -269,15 +269,16 @@ func TestUpstreamPaidCall(t *testing.T) {
 // are, and a cap refuses before anything is signed.
 func TestUpstreamHostile(t *testing.T) {
 	cases := []struct {
-		name      string
-		opts      paidmcp.Options
-		perCall   int64
-		payTo     string // pinned recipient; "" for none
-		wantOK    bool   // the result is not an error (the tool's content, with an unproven cost)
-		wantText  string
-		wantRuns  int
-		wantSpent []ledger.Status // the ledger's spends, in order
-		wantMoved int64           // atomic units moved from the payer
+		name        string
+		opts        paidmcp.Options
+		perCall     int64
+		payTo       string // pinned recipient; "" for none
+		wantOK      bool   // the result is not an error (the tool's content, with an unproven cost)
+		wantText    string
+		wantRuns    int
+		wantSpent   []ledger.Status // the ledger's spends, in order
+		wantMoved   int64           // atomic units moved from the payer
+		wantSettled int             // settlements the upstream made
 	}{
 		{
 			name:     "price above the per-call cap",
@@ -306,14 +307,25 @@ func TestUpstreamHostile(t *testing.T) {
 			wantSpent: []ledger.Status{ledger.StatusUnknown},
 		},
 		{
-			name:      "a payment response naming another payer",
-			opts:      paidmcp.Options{PayerInResponse: "0x209693Bc6afc0C5328bA36FaF03C514EF312287C"},
-			perCall:   10_000,
-			wantOK:    true,
-			wantText:  "no proof of settlement",
-			wantRuns:  1,
-			wantSpent: []ledger.Status{ledger.StatusUnknown},
-			wantMoved: 1000,
+			name:        "a payment response naming another payer",
+			opts:        paidmcp.Options{PayerInResponse: "0x209693Bc6afc0C5328bA36FaF03C514EF312287C"},
+			perCall:     10_000,
+			wantOK:      true,
+			wantText:    "no proof of settlement",
+			wantRuns:    1,
+			wantSpent:   []ledger.Status{ledger.StatusUnknown},
+			wantMoved:   1000,
+			wantSettled: 1,
+		},
+		{
+			name:        "a connection cut after the settlement: not sent again",
+			opts:        paidmcp.Options{CutAfterSettle: true},
+			perCall:     10_000,
+			wantText:    "Payment problem",
+			wantRuns:    1,
+			wantSpent:   []ledger.Status{ledger.StatusUnknown},
+			wantMoved:   1000,
+			wantSettled: 1,
 		},
 		{
 			name:     "a huge PaymentRequired",
@@ -336,6 +348,9 @@ func TestUpstreamHostile(t *testing.T) {
 			}
 			if got := r.paid.ToolRuns(paidmcp.ToolWeather); got != tc.wantRuns {
 				t.Errorf("tool runs = %d, want %d", got, tc.wantRuns)
+			}
+			if got := r.paid.Settlements(); got != tc.wantSettled {
+				t.Errorf("settlements = %d, want %d", got, tc.wantSettled)
 			}
 			var got []ledger.Status
 			for _, sp := range r.spends(t) {
