@@ -70,6 +70,9 @@ type Options struct {
 	// Approval says how payments that need a person's approval are asked; the zero value
 	// asks none (and the client's Policy should need none).
 	Approval ApprovalOptions
+	// Upstreams are the paid MCP servers whose tools toll serves too (upstreams.go);
+	// nil: none.
+	Upstreams []Upstream
 }
 
 // WalletBalance is one balance of the payer's wallet on one network, as toll_budget
@@ -122,6 +125,8 @@ type Server struct {
 	// waiting for a modern client's answer (approval.go).
 	approval  ApprovalOptions
 	approvals approvals
+	// upstreams are the tools of Options.Upstreams (upstreams.go).
+	upstreams upstreamTools
 }
 
 // New registers one tool per operation plus the built-in budget tool. Two operations with
@@ -186,7 +191,7 @@ func newServer(client *tools.Client, ops []*catalog.Operation, opts Options) (*S
 		mcpserver.ServerTool{Tool: historyTool(), Handler: s.history},
 		mcpserver.ServerTool{Tool: quoteTool(), Handler: s.quote})
 	s.mcp = mcpserver.NewMCPServer(opts.Name, opts.Version,
-		mcpserver.WithToolCapabilities(false),
+		mcpserver.WithToolCapabilities(len(opts.Upstreams) > 0), // an upstream's tools come when it connects
 		mcpserver.WithResourceCapabilities(false, false),
 		mcpserver.WithRecovery(),
 		mcpserver.WithHooks(s.gateHooks()),
@@ -194,6 +199,7 @@ func newServer(client *tools.Client, ops []*catalog.Operation, opts Options) (*S
 	)
 	s.mcp.AddTools(st...)
 	s.mcp.AddResourceTemplates(s.resultTemplate())
+	s.watchUpstreams(opts.Upstreams)
 	return s, nil
 }
 
@@ -293,7 +299,7 @@ func (s *Server) call(ctx context.Context, op *catalog.Operation, args json.RawM
 	if errRes != nil {
 		return errRes
 	}
-	res, err := s.client.Call(ctx, tools.Call{Op: op, Arguments: args, Session: s.capSession(ctx), Agent: s.agent(ctx), ID: id, Approver: ap})
+	res, err := s.client.Call(ctx, tools.Call{Op: op, Arguments: args, Session: s.capSession(ctx), Agent: s.agent(ctx), ID: id, Approver: ap, Upstream: s.upstreamOf(op)})
 	var input *inputRequired
 	if errors.As(err, &input) {
 		return input.result
@@ -324,6 +330,9 @@ func (s *Server) sessionKey(id string) string {
 // success turns what the API answered into a tool result: its body as content (see
 // content), then the cost line, and the receipt in _meta.
 func (s *Server) success(session string, op *catalog.Operation, res *tools.Result) *mcp.CallToolResult {
+	if s.upstreamOf(op) != nil {
+		return s.upstreamSuccess(op, res)
+	}
 	result := &mcp.CallToolResult{IsError: res.Status >= 400}
 	s.content(session, op, res, result)
 	result.Content = append(result.Content, mcp.NewTextContent(costLine(res.Payment)))

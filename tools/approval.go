@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 
 	"github.com/tollhq/toll/ledger"
@@ -237,7 +236,7 @@ func (c *Client) approvalRequest(ctx context.Context, p *payment, rule ApprovalR
 	}
 	req := &ledger.Approval{
 		CallID: p.callID, Agent: call.Agent, Session: call.Session, API: call.Op.API, Tool: call.Op.Name,
-		URL: p.req.url, Network: rc.Network, Asset: rc.Asset, Amount: rc.Amount, PayTo: rc.PayTo,
+		URL: p.via.url(), Network: rc.Network, Asset: rc.Asset, Amount: rc.Amount, PayTo: rc.PayTo,
 		Reasons: reasons, SpentSession: tot.Session, SpentDay: tot.Day,
 	}
 	req.Remaining, req.RemainingCap = remaining(c.policy.caps, call.Op.API, tot)
@@ -309,19 +308,18 @@ func notApproved(p *payment, req *ledger.Approval, why string) *RefusedError {
 }
 
 // refetch sends p's request again, unpaid, after an approval that came after a wait: the
-// terms may have moved. It returns the new terms, or the answer when the API no longer
+// terms may have moved. It returns the new terms, or the answer when the server no longer
 // asks for a payment.
 func (c *Client) refetch(ctx context.Context, p *payment) (*x402.Challenge, *Result, error) {
-	resp, body, truncated, err := c.send(ctx, p.req, nil)
+	a, err := p.via.send(ctx, "", nil)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %s %s (again, after the approval; nothing was signed): %v", ErrUpstream, p.req.method, p.req.url, err)
+		return nil, nil, fmt.Errorf("%w: %s (again, after the approval; nothing was signed): %v", ErrUpstream, p.via.describe(), err)
 	}
-	if resp.StatusCode != http.StatusPaymentRequired {
-		return nil, &Result{Status: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"), Body: body, Truncated: truncated}, nil
+	if !a.required {
+		return nil, a.result, nil
 	}
-	ch, err := x402.ParseChallenge(resp.Header, body)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %s answered 402 without terms toll can read: %v", ErrUpstream, p.req.url, err)
+	if a.challengeErr != nil {
+		return nil, nil, fmt.Errorf("%w: %s asked for a payment without terms toll can read: %v", ErrUpstream, p.via.url(), a.challengeErr)
 	}
-	return ch, nil, nil
+	return a.challenge, nil, nil
 }

@@ -170,6 +170,10 @@ type Call struct {
 	// Approver asks a person when the payment needs approval (Policy.Approval); nil: such
 	// a payment is refused (RuleApproval).
 	Approver Approver
+	// Upstream, when set, is the MCP server that serves Op (Op.OperationID is the tool's
+	// name there): the call is forwarded to it as a tools/call, paid as an HTTP call is.
+	// nil: Op is a catalog operation, sent as its HTTP request.
+	Upstream Upstream
 }
 
 // Result is what an API answered. Payment is nil when nothing was paid.
@@ -179,6 +183,11 @@ type Result struct {
 	Body        []byte
 	Truncated   bool // Body was cut at the response limit
 	Payment     *Receipt
+
+	// ToolResult is the result of tools/call, as JSON, when the call went to an upstream
+	// MCP server (Call.Upstream); Status and Body are then zero. nil when it was larger
+	// than the response limit (Truncated).
+	ToolResult json.RawMessage
 }
 
 // Receipt says what a call paid. In JSON, Amount is the atomic units as a decimal string
@@ -198,13 +207,18 @@ type Receipt struct {
 	Version     int           `json:"x402Version"`
 }
 
-// Call runs one tool call: validate, send, and on 402 pay once within the policy.
+// Call runs one tool call: validate, send, and on 402 pay once within the policy. A call
+// with an Upstream is forwarded to that MCP server instead, and a payment it asks for (in
+// either binding of the x402 MCP transport) is paid the same way.
 //
 // Errors: *RefusedError (nothing signed), *PaymentError (a payment left toll but was not
 // proven settled; it counts as spent), ErrInvalidArguments and ErrUnknownAgent (nothing
 // sent), ErrUpstream (the API failed before any payment). A non-402 answer from the API, even a 5xx, is a
 // Result, not an error.
 func (c *Client) Call(ctx context.Context, call Call) (*Result, error) {
+	if call.Upstream != nil {
+		return c.callUpstream(ctx, call)
+	}
 	op := call.Op
 	req, err := c.prepare(call)
 	if err != nil {
@@ -212,12 +226,12 @@ func (c *Client) Call(ctx context.Context, call Call) (*Result, error) {
 	}
 	log := c.log.With("tool", op.Name, "method", req.method, "url", req.url)
 	if refused := clearTextRefusal(op, req.url); refused != nil {
-		c.refuseUnsent(ctx, call, req, refused, log)
+		c.refuseUnsent(ctx, call, req.url, refused, log)
 		return nil, refused
 	}
 	if ch := c.terms.get(op); ch != nil {
 		log.Debug("paying with the first request: terms seen recently")
-		return c.pay(ctx, call, req, ch, true, log)
+		return c.pay(ctx, call, httpExchange{c, req}, ch, true, log)
 	}
 	resp, body, truncated, err := c.send(ctx, req, nil)
 	if err != nil {
@@ -233,7 +247,7 @@ func (c *Client) Call(ctx context.Context, call Call) (*Result, error) {
 		log.Warn("unusable 402", "err", err)
 		return nil, fmt.Errorf("%w: %s answered 402 without terms toll can read: %v", ErrUpstream, req.url, err)
 	}
-	return c.pay(ctx, call, req, ch, false, log)
+	return c.pay(ctx, call, httpExchange{c, req}, ch, false, log)
 }
 
 // prepare checks what a call (or its quote) needs before anything is sent: a known agent,

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"time"
 
 	"github.com/tollhq/toll/catalog"
@@ -30,8 +29,8 @@ const (
 // pay runs one paid call and keeps the terms cache: the terms of a settled payment are
 // remembered, anything else forgets them. upfront means ch comes from the terms cache
 // and the request has not been sent yet.
-func (c *Client) pay(ctx context.Context, call Call, req *request, ch *x402.Challenge, upfront bool, log *slog.Logger) (*Result, error) {
-	p := &payment{call: call, req: req, ch: ch, upfront: upfront, callID: call.ID}
+func (c *Client) pay(ctx context.Context, call Call, via exchanger, ch *x402.Challenge, upfront bool, log *slog.Logger) (*Result, error) {
+	p := &payment{call: call, via: via, ch: ch, upfront: upfront, callID: call.ID}
 	if p.callID == "" {
 		p.callID = newCallID()
 	}
@@ -70,7 +69,7 @@ func (c *Client) payOnce(ctx context.Context, p *payment) (*Result, error) {
 // payment is one paid call in progress.
 type payment struct {
 	call    Call
-	req     *request
+	via     exchanger
 	ch      *x402.Challenge
 	upfront bool
 	callID  string
@@ -100,7 +99,7 @@ func (c *Client) authorizeApproved(ctx context.Context, p *payment) (*Result, er
 			return nil, err
 		}
 		if round == maxApprovalRounds {
-			return nil, fmt.Errorf("%w: %s changed its terms after each of %d approvals; nothing was signed", ErrUpstream, p.req.url, round)
+			return nil, fmt.Errorf("%w: %s changed its terms after each of %d approvals; nothing was signed", ErrUpstream, p.via.url(), round)
 		}
 		ch, res, err := c.refetch(ctx, p)
 		if err != nil || res != nil {
@@ -159,7 +158,7 @@ func (c *Client) reserve(ctx context.Context, p *payment) error {
 		Session:     p.call.Session,
 		API:         p.call.Op.API,
 		Tool:        p.call.Op.Name,
-		URL:         p.req.url,
+		URL:         p.via.url(),
 		Network:     rc.Network,
 		Asset:       rc.Asset,
 		Amount:      rc.Amount,
@@ -181,10 +180,8 @@ func (c *Client) reserve(ctx context.Context, p *payment) error {
 
 // paidReply is what the one paid request got back, or how it failed.
 type paidReply struct {
-	resp      *http.Response
-	body      []byte
-	truncated bool
-	err       error // the request failed once the payment may have left toll
+	ans *answer
+	err error // the request failed once the payment may have left toll
 }
 
 // signAndSend signs the authorization and sends the request once with the payment
@@ -208,47 +205,59 @@ func (c *Client) signAndSend(ctx context.Context, p *payment) (paidReply, error)
 			Nonce:       p.receipt.Nonce,
 		},
 	}
-	name, value, err := p.ch.PaymentHeader(p.pick.option.Index, payload)
+	key, value, err := p.via.carrier(p.ch, p.pick.option.Index, payload)
 	if err != nil {
-		c.release(ctx, p, "payment header: "+err.Error())
-		return paidReply{}, fmt.Errorf("build payment header: %w", err)
+		c.release(ctx, p, "payment encoding: "+err.Error())
+		return paidReply{}, err
 	}
 	rc := p.receipt
 	p.log.Info("paying", "amount", rc.Amount, "network", rc.Network, "asset", rc.Asset, "payTo", rc.PayTo, "nonce", rc.Nonce, "x402Version", rc.Version)
 	var r paidReply
-	r.resp, r.body, r.truncated, r.err = c.send(ctx, p.req, http.Header{name: {value}})
+	r.ans, r.err = p.via.send(ctx, key, value)
 	c.check(StepResponded)
 	return r, nil
 }
 
 // record writes the outcome of the paid request to the ledger and the receipt: settled
 // when the server proved it, unknown otherwise (it counts as spent until reconciled). A
-// failed request and a 402 are a *PaymentError; any other answer is a Result.
+// failed request and a payment asked again (a 402) are a *PaymentError; any other answer
+// is a Result.
 func (c *Client) record(ctx context.Context, p *payment, r paidReply) (*Result, error) {
 	rc := p.receipt
 	if r.err != nil {
 		c.markUnknown(ctx, p, "sending the paid request failed: "+r.err.Error())
 		return nil, p.notSettled(fmt.Sprintf("the paid request failed after the payment was signed: %v", r.err))
 	}
-	res := &Result{Status: r.resp.StatusCode, ContentType: r.resp.Header.Get("Content-Type"), Body: r.body, Truncated: r.truncated, Payment: rc}
-	settlement, serr := x402.ParseSettlement(r.resp.Header)
+	a := r.ans
+	res := a.result
+	res.Payment = rc
+	settlement := a.settlement
+	if other := otherPayer(settlement, rc.Payer); other != "" {
+		reason := fmt.Sprintf("the server answered %s with a settlement for another payer (%s, not %s)", a.code, other, rc.Payer)
+		c.markUnknown(ctx, p, reason)
+		p.log.Warn("payment outcome unknown", "reason", reason)
+		if a.required {
+			return nil, p.notSettled(reason)
+		}
+		return res, nil
+	}
 	switch {
-	case r.resp.StatusCode < 400 && settlement != nil && settlement.Success && settlement.Transaction != "":
+	case !a.failed && !a.required && settlement != nil && settlement.Success && settlement.Transaction != "":
 		rc.Status, rc.Transaction = ledger.StatusSettled, settlement.Transaction
 		c.recordLater(p.log, ledger.Outcome{CallID: p.callID, Kind: ledger.KindSettled, TxHash: rc.Transaction})
-		p.log.Info("paid", "status", r.resp.StatusCode, "tx", rc.Transaction)
+		p.log.Info("paid", "status", a.code, "tx", rc.Transaction)
 		return res, nil
-	case r.resp.StatusCode == http.StatusPaymentRequired:
-		reason := p.rejection(r, settlement)
+	case a.required:
+		reason := p.rejection(a)
 		c.markUnknown(ctx, p, reason)
 		p.log.Warn("payment not accepted", "reason", reason)
 		return nil, p.notSettled(reason)
 	default:
-		reason := fmt.Sprintf("the server answered %d with no settlement proof", r.resp.StatusCode)
-		if serr != nil {
-			reason += " (" + serr.Error() + ")"
+		reason := fmt.Sprintf("the server answered %s with no settlement proof", a.code)
+		if a.settlementErr != nil {
+			reason += " (" + a.settlementErr.Error() + ")"
 		} else if settlement != nil && !settlement.Success {
-			reason = fmt.Sprintf("the server answered %d and reported a failed settlement: %s", r.resp.StatusCode, settlement.ErrorReason)
+			reason = fmt.Sprintf("the server answered %s and reported a failed settlement: %s", a.code, settlement.ErrorReason)
 		}
 		c.markUnknown(ctx, p, reason)
 		p.log.Warn("payment outcome unknown", "reason", reason)
@@ -256,23 +265,24 @@ func (c *Client) record(ctx context.Context, p *payment, r paidReply) (*Result, 
 	}
 }
 
-// rejection says why a server answered 402 to the paid request, as far as it told.
-func (p *payment) rejection(r paidReply, settlement *x402.SettlementResponse) string {
-	reason := "the server answered 402 to the paid request"
+// rejection says why a server asked for a payment again in answer to the paid request,
+// as far as it told.
+func (p *payment) rejection(a *answer) string {
+	reason := "the server answered " + a.code + " to the paid request"
 	if p.upfront {
-		reason = "the server answered 402 to a payment sent with the first request (its terms changed since the last call)"
+		reason = "the server answered " + a.code + " to a payment sent with the first request (its terms changed since the last call)"
 	}
-	if settlement != nil && settlement.ErrorReason != "" {
-		reason += ": " + settlement.ErrorReason
-	} else if again, err := x402.ParseChallenge(r.resp.Header, r.body); err == nil && again.Error != "" {
-		reason += ": " + again.Error
+	if a.settlement != nil && a.settlement.ErrorReason != "" {
+		reason += ": " + a.settlement.ErrorReason
+	} else if a.challengeErr == nil && a.challenge != nil && a.challenge.Error != "" {
+		reason += ": " + a.challenge.Error
 	}
 	return reason
 }
 
 // notSettled is the error of a payment that left toll without a proven settlement.
 func (p *payment) notSettled(reason string) *PaymentError {
-	return &PaymentError{Reason: reason, URL: p.req.url, Receipt: p.receipt, Err: ErrPaymentNotSettled}
+	return &PaymentError{Reason: reason, URL: p.via.url(), Receipt: p.receipt, Err: ErrPaymentNotSettled}
 }
 
 // markUnknown records that the payment may have reached the server but is not proven
@@ -295,7 +305,7 @@ func (c *Client) recordRefusal(ctx context.Context, p *payment, refusal error) {
 		Session: p.call.Session,
 		API:     p.call.Op.API,
 		Tool:    p.call.Op.Name,
-		URL:     p.req.url,
+		URL:     p.via.url(),
 		Reason:  refusal.Error(),
 	}
 	if len(p.ch.Options) > 0 {
@@ -311,7 +321,7 @@ func (c *Client) recordRefusal(ctx context.Context, p *payment, refusal error) {
 
 // refuseUnsent records a refusal made before anything was sent, so before any 402: what
 // was asked is the operation's advertised price (unknown for a price set at call time).
-func (c *Client) refuseUnsent(ctx context.Context, call Call, req *request, refused *RefusedError, log *slog.Logger) {
+func (c *Client) refuseUnsent(ctx context.Context, call Call, url string, refused *RefusedError, log *slog.Logger) {
 	p := call.Op.Price
 	amount := p.Amount
 	r := ledger.Refusal{
@@ -320,7 +330,7 @@ func (c *Client) refuseUnsent(ctx context.Context, call Call, req *request, refu
 		Session: call.Session,
 		API:     call.Op.API,
 		Tool:    call.Op.Name,
-		URL:     req.url,
+		URL:     url,
 		Network: p.Network,
 		Asset:   p.AssetAddress,
 		Amount:  &amount,

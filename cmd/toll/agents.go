@@ -173,6 +173,9 @@ func checkAgentAPIs(c *fileConfig, apis []*catalog.API) error {
 	for _, api := range apis {
 		have[api.Name] = true
 	}
+	for _, m := range c.MCPServers {
+		have[m.Namespace] = true
+	}
 	for _, a := range c.Agents {
 		for _, ns := range slices.Sorted(maps.Keys(a.PerAPI)) {
 			if !have[ns] {

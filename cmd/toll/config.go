@@ -78,6 +78,7 @@ type fileConfig struct {
 	Approval      approvalConfig         `yaml:"approval"`
 	Probes        string                 `yaml:"probes"` // prices recorded by toll catalog probe --out
 	APIs          []catalog.SourceConfig `yaml:"apis"`
+	MCPServers    []mcpServerConfig      `yaml:"mcp_servers"` // mcpservers.go
 
 	// MaxResultBytes is --max-result-bytes: the largest body a tool result carries inline.
 	MaxResultBytes *count `yaml:"max_result_bytes"`
@@ -132,6 +133,9 @@ func (c *fileConfig) check() error {
 		return err
 	}
 	if err := c.Approval.check(c.APIs); err != nil {
+		return err
+	}
+	if err := c.checkMCPServers(); err != nil {
 		return err
 	}
 	for i, a := range c.APIs {

@@ -76,6 +76,7 @@ func (k *configCheckCmd) run(ctx context.Context) error {
 	checkRPC(&r, cfg)
 	apis := k.checkAPIs(ctx, &r, cfg)
 	k.checkAgents(&r, cfg, apis)
+	reportMCPServers(&r, cfg)
 	if cfg.HTTP.TokenFile != "" {
 		if _, err := os.Stat(cfg.HTTP.TokenFile); err != nil {
 			r.problems = append(r.problems, fmt.Errorf("http.token_file: %w", err))

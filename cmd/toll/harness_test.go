@@ -43,6 +43,9 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	if addr := os.Getenv(envStdioPipe); addr != "" {
+		os.Exit(pipeStdio(addr)) // toll started this binary as a stdio MCP server (upstream_test.go)
+	}
 	code := m.Run()
 	for _, b := range []*binary{&releaseBinary, &crashBinary} {
 		if b.dir != "" {

@@ -113,7 +113,8 @@ func (s *serveCmd) run(ctx context.Context, fs *pflag.FlagSet, args []string) er
 	if err != nil {
 		return err
 	}
-	if err := checkAgentAPIs(cfg, s.apis); err != nil {
+	upstreams, err := s.mcpServers(ctx, cfg, &pol, logger) // checks the agents' per_api too
+	if err != nil {
 		return err
 	}
 	w, err := s.wallet(ctx, cfg, logger)
@@ -149,7 +150,7 @@ func (s *serveCmd) run(ctx context.Context, fs *pflag.FlagSet, args []string) er
 	}
 	srv, err := server.New(client, ops, s.results.options(server.Options{Version: version(), Logger: logger, Lazy: server.Lazy(s.lazy),
 		LazyThreshold: int(s.lazyMax), Balances: balances, Agent: agent, Agents: len(pol.Agents) > 0,
-		Approval: approval.options(pol.Approval, led)}))
+		Approval: approval.options(pol.Approval, led), Upstreams: upstreams}))
 	if err != nil {
 		return err
 	}
