@@ -31,7 +31,7 @@ func fill(t testing.TB, l *Ledger, n int, open func(i int) bool) {
 			if open != nil && open(i) {
 				continue
 			}
-			if err := transitionTx(bk, in.CallID, KindSettled, "0xfeed", "", now); err != nil {
+			if err := transitionTx(bk, Outcome{CallID: in.CallID, Kind: KindSettled, TxHash: "0xfeed"}, now); err != nil {
 				return err
 			}
 		}

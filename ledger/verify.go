@@ -140,14 +140,7 @@ func (st *derived) replay(e *Event) error {
 		if _, dup := st.calls[e.CallID]; dup {
 			return tampered(e.Seq, "call %q reserved twice", e.CallID)
 		}
-		sp := Spend{
-			Intent: Intent{
-				CallID: e.CallID, Agent: e.Agent, Session: e.Session, API: e.API, Tool: e.Tool, URL: e.URL,
-				Network: e.Network, Asset: e.Asset, Amount: *e.Amount, PayTo: e.PayTo, Payer: e.Payer,
-				Nonce: e.Nonce, ValidBefore: e.ValidBefore, PaymentID: e.PaymentID,
-			},
-			Status: StatusReserved, ReservedAt: e.Time, UpdatedAt: e.Time,
-		}
+		sp := reservedSpend(e)
 		st.calls[e.CallID] = &callRecord{Spend: sp, Seq: e.Seq, Last: e.Seq}
 		st.count(&sp, e.Seq, e.Amount.Atomic()) // decoded at Decimals
 	default:
