@@ -167,6 +167,7 @@ func (c *Client) reserve(ctx context.Context, p *payment) error {
 		Payer:       rc.Payer,
 		Nonce:       rc.Nonce,
 		ValidBefore: time.Unix(p.auth.ValidBefore.Int64(), 0),
+		Method:      p.req.method,
 	}, caps)
 	var capErr *ledger.CapError
 	switch {
@@ -227,7 +228,7 @@ func (c *Client) signAndSend(ctx context.Context, p *payment) (paidReply, error)
 func (c *Client) record(ctx context.Context, p *payment, r paidReply) (*Result, error) {
 	rc := p.receipt
 	if r.err != nil {
-		c.markUnknown(ctx, p, "sending the paid request failed: "+r.err.Error())
+		c.markUnknown(ctx, p, 0, "sending the paid request failed: "+r.err.Error())
 		return nil, p.notSettled(fmt.Sprintf("the paid request failed after the payment was signed: %v", r.err))
 	}
 	res := &Result{Status: r.resp.StatusCode, ContentType: r.resp.Header.Get("Content-Type"), Body: r.body, Truncated: r.truncated, Payment: rc}
@@ -235,12 +236,12 @@ func (c *Client) record(ctx context.Context, p *payment, r paidReply) (*Result, 
 	switch {
 	case r.resp.StatusCode < 400 && settlement != nil && settlement.Success && settlement.Transaction != "":
 		rc.Status, rc.Transaction = ledger.StatusSettled, settlement.Transaction
-		c.recordLater(p.log, ledger.Outcome{CallID: p.callID, Kind: ledger.KindSettled, TxHash: rc.Transaction})
+		c.recordLater(p.log, ledger.Outcome{CallID: p.callID, Kind: ledger.KindSettled, TxHash: rc.Transaction, HTTPStatus: r.resp.StatusCode})
 		p.log.Info("paid", "status", r.resp.StatusCode, "tx", rc.Transaction)
 		return res, nil
 	case r.resp.StatusCode == http.StatusPaymentRequired:
 		reason := p.rejection(r, settlement)
-		c.markUnknown(ctx, p, reason)
+		c.markUnknown(ctx, p, r.resp.StatusCode, reason)
 		p.log.Warn("payment not accepted", "reason", reason)
 		return nil, p.notSettled(reason)
 	default:
@@ -250,7 +251,7 @@ func (c *Client) record(ctx context.Context, p *payment, r paidReply) (*Result, 
 		} else if settlement != nil && !settlement.Success {
 			reason = fmt.Sprintf("the server answered %d and reported a failed settlement: %s", r.resp.StatusCode, settlement.ErrorReason)
 		}
-		c.markUnknown(ctx, p, reason)
+		c.markUnknown(ctx, p, r.resp.StatusCode, reason)
 		p.log.Warn("payment outcome unknown", "reason", reason)
 		return res, nil
 	}
@@ -276,10 +277,10 @@ func (p *payment) notSettled(reason string) *PaymentError {
 }
 
 // markUnknown records that the payment may have reached the server but is not proven
-// settled.
-func (c *Client) markUnknown(ctx context.Context, p *payment, reason string) {
+// settled; httpStatus is the server's answer, 0 when there was none.
+func (c *Client) markUnknown(ctx context.Context, p *payment, httpStatus int, reason string) {
 	p.receipt.Status = ledger.StatusUnknown
-	c.recordLater(p.log, ledger.Outcome{CallID: p.callID, Kind: ledger.KindUnknown, Reason: reason})
+	c.recordLater(p.log, ledger.Outcome{CallID: p.callID, Kind: ledger.KindUnknown, Reason: reason, HTTPStatus: httpStatus})
 }
 
 // release ends a reservation whose authorization never left toll.
@@ -297,6 +298,7 @@ func (c *Client) recordRefusal(ctx context.Context, p *payment, refusal error) {
 		Tool:    p.call.Op.Name,
 		URL:     p.req.url,
 		Reason:  refusal.Error(),
+		Method:  p.req.method,
 	}
 	if len(p.ch.Options) > 0 {
 		o := p.ch.Options[0]
@@ -326,6 +328,7 @@ func (c *Client) refuseUnsent(ctx context.Context, call Call, req *request, refu
 		Amount:  &amount,
 		PayTo:   p.PayTo,
 		Reason:  refused.Error(),
+		Method:  req.method,
 	}
 	if p.Mode == catalog.PriceAtCall {
 		r.Amount = nil // no 402 was read: nothing was asked yet
