@@ -3,11 +3,13 @@ package ledger
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -58,6 +60,7 @@ func TestFormat1LedgerReadsAndUpgrades(t *testing.T) {
 	if f := metaFormat(t, path); f != "toll-ledger/1" {
 		t.Fatalf("reading changed the format to %q", f)
 	}
+	before := indexAnswers(t, l, old)
 
 	in := intent("new-1", 5000)
 	in.Agent = "research"
@@ -70,8 +73,24 @@ func TestFormat1LedgerReadsAndUpgrades(t *testing.T) {
 		t.Errorf("after a write the format is %q, want %q", f, formatName(formatCurrent))
 	}
 	verify(t, l)
+	// Released, the new call is neither paid nor pending: the answers of the old calls
+	// come from the index the upgrade built.
+	if err := l.Release(t.Context(), "new-1", "test"); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(before, indexAnswers(t, l, old)); diff != "" {
+		t.Errorf("PaidBefore and Pending changed with the upgrade (-before +after):\n%s", diff)
+	}
+	raw(t, path, func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketCalls).ForEach(func(k, v []byte) error {
+			if v[0] != callCompact {
+				t.Errorf("call %q is stored as %.20q..., want the compact form", k, v)
+			}
+			return nil
+		})
+	})
 	evs := events(t, l)
-	if len(evs) != 8 || evs[7].Agent != "research" || evs[7].PaymentID != in.PaymentID || evs[7].PrevHash != old[6].Hash {
+	if len(evs) != 9 || evs[7].Agent != "research" || evs[7].PaymentID != in.PaymentID || evs[7].PrevHash != old[6].Hash {
 		t.Errorf("the new event does not continue the old chain with its agent: %+v", evs[len(evs)-1])
 	}
 	for i := range old {
@@ -81,13 +100,38 @@ func TestFormat1LedgerReadsAndUpgrades(t *testing.T) {
 	}
 }
 
+// indexAnswers is what PaidBefore says of each payee of evs, and Pending of each session
+// and agent, and in all.
+func indexAnswers(t *testing.T, l *Ledger, evs []Event) []string {
+	t.Helper()
+	ctx := t.Context()
+	var out []string
+	for _, e := range evs {
+		for _, payTo := range []string{e.PayTo, strings.ToUpper(e.PayTo)} {
+			paid, err := l.PaidBefore(ctx, payTo)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, fmt.Sprintf("paid %s: %v", payTo, paid))
+		}
+		for _, f := range []SpendFilter{{}, {Session: e.Session}, {Agent: e.Agent}} {
+			p, err := l.Pending(ctx, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, fmt.Sprintf("pending %+v: %s", f, p.AtomicString()))
+		}
+	}
+	return out
+}
+
 func TestFormatRefused(t *testing.T) {
 	for _, tc := range []struct {
 		format  string
 		newer   bool
 		wantMsg string
 	}{
-		{"toll-ledger/3", true, "this toll reads up to toll-ledger/2"},
+		{"toll-ledger/4", true, "this toll reads up to toll-ledger/3"},
 		{"toll-ledger/999", true, "use that toll or a newer one"},
 		{"toll-ledger/0", false, "not a toll ledger"},
 		{"other-db/1", false, "not a toll ledger"},
