@@ -16,9 +16,12 @@ import (
 // copyLedger copies testdata/v1.ledger (written by toll's ledger package at commit
 // 76336a3, before format 2: two settled spends, one unknown, one refusal) to a
 // temporary path.
-func copyLedger(t *testing.T) string {
+func copyLedger(t *testing.T) string { return copyTestdata(t, "v1.ledger") }
+
+// copyTestdata copies the ledger testdata/name to a temporary path.
+func copyTestdata(t *testing.T, name string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "v1.ledger"))
+	b, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,6 +99,78 @@ func TestFormat1LedgerReadsAndUpgrades(t *testing.T) {
 	for i := range old {
 		if evs[i].Hash != old[i].Hash {
 			t.Errorf("event %d hash changed from %s to %s", i+1, old[i].Hash, evs[i].Hash)
+		}
+	}
+}
+
+// TestFormat2LedgerReadsAndUpgrades: testdata/v2.ledger (written by toll's ledger
+// package at commit 9df6d42, format 2: agents, payment ids, signed heads, every status,
+// a refusal, a checkpoint before the last call) verifies and answers PaidBefore and
+// Pending as it is, read only; its first write upgrades it to format 3 (compact call
+// records, the open index, the per-recipient counters, no stale checkpoint), and it then
+// verifies, checks and answers the same, with every old hash unchanged.
+func TestFormat2LedgerReadsAndUpgrades(t *testing.T) {
+	ctx := t.Context()
+	path := copyTestdata(t, "v2.ledger")
+	l := openLedger(t, path, Options{Now: newClock().Now})
+	old := events(t, l)
+	checkAll := func(when string) {
+		t.Helper()
+		if _, err := l.VerifyReport(ctx, recoverHead); err != nil {
+			t.Fatalf("%s: VerifyReport: %v", when, err)
+		}
+		if err := l.Check(ctx); err != nil {
+			t.Fatalf("%s: Check: %v", when, err)
+		}
+	}
+	checkAll("format 2")
+	before := indexAnswers(t, l, old)
+	for _, c := range []struct {
+		payTo string
+		paid  bool
+	}{{"0x3333333333333333333333333333333333333333", true}, {"0x4444444444444444444444444444444444444444", false}} {
+		if paid, err := l.PaidBefore(ctx, c.payTo); err != nil || paid != c.paid {
+			t.Errorf("format 2: PaidBefore(%s) = %v, %v; want %v", c.payTo, paid, err, c.paid)
+		}
+	}
+	if p, err := l.Pending(ctx, SpendFilter{}); err != nil || units(t, p) != 57000 {
+		t.Errorf("format 2: Pending = %v, %v; want 0.057 (v2-2 unknown, v2-4 reserved)", p, err)
+	}
+	if f := metaFormat(t, path); f != "toll-ledger/2" {
+		t.Fatalf("reading changed the format to %q", f)
+	}
+
+	if err := l.Refuse(ctx, Refusal{Tool: "t", Reason: "the write that upgrades"}); err != nil {
+		t.Fatal(err)
+	}
+	if f := metaFormat(t, path); f != formatName(3) {
+		t.Fatalf("after a write the format is %q, want %q", f, formatName(3))
+	}
+	raw(t, path, func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketMeta).Get(keyCheckpoint) != nil {
+			t.Error("the format 2 checkpoint is still stored: it lacks the new counters")
+		}
+		if n := tx.Bucket(bucketOpen).Stats().KeyN; n != 2 {
+			t.Errorf("the open index has %d entries, want 2 (v2-2, v2-4)", n)
+		}
+		return tx.Bucket(bucketCalls).ForEach(func(k, v []byte) error {
+			if v[0] != callCompact {
+				t.Errorf("call %q is stored as %.20q..., want the compact form", k, v)
+			}
+			return nil
+		})
+	})
+	checkAll("format 3")
+	if diff := cmp.Diff(before, indexAnswers(t, l, old)); diff != "" {
+		t.Errorf("PaidBefore and Pending changed with the upgrade (-before +after):\n%s", diff)
+	}
+	if err := l.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	checkAll("format 3, checkpointed")
+	for i, e := range events(t, l)[:len(old)] {
+		if e.Hash != old[i].Hash {
+			t.Errorf("event %d hash changed from %s to %s", i+1, old[i].Hash, e.Hash)
 		}
 	}
 }

@@ -174,17 +174,18 @@ func (b buckets) legacyCalls(after []byte, n int) ([]*callRecord, error) {
 }
 
 // upgradeCall stores rec in the compact form, with its open index entry, and adds it to
-// its recipient's counter when it counts.
+// its recipient's counter when it counts (and 0 when it does not: the counter exists, at
+// 0, as the events give it, once a call to that recipient was reserved).
 func (b buckets) upgradeCall(rec *callRecord) error {
 	if err := b.putCall(rec); err != nil {
 		return err
 	}
-	if !rec.Spend.Status.Counts() {
-		return nil
-	}
 	amount, err := atomicUnits(rec.Spend.Amount)
 	if err != nil {
 		return err
+	}
+	if !rec.Spend.Status.Counts() {
+		amount.SetInt64(0)
 	}
 	return b.addSum(payToKey(rec.Spend.PayTo), amount)
 }
