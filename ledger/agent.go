@@ -267,27 +267,14 @@ func compareAgentEntry(b buckets, rec *callRecord) error {
 }
 
 // Pending returns the amount of the calls that match f and are reserved or unknown: in
-// flight, or sent without proof of settlement. It reads every call's record (one scan of
-// the calls, no events).
+// flight, or sent without proof of settlement. It reads the open calls' reservations
+// (the open index: openindex.go), not every call.
 func (l *Ledger) Pending(ctx context.Context, f SpendFilter) (money.Amount, error) {
-	sum := new(big.Int)
+	var sum money.Amount
 	err := l.view(ctx, func(b buckets) error {
-		sum.SetInt64(0)
-		return b.calls.ForEach(func(k, _ []byte) error {
-			rec, err := b.call(string(k))
-			if err != nil {
-				return err
-			}
-			s := &rec.Spend
-			if (s.Status == StatusReserved || s.Status == StatusUnknown) &&
-				(f.Session == "" || s.Session == f.Session) && (f.Agent == "" || s.Agent == f.Agent) {
-				sum.Add(sum, s.Amount.Atomic())
-			}
-			return nil
-		})
+		var err error
+		sum, err = b.pendingAmount(f)
+		return err
 	})
-	if err != nil {
-		return money.Amount{}, fmt.Errorf("pending spends: %w", err)
-	}
-	return fromAtomic(sum), nil
+	return sum, err
 }

@@ -277,7 +277,7 @@ func agentLedger(b *testing.B, n int, gap time.Duration) (*Ledger, *clock) {
 			if _, _, err := reserveTx(bk, in, Caps{}, c.Now()); err != nil {
 				return err
 			}
-			if err := transitionTx(bk, in.CallID, KindSettled, "0xfeed", "", c.Now()); err != nil {
+			if err := transitionTx(bk, Outcome{CallID: in.CallID, Kind: KindSettled, TxHash: "0xfeed"}, c.Now()); err != nil {
 				return err
 			}
 		}

@@ -321,23 +321,15 @@ func (l *Ledger) ApprovalOf(ctx context.Context, callID string) (Approval, error
 }
 
 // PaidBefore says whether any call paid payTo (compared without regard to case) and
-// still counts: reserved, unknown or settled. It reads every call record.
+// still counts: reserved, unknown or settled. It reads the recipient's counter (a file
+// not yet upgraded to format 3, read before its first write, has none: then it reads
+// every call record).
 func (l *Ledger) PaidBefore(ctx context.Context, payTo string) (bool, error) {
-	want := []byte(strings.ToLower(payTo))
 	var found bool
 	err := l.view(ctx, func(b buckets) error {
-		found = false
-		return b.calls.ForEach(func(k, v []byte) error {
-			if found || !containsFold(v, want) {
-				return nil
-			}
-			rec, err := b.call(string(k))
-			if err != nil {
-				return err
-			}
-			found = rec.Spend.Status.Counts() && strings.EqualFold(rec.Spend.PayTo, payTo)
-			return nil
-		})
+		var err error
+		found, err = b.paidBefore(payTo)
+		return err
 	})
 	if err != nil {
 		return false, fmt.Errorf("payments to %s: %w", clip(payTo), err)

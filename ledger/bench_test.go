@@ -114,7 +114,7 @@ func BenchmarkReserve(b *testing.B) {
 				b.Fatal(err)
 			}
 			if err := update(func(bk buckets) error {
-				return transitionTx(bk, id, KindSettled, "0xfeed", "", time.Now().UTC())
+				return transitionTx(bk, Outcome{CallID: id, Kind: KindSettled, TxHash: "0xfeed"}, time.Now().UTC())
 			}); err != nil {
 				b.Fatal(err)
 			}
@@ -189,7 +189,7 @@ func bigLedger(b *testing.B, n, checkpointAt int) *Ledger {
 				if _, _, err := reserveTx(bk, in, benchCaps, c.Now()); err != nil {
 					return err
 				}
-				if err := transitionTx(bk, in.CallID, KindSettled, "0xfeed", "", c.Now()); err != nil {
+				if err := transitionTx(bk, Outcome{CallID: in.CallID, Kind: KindSettled, TxHash: "0xfeed"}, c.Now()); err != nil {
 					return err
 				}
 			}

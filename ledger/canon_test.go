@@ -55,13 +55,73 @@ func TestCanonicalVersions(t *testing.T) {
 		t.Errorf("payment id and artifacts decoded as %+v, %v", got, err)
 	}
 
-	bad := append([]byte{3}, b[1:]...)
+	bad := append([]byte{canonV3 + 1}, b[1:]...)
 	if _, err := decodeCanonical(bad); err == nil {
 		t.Error("an encoding of an unknown version decoded")
 	}
 	// Version 1 bytes relabelled as version 2 lack its two fields.
 	if _, err := decodeCanonical(append([]byte{canonV2}, b[1:]...)); err == nil {
 		t.Error("version 1 fields under a version 2 byte decoded")
+	}
+}
+
+// TestCanonicalV3: an event with a method or an HTTP status encodes as version 3 (the
+// digest below pins it), decodes back whole, and is refused under any other version byte;
+// the same event without them is version 2 and hashes as before version 3 existed.
+func TestCanonicalV3(t *testing.T) {
+	in := intent("c1", 27367)
+	in.Agent = "research"
+	e := intentEvent(KindReserved, &in, t0)
+	e.Seq = 8
+	b2 := e.canonical()
+	if b2[0] != canonV2 {
+		t.Fatalf("an event with an agent and no method encodes as version %d, want %d", b2[0], canonV2)
+	}
+	const v2 = "609635352b79ae670c202da71764ad98693b93d6bea86ddf92fe95c1c9267cc4" // computed by the toll that had only versions 1 and 2
+	if got := sha256.Sum256(b2); hex.EncodeToString(got[:]) != v2 {
+		t.Errorf("version 2 encoding changed: sha256 %x, want %s", got, v2)
+	}
+	in.Method = "GET"
+	r := intentEvent(KindReserved, &in, t0)
+	r.Seq = 8
+	o := Event{Seq: 9, Time: t0, Kind: KindUnknown, CallID: "c1", Reason: "no settlement proof", HTTPStatus: 502}
+	for _, c := range []struct {
+		e      Event
+		digest string
+		method string
+		status int
+	}{
+		{r, "a1681cd917321b16d86b1f3699b6ed40d46ca6309c39bb1b2b1b61bf794ac8dd", "GET", 0},
+		{o, "c973084fd95aad342f8e78aa5ecaa52a486993bd1eda3bcd747be7fb4cdd7d46", "", 502},
+	} {
+		b := c.e.canonical()
+		if b[0] != canonV3 {
+			t.Fatalf("event %d encodes as version %d, want %d", c.e.Seq, b[0], canonV3)
+		}
+		if got := sha256.Sum256(b); hex.EncodeToString(got[:]) != c.digest {
+			t.Errorf("event %d: version 3 encoding changed: sha256 %x, want %s", c.e.Seq, got, c.digest)
+		}
+		got, err := decodeCanonical(b)
+		if err != nil || got.Method != c.method || got.HTTPStatus != c.status || got.CallID != "c1" {
+			t.Errorf("event %d decoded as method %q status %d, %v; want %q, %d", c.e.Seq, got.Method, got.HTTPStatus, err, c.method, c.status)
+		}
+		if _, err := decodeCanonical(append([]byte{canonV2}, b[1:]...)); err == nil {
+			t.Errorf("event %d: version 3 fields under a version 2 byte decoded", c.e.Seq)
+		}
+	}
+	// Version 2 fields relabelled as version 3 lack its two fields; version 3 fields
+	// with both empty are not canonical (that event is version 2).
+	if _, err := decodeCanonical(append([]byte{canonV3}, b2[1:]...)); err == nil {
+		t.Error("version 2 fields under a version 3 byte decoded")
+	}
+	if _, err := decodeCanonical(append(append([]byte{canonV3}, b2[1:]...), 0, 0)); err == nil {
+		t.Error("a version 3 encoding with no method and no status decoded")
+	}
+	for _, s := range []string{"0", "0200", "+200", "1000", "20x"} {
+		b := append(append([]byte{canonV3}, b2[1:]...), 0, byte(len(s)))
+		if _, err := decodeCanonical(append(b, s...)); err == nil {
+			t.Errorf("HTTP status %q decoded", s)
+		}
 	}
 }
 

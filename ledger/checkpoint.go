@@ -175,5 +175,8 @@ func (st *derived) compareSince(b buckets) error {
 	if err := st.compareSums(b); err != nil {
 		return err
 	}
+	if err := st.compareOpen(b); err != nil {
+		return err
+	}
 	return compareDay(b)
 }

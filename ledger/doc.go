@@ -78,7 +78,10 @@
 //   - Events are append-only. Each carries sha256(previous hash ‖ canonical
 //     encoding of the event), so an edited, inserted or deleted event breaks
 //     the chain; Verify also checks that the derived state (statuses,
-//     counters, the rolling-day index) is what the chain says.
+//     counters, the rolling-day index, the open call index) is what the chain
+//     says. A call's record holds only what its outcomes said and refers to its
+//     reserved event for the intent, so the intent is stored once, in the chain
+//     (callrecord.go).
 //   - The ledger stores no key and no payment signature (an authorization is a bearer
 //     instrument: whoever holds it can submit the transfer). The only signatures it
 //     holds are signed heads.
@@ -101,7 +104,8 @@
 // thousand events, releasing the lock between them, so a writer waits at most
 // one short transaction, and their memory does not grow with the ledger. Rows
 // are rebuilt from the chained events, never from state the chain does not
-// cover (stream.go).
+// cover (stream.go). An export is checked on its own by VerifyJSONL (whole) and
+// VerifyFile (whole or filtered: it says which events a filtered one lacks).
 //
 // # Proof without trusting the file
 //

@@ -50,6 +50,13 @@ const (
 // when it checked them), as JSON. Signature is a signed head's signature (never a
 // payment's: the ledger holds no authorization signature).
 //
+// Method is the request's method on a reserved event (and a refusal's, when known):
+// free text, an HTTP method such as "GET" for a paid HTTP request, or what names the
+// call in another protocol (a paid MCP call has no HTTP method; "tools/call"). HTTPStatus
+// is the HTTP status the paid request was answered with, on a settled, unknown or
+// released event; 0 when there was no answer (the request failed, nothing was sent, or
+// the outcome came from elsewhere, such as a reconciliation against the chain).
+//
 // Hash is hex(sha256(prev || canonical encoding of the event without its
 // hashes)), where prev is the previous event's hash as 32 raw bytes (32 zero
 // bytes before the first event). PrevHash is hex(prev).
@@ -83,16 +90,23 @@ type Event struct {
 	Artifacts string
 	Signature string
 
+	Method     string
+	HTTPStatus int
+
 	PrevHash string
 	Hash     string
 }
 
 // Canonical encodings. Version 1 has the first 20 fields; version 2 appends
-// Agent, By, PaymentID, Artifacts and Signature. An event is written in version 1 when it needs nothing of
-// version 2, so events written before version 2 existed hash as they did.
+// Agent, By, PaymentID, Artifacts and Signature; version 3 appends Method and
+// HTTPStatus. An event is written in the lowest version that holds its fields, so
+// events written before a version existed hash as they did.
 const (
 	canonV1 = 1
 	canonV2 = 2
+	canonV3 = 3
+
+	canonMaxFields = 27 // the fields of the newest version
 )
 
 var genesis [sha256.Size]byte
@@ -116,10 +130,12 @@ func (e *Event) canonical() []byte {
 		e.PayTo, e.Payer, e.Nonce, encTime(e.ValidBefore),
 		e.TxHash, e.Reason, e.Cap, encInt(e.Limit), encInt(e.Used),
 	}
-	version := byte(canonV1)
-	if e.needsV2() {
-		version = canonV2
+	version := e.canonVersion()
+	if version >= canonV2 {
 		fields = append(fields, e.Agent, e.By, e.PaymentID, e.Artifacts, e.Signature)
+	}
+	if version >= canonV3 {
+		fields = append(fields, e.Method, encStatus(e.HTTPStatus))
 	}
 	n := 1
 	for _, f := range fields {
@@ -132,6 +148,17 @@ func (e *Event) canonical() []byte {
 		b = append(b, f...)
 	}
 	return b
+}
+
+// canonVersion is the lowest encoding version that holds e's fields.
+func (e *Event) canonVersion() byte {
+	switch {
+	case e.Method != "" || e.HTTPStatus != 0:
+		return canonV3
+	case e.needsV2():
+		return canonV2
+	}
+	return canonV1
 }
 
 // needsV2 says whether e has a field version 1 cannot hold.
@@ -150,6 +177,8 @@ func canonFields(version byte) int {
 		return 20
 	case canonV2:
 		return 25
+	case canonV3:
+		return canonMaxFields
 	}
 	return 0
 }
@@ -168,7 +197,7 @@ func decodeCanonical(b []byte) (Event, error) {
 		return Event{}, errors.New("unknown event encoding (written by a newer toll?)")
 	}
 	all := string(b[1:]) // one copy: the fields are substrings of it
-	var f [25]string
+	var f [canonMaxFields]string
 	rest := all
 	for i := range nf {
 		n, k := binary.Uvarint([]byte(rest[:min(len(rest), binary.MaxVarintLen64)]))
@@ -188,14 +217,15 @@ func decodeCanonical(b []byte) (Event, error) {
 	if err != nil {
 		return Event{}, err
 	}
-	if e.needsV2() != (b[0] == canonV2) {
+	if e.canonVersion() != b[0] {
 		return Event{}, errors.New("event encoding is not canonical")
 	}
 	return e, nil
 }
 
 // eventFields builds the event of the decoded fields f, each checked to be canonical.
-func eventFields(f *[25]string) (Event, error) {
+// The fields a version lacks are "" in f.
+func eventFields(f *[canonMaxFields]string) (Event, error) {
 	var e Event
 	var err error
 	if e.Seq, err = strconv.ParseUint(f[0], 10, 64); err != nil {
@@ -209,6 +239,10 @@ func eventFields(f *[25]string) (Event, error) {
 	e.PayTo, e.Payer, e.Nonce = f[11], f[12], f[13]
 	e.TxHash, e.Reason, e.Cap = f[15], f[16], f[17]
 	e.Agent, e.By, e.PaymentID, e.Artifacts, e.Signature = f[20], f[21], f[22], f[23], f[24]
+	e.Method = f[25]
+	if e.HTTPStatus, err = decStatus(f[26]); err != nil {
+		return Event{}, err
+	}
 	if e.Time, err = decTime(f[1]); err != nil {
 		return Event{}, err
 	}
@@ -290,6 +324,26 @@ func decTime(s string) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("time %q is not canonical", s)
 	}
 	return t, nil
+}
+
+// encStatus writes an HTTP status: "" for none (0).
+func encStatus(code int) string {
+	if code == 0 {
+		return ""
+	}
+	return strconv.Itoa(code)
+}
+
+// decStatus is the inverse of encStatus: "" or a canonical number from 1 to 999.
+func decStatus(s string) (int, error) {
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > 999 || !canonDigits(s) || !digitsOnly(s) {
+		return 0, fmt.Errorf("bad HTTP status %q", clip(s))
+	}
+	return n, nil
 }
 
 // encInt writes an optional amount as its atomic units: "" for none.

@@ -47,6 +47,8 @@ type eventJSON struct {
 	PaymentID   string `json:"payment_id,omitempty"`
 	Artifacts   string `json:"artifacts,omitempty"`
 	Signature   string `json:"signature,omitempty"`
+	Method      string `json:"method,omitempty"`
+	HTTPStatus  int    `json:"http_status,omitempty"`
 	PrevHash    string `json:"prev_hash"`
 	Hash        string `json:"hash"`
 }
@@ -64,6 +66,7 @@ func (e *Event) jsonForm() eventJSON {
 		ValidBefore: fmtTime(e.ValidBefore), TxHash: e.TxHash, Reason: e.Reason, Cap: e.Cap,
 		Limit: encInt(e.Limit), Used: encInt(e.Used), Agent: e.Agent, By: e.By,
 		PaymentID: e.PaymentID, Artifacts: e.Artifacts, Signature: e.Signature, PrevHash: e.PrevHash, Hash: e.Hash,
+		Method: e.Method, HTTPStatus: e.HTTPStatus,
 	}
 }
 
@@ -81,6 +84,7 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 		URL: j.URL, Network: j.Network, Asset: j.Asset, PayTo: j.PayTo, Payer: j.Payer, Nonce: j.Nonce,
 		TxHash: j.TxHash, Reason: j.Reason, Cap: j.Cap, Agent: j.Agent, By: j.By,
 		PaymentID: j.PaymentID, Artifacts: j.Artifacts, Signature: j.Signature, PrevHash: j.PrevHash, Hash: j.Hash,
+		Method: j.Method, HTTPStatus: j.HTTPStatus,
 	}
 	var err error
 	if out.Time, err = parseTime(j.Time); err != nil {
@@ -120,6 +124,8 @@ type spendJSON struct {
 	TxHash      string `json:"tx_hash,omitempty"`
 	Reason      string `json:"reason,omitempty"`
 	PaymentID   string `json:"payment_id,omitempty"`
+	Method      string `json:"method,omitempty"`
+	HTTPStatus  int    `json:"http_status,omitempty"`
 	ReservedAt  string `json:"reserved_at"`
 	UpdatedAt   string `json:"updated_at"`
 }
@@ -131,6 +137,7 @@ func (s Spend) MarshalJSON() ([]byte, error) {
 		Network: s.Network, Asset: s.Asset, Amount: s.Amount.AtomicString(), PayTo: s.PayTo, Payer: s.Payer,
 		Nonce: s.Nonce, ValidBefore: fmtTime(s.ValidBefore), TxHash: s.TxHash, Reason: s.Reason,
 		PaymentID: s.PaymentID, ReservedAt: fmtTime(s.ReservedAt), UpdatedAt: fmtTime(s.UpdatedAt),
+		Method: s.Method, HTTPStatus: s.HTTPStatus,
 	})
 }
 
@@ -144,9 +151,9 @@ func (s *Spend) UnmarshalJSON(b []byte) error {
 		Intent: Intent{
 			CallID: j.CallID, Agent: j.Agent, Session: j.Session, API: j.API, Tool: j.Tool, URL: j.URL,
 			Network: j.Network, Asset: j.Asset, PayTo: j.PayTo, Payer: j.Payer, Nonce: j.Nonce,
-			PaymentID: j.PaymentID,
+			PaymentID: j.PaymentID, Method: j.Method,
 		},
-		Status: j.Status, TxHash: j.TxHash, Reason: j.Reason,
+		Status: j.Status, TxHash: j.TxHash, Reason: j.Reason, HTTPStatus: j.HTTPStatus,
 	}
 	a, err := money.ParseAtomic(j.Amount, Decimals)
 	if err != nil {
@@ -231,7 +238,7 @@ type CSVOptions struct {
 // csvHeader is the header row of ExportCSV.
 var csvHeader = []string{
 	"seq", "hash", "call_id", "status", "rule", "time_utc", "updated_utc", "agent", "session", "api",
-	"tool", "url", "network", "asset", "symbol", "decimals", "amount", "amount_atomic", "pay_to",
+	"tool", "method", "http_status", "url", "network", "asset", "symbol", "decimals", "amount", "amount_atomic", "pay_to",
 	"payer", "nonce", "valid_before_utc", "tx_hash", "reason", "payment_id",
 }
 
@@ -255,7 +262,10 @@ const (
 //     changed; valid_before_utc: the end of the authorization's validity. Times are UTC,
 //     to the millisecond: 2006-01-02T15:04:05.000 (ISO 8601), or with Excel set
 //     2006-01-02 15:04:05.000, which spreadsheets read as a date and time (see csvTime);
-//   - agent, session, api, tool, url, network, asset (the token's address), symbol (USDC
+//   - agent, session, api, tool; method: the paid request's method (GET, POST...; free
+//     text, "tools/call" for a paid MCP call); http_status: the status the paid request
+//     was answered with, empty when there was no answer (or for a refusal);
+//   - url, network, asset (the token's address), symbol (USDC
 //     for the USDC toll knows on that network, else empty), decimals;
 //   - amount as a decimal (0.027367) and amount_atomic (27367) in the token's atomic units;
 //     both, and decimals, are empty for a refusal that named no amount;
@@ -319,10 +329,14 @@ func csvRow(row []string, rec *spendRow, layout, symbol string) []string {
 		reason = "" // a failure before the settlement is history, not the row's state
 	}
 	t := cellText
+	httpStatus := ""
+	if s.HTTPStatus != 0 {
+		httpStatus = strconv.Itoa(s.HTTPStatus)
+	}
 	return append(row,
 		strconv.FormatUint(rec.Last, 10), rec.lastHash, t(s.CallID), status, rule,
 		csvTimeOf(s.ReservedAt, layout), csvTimeOf(s.UpdatedAt, layout), t(s.Agent), t(s.Session), t(s.API),
-		t(s.Tool), t(s.URL), t(s.Network), t(s.Asset), symbol, decimals, amount, atomic, t(s.PayTo),
+		t(s.Tool), t(s.Method), httpStatus, t(s.URL), t(s.Network), t(s.Asset), symbol, decimals, amount, atomic, t(s.PayTo),
 		t(s.Payer), t(s.Nonce), csvTimeOf(s.ValidBefore, layout), t(s.TxHash), t(reason), t(s.PaymentID),
 	)
 }
@@ -353,6 +367,7 @@ func refusedSpend(e *Event) Spend {
 		Intent: Intent{
 			CallID: e.CallID, Agent: e.Agent, Session: e.Session, API: e.API, Tool: e.Tool, URL: e.URL,
 			Network: e.Network, Asset: e.Asset, PayTo: e.PayTo, Payer: e.Payer, PaymentID: e.PaymentID,
+			Method: e.Method,
 		},
 		Status: statusRefused, Reason: e.Reason, ReservedAt: e.Time, UpdatedAt: e.Time,
 	}

@@ -71,7 +71,7 @@ func calcConvert(t *testing.T, soffice, csvPath, filter string) [][]calcCell {
 }
 
 // TestExportCalc: LibreOffice Calc opens the CSV export of a ledger filled through the
-// API with amounts, counts and atomic units as numbers (of the values written), times as
+// API with amounts, counts, HTTP statuses and atomic units as numbers (of the values written), times as
 // dates, and every text cell as text: an address, and text that starts like a formula
 // (=, +, -, @), which stays text rather than being run. The Excel form (byte order mark,
 // CRLF, times with a space) opens the same way with "detect special numbers", which is
@@ -120,7 +120,7 @@ func checkCalc(t *testing.T, want [][]string, got [][]calcCell) {
 	if len(got) < len(want) {
 		t.Fatalf("the sheet has %d rows, want %d", len(got), len(want))
 	}
-	numbers := map[string]bool{"seq": true, "decimals": true, "amount": true, "amount_atomic": true}
+	numbers := map[string]bool{"seq": true, "http_status": true, "decimals": true, "amount": true, "amount_atomic": true}
 	times := map[string]bool{"time_utc": true, "updated_utc": true, "valid_before_utc": true}
 	header := want[0]
 	for j, name := range header {

@@ -127,7 +127,7 @@ func TestExportCSVStale(t *testing.T) {
 		}
 		var got []string
 		for _, r := range rows[1:] {
-			got = append(got, strings.Join([]string{r[3], r[4], r[23], r[16]}, ","))
+			got = append(got, strings.Join([]string{r[3], r[4], r[25], r[18]}, ","))
 		}
 		if diff := cmp.Diff(tt.rows, got); diff != "" {
 			t.Errorf("status %q (-want +got):\n%s", tt.status, diff)
@@ -216,5 +216,53 @@ func TestExportJSONL(t *testing.T) {
 	}
 	if _, err := ReadJSONL(strings.NewReader(`{"seq":1,"bogus":true}`)); err == nil {
 		t.Error("ReadJSONL accepted an unknown field")
+	}
+}
+
+// TestRecordHTTPStatus: an outcome's HTTP status reaches the spend and its events, the
+// last answer stays when a later outcome had none, and a status no HTTP answer has, or
+// one on a void, is refused with nothing written.
+func TestRecordHTTPStatus(t *testing.T) {
+	ctx := t.Context()
+	l, _ := newLedger(t)
+	in := intent("c1", 10)
+	in.Method = "POST"
+	mustReserve(t, l, in, Caps{})
+	for _, o := range []Outcome{
+		{CallID: "c1", Kind: KindUnknown, Reason: "x", HTTPStatus: 99},
+		{CallID: "c1", Kind: KindUnknown, Reason: "x", HTTPStatus: 1000},
+		{CallID: "c1", Kind: KindVoided, Reason: "x", HTTPStatus: 200},
+	} {
+		if err := l.Record(ctx, o); !errors.Is(err, ErrInvalid) {
+			t.Errorf("Record(%+v) = %v, want ErrInvalid", o, err)
+		}
+	}
+	if err := l.RecordLater(Outcome{CallID: "c1", Kind: KindVoided, Reason: "x"}, nil); !errors.Is(err, ErrInvalid) {
+		t.Errorf("RecordLater(void) = %v, want ErrInvalid", err)
+	}
+	if err := l.Record(ctx, Outcome{CallID: "c1", Kind: KindUnknown, Reason: "no proof", HTTPStatus: 502}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Settle(ctx, "c1", "0xbeef"); err != nil {
+		t.Fatal(err)
+	}
+	sp, err := l.Spend(ctx, "c1")
+	if err != nil || sp.Method != "POST" || sp.HTTPStatus != 502 || sp.Status != StatusSettled {
+		t.Errorf("spend = %+v, %v; want settled, POST, 502", sp, err)
+	}
+	evs, err := l.Events(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range evs {
+		got = append(got, fmt.Sprintf("%s %q %d", e.Kind, e.Method, e.HTTPStatus))
+	}
+	want := []string{`reserved "POST" 0`, `unknown "" 502`, `settled "" 0`}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("events (-want +got):\n%s", diff)
+	}
+	if err := l.Verify(ctx); err != nil {
+		t.Errorf("Verify: %v", err)
 	}
 }

@@ -15,16 +15,19 @@ import (
 //   - toll-ledger/1: the first format.
 //   - toll-ledger/2: events in canonical encoding version 2 (agent, approvals), and
 //     buckets added since version 1 (allBuckets).
+//   - toll-ledger/3: events in canonical encoding version 3 (method, HTTP status); call
+//     records in the compact form that refers to the reserved event (callrecord.go);
+//     the open call index and the per-recipient counters (openindex.go).
 //
 // A toll reads every format up to formatCurrent. The first write transaction on an
 // older file upgrades it in place, in that same transaction: it creates the buckets
-// the file lacks and records formatCurrent, so an older toll then refuses the file
+// the file lacks, builds what format 3 adds (upgradeTo3) and records formatCurrent, so an older toll then refuses the file
 // by its format ("written by a newer toll") instead of misreading its events. A file
 // of a newer format is refused by this toll, with the same clear error, and nothing
 // is written to it.
 const (
 	formatPrefix  = "toll-ledger/"
-	formatCurrent = 2
+	formatCurrent = 3
 )
 
 // formatName is the meta "format" value of format version v.
@@ -73,6 +76,11 @@ func upgrade(tx *bolt.Tx) error {
 	}
 	if n == formatCurrent {
 		return nil
+	}
+	if n < 3 {
+		if err := upgradeTo3(tx); err != nil {
+			return fmt.Errorf("upgrade the ledger from %s: %w", formatName(n), err)
+		}
 	}
 	return meta.Put(keyFormat, []byte(formatName(formatCurrent)))
 }

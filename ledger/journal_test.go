@@ -40,7 +40,7 @@ func goldenLedger(t *testing.T) *Ledger {
 	}
 	weather := func(id string, n int64) Intent {
 		in := intent(id, n)
-		in.Agent, in.PaymentID = "alice", "pay_"+id
+		in.Agent, in.PaymentID, in.Method = "alice", "pay_"+id, "GET"
 		return in
 	}
 	news := func(id string, n int64) Intent {
@@ -49,6 +49,7 @@ func goldenLedger(t *testing.T) *Ledger {
 		in.Network, in.Asset = "base", "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913"
 		in.Payer = "0x2222222222222222222222222222222222222222"
 		in.URL = "https://news.example.com/top?lang=en&n=5"
+		in.Method = "POST"
 		return in
 	}
 	other := intent("call-token", 2500000)
@@ -61,9 +62,9 @@ func goldenLedger(t *testing.T) *Ledger {
 	_, err = l.DecideApproval(ctx, Decision{CallID: "call-1", Approved: true, By: "os-user:alice"})
 	do(err)
 	do(reserve(ctx, l, weather("call-1", 27367)))
-	do(l.Settle(ctx, "call-1", "0x"+strings.Repeat("a1", 32)))
+	do(l.Record(ctx, Outcome{CallID: "call-1", Kind: KindSettled, TxHash: "0x" + strings.Repeat("a1", 32), HTTPStatus: 200}))
 	do(reserve(ctx, l, news("call-2", 1000000)))
-	do(l.MarkUnknown(ctx, "call-2", "facilitator timed out; the payment may have settled"))
+	do(l.Record(ctx, Outcome{CallID: "call-2", Kind: KindUnknown, Reason: "facilitator timed out; the payment may have settled", HTTPStatus: 504}))
 	do(l.Settle(ctx, "call-2", "0x"+strings.Repeat("b2", 32)))
 	do(reserve(ctx, l, weather("call-3", 5000)))
 	do(l.Release(ctx, "call-3", "signing failed"))
@@ -80,7 +81,7 @@ func goldenLedger(t *testing.T) *Ledger {
 	do(l.Settle(ctx, "call-token", "0x"+strings.Repeat("c3", 32)))
 	c.Add(36 * time.Hour) // the next day
 	do(reserve(ctx, l, weather("call-7", 30000)))
-	do(l.Settle(ctx, "call-7", "0x"+strings.Repeat("d4", 32)))
+	do(l.Record(ctx, Outcome{CallID: "call-7", Kind: KindSettled, TxHash: "0x" + strings.Repeat("d4", 32), HTTPStatus: 201}))
 	do(reserve(ctx, l, weather("call-8", 12000)))
 	do(reserve(ctx, l, news("call-9", 3000)))
 	do(l.MarkUnknown(ctx, "call-9", "connection reset"))

@@ -10,13 +10,14 @@ import (
 // for another write to carry it before it is committed on its own.
 const outcomeDelay = 2 * time.Millisecond
 
-// Outcome is the result of a reserved call, for RecordLater: what Settle, MarkUnknown
-// or Release record.
+// Outcome is the result of a reserved call, for Record and RecordLater: what Settle,
+// MarkUnknown, Release or Void record.
 type Outcome struct {
-	CallID string
-	Kind   Kind   // KindSettled, KindUnknown or KindReleased
-	TxHash string // KindSettled: the settlement's transaction, if the server reported it
-	Reason string // KindUnknown, KindReleased: why
+	CallID     string
+	Kind       Kind   // KindSettled, KindUnknown, KindReleased (or KindVoided, with Record only)
+	TxHash     string // KindSettled: the settlement's transaction, if the server reported it
+	Reason     string // KindUnknown, KindReleased: why
+	HTTPStatus int    // the HTTP status the paid request was answered with; 0 when there was no answer
 }
 
 // RecordLater records o as Settle, MarkUnknown or Release would, without waiting for a
@@ -32,11 +33,11 @@ type Outcome struct {
 // until package ledger/reconcile resolves it against the chain (see the package doc).
 // An invalid o returns ErrInvalid and queues nothing.
 func (l *Ledger) RecordLater(o Outcome, report func(error)) error {
-	op := map[Kind]string{KindSettled: "settle", KindUnknown: "mark unknown", KindReleased: "release"}[o.Kind]
-	if op == "" {
-		return fmt.Errorf("record outcome: %w", invalid("kind %q is not an outcome (settled, unknown or released)", o.Kind))
+	if o.Kind == KindVoided {
+		return fmt.Errorf("record outcome: %w", invalid("a void is recorded with Void or Record, not later"))
 	}
-	if err := checkTransition(op, o.CallID, o.TxHash, o.Reason); err != nil {
+	op, err := o.check()
+	if err != nil {
 		return err
 	}
 	p := &pending{done: make(chan error, 1), report: func(err error) {
@@ -47,7 +48,7 @@ func (l *Ledger) RecordLater(o Outcome, report func(error)) error {
 			report(err)
 		}
 	}}
-	p.fn = func(b buckets) error { return l.recordTx(b, o.CallID, o.Kind, o.TxHash, o.Reason) }
+	p.fn = func(b buckets) error { return l.recordTx(b, o) }
 	l.queue.add(p)
 	l.queue.mu.Lock()
 	defer l.queue.mu.Unlock()

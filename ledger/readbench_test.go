@@ -110,7 +110,7 @@ func measureFill(t *testing.T, path string, calls int) {
 				if _, _, err := reserveTx(bk, in, Caps{}, now); err != nil {
 					return err
 				}
-				if err := transitionTx(bk, in.CallID, KindSettled, "0x"+strings.Repeat("ab", 32), "", now); err != nil {
+				if err := transitionTx(bk, Outcome{CallID: in.CallID, Kind: KindSettled, TxHash: "0x" + strings.Repeat("ab", 32)}, now); err != nil {
 					return err
 				}
 			}

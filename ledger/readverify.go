@@ -161,8 +161,8 @@ func (v *verifier) compareDone(b buckets) error {
 // compareCall checks that call want is stored as replayed, with a rolling-day entry
 // exactly while it counts.
 func compareCall(b buckets, want *callRecord) error {
-	// A record is written by putCall, json.Marshal of the record: the same bytes.
-	wj, err := want.marshal()
+	// A record is written by putCall, in the file's form: the same bytes.
+	wj, err := b.stored(want)
 	if err != nil {
 		return err
 	}

@@ -148,68 +148,81 @@ func intentEvent(kind Kind, in *Intent, now time.Time) Event {
 		Time: now, Kind: kind, CallID: in.CallID, Agent: in.Agent,
 		Session: in.Session, API: in.API, Tool: in.Tool, URL: in.URL, Network: in.Network,
 		Asset: in.Asset, Amount: &in.Amount, PayTo: in.PayTo, Payer: in.Payer, Nonce: in.Nonce,
-		ValidBefore: in.ValidBefore, PaymentID: in.PaymentID,
+		ValidBefore: in.ValidBefore, PaymentID: in.PaymentID, Method: in.Method,
 	}
 }
 
 // Settle records that the call's payment settled in transaction txHash
 // (which may be empty when the server reported none): reserved|unknown →
-// settled. Settled is final.
+// settled. Settled is final. It records no HTTP status: Record does.
 func (l *Ledger) Settle(ctx context.Context, callID, txHash string) error {
-	return l.transition(ctx, "settle", callID, KindSettled, txHash, "")
+	return l.Record(ctx, Outcome{CallID: callID, Kind: KindSettled, TxHash: txHash})
 }
 
 // MarkUnknown records that the payment was sent but its outcome is unknown:
 // reserved → unknown. The amount still counts.
 func (l *Ledger) MarkUnknown(ctx context.Context, callID, reason string) error {
-	return l.transition(ctx, "mark unknown", callID, KindUnknown, "", reason)
+	return l.Record(ctx, Outcome{CallID: callID, Kind: KindUnknown, Reason: reason})
 }
 
 // Release records that the signature never left toll (e.g. signing failed):
 // reserved → released. The amount no longer counts. Final.
 func (l *Ledger) Release(ctx context.Context, callID, reason string) error {
-	return l.transition(ctx, "release", callID, KindReleased, "", reason)
+	return l.Record(ctx, Outcome{CallID: callID, Kind: KindReleased, Reason: reason})
 }
 
 // Void records that the payment is proven never to have settled (reconciled
 // against the chain): reserved|unknown → voided. The amount no longer counts.
 // Final.
 func (l *Ledger) Void(ctx context.Context, callID, reason string) error {
-	return l.transition(ctx, "void", callID, KindVoided, "", reason)
+	return l.Record(ctx, Outcome{CallID: callID, Kind: KindVoided, Reason: reason})
 }
 
-func (l *Ledger) transition(ctx context.Context, op, callID string, kind Kind, txHash, reason string) error {
-	if err := checkTransition(op, callID, txHash, reason); err != nil {
+// Record records o (settled, unknown, released or voided) in a write transaction of its
+// own, as Settle, MarkUnknown, Release or Void do, with o.HTTPStatus.
+func (l *Ledger) Record(ctx context.Context, o Outcome) error {
+	op, err := o.check()
+	if err != nil {
 		return err
 	}
-	err := l.update(ctx, func(b buckets) error { return l.recordTx(b, callID, kind, txHash, reason) })
+	err = l.update(ctx, func(b buckets) error { return l.recordTx(b, o) })
 	if err != nil {
-		return fmt.Errorf("%s %q: %w", op, callID, err)
+		return fmt.Errorf("%s %q: %w", op, o.CallID, err)
 	}
 	return nil
 }
 
-// checkTransition checks the fields of a transition before it is queued.
-func checkTransition(op, callID, txHash, reason string) error {
-	if callID == "" {
-		return fmt.Errorf("%s: %w", op, invalid("empty call id"))
+// check checks o before it is recorded or queued, and names its operation.
+func (o *Outcome) check() (string, error) {
+	op := map[Kind]string{KindSettled: "settle", KindUnknown: "mark unknown", KindReleased: "release", KindVoided: "void"}[o.Kind]
+	if op == "" {
+		return "", fmt.Errorf("record outcome: %w", invalid("kind %q is not an outcome (settled, unknown, released or voided)", o.Kind))
+	}
+	if o.CallID == "" {
+		return op, fmt.Errorf("%s: %w", op, invalid("empty call id"))
 	}
 	if err := checkText([]textField{
-		{"call id", callID, maxShort}, {"tx hash", txHash, maxShort}, {"reason", reason, maxLong},
+		{"call id", o.CallID, maxShort}, {"tx hash", o.TxHash, maxShort}, {"reason", o.Reason, maxLong},
 	}); err != nil {
-		return fmt.Errorf("%s %q: %w", op, clip(callID), err)
+		return op, fmt.Errorf("%s %q: %w", op, clip(o.CallID), err)
 	}
-	return nil
+	if o.HTTPStatus != 0 && (o.HTTPStatus < 100 || o.HTTPStatus > 999) {
+		return op, fmt.Errorf("%s %q: %w", op, clip(o.CallID), invalid("HTTP status %d is not 0 (no answer) or from 100 to 999", o.HTTPStatus))
+	}
+	if o.HTTPStatus != 0 && o.Kind == KindVoided {
+		return op, fmt.Errorf("%s %q: %w", op, clip(o.CallID), invalid("a void records no HTTP status"))
+	}
+	return op, nil
 }
 
 // recordTx is a transition inside its transaction, followed by a signed head after a
 // settlement when the ledger has a signer.
-func (l *Ledger) recordTx(b buckets, callID string, kind Kind, txHash, reason string) error {
+func (l *Ledger) recordTx(b buckets, o Outcome) error {
 	now := l.now().UTC()
-	if err := transitionTx(b, callID, kind, txHash, reason, now); err != nil {
+	if err := transitionTx(b, o, now); err != nil {
 		return err
 	}
-	if kind == KindSettled && l.signer != nil {
+	if o.Kind == KindSettled && l.signer != nil {
 		// A settlement is recorded even when its head cannot be signed now.
 		if err := signHeadTx(b, l.signer, now); err != nil && !errors.Is(err, errSign) {
 			return err
@@ -218,8 +231,8 @@ func (l *Ledger) recordTx(b buckets, callID string, kind Kind, txHash, reason st
 	return nil
 }
 
-func transitionTx(b buckets, callID string, kind Kind, txHash, reason string, now time.Time) error {
-	rec, err := b.call(callID)
+func transitionTx(b buckets, o Outcome, now time.Time) error {
+	rec, err := b.call(o.CallID)
 	if err != nil {
 		return err
 	}
@@ -227,7 +240,7 @@ func transitionTx(b buckets, callID string, kind Kind, txHash, reason string, no
 		return ErrNotFound
 	}
 	from := rec.Spend.Status
-	ev := Event{Time: now, Kind: kind, CallID: callID, TxHash: txHash, Reason: reason}
+	ev := Event{Time: now, Kind: o.Kind, CallID: o.CallID, TxHash: o.TxHash, Reason: o.Reason, HTTPStatus: o.HTTPStatus}
 	if err := apply(&rec.Spend, &ev); err != nil {
 		return err
 	}
@@ -276,6 +289,9 @@ func apply(s *Spend, e *Event) error {
 	if e.Reason != "" {
 		s.Reason = e.Reason
 	}
+	if e.HTTPStatus != 0 {
+		s.HTTPStatus = e.HTTPStatus
+	}
 	return nil
 }
 
@@ -287,7 +303,7 @@ func (l *Ledger) Refuse(ctx context.Context, r Refusal) error {
 	ev := Event{
 		Kind: KindRefused, CallID: r.CallID, Agent: r.Agent, Session: r.Session, API: r.API, Tool: r.Tool,
 		URL: r.URL, Network: r.Network, Asset: r.Asset, Amount: r.Amount, PayTo: r.PayTo,
-		Reason: r.Reason,
+		Reason: r.Reason, Method: r.Method,
 	}
 	err := l.update(ctx, func(b buckets) error {
 		e := ev

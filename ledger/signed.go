@@ -112,6 +112,13 @@ func (ch *chain) replaySignedHead(e *Event) error {
 	if e.Amount == nil || e.Amount.Atomic().Cmp(total) != 0 {
 		return tampered(e.Seq, "signed head states a counted total of %s, the events give %s", encInt(e.Amount), total)
 	}
+	return ch.signedBy(e, total)
+}
+
+// signedBy checks that signed head e is signed by its Payer over its position, its
+// PrevHash and total (with a RecoverFunc; without one, only that it has a signature),
+// and records it in the report.
+func (ch *chain) signedBy(e *Event, total *big.Int) error {
 	if e.Payer == "" || e.Signature == "" {
 		return tampered(e.Seq, "signed head without signer or signature")
 	}

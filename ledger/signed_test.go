@@ -119,16 +119,19 @@ func TestSignedHeadsCatchARewrite(t *testing.T) {
 		}
 		return rehash(tx)
 	})
-	// The call record still names the old payee: put the events' version in it, as a
-	// careful forger would, so that only the signatures are left to tell.
+	// The per-recipient counters still count the old payee: move the payment to the new
+	// one, as a careful forger would, so that only the signatures are left to tell.
 	raw(t, path, func(tx *bolt.Tx) error {
 		b, _ := openBuckets(tx)
 		rec, err := b.call("b")
 		if err != nil {
 			return err
 		}
-		rec.Spend.PayTo = "0x000000000000000000000000000000000000dEaD"
-		return b.putCall(rec)
+		x := rec.Spend.Amount.Atomic()
+		if err := b.addSum(payToKey("0x000000000000000000000000000000000000dEaD"), x); err != nil {
+			return err
+		}
+		return b.addSum(payToKey(intent("b", 1).PayTo), x.Neg(x))
 	})
 	if err := l.Verify(t.Context()); err != nil {
 		t.Fatalf("the rewritten chain should verify without keys: %v", err)

@@ -54,6 +54,7 @@ type Intent struct {
 	Nonce       string       // EIP-3009 nonce, 0x + 64 hex digits; required
 	ValidBefore time.Time    // end of the authorization's validity; required
 	PaymentID   string       // the idempotency key sent with the payment (payment-identifier extension); "" for none
+	Method      string       // the paid request's method, free text: "GET" for HTTP, "tools/call" for a paid MCP call; "" when unknown
 }
 
 // Caps are the spending limits one Reserve is checked against. A nil cap is no cap; a zero
@@ -75,6 +76,7 @@ type Spend struct {
 	Status     Status
 	TxHash     string    // settlement transaction, once settled
 	Reason     string    // the latest reason given (unknown, released, voided)
+	HTTPStatus int       // the HTTP status the paid request was answered with; 0 when there was no answer
 	ReservedAt time.Time // when the reservation was written (ledger clock)
 	UpdatedAt  time.Time // when the status last changed
 }
@@ -93,6 +95,7 @@ type Refusal struct {
 	Amount  *money.Amount // amount asked; nil when unknown
 	PayTo   string
 	Reason  string // required
+	Method  string // the request's method, as Intent.Method; "" when unknown
 }
 
 // Totals are counted amounts (reserved + unknown + settled).
@@ -169,7 +172,7 @@ func (in *Intent) validate() error {
 		{"call id", in.CallID, maxShort}, {"session", in.Session, maxShort}, {"api", in.API, maxShort},
 		{"tool", in.Tool, maxShort}, {"url", in.URL, maxLong}, {"network", in.Network, maxShort},
 		{"asset", in.Asset, maxShort}, {"payTo", in.PayTo, maxShort}, {"payer", in.Payer, maxShort},
-		{"agent", in.Agent, maxShort},
+		{"agent", in.Agent, maxShort}, {"method", in.Method, maxShort},
 	})
 }
 
@@ -191,6 +194,7 @@ func (r *Refusal) validate() error {
 		{"call id", r.CallID, maxShort}, {"session", r.Session, maxShort}, {"api", r.API, maxShort},
 		{"tool", r.Tool, maxShort}, {"url", r.URL, maxLong}, {"network", r.Network, maxShort},
 		{"asset", r.Asset, maxShort}, {"payTo", r.PayTo, maxShort}, {"reason", r.Reason, maxLong},
+		{"method", r.Method, maxShort},
 	})
 }
 

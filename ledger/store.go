@@ -9,9 +9,14 @@ package ledger
 //	        "day"    → W (8) ‖ decimal S: S is the counted sum of the window
 //	                   entries with time key > W (the rolling-day cache)
 //	events  seq (8, big endian) → prev hash (32) ‖ hash (32) ‖ canonical event
-//	calls   call id → JSON callRecord (current Spend, reservation and last seq)
+//	calls   call id → call record: from format 3 the compact form (callrecord.go:
+//	        the reserved event's seq, the last event's, the status and what the
+//	        outcomes said), before it JSON of the whole Spend
+//	open    reserved seq (8) → call id, one per call not final (reserved or
+//	        unknown); format 3
 //	sums    "t" → counted total; "s"+session → counted per session;
-//	        "a"+api → counted per API (decimal strings)
+//	        "a"+api → counted per API; "p"+lower-case payTo → counted per
+//	        recipient, from format 3 (decimal strings)
 //	window  time key (8) ‖ seq (8) → decimal amount, one per counting call,
 //	        keyed by reservation time (time key: UnixNano with the sign bit
 //	        flipped, so byte order is time order)
@@ -20,11 +25,10 @@ package ledger
 import (
 	"crypto/sha256"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/big"
-	"strconv"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -36,10 +40,11 @@ var (
 	bucketCalls  = []byte("calls")
 	bucketSums   = []byte("sums")
 	bucketWindow = []byte("window")
+	bucketOpen   = []byte("open")
 
 	// allBuckets are created with a ledger, and by the upgrade of an older one
 	// (format.go).
-	allBuckets = [][]byte{bucketMeta, bucketEvents, bucketCalls, bucketSums, bucketWindow, bucketAgentWindow, bucketApprovals}
+	allBuckets = [][]byte{bucketMeta, bucketEvents, bucketCalls, bucketSums, bucketWindow, bucketAgentWindow, bucketApprovals, bucketOpen}
 
 	keyFormat = []byte("format")
 	keyID     = []byte("id")
@@ -58,28 +63,15 @@ func sessionKey(s string) []byte { return append([]byte{'s'}, s...) }
 func apiKey(a string) []byte     { return append([]byte{'a'}, a...) }
 func toolKey(t string) []byte    { return append([]byte{'t'}, t...) }
 
+// payToKey is the counter of the calls to payTo, an address compared without regard to
+// case.
+func payToKey(payTo string) []byte { return append([]byte{'p'}, strings.ToLower(payTo)...) }
+
 // callRecord is the derived current state of one reserved call.
 type callRecord struct {
 	Spend Spend  `json:"spend"`
 	Seq   uint64 `json:"seq"`  // the reserved event
 	Last  uint64 `json:"last"` // the latest event of this call
-}
-
-// marshal returns json.Marshal(r), the stored form of r, without json.Marshal's second
-// pass over what Spend.MarshalJSON wrote (compact JSON already, with HTML escaped).
-func (r *callRecord) marshal() ([]byte, error) {
-	sp, err := r.Spend.MarshalJSON()
-	if err != nil {
-		return nil, err
-	}
-	v := make([]byte, 0, len(sp)+48)
-	v = append(v, `{"spend":`...)
-	v = append(v, sp...)
-	v = append(v, `,"seq":`...)
-	v = strconv.AppendUint(v, r.Seq, 10)
-	v = append(v, `,"last":`...)
-	v = strconv.AppendUint(v, r.Last, 10)
-	return append(v, '}'), nil
 }
 
 func u64(x uint64) []byte { return binary.BigEndian.AppendUint64(nil, x) }
@@ -97,6 +89,8 @@ func windowKey(t time.Time, seq uint64) []byte {
 type buckets struct {
 	meta, events, calls, sums, window *bolt.Bucket
 	agentWin                          *bolt.Bucket // nil in a read transaction of a ledger that has none
+	open                              *bolt.Bucket // nil before format 3 (a read of an older file)
+	format                            int          // the file's format version (format.go)
 }
 
 // openBuckets opens the buckets of tx's ledger; a write transaction first upgrades an
@@ -113,6 +107,15 @@ func openBuckets(tx *bolt.Tx) (buckets, error) {
 	}
 	if b.meta == nil || b.events == nil || b.calls == nil || b.sums == nil || b.window == nil {
 		return b, errors.New("not a toll ledger (buckets missing)")
+	}
+	var err error
+	if b.format, err = fileFormat(b.meta.Get(keyFormat)); err != nil {
+		return b, err
+	}
+	if b.format >= 3 {
+		if b.open = tx.Bucket(bucketOpen); b.open == nil {
+			return b, errors.New("not a toll ledger (buckets missing)")
+		}
 	}
 	// Events and rolling-day entries are only appended (their keys grow): pages split
 	// full rather than half full. The file is read the same either way.
@@ -154,24 +157,26 @@ func (b buckets) appendEvent(e *Event) error {
 	return b.meta.Put(keyHead, append(u64(e.Seq), hash[:]...))
 }
 
+// call reads the record of call id, or nil when there is none.
 func (b buckets) call(id string) (*callRecord, error) {
 	v := b.calls.Get([]byte(id))
 	if v == nil {
 		return nil, nil
 	}
-	var rec callRecord
-	if err := json.Unmarshal(v, &rec); err != nil {
-		return nil, tampered(0, "call record %q is damaged: %v", clip(id), err)
-	}
-	return &rec, nil
+	return b.decodeCall(id, v)
 }
 
+// putCall stores rec (in a write transaction: the file is of the current format) and
+// keeps the open index: an entry while rec is not final.
 func (b buckets) putCall(rec *callRecord) error {
-	v, err := rec.marshal()
-	if err != nil {
+	v := rec.marshal()
+	if err := b.calls.Put([]byte(rec.Spend.CallID), v); err != nil {
 		return err
 	}
-	return b.calls.Put([]byte(rec.Spend.CallID), v)
+	if rec.Spend.Status.Final() {
+		return b.open.Delete(u64(rec.Seq))
+	}
+	return b.open.Put(u64(rec.Seq), []byte(rec.Spend.CallID))
 }
 
 func (b buckets) sum(key []byte) (*big.Int, error) {
@@ -204,7 +209,7 @@ func (b buckets) addSum(key []byte, delta *big.Int) error {
 // count adds delta (positive on reserve, negative on release or void) to
 // every counter the spend belongs to.
 func (b buckets) count(s *Spend, seq uint64, delta *big.Int) error {
-	for _, k := range [][]byte{sumTotal, sessionKey(s.Session), apiKey(s.API), toolKey(s.Tool)} {
+	for _, k := range [][]byte{sumTotal, sessionKey(s.Session), apiKey(s.API), toolKey(s.Tool), payToKey(s.PayTo)} {
 		if err := b.addSum(k, delta); err != nil {
 			return err
 		}

@@ -187,7 +187,7 @@ func reservedSpend(e *Event) Spend {
 		Intent: Intent{
 			CallID: e.CallID, Agent: e.Agent, Session: e.Session, API: e.API, Tool: e.Tool, URL: e.URL,
 			Network: e.Network, Asset: e.Asset, Amount: *e.Amount, PayTo: e.PayTo, Payer: e.Payer,
-			Nonce: e.Nonce, ValidBefore: e.ValidBefore, PaymentID: e.PaymentID,
+			Nonce: e.Nonce, ValidBefore: e.ValidBefore, PaymentID: e.PaymentID, Method: e.Method,
 		},
 		Status: StatusReserved, ReservedAt: e.Time, UpdatedAt: e.Time,
 	}

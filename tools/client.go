@@ -226,7 +226,7 @@ func (c *Client) Call(ctx context.Context, call Call) (*Result, error) {
 	}
 	log := c.log.With("tool", op.Name, "method", req.method, "url", req.url)
 	if refused := clearTextRefusal(op, req.url); refused != nil {
-		c.refuseUnsent(ctx, call, req.url, refused, log)
+		c.refuseUnsent(ctx, call, httpExchange{c: c, req: req}, refused, log)
 		return nil, refused
 	}
 	if ch := c.terms.get(op); ch != nil {

@@ -35,6 +35,7 @@ const (
 type hostileAPI struct {
 	mu       sync.Mutex
 	payments []string
+	methods  []string // of the paid requests
 	unpaid   func(w http.ResponseWriter)
 	paid     func(w http.ResponseWriter, r *http.Request)
 }
@@ -50,6 +51,7 @@ func (h *hostileAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h.mu.Lock()
 	h.payments = append(h.payments, p)
+	h.methods = append(h.methods, r.Method)
 	h.mu.Unlock()
 	h.paid(w, r)
 }
@@ -58,6 +60,16 @@ func (h *hostileAPI) count() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return len(h.payments)
+}
+
+// method is the method of the first paid request received ("" before one).
+func (h *hostileAPI) method() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.methods) == 0 {
+		return ""
+	}
+	return h.methods[0]
 }
 
 // payment is the i-th payment header received.
@@ -269,8 +281,9 @@ func TestDecoyFirstPaysTheOneThatFits(t *testing.T) {
 		t.Errorf("receipt = %+v", res.Payment)
 	}
 	sp, err := f.ledger.Spends(t.Context())
-	if err != nil || len(sp) != 1 || sp[0].Status != ledger.StatusSettled || sp[0].Amount.Cmp(money.USDC(800)) != 0 {
-		t.Errorf("ledger = %+v, %v", sp, err)
+	if err != nil || len(sp) != 1 || sp[0].Status != ledger.StatusSettled || sp[0].Amount.Cmp(money.USDC(800)) != 0 ||
+		sp[0].HTTPStatus != http.StatusOK || sp[0].Method != api.method() {
+		t.Errorf("ledger = %+v, %v; want one settled spend of 0.0008 answered 200 to %q", sp, err, api.method())
 	}
 }
 
@@ -290,33 +303,35 @@ func TestAuthorizationWindowIsCapped(t *testing.T) {
 }
 
 // TestNoSecondPayment: whatever happens after the payment is sent, toll signs once, and the
-// spend stays counted (unknown) until reconciled.
+// spend stays counted (unknown) until reconciled, with the answer's HTTP status (0 for
+// none) and the request's method.
 func TestNoSecondPayment(t *testing.T) {
 	tests := []struct {
-		name    string
-		paid    func(w http.ResponseWriter, r *http.Request)
-		wantErr bool
+		name       string
+		paid       func(w http.ResponseWriter, r *http.Request)
+		wantErr    bool
+		httpStatus int // recorded in the ledger
 	}{
-		{"402 after payment", func(w http.ResponseWriter, r *http.Request) { write402(good())(w) }, true},
+		{"402 after payment", func(w http.ResponseWriter, r *http.Request) { write402(good())(w) }, true, 402},
 		{"reset after the body was sent", func(w http.ResponseWriter, r *http.Request) {
 			conn, _, err := http.NewResponseController(w).Hijack()
 			if err == nil {
 				conn.Close()
 			}
-		}, true},
+		}, true, 0},
 		{"never answers after payment", func(w http.ResponseWriter, r *http.Request) {
 			<-r.Context().Done() // until toll gives up waiting
-		}, true},
-		{"200 without settlement proof", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("{}")) }, false},
-		{"500 after payment", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "boom", 500) }, false},
+		}, true, 0},
+		{"200 without settlement proof", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("{}")) }, false, 200},
+		{"500 after payment", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "boom", 500) }, false, 500},
 		{"redirect after payment", func(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, "http://127.0.0.1:1/elsewhere", http.StatusTemporaryRedirect)
-		}, false},
+		}, false, 307},
 		{"failed settlement header", func(w http.ResponseWriter, r *http.Request) {
 			v, _ := x402.EncodeHeader(x402.SettlementResponse{Success: false, ErrorReason: "insufficient_funds"})
 			w.Header().Set(x402.HeaderXPaymentResponse, v)
 			w.Write([]byte("{}"))
-		}, false},
+		}, false, 200},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -337,6 +352,9 @@ func TestNoSecondPayment(t *testing.T) {
 			sp, err := f.ledger.Spends(t.Context())
 			if err != nil || len(sp) != 1 || sp[0].Status != ledger.StatusUnknown {
 				t.Fatalf("ledger = %+v, %v; want one unknown spend", sp, err)
+			}
+			if sp[0].HTTPStatus != tt.httpStatus || sp[0].Method != api.method() {
+				t.Errorf("ledger: method %q, HTTP status %d; want %q, %d", sp[0].Method, sp[0].HTTPStatus, api.method(), tt.httpStatus)
 			}
 			tot, err := f.ledger.Totals(t.Context(), "s1", "")
 			if err != nil || tot.Session.Cmp(money.USDC(1000)) != 0 {

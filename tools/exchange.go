@@ -17,6 +17,9 @@ import (
 type exchanger interface {
 	// url is where the call goes, as logged and recorded in the ledger.
 	url() string
+	// method is the request's method as the ledger records it: the HTTP method, or
+	// "tools/call".
+	method() string
 	// describe names the call for messages: "GET https://...", "tools/call NAME (mcp://...)".
 	describe() string
 	// carrier encodes payload for requirement i of ch as the transport carries it (a
@@ -34,6 +37,8 @@ type answer struct {
 	// code names the answer in messages: the HTTP status ("402", "200"), or the kind of
 	// MCP result ("payment required", "a tool result", "a tool error").
 	code string
+	// status is the HTTP status of the answer; 0 for an MCP answer.
+	status int
 	// failed says the answer is an error: an HTTP status of 400 or more, an MCP tool
 	// error.
 	failed bool
@@ -56,6 +61,7 @@ type httpExchange struct {
 
 func (h httpExchange) url() string      { return h.req.url }
 func (h httpExchange) describe() string { return h.req.method + " " + h.req.url }
+func (h httpExchange) method() string   { return h.req.method }
 
 func (h httpExchange) carrier(ch *x402.Challenge, i int, payload x402.ExactEVMPayload) (string, any, error) {
 	name, value, err := ch.PaymentHeader(i, payload)
@@ -77,6 +83,7 @@ func (h httpExchange) send(ctx context.Context, key string, value any) (*answer,
 	a := &answer{
 		result: &Result{Status: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"), Body: body, Truncated: truncated},
 		code:   strconv.Itoa(resp.StatusCode),
+		status: resp.StatusCode,
 		failed: resp.StatusCode >= 400,
 	}
 	a.settlement, a.settlementErr = x402.ParseSettlement(resp.Header)

@@ -166,6 +166,7 @@ func (c *Client) reserve(ctx context.Context, p *payment) error {
 		Payer:       rc.Payer,
 		Nonce:       rc.Nonce,
 		ValidBefore: time.Unix(p.auth.ValidBefore.Int64(), 0),
+		Method:      p.via.method(),
 	}, caps)
 	var capErr *ledger.CapError
 	switch {
@@ -225,7 +226,7 @@ func (c *Client) signAndSend(ctx context.Context, p *payment) (paidReply, error)
 func (c *Client) record(ctx context.Context, p *payment, r paidReply) (*Result, error) {
 	rc := p.receipt
 	if r.err != nil {
-		c.markUnknown(ctx, p, "sending the paid request failed: "+r.err.Error())
+		c.markUnknown(ctx, p, 0, "sending the paid request failed: "+r.err.Error())
 		return nil, p.notSettled(fmt.Sprintf("the paid request failed after the payment was signed: %v", r.err))
 	}
 	a := r.ans
@@ -234,7 +235,7 @@ func (c *Client) record(ctx context.Context, p *payment, r paidReply) (*Result, 
 	settlement := a.settlement
 	if other := otherPayer(settlement, rc.Payer); other != "" {
 		reason := fmt.Sprintf("the server answered %s with a settlement for another payer (%s, not %s)", a.code, other, rc.Payer)
-		c.markUnknown(ctx, p, reason)
+		c.markUnknown(ctx, p, a.status, reason)
 		p.log.Warn("payment outcome unknown", "reason", reason)
 		if a.required {
 			return nil, p.notSettled(reason)
@@ -244,12 +245,12 @@ func (c *Client) record(ctx context.Context, p *payment, r paidReply) (*Result, 
 	switch {
 	case !a.failed && !a.required && settlement != nil && settlement.Success && settlement.Transaction != "":
 		rc.Status, rc.Transaction = ledger.StatusSettled, settlement.Transaction
-		c.recordLater(p.log, ledger.Outcome{CallID: p.callID, Kind: ledger.KindSettled, TxHash: rc.Transaction})
+		c.recordLater(p.log, ledger.Outcome{CallID: p.callID, Kind: ledger.KindSettled, TxHash: rc.Transaction, HTTPStatus: a.status})
 		p.log.Info("paid", "status", a.code, "tx", rc.Transaction)
 		return res, nil
 	case a.required:
 		reason := p.rejection(a)
-		c.markUnknown(ctx, p, reason)
+		c.markUnknown(ctx, p, a.status, reason)
 		p.log.Warn("payment not accepted", "reason", reason)
 		return nil, p.notSettled(reason)
 	default:
@@ -259,7 +260,7 @@ func (c *Client) record(ctx context.Context, p *payment, r paidReply) (*Result, 
 		} else if settlement != nil && !settlement.Success {
 			reason = fmt.Sprintf("the server answered %s and reported a failed settlement: %s", a.code, settlement.ErrorReason)
 		}
-		c.markUnknown(ctx, p, reason)
+		c.markUnknown(ctx, p, a.status, reason)
 		p.log.Warn("payment outcome unknown", "reason", reason)
 		return res, nil
 	}
@@ -286,10 +287,10 @@ func (p *payment) notSettled(reason string) *PaymentError {
 }
 
 // markUnknown records that the payment may have reached the server but is not proven
-// settled.
-func (c *Client) markUnknown(ctx context.Context, p *payment, reason string) {
+// settled; httpStatus is the server's answer, 0 when there was none.
+func (c *Client) markUnknown(ctx context.Context, p *payment, httpStatus int, reason string) {
 	p.receipt.Status = ledger.StatusUnknown
-	c.recordLater(p.log, ledger.Outcome{CallID: p.callID, Kind: ledger.KindUnknown, Reason: reason})
+	c.recordLater(p.log, ledger.Outcome{CallID: p.callID, Kind: ledger.KindUnknown, Reason: reason, HTTPStatus: httpStatus})
 }
 
 // release ends a reservation whose authorization never left toll.
@@ -307,6 +308,7 @@ func (c *Client) recordRefusal(ctx context.Context, p *payment, refusal error) {
 		Tool:    p.call.Op.Name,
 		URL:     p.via.url(),
 		Reason:  refusal.Error(),
+		Method:  p.via.method(),
 	}
 	if len(p.ch.Options) > 0 {
 		o := p.ch.Options[0]
@@ -321,7 +323,7 @@ func (c *Client) recordRefusal(ctx context.Context, p *payment, refusal error) {
 
 // refuseUnsent records a refusal made before anything was sent, so before any 402: what
 // was asked is the operation's advertised price (unknown for a price set at call time).
-func (c *Client) refuseUnsent(ctx context.Context, call Call, url string, refused *RefusedError, log *slog.Logger) {
+func (c *Client) refuseUnsent(ctx context.Context, call Call, via exchanger, refused *RefusedError, log *slog.Logger) {
 	p := call.Op.Price
 	amount := p.Amount
 	r := ledger.Refusal{
@@ -330,12 +332,13 @@ func (c *Client) refuseUnsent(ctx context.Context, call Call, url string, refuse
 		Session: call.Session,
 		API:     call.Op.API,
 		Tool:    call.Op.Name,
-		URL:     url,
+		URL:     via.url(),
 		Network: p.Network,
 		Asset:   p.AssetAddress,
 		Amount:  &amount,
 		PayTo:   p.PayTo,
 		Reason:  refused.Error(),
+		Method:  via.method(),
 	}
 	if p.Mode == catalog.PriceAtCall {
 		r.Amount = nil // no 402 was read: nothing was asked yet

@@ -41,7 +41,7 @@ func (c *Client) callUpstream(ctx context.Context, call Call) (*Result, error) {
 	via := mcpExchange{up: call.Upstream, tool: op.OperationID, args: args, target: UpstreamURL(op.API, op.OperationID), limit: c.maxBody}
 	log := c.log.With("tool", op.Name, "method", "tools/call", "url", via.target)
 	if refused := clearTextRefusal(op, op.ServerURL); refused != nil {
-		c.refuseUnsent(ctx, call, via.target, refused, log)
+		c.refuseUnsent(ctx, call, via, refused, log)
 		return nil, refused
 	}
 	if ch := c.terms.get(op); ch != nil {
@@ -89,6 +89,7 @@ type mcpExchange struct {
 
 func (m mcpExchange) url() string      { return m.target }
 func (m mcpExchange) describe() string { return "tools/call " + m.tool + " (" + m.target + ")" }
+func (m mcpExchange) method() string   { return "tools/call" }
 
 // carrier is the _meta entry of the payment: the PaymentPayload object under
 // x402/payment for x402 version 2, the base64 X-PAYMENT text under x402.payment for

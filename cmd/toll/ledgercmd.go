@@ -147,8 +147,11 @@ hash kept elsewhere is still in the chain (nothing cut from the end). --rpc NETW
 the ledger against the chain: every payment the payer made there is in the ledger, and every
 settled entry moved its amount to its payee in its transaction.
 
-With --file, check an export written by toll ledger export --format jsonl (with no filter)
-on its own, without the ledger: the chain of hashes, and the history the entries tell.`,
+With --file, check an export written by toll ledger export --format jsonl on its own,
+without the ledger: the chain of hashes, the history the entries tell and the signed heads
+(--payer: each must be the payer's). An export made with a filter lacks events: it is
+reported PARTIAL, with the positions missing, and what can be checked without them is:
+each entry's hash, the links between consecutive entries, the signed heads in the file.`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error { return v.run(c.Context()) },
 	}
@@ -201,12 +204,21 @@ func (v *ledgerVerifyCmd) runFile() error {
 		defer f.Close()
 		r, name = f, v.file
 	}
-	head, err := ledger.VerifyJSONL(r)
+	payer, err := v.proofFlags.check()
+	if err != nil {
+		return err
+	}
+	rep, err := ledger.VerifyFile(r, recoverHead)
 	if err != nil {
 		return fmt.Errorf("export %s: %w", name, err)
 	}
-	_, err = fmt.Fprintf(v.stdout, "export %s: %d events, hash chain intact; last hash %s (compare it with the ledger's, from toll ledger verify: events cut from the end of an export show only there)\n", name, head.Seq, head.Hash)
-	return err
+	fileReport(v.stdout, name, rep)
+	if !rep.Complete {
+		// A filtered export leaves out signed heads (they name no agent) and the heads
+		// after its period: its settlements say nothing of the payer's key.
+		rep.UnsignedSettled = 0
+	}
+	return v.signedHeads(v.stdout, rep.Report, payer)
 }
 
 // ledgerExportCmd is "toll ledger export".

@@ -1,0 +1,107 @@
+package ledger
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"strconv"
+)
+
+// The stored call record. From format 3 it holds only what the events of the call
+// changed since its reservation, and refers to the reserved event by its position for
+// the intent (which is in the chain already):
+//
+//	callCompact ‖ fields, each a uvarint length and its bytes:
+//	  seq of the reserved event, seq of the last event (decimal), status,
+//	  updated time (encTime), tx hash, reason, HTTP status (encStatus)
+//
+// about 100 bytes for a settled call, instead of the 700 or so of the whole Spend as
+// JSON that formats 1 and 2 stored (and that a file of those formats still holds until
+// its first write upgrades it: format.go). Reading a record reads the reserved event
+// too, and checks that it is the reservation of that call.
+const callCompact = 0x03 // a JSON record starts with '{'
+
+// callFields is the number of fields of a compact call record.
+const callFields = 7
+
+// marshal returns the stored form of r in the current format.
+func (r *callRecord) marshal() []byte {
+	s := &r.Spend
+	fields := [callFields]string{
+		strconv.FormatUint(r.Seq, 10), strconv.FormatUint(r.Last, 10), string(s.Status),
+		encTime(s.UpdatedAt), s.TxHash, s.Reason, encStatus(s.HTTPStatus),
+	}
+	n := 1
+	for _, f := range fields {
+		n += uvarintLen(uint64(len(f))) + len(f)
+	}
+	v := make([]byte, 1, n)
+	v[0] = callCompact
+	for _, f := range fields {
+		v = binary.AppendUvarint(v, uint64(len(f)))
+		v = append(v, f...)
+	}
+	return v
+}
+
+// marshalJSON returns the stored form of r in formats 1 and 2: json.Marshal(r),
+// without json.Marshal's second pass over what Spend.MarshalJSON wrote (compact JSON
+// already, with HTML escaped).
+func (r *callRecord) marshalJSON() ([]byte, error) {
+	sp, err := r.Spend.MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	v := make([]byte, 0, len(sp)+48)
+	v = append(v, `{"spend":`...)
+	v = append(v, sp...)
+	v = append(v, `,"seq":`...)
+	v = strconv.AppendUint(v, r.Seq, 10)
+	v = append(v, `,"last":`...)
+	v = strconv.AppendUint(v, r.Last, 10)
+	return append(v, '}'), nil
+}
+
+// stored returns r as b's file stores it: compact from format 3, JSON before.
+func (b buckets) stored(r *callRecord) ([]byte, error) {
+	if b.format >= 3 {
+		return r.marshal(), nil
+	}
+	return r.marshalJSON()
+}
+
+// decodeCall decodes the stored record v of call id, in either form; a compact one is
+// completed with the intent of its reserved event.
+func (b buckets) decodeCall(id string, v []byte) (*callRecord, error) {
+	if len(v) == 0 || v[0] != callCompact {
+		var rec callRecord
+		if err := json.Unmarshal(v, &rec); err != nil {
+			return nil, tampered(0, "call record %q is damaged: %v", clip(id), err)
+		}
+		return &rec, nil
+	}
+	var f [callFields]string
+	rest := v[1:]
+	for i := range f {
+		n, k := binary.Uvarint(rest)
+		if k <= 0 || n > uint64(len(rest)-k) {
+			return nil, tampered(0, "call record %q is damaged: truncated", clip(id))
+		}
+		f[i] = string(rest[k : k+int(n)])
+		rest = rest[k+int(n):]
+	}
+	seq, err1 := strconv.ParseUint(f[0], 10, 64)
+	last, err2 := strconv.ParseUint(f[1], 10, 64)
+	updated, err3 := decTime(f[3])
+	status, err4 := decStatus(f[6])
+	if len(rest) != 0 || err1 != nil || err2 != nil || err3 != nil || err4 != nil {
+		return nil, tampered(0, "call record %q is damaged", clip(id))
+	}
+	e, err := decodeRecord(b.events.Get(u64(seq)))
+	if err != nil || e.Seq != seq || e.Kind != KindReserved || e.CallID != id {
+		return nil, tampered(seq, "call record %q does not refer to its reservation (event %d)", clip(id), seq)
+	}
+	rec := &callRecord{Spend: reservedSpend(&e), Seq: seq, Last: last}
+	s := &rec.Spend
+	s.Status, s.UpdatedAt, s.TxHash, s.Reason, s.HTTPStatus = Status(f[2]), updated, f[4], f[5], status
+	return rec, nil
+}
