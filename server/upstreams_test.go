@@ -258,8 +258,9 @@ func TestUpstreamPaidCall(t *testing.T) {
 			if len(sp) != 1 {
 				t.Fatalf("ledger spends = %d, want 1", len(sp))
 			}
-			if sp[0].Status != ledger.StatusSettled || sp[0].API != "wx" || sp[0].Tool != "wx_get_weather" || sp[0].URL != "mcp://wx/get_weather" || sp[0].TxHash == "" {
-				t.Errorf("spend = %+v; want settled, API wx, tool wx_get_weather, URL mcp://wx/get_weather, a transaction", sp[0])
+			if sp[0].Status != ledger.StatusSettled || sp[0].API != "wx" || sp[0].Tool != "wx_get_weather" || sp[0].URL != "mcp://wx/get_weather" || sp[0].TxHash == "" ||
+				sp[0].Method != "tools/call" || sp[0].HTTPStatus != 0 {
+				t.Errorf("spend = %+v; want settled, API wx, tool wx_get_weather, URL mcp://wx/get_weather, method tools/call, no HTTP status, a transaction", sp[0])
 			}
 		})
 	}
