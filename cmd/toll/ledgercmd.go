@@ -127,7 +127,8 @@ func (l *ledgerListCmd) run(ctx context.Context) error {
 type ledgerVerifyCmd struct {
 	ledgerFlags
 	proofFlags
-	file string
+	file     string
+	complete bool // with file: a partial export fails
 }
 
 func (a *app) ledgerVerifyCommand() *cobra.Command {
@@ -151,7 +152,8 @@ With --file, check an export written by toll ledger export --format jsonl on its
 without the ledger: the chain of hashes, the history the entries tell and the signed heads
 (--payer: each must be the payer's). An export made with a filter lacks events: it is
 reported PARTIAL, with the positions missing, and what can be checked without them is:
-each entry's hash, the links between consecutive entries, the signed heads in the file.`,
+each entry's hash, the links between consecutive entries, the signed heads in the file.
+A whole export with lines removed looks the same: --complete makes a partial export fail.`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error { return v.run(c.Context()) },
 	}
@@ -159,6 +161,7 @@ each entry's hash, the links between consecutive entries, the signed heads in th
 	v.ledgerFlags.register(fs)
 	v.proofFlags.register(fs)
 	fs.StringVar(&v.file, "file", "", "an export (toll ledger export --format jsonl) to check instead of the ledger; - for stdin")
+	fs.BoolVar(&v.complete, "complete", false, "with --file: the export must be whole (from the first event, no gap): a partial one fails")
 	return c
 }
 
@@ -167,7 +170,13 @@ func (v *ledgerVerifyCmd) run(ctx context.Context) error {
 		if v.ledger != "" || v.config != "" {
 			return usagef("toll ledger verify: --file checks an export on its own: leave out --ledger and --config")
 		}
+		if v.expectHead != "" || len(v.rpcs) > 0 || v.fromBlock != "" {
+			return usagef("toll ledger verify: --expect-head, --rpc and --from-block check the ledger itself, not an export: run them without --file")
+		}
 		return v.runFile()
+	}
+	if v.complete {
+		return usagef("toll ledger verify: --complete goes with --file")
 	}
 	payer, err := v.proofFlags.check()
 	if err != nil {
@@ -213,6 +222,9 @@ func (v *ledgerVerifyCmd) runFile() error {
 		return fmt.Errorf("export %s: %w", name, err)
 	}
 	fileReport(v.stdout, name, rep)
+	if !rep.Complete && v.complete {
+		return fmt.Errorf("%w: export %s is partial (%d events missing) and --complete asks for a whole one: export again without filters, or find who removed lines", errProof, name, rep.Missing)
+	}
 	if !rep.Complete {
 		// A filtered export leaves out signed heads (they name no agent) and the heads
 		// after its period: its settlements say nothing of the payer's key.

@@ -200,6 +200,16 @@ func TestVerifyFile(t *testing.T) {
 	if want := "PARTIAL: 6 of the chain's first 8 events; missing 2: 3, 6"; err != nil || !strings.Contains(out, want) || strings.Contains(out, "hash chain intact") {
 		t.Errorf("verify --file on a filtered export: %v\n%s\nwant %q, and no claim that the chain is intact", err, out, want)
 	}
+	// --complete: a partial export fails; flags that check the ledger itself are refused.
+	if _, _, err := runTest(t, nil, "ledger", "verify", "--file", file, "--complete"); err == nil || !strings.Contains(err.Error(), "2 events missing") {
+		t.Errorf("verify --file --complete on a partial export: %v, want a failure naming 2 missing events", err)
+	}
+	for _, args := range [][]string{{"--file", file, "--rpc", "eip155:84532=http://127.0.0.1:1"}, {"--file", file, "--expect-head", ledgerHash}, {"--complete", "--ledger", path}} {
+		var u usageError
+		if _, _, err := runTest(t, nil, append([]string{"ledger", "verify"}, args...)...); !errors.As(err, &u) {
+			t.Errorf("ledger verify %v: %v, want a usage error", args, err)
+		}
+	}
 }
 
 // TestExportEditedRecord: a call record edited in the file does not reach list or export,
