@@ -90,4 +90,3 @@ func FuzzSpendAppendJSON(f *testing.F) {
 		}
 	})
 }
-
