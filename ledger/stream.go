@@ -6,7 +6,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"runtime"
 	"slices"
+	"sync"
 )
 
 // Readers stream. Events are append-only, so the events up to the head a reader sees when
@@ -116,21 +118,97 @@ func (l *Ledger) scan(ctx context.Context, fn func(e *Event) error) (headPos, er
 
 // scanRange reads the events after ln's position up to to, checks each with ln and
 // calls fn with it.
+//
+// It works in a pipeline, because a large ledger's readers spend their time decoding and
+// hashing, not reading: one goroutine copies the next batches out of the file (each in a
+// read transaction of its own, as before) while this one decodes the current batch on
+// every core (decodeBatch: each record checked against its own hash, independently of
+// the others), then links the events in order and calls fn with each, as addRaw does.
+// At most scanAhead batches wait, so memory stays bounded; fn runs on the caller's
+// goroutine with no lock held, and the first error in the chain's order is the one
+// returned, as if the events were read one by one.
 func (l *Ledger) scanRange(ctx context.Context, ln *links, to uint64, fn func(e *Event) error) error {
-	var buf []rawEvent
-	for ln.n < to {
-		if err := ctx.Err(); err != nil {
-			return err
+	if ln.n >= to {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	batches := make(chan rawBatch, scanAhead)
+	var wg sync.WaitGroup
+	defer wg.Wait() // after cancel: the reader sends nothing more
+	defer cancel()
+	wg.Go(func() { l.readAhead(ctx, ln.n+1, to, batches) })
+	for b := range batches {
+		if b.err != nil {
+			return b.err
 		}
-		var err error
-		if buf, err = l.readRaw(ctx, ln.n+1, to, buf); err != nil {
-			return err
+		evs, errs := decodeBatch(b.raw)
+		for i := range evs {
+			if errs[i] != nil {
+				return tampered(b.raw[i].seq, "%v", errs[i])
+			}
+			if err := ln.follow(&evs[i]); err != nil {
+				return err
+			}
+			if err := fn(&evs[i]); err != nil {
+				return err
+			}
 		}
-		if err := addRaw(buf, ln, fn); err != nil {
-			return err
+		if ln.n >= to {
+			return nil
 		}
 	}
-	return nil
+	return ctx.Err()
+}
+
+// scanAhead is how many batches the reader of scanRange copies ahead of the decoding.
+const scanAhead = 2
+
+// rawBatch is one read transaction's events, or the error that ended the reading.
+type rawBatch struct {
+	raw []rawEvent
+	err error
+}
+
+// readAhead sends the stored records of events from..to in batches (readRaw) until it has
+// sent them all, an error (sent too), or ctx is done; then it closes out.
+func (l *Ledger) readAhead(ctx context.Context, from, to uint64, out chan<- rawBatch) {
+	defer close(out)
+	for from <= to {
+		if err := ctx.Err(); err != nil {
+			return
+		}
+		raw, err := l.readRaw(ctx, from, to, nil)
+		select {
+		case out <- rawBatch{raw: raw, err: err}:
+		case <-ctx.Done():
+			return
+		}
+		if err != nil || len(raw) == 0 {
+			return
+		}
+		from += uint64(len(raw))
+	}
+}
+
+// decodeBatch decodes the records of raw, splitting the work over the machine's cores;
+// each record is decoded and checked against its own hash alone (decodeRecord), so the
+// parts do not depend on each other. The events are new (a callback may keep one).
+func decodeBatch(raw []rawEvent) ([]Event, []error) {
+	n := len(raw)
+	evs, errs := make([]Event, n), make([]error, n)
+	decode := func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			evs[i], errs[i] = decodeRecord(raw[i].v)
+		}
+	}
+	parts := min(runtime.GOMAXPROCS(0), max(n/256, 1))
+	var wg sync.WaitGroup
+	for p := 1; p < parts; p++ {
+		wg.Go(func() { decode(p*n/parts, (p+1)*n/parts) })
+	}
+	decode(0, n/parts)
+	wg.Wait()
+	return evs, errs
 }
 
 // links checks that events come in sequence from 1, each hashing to its contents and
