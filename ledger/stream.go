@@ -146,7 +146,7 @@ func (l *Ledger) scanRange(ctx context.Context, ln *links, to uint64, fn func(e 
 			if errs[i] != nil {
 				return tampered(b.raw[i].seq, "%v", errs[i])
 			}
-			if err := ln.follow(&evs[i]); err != nil {
+			if err := ln.followRecord(&evs[i], b.raw[i].v); err != nil {
 				return err
 			}
 			if err := fn(&evs[i]); err != nil {
@@ -242,6 +242,22 @@ func (ln *links) follow(e *Event) error {
 		return tampered(ln.n+1, "malformed hash %q", clip(e.Hash))
 	}
 	ln.n, ln.prev = ln.n+1, h
+	return nil
+}
+
+// followRecord is follow with the hashes taken from v, the stored record e was decoded
+// from by decodeRecord (previous hash ‖ hash ‖ canonical event), as bytes: the same
+// check without decoding and encoding their hex.
+func (ln *links) followRecord(e *Event, v []byte) error {
+	want := ln.n + 1
+	if e.Seq != want {
+		return tampered(want, "event has sequence number %d", e.Seq)
+	}
+	if !bytes.Equal(v[:sha256.Size], ln.prev[:]) {
+		return tampered(want, "previous hash does not match event %d", ln.n)
+	}
+	ln.n = want
+	copy(ln.prev[:], v[sha256.Size:2*sha256.Size])
 	return nil
 }
 
