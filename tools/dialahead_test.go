@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	stdlog "log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -82,8 +84,18 @@ func (l *connLog) waitClosedUnused(t *testing.T) int {
 // reservation commits (by Client.ahead, not by the transport after signing), and it is
 // still fresh: every paid request is the first and only request of its connection, while
 // the unpaid requests share one kept-alive connection. A connection dialed for a call
-// that a cap then refuses is closed without carrying anything.
+// that a cap then refuses is closed without carrying anything. Over HTTP and HTTPS (the
+// transport's TLS handshake runs on the connection dialed ahead).
 func TestPaidConnectionDialedAhead(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		tls  bool
+	}{{"http", false}, {"https", true}} {
+		t.Run(tc.name, func(t *testing.T) { testDialedAhead(t, tc.tls) })
+	}
+}
+
+func testDialedAhead(t *testing.T, useTLS bool) {
 	log := newConnLog()
 	api := &hostileAPI{unpaid: write402(good()), paid: settledOK}
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -91,7 +103,13 @@ func TestPaidConnectionDialedAhead(t *testing.T) {
 		api.ServeHTTP(w, r)
 	}))
 	srv.Config.ConnState = log.state
-	srv.Start()
+	// The refused call's connection closes before its TLS handshake: not worth a line.
+	srv.Config.ErrorLog = stdlog.New(io.Discard, "", 0)
+	if useTLS {
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
 	t.Cleanup(srv.Close)
 
 	var mu sync.Mutex
@@ -107,6 +125,9 @@ func TestPaidConnectionDialedAhead(t *testing.T) {
 		mu.Unlock()
 		return base.DialContext(ctx, network, addr)
 	}}
+	if useTLS {
+		tr.TLSClientConfig = srv.Client().Transport.(*http.Transport).TLSClientConfig
+	}
 	t.Cleanup(tr.CloseIdleConnections)
 	f := newFixture(t, srv.URL, Policy{Networks: []string{"base-sepolia"}})
 	c, err := New(Config{Wallet: f.wallet, Ledger: f.ledger, Policy: Policy{Networks: []string{"base-sepolia"}}, HTTPClient: &http.Client{Transport: tr}})
