@@ -74,7 +74,7 @@ func (a *aheadDialer) start(ctx context.Context, rawURL string) *dialedAhead {
 	return d
 }
 
-// take returns the connection dialed ahead in ctx for network and addr, once, or nil
+// takeAhead returns the connection dialed ahead in ctx for network and addr, once, or nil
 // (none, another address, or its dial failed): the caller dials then.
 func takeAhead(ctx context.Context, network, addr string) net.Conn {
 	d, _ := ctx.Value(dialAheadKey{}).(*dialedAhead)
