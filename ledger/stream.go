@@ -119,75 +119,70 @@ func (l *Ledger) scan(ctx context.Context, fn func(e *Event) error) (headPos, er
 // scanRange reads the events after ln's position up to to, checks each with ln and
 // calls fn with it.
 //
-// It works in a pipeline, because a large ledger's readers spend their time decoding and
-// hashing, not reading: one goroutine copies the next batches out of the file (each in a
-// read transaction of its own, as before) while this one decodes the current batch on
-// every core (decodeBatch: each record checked against its own hash, independently of
-// the others), then links the events in order and calls fn with each, as addRaw does.
-// At most scanAhead batches wait, so memory stays bounded; fn runs on the caller's
-// goroutine with no lock held, and the first error in the chain's order is the one
-// returned, as if the events were read one by one.
+// A large ledger's readers spend their time decoding and hashing, not reading, so each
+// batch is decoded on every core (decodeBatch: each record checked against its own hash,
+// independently of the others) while the next batch is copied out of the file in its
+// own read transaction; that read is over before fn is called with the batch's events,
+// in order, each linked to the one before. So fn still runs with no lock held (a writer
+// gets the lock at once meanwhile), memory holds two batches, and the first error in the
+// chain's order is the one returned, as if the events were read one by one.
 func (l *Ledger) scanRange(ctx context.Context, ln *links, to uint64, fn func(e *Event) error) error {
 	if ln.n >= to {
 		return nil
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	batches := make(chan rawBatch, scanAhead)
-	var wg sync.WaitGroup
-	defer wg.Wait() // after cancel: the reader sends nothing more
-	defer cancel()
-	wg.Go(func() { l.readAhead(ctx, ln.n+1, to, batches) })
-	for b := range batches {
-		if b.err != nil {
-			return b.err
+	raw, err := l.readRaw(ctx, ln.n+1, to, nil)
+	for err == nil {
+		if len(raw) == 0 { // copyRaw returns an event or an error; never loop on neither
+			return tampered(ln.n+1, "event missing")
 		}
-		evs, errs := decodeBatch(b.raw)
-		for i := range evs {
-			if errs[i] != nil {
-				return tampered(b.raw[i].seq, "%v", errs[i])
-			}
-			if err := ln.followRecord(&evs[i], b.raw[i].v); err != nil {
-				return err
-			}
-			if err := fn(&evs[i]); err != nil {
-				return err
-			}
+		var next chan rawBatch
+		if from := raw[len(raw)-1].seq + 1; from <= to {
+			next = make(chan rawBatch, 1)
+			go func() {
+				nb, err := l.readRaw(ctx, from, to, nil)
+				next <- rawBatch{nb, err}
+			}()
 		}
-		if ln.n >= to {
+		evs, errs := decodeBatch(raw)
+		var nb rawBatch
+		if next != nil {
+			nb = <-next // no read transaction is open while fn runs
+		}
+		if err := addDecoded(ln, raw, evs, errs, fn); err != nil {
+			return err
+		}
+		if next == nil {
 			return nil
 		}
+		raw, err = nb.raw, nb.err
+		if err == nil {
+			err = ctx.Err()
+		}
 	}
-	return ctx.Err()
+	return err
 }
 
-// scanAhead is how many batches the reader of scanRange copies ahead of the decoding.
-const scanAhead = 2
-
-// rawBatch is one read transaction's events, or the error that ended the reading.
+// rawBatch is one read transaction's events, or the error that ended it.
 type rawBatch struct {
 	raw []rawEvent
 	err error
 }
 
-// readAhead sends the stored records of events from..to in batches (readRaw) until it has
-// sent them all, an error (sent too), or ctx is done; then it closes out.
-func (l *Ledger) readAhead(ctx context.Context, from, to uint64, out chan<- rawBatch) {
-	defer close(out)
-	for from <= to {
-		if err := ctx.Err(); err != nil {
-			return
+// addDecoded checks with ln the events decodeBatch made of raw and calls fn with each, in
+// order: the first decoding error, broken link or error of fn ends it.
+func addDecoded(ln *links, raw []rawEvent, evs []Event, errs []error, fn func(e *Event) error) error {
+	for i := range evs {
+		if errs[i] != nil {
+			return tampered(raw[i].seq, "%v", errs[i])
 		}
-		raw, err := l.readRaw(ctx, from, to, nil)
-		select {
-		case out <- rawBatch{raw: raw, err: err}:
-		case <-ctx.Done():
-			return
+		if err := ln.followRecord(&evs[i], raw[i].v); err != nil {
+			return err
 		}
-		if err != nil || len(raw) == 0 {
-			return
+		if err := fn(&evs[i]); err != nil {
+			return err
 		}
-		from += uint64(len(raw))
 	}
+	return nil
 }
 
 // decodeBatch decodes the records of raw, splitting the work over the machine's cores;
