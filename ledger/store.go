@@ -65,16 +65,13 @@ type callRecord struct {
 	Last  uint64 `json:"last"` // the latest event of this call
 }
 
-// marshal returns json.Marshal(r), the stored form of r, without json.Marshal's second
-// pass over what Spend.MarshalJSON wrote (compact JSON already, with HTML escaped).
+// marshal returns json.Marshal(r), the stored form of r, written directly
+// (Spend.appendCompactJSON writes what Spend.MarshalJSON returns, which json.Marshal
+// would only check and copy).
 func (r *callRecord) marshal() ([]byte, error) {
-	sp, err := r.Spend.MarshalJSON()
-	if err != nil {
-		return nil, err
-	}
-	v := make([]byte, 0, len(sp)+48)
+	v := make([]byte, 0, 512)
 	v = append(v, `{"spend":`...)
-	v = append(v, sp...)
+	v = r.Spend.appendCompactJSON(v)
 	v = append(v, `,"seq":`...)
 	v = strconv.AppendUint(v, r.Seq, 10)
 	v = append(v, `,"last":`...)
