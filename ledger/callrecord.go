@@ -43,17 +43,13 @@ func (r *callRecord) marshal() []byte {
 	return v
 }
 
-// marshalJSON returns the stored form of r in formats 1 and 2: json.Marshal(r),
-// without json.Marshal's second pass over what Spend.MarshalJSON wrote (compact JSON
-// already, with HTML escaped).
+// marshalJSON returns the stored form of r in formats 1 and 2: json.Marshal(r), written
+// directly (Spend.appendCompactJSON writes what Spend.MarshalJSON returns, which
+// json.Marshal would only check and copy).
 func (r *callRecord) marshalJSON() ([]byte, error) {
-	sp, err := r.Spend.MarshalJSON()
-	if err != nil {
-		return nil, err
-	}
-	v := make([]byte, 0, len(sp)+48)
+	v := make([]byte, 0, 512)
 	v = append(v, `{"spend":`...)
-	v = append(v, sp...)
+	v = r.Spend.appendCompactJSON(v)
 	v = append(v, `,"seq":`...)
 	v = strconv.AppendUint(v, r.Seq, 10)
 	v = append(v, `,"last":`...)
