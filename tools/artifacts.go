@@ -1,0 +1,176 @@
+package tools
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/tollhq/toll/ledger"
+	"github.com/tollhq/toll/tools/x402"
+	"github.com/tollhq/toll/wallet"
+)
+
+// RuleOffer refuses terms whose signed offer (x402's offer-receipt extension) does not
+// verify, signs other terms, or has expired: a server that signs its offers and presents
+// terms its signature does not cover is hostile.
+const RuleOffer Rule = "signed offer"
+
+// Signed offers and receipts follow
+// https://github.com/x402-foundation/x402/blob/main/specs/extensions/extension-offer-and-receipt.md:
+// an offer is matched to the requirement it pays by its signed fields, never by its
+// acceptIndex; a signature proves who signed, and whether that signer is the payTo is
+// recorded beside it. JWS artifacts are stored and reported unverified.
+
+// checkOffers checks the signed offers of p's 402 that stand for the chosen requirement:
+// those whose acceptIndex names it or that sign its network, asset and payTo. One that
+// does not verify, signs another amount or scheme, or has expired refuses the terms
+// (recorded) before anything is signed; the verified one is kept in p.offer.
+func (c *Client) checkOffers(ctx context.Context, p *payment) error {
+	p.offer, p.offerResource = nil, ""
+	offers, err := p.ch.Offers()
+	if err != nil {
+		return c.refuseOffer(ctx, p, fmt.Sprintf("the 402's signed offers cannot be read: %v", err))
+	}
+	o := p.pick.option
+	now := c.terms.now()
+	for i, a := range offers {
+		rec, resource, claims, problem := checkOffer(a, o, now)
+		if !claims {
+			continue
+		}
+		if problem != "" {
+			return c.refuseOffer(ctx, p, fmt.Sprintf("signed offer %d for the terms chosen (%s to %s on %s): %s", i, o.Amount.AtomicString(), o.PayTo, o.Network, problem))
+		}
+		if p.offer == nil || !p.offer.Verified && rec.Verified {
+			p.offer, p.offerResource = rec, resource
+		}
+	}
+	if p.offer != nil && p.offer.Verified {
+		p.receipt.OfferSigner = p.offer.Signer
+	}
+	return nil
+}
+
+// checkOffer checks offer a against requirement o at now: what toll records of it, the
+// resource it signs, whether it stands for o, and why it refuses o ("" when it does not).
+func checkOffer(a x402.SignedArtifact, o x402.Option, now time.Time) (rec *ledger.Artifact, resource string, claims bool, problem string) {
+	rec = &ledger.Artifact{Format: a.Format, Raw: a.Raw}
+	claims = a.AcceptIndex != nil && *a.AcceptIndex == o.Index
+	if a.Format != x402.FormatEIP712 {
+		rec.Problem = "a " + a.Format + " artifact: stored, not verified"
+		return rec, "", claims, ""
+	}
+	pl, err := a.OfferPayload()
+	if err != nil {
+		return rec, "", true, "its payload cannot be read: " + err.Error()
+	}
+	claims = claims || x402.SameNetwork(pl.Network, o.Network) && strings.EqualFold(pl.Asset, o.Asset) && strings.EqualFold(pl.PayTo, o.PayTo)
+	if !claims {
+		return rec, "", false, ""
+	}
+	sig, err := decodeSignature(a.Signature)
+	if err != nil {
+		return rec, "", true, "its signature is not hex: " + err.Error()
+	}
+	signer, err := wallet.RecoverOffer(wallet.Offer(pl), sig)
+	if err != nil {
+		return rec, "", true, "its signature does not verify: " + err.Error()
+	}
+	switch {
+	case !pl.Matches(o):
+		return rec, "", true, fmt.Sprintf("it signs other terms (%s %s to %s on %s) than the requirement asks", pl.Scheme, pl.Amount, pl.PayTo, pl.Network)
+	case pl.ValidUntil != 0 && now.Unix() > int64(pl.ValidUntil):
+		return rec, "", true, fmt.Sprintf("it expired at %s", time.Unix(int64(pl.ValidUntil), 0).UTC().Format(time.RFC3339))
+	}
+	rec.Verified, rec.Signer = true, signer.Hex()
+	rec.SignerIsPayTo = strings.EqualFold(rec.Signer, o.PayTo)
+	return rec, pl.ResourceURL, true, ""
+}
+
+// refuseOffer records and returns the refusal of p's terms by RuleOffer.
+func (c *Client) refuseOffer(ctx context.Context, p *payment, msg string) error {
+	refused := &RefusedError{Rule: RuleOffer, Amount: p.pick.option.Amount, Msg: msg + "; nothing was signed", Err: ErrNoAcceptableRequirement}
+	c.recordRefusal(ctx, p, refused)
+	return refused
+}
+
+// checkReceipt checks the signed receipt of settlement s, if it has one, and keeps it in
+// p.receiptArt: verified when its signature recovers and it names toll's payer, the
+// network paid on, the resource of the offer or 402, and the settlement's transaction.
+// A receipt that does not verify is recorded as such; it changes no outcome.
+func (c *Client) checkReceipt(p *payment, s *x402.SettlementResponse) {
+	p.receiptArt = nil
+	if s == nil {
+		return
+	}
+	a, err := s.Receipt()
+	if err != nil {
+		p.receiptArt = &ledger.Artifact{Problem: clipReason(err.Error())}
+		return
+	}
+	if a == nil {
+		return
+	}
+	rec := &ledger.Artifact{Format: a.Format, Raw: a.Raw}
+	p.receiptArt = rec
+	if a.Format != x402.FormatEIP712 {
+		rec.Problem = "a " + a.Format + " artifact: stored, not verified"
+		return
+	}
+	rec.Problem = p.receiptProblem(rec, *a, s)
+	rec.Verified = rec.Problem == ""
+	if rec.Verified {
+		p.receipt.ReceiptSigner, p.receipt.ReceiptByPayee = rec.Signer, rec.SignerIsPayTo
+	} else {
+		p.log.Warn("signed receipt not verified", "problem", rec.Problem)
+	}
+}
+
+// receiptProblem recovers the signer of receipt a into rec and says why the receipt is
+// not one of p's settlement ("" when it is).
+func (p *payment) receiptProblem(rec *ledger.Artifact, a x402.SignedArtifact, s *x402.SettlementResponse) string {
+	pl, err := a.ReceiptPayload()
+	if err != nil {
+		return "its payload cannot be read: " + clipReason(err.Error())
+	}
+	sig, err := decodeSignature(a.Signature)
+	if err != nil {
+		return "its signature is not hex"
+	}
+	signer, err := wallet.RecoverReceipt(wallet.Receipt(pl), sig)
+	if err != nil {
+		return "its signature does not verify: " + err.Error()
+	}
+	rec.Signer = signer.Hex()
+	rec.SignerIsPayTo = strings.EqualFold(rec.Signer, p.receipt.PayTo)
+	resource := p.offerResource
+	if resource == "" && p.ch.Resource != nil {
+		resource = p.ch.Resource.URL
+	}
+	switch {
+	case !strings.EqualFold(pl.Payer, p.receipt.Payer):
+		return fmt.Sprintf("it names payer %s, not %s", clipReason(pl.Payer), p.receipt.Payer)
+	case !x402.SameNetwork(pl.Network, p.receipt.Network):
+		return fmt.Sprintf("it names network %s, not %s", clipReason(pl.Network), p.receipt.Network)
+	case resource != "" && pl.ResourceURL != resource:
+		return fmt.Sprintf("it names resource %s, not %s", clipReason(pl.ResourceURL), resource)
+	case pl.Transaction != "" && s.Transaction != "" && !strings.EqualFold(pl.Transaction, s.Transaction):
+		return fmt.Sprintf("it names transaction %s, not the settlement's %s", clipReason(pl.Transaction), s.Transaction)
+	}
+	return ""
+}
+
+// artifacts is what the ledger records of p's signed offer and receipt: "" for none.
+func (p *payment) artifacts() string {
+	return ledger.Artifacts{Offer: p.offer, Receipt: p.receiptArt}.JSON()
+}
+
+// decodeSignature decodes an artifact's 0x-prefixed hex signature.
+func decodeSignature(s string) ([]byte, error) {
+	if !strings.HasPrefix(s, "0x") && !strings.HasPrefix(s, "0X") {
+		return nil, fmt.Errorf("not 0x-prefixed hex")
+	}
+	return hex.DecodeString(s[2:])
+}
