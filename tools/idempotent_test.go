@@ -92,7 +92,7 @@ func TestPaymentIdentifierRetries(t *testing.T) {
 			if n := len(lw.world.Settlements()); int64(n) != min(tc.wantMoved, 1) {
 				t.Errorf("%d settlements on chain, want %d", n, min(tc.wantMoved, 1))
 			}
-			checkIdentifiedSpend(t, lw.led, tc.wantStatus, tc.wantID, tc.wantHTTP)
+			checkIdentifiedSpend(t, lw.led, tc.wantStatus, tc.wantID, tc.wantHTTP, "payment identifier")
 			var refused *RefusedError
 			if tc.wantStatus == "" && (!errors.As(err, &refused) || refused.Rule != RulePaymentID) {
 				t.Errorf("err = %v, want a refusal by %q", err, RulePaymentID)
@@ -123,10 +123,10 @@ func forwardOnce(t *testing.T, target string, r *http.Request) (*http.Response, 
 	return resp, b
 }
 
-// checkIdentifiedSpend checks the ledger's one call: its status (none but a refusal
-// when status is ""), whether its reservation holds a valid payment id, and the HTTP
-// status recorded.
-func checkIdentifiedSpend(t *testing.T, led *ledger.Ledger, status ledger.Status, withID bool, httpStatus int) {
+// checkIdentifiedSpend checks the ledger's one call: its status (none but a refusal by
+// rule when status is ""), whether its reservation holds a valid payment id, and the
+// HTTP status recorded.
+func checkIdentifiedSpend(t *testing.T, led *ledger.Ledger, status ledger.Status, withID bool, httpStatus int, rule Rule) {
 	t.Helper()
 	ctx := t.Context()
 	spends, err := led.Spends(ctx)
@@ -135,8 +135,8 @@ func checkIdentifiedSpend(t *testing.T, led *ledger.Ledger, status ledger.Status
 	}
 	if status == "" {
 		evs, err := led.Events(ctx)
-		if err != nil || len(spends) != 0 || len(evs) != 1 || evs[0].Kind != ledger.KindRefused || !strings.Contains(evs[0].Reason, "payment identifier") {
-			t.Errorf("spends %+v, events %+v (%v): want one refusal by the payment identifier rule", spends, evs, err)
+		if err != nil || len(spends) != 0 || len(evs) != 1 || evs[0].Kind != ledger.KindRefused || !strings.Contains(evs[0].Reason, "("+string(rule)+")") {
+			t.Errorf("spends %+v, events %+v (%v): want one refusal by the %s rule", spends, evs, err, rule)
 		}
 		return
 	}

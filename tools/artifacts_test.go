@@ -1,0 +1,149 @@
+package tools
+
+import (
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/crypto"
+
+	"github.com/tollhq/toll/ledger"
+	"github.com/tollhq/toll/tools/x402test"
+)
+
+// TestSignedOffersAndReceipts pays the local world's API when it signs its offers and
+// receipts (x402's offer-receipt extension, EIP-712): honest artifacts are verified and
+// stored with the spend, and exported; an offer that does not verify, signs another
+// amount or has expired refuses the terms before anything is signed; a receipt for
+// another payer is stored unverified and changes no outcome.
+func TestSignedOffersAndReceipts(t *testing.T) {
+	key, err := crypto.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer := crypto.PubkeyToAddress(key.PublicKey).Hex()
+	cases := []struct {
+		name          string
+		art           x402test.SignedArtifacts
+		payToIsSigner bool          // the world's PayTo is the signer's address
+		late          time.Duration // toll's clock is this far ahead
+		op            string
+		wantRefused   string // in the refusal; "" when paid
+		wantOffer     string // the verified offer's signer
+		wantReceipt   string // "verified", "unverified" or "" (none)
+		wantByPayee   bool   // the verified receipt's signer is the payTo
+	}{
+		{name: "honest, version 2", art: x402test.SignedArtifacts{ValidFor: time.Minute}, payToIsSigner: true, op: "getClimateHistory",
+			wantOffer: signer, wantReceipt: "verified", wantByPayee: true},
+		{name: "honest, version 1", art: x402test.SignedArtifacts{}, payToIsSigner: true, op: "getWeather",
+			wantOffer: signer, wantReceipt: "verified", wantByPayee: true},
+		{name: "signer other than the payTo: noted, paid", art: x402test.SignedArtifacts{}, op: "getClimateHistory",
+			wantOffer: signer, wantReceipt: "verified"},
+		{name: "no receipt", art: x402test.SignedArtifacts{NoReceipts: true}, payToIsSigner: true, op: "getClimateHistory",
+			wantOffer: signer},
+		{name: "corrupt offer signature", art: x402test.SignedArtifacts{CorruptSignatures: true}, payToIsSigner: true, op: "getClimateHistory",
+			wantRefused: "signature does not verify"},
+		{name: "offer for another amount", art: x402test.SignedArtifacts{OfferAmount: "1"}, payToIsSigner: true, op: "getClimateHistory",
+			wantRefused: "signs other terms"},
+		{name: "expired offer", art: x402test.SignedArtifacts{ValidFor: time.Minute}, payToIsSigner: true, late: 2 * time.Minute, op: "getClimateHistory",
+			wantRefused: "expired"},
+		{name: "receipt for another payer", art: x402test.SignedArtifacts{ReceiptPayer: "0x209693Bc6afc0C5328bA36FaF03C514EF312287C"}, payToIsSigner: true, op: "getClimateHistory",
+			wantOffer: signer, wantReceipt: "unverified"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := t.Context()
+			art := tc.art
+			art.Key = key
+			opts := x402test.Options{Artifacts: &art}
+			if tc.payToIsSigner {
+				opts.PayTo = signer
+			}
+			lw := newLocalWorld(t, opts, 1_000_000)
+			c, err := New(Config{Wallet: lw.wallet, Ledger: lw.led, Now: func() time.Time { return time.Now().Add(tc.late) }, Policy: Policy{
+				Networks:  []string{lw.world.Chain.NetworkV1(), lw.world.Chain.NetworkV2()},
+				Assets:    []Asset{{Address: lw.world.Chain.TokenAddress()}},
+				MaxWindow: 5 * time.Minute,
+			}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			before := lw.balance(t)
+			res, err := c.Call(ctx, Call{Op: lw.ops(t, "")[tc.op], Arguments: []byte(`{"city":"Oslo"}`), Session: "s"})
+			if tc.wantRefused != "" {
+				var refused *RefusedError
+				if !errors.As(err, &refused) || refused.Rule != RuleOffer || !strings.Contains(err.Error(), tc.wantRefused) {
+					t.Fatalf("err = %v, want a refusal by %q saying %q", err, RuleOffer, tc.wantRefused)
+				}
+				if moved := before.Sub(lw.balance(t)); !moved.IsZero() || len(lw.world.Settlements()) != 0 {
+					t.Errorf("moved %s, %d settlements: want nothing paid", moved, len(lw.world.Settlements()))
+				}
+				checkIdentifiedSpend(t, lw.led, "", false, 0, "signed offer")
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			rc := res.Payment
+			if rc.Status != ledger.StatusSettled || rc.OfferSigner != tc.wantOffer || rc.ReceiptByPayee != tc.wantByPayee || (rc.ReceiptSigner == signer) != (tc.wantReceipt == "verified") {
+				t.Errorf("receipt %+v: want settled, offer by %q, receipt %q by payee %v", rc, tc.wantOffer, tc.wantReceipt, tc.wantByPayee)
+			}
+			if moved := before.Sub(lw.balance(t)); moved.Cmp(rc.Amount) != 0 || len(lw.world.Settlements()) != 1 {
+				t.Errorf("moved %s, %d settlements: want %s once", moved, len(lw.world.Settlements()), rc.Amount)
+			}
+			checkStoredArtifacts(t, lw.led, signer, tc.wantOffer, tc.wantReceipt, tc.payToIsSigner)
+		})
+	}
+}
+
+// checkStoredArtifacts checks the artifacts the ledger holds for its one spend, and the
+// columns of the CSV export.
+func checkStoredArtifacts(t *testing.T, led *ledger.Ledger, signer, wantOffer, wantReceipt string, byPayTo bool) {
+	t.Helper()
+	ctx := t.Context()
+	spends, err := led.Spends(ctx)
+	if err != nil || len(spends) != 1 {
+		t.Fatalf("spends %+v, %v: want one", spends, err)
+	}
+	a, err := ledger.ParseArtifacts(spends[0].Artifacts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Offer == nil || !a.Offer.Verified || a.Offer.Signer != wantOffer || a.Offer.SignerIsPayTo != byPayTo || !bytes.Contains(a.Offer.Raw, []byte(`"signature"`)) {
+		t.Errorf("offer %+v: want the raw offer, verified, signed by %s (payTo %v)", a.Offer, wantOffer, byPayTo)
+	}
+	switch wantReceipt {
+	case "":
+		if a.Receipt != nil {
+			t.Errorf("receipt %+v, want none", a.Receipt)
+		}
+	default:
+		if a.Receipt == nil || a.Receipt.Verified != (wantReceipt == "verified") || a.Receipt.Signer != signer || len(a.Receipt.Raw) == 0 || a.Receipt.Verified == (a.Receipt.Problem != "") {
+			t.Errorf("receipt %+v: want it stored, %s, recovered to %s", a.Receipt, wantReceipt, signer)
+		}
+	}
+	var buf bytes.Buffer
+	if err := led.ExportCSV(ctx, &buf, ledger.Filter{}, ledger.CSVOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(&buf).ReadAll()
+	if err != nil || len(rows) != 2 {
+		t.Fatalf("csv: %d rows, %v", len(rows), err)
+	}
+	col := map[string]string{}
+	for i, h := range rows[0] {
+		col[h] = rows[1][i]
+	}
+	want := map[string]string{"offer_signer": wantOffer, "receipt_signer": "", "receipt_verified": ""}
+	if wantReceipt != "" {
+		want["receipt_signer"], want["receipt_verified"] = signer, map[bool]string{true: "yes", false: "no"}[wantReceipt == "verified"]
+	}
+	for k, v := range want {
+		if col[k] != v {
+			t.Errorf("csv %s = %q, want %q", k, col[k], v)
+		}
+	}
+}
