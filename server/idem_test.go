@@ -94,8 +94,8 @@ func TestUpstreamSignedArtifacts(t *testing.T) {
 				}
 				return
 			}
-			if res.IsError || len(sp) != 1 || sp[0].Status != ledger.StatusSettled {
-				t.Fatalf("result %+v, spends %+v: want the tool's answer, settled", res, sp)
+			if res.IsError || len(sp) != 1 || sp[0].Status != ledger.StatusSettled || !strings.Contains(blockTexts(res.Content), "receipt signed by the payee") {
+				t.Fatalf("result %+v, spends %+v: want the tool's answer, settled, with a receipt signed by the payee", res, sp)
 			}
 			a, err := ledger.ParseArtifacts(sp[0].Artifacts)
 			if err != nil || a.Offer == nil || !a.Offer.Verified || !a.Offer.SignerIsPayTo || a.Receipt == nil || !a.Receipt.Verified || a.Receipt.Signer != signer {
