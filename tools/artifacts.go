@@ -20,13 +20,22 @@ const RuleOffer Rule = "signed offer"
 // Signed offers and receipts follow
 // https://github.com/x402-foundation/x402/blob/main/specs/extensions/extension-offer-and-receipt.md:
 // an offer is matched to the requirement it pays by its signed fields, never by its
-// acceptIndex; a signature proves who signed, and whether that signer is the payTo is
-// recorded beside it. JWS artifacts are stored and reported unverified.
+// acceptIndex. A signature proves who signed, not that the signer may sign for the
+// resource (the spec's signer authorization): the only authorization toll checks is the
+// simplest one, a signer that is the payTo. An artifact signed by another key is stored
+// with its signer, unverified, and refuses nothing on that account (a legitimate server
+// may sign with a dedicated key); a signature that recovers no signer, or an offer that
+// signs terms other than the requirement it stands for, refuses the terms. JWS artifacts
+// are stored and reported unverified.
+
+// unauthorized is the problem of an artifact whose signer is not the payTo.
+const unauthorized = "signed by a key other than the payTo; toll cannot check that key's authority"
 
 // checkOffers checks the signed offers of p's 402 that stand for the chosen requirement:
-// those whose acceptIndex names it or that sign its network, asset and payTo. One that
-// does not verify, signs another amount or scheme, or has expired refuses the terms
-// (recorded) before anything is signed; the verified one is kept in p.offer.
+// those whose acceptIndex names it or that sign its network, asset and payTo. One whose
+// signature recovers no signer, that signs another amount or scheme, or that has expired
+// refuses the terms (recorded) before anything is signed; the one kept in p.offer is
+// verified (signed by the payTo) when one is.
 func (c *Client) checkOffers(ctx context.Context, p *payment) error {
 	p.offer, p.offerResource = nil, ""
 	offers, err := p.ch.Offers()
@@ -84,8 +93,12 @@ func checkOffer(a x402.SignedArtifact, o x402.Option, now time.Time) (rec *ledge
 	case pl.ValidUntil != 0 && now.Unix() > int64(pl.ValidUntil):
 		return rec, "", true, fmt.Sprintf("it expired at %s", time.Unix(int64(pl.ValidUntil), 0).UTC().Format(time.RFC3339))
 	}
-	rec.Verified, rec.Signer = true, signer.Hex()
+	rec.Signer = signer.Hex()
 	rec.SignerIsPayTo = strings.EqualFold(rec.Signer, o.PayTo)
+	rec.Verified = rec.SignerIsPayTo
+	if !rec.Verified {
+		rec.Problem = unauthorized
+	}
 	return rec, pl.ResourceURL, true, ""
 }
 
@@ -97,8 +110,9 @@ func (c *Client) refuseOffer(ctx context.Context, p *payment, msg string) error 
 }
 
 // checkReceipt checks the signed receipt of settlement s, if it has one, and keeps it in
-// p.receiptArt: verified when its signature recovers and it names toll's payer, the
-// network paid on, the resource of the offer or 402, and the settlement's transaction.
+// p.receiptArt: verified when its signature recovers to the payTo and it names toll's
+// payer, the network paid on, the resource of the offer or 402, and the settlement's
+// transaction.
 // A receipt that does not verify is recorded as such; it changes no outcome.
 func (c *Client) checkReceipt(p *payment, s *x402.SettlementResponse) {
 	p.receiptArt = nil
@@ -158,6 +172,8 @@ func (p *payment) receiptProblem(rec *ledger.Artifact, a x402.SignedArtifact, s 
 		return fmt.Sprintf("it names resource %s, not %s", clipReason(pl.ResourceURL), resource)
 	case pl.Transaction != "" && s.Transaction != "" && !strings.EqualFold(pl.Transaction, s.Transaction):
 		return fmt.Sprintf("it names transaction %s, not the settlement's %s", clipReason(pl.Transaction), s.Transaction)
+	case !rec.SignerIsPayTo:
+		return unauthorized
 	}
 	return ""
 }
@@ -173,4 +189,18 @@ func decodeSignature(s string) ([]byte, error) {
 		return nil, fmt.Errorf("not 0x-prefixed hex")
 	}
 	return hex.DecodeString(s[2:])
+}
+
+// offersExpired says whether a signed offer of ch has a validUntil before now.
+func offersExpired(ch *x402.Challenge, now time.Time) bool {
+	offers, err := ch.Offers()
+	if err != nil {
+		return false // checkOffers refuses them
+	}
+	for _, a := range offers {
+		if pl, err := a.OfferPayload(); err == nil && pl.ValidUntil != 0 && now.Unix() > int64(pl.ValidUntil) {
+			return true
+		}
+	}
+	return false
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"errors"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/ethereum/go-ethereum/crypto"
 
 	"github.com/tollhq/toll/ledger"
+	"github.com/tollhq/toll/tools/x402"
 	"github.com/tollhq/toll/tools/x402test"
 )
 
@@ -32,7 +34,7 @@ func TestSignedOffersAndReceipts(t *testing.T) {
 		late          time.Duration // toll's clock is this far ahead
 		op            string
 		wantRefused   string // in the refusal; "" when paid
-		wantOffer     string // the verified offer's signer
+		wantOffer     string // the verified offer's signer; "" when the offer is not verified
 		wantReceipt   string // "verified", "unverified" or "" (none)
 		wantByPayee   bool   // the verified receipt's signer is the payTo
 	}{
@@ -40,8 +42,8 @@ func TestSignedOffersAndReceipts(t *testing.T) {
 			wantOffer: signer, wantReceipt: "verified", wantByPayee: true},
 		{name: "honest, version 1", art: x402test.SignedArtifacts{}, payToIsSigner: true, op: "getWeather",
 			wantOffer: signer, wantReceipt: "verified", wantByPayee: true},
-		{name: "signer other than the payTo: noted, paid", art: x402test.SignedArtifacts{}, op: "getClimateHistory",
-			wantOffer: signer, wantReceipt: "verified"},
+		{name: "signer other than the payTo: stored unverified, paid", art: x402test.SignedArtifacts{}, op: "getClimateHistory",
+			wantReceipt: "unverified"},
 		{name: "no receipt", art: x402test.SignedArtifacts{NoReceipts: true}, payToIsSigner: true, op: "getClimateHistory",
 			wantOffer: signer},
 		{name: "corrupt offer signature", art: x402test.SignedArtifacts{CorruptSignatures: true}, payToIsSigner: true, op: "getClimateHistory",
@@ -112,8 +114,8 @@ func checkStoredArtifacts(t *testing.T, led *ledger.Ledger, signer, wantOffer, w
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.Offer == nil || !a.Offer.Verified || a.Offer.Signer != wantOffer || a.Offer.SignerIsPayTo != byPayTo || !bytes.Contains(a.Offer.Raw, []byte(`"signature"`)) {
-		t.Errorf("offer %+v: want the raw offer, verified, signed by %s (payTo %v)", a.Offer, wantOffer, byPayTo)
+	if a.Offer == nil || a.Offer.Verified != (wantOffer != "") || a.Offer.Signer != signer || a.Offer.SignerIsPayTo != byPayTo || !bytes.Contains(a.Offer.Raw, []byte(`"signature"`)) {
+		t.Errorf("offer %+v: want the raw offer, recovered to %s (the payTo: %v), verified %v", a.Offer, signer, byPayTo, wantOffer != "")
 	}
 	switch wantReceipt {
 	case "":
@@ -145,5 +147,47 @@ func checkStoredArtifacts(t *testing.T, led *ledger.Ledger, signer, wantOffer, w
 		if col[k] != v {
 			t.Errorf("csv %s = %q, want %q", k, col[k], v)
 		}
+	}
+}
+
+// TestCheckOfferJWS: a JWS offer is stored unverified and never refuses the terms it
+// stands for on that account alone.
+func TestCheckOfferJWS(t *testing.T) {
+	i := 0
+	a := x402.SignedArtifact{Format: x402.FormatJWS, Signature: "eyJhbGciOiJFUzI1NksifQ.e30.c2ln", AcceptIndex: &i, Raw: []byte(`{"format":"jws"}`)}
+	rec, _, claims, problem := checkOffer(a, x402.Option{Index: 0, Scheme: "exact"}, time.Now())
+	if !claims || problem != "" || rec.Verified || rec.Format != x402.FormatJWS || rec.Problem == "" || len(rec.Raw) == 0 {
+		t.Errorf("checkOffer(jws) = %+v, claims %v, problem %q: want it stored unverified, no refusal", rec, claims, problem)
+	}
+}
+
+// TestTermsWithExpiredOffersForgotten: cached terms whose signed offer expired are not
+// paid with the first request; the next call reads fresh terms.
+func TestTermsWithExpiredOffersForgotten(t *testing.T) {
+	key, err := crypto.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lw := newLocalWorld(t, x402test.Options{Artifacts: &x402test.SignedArtifacts{Key: key, ValidFor: time.Minute}}, 1)
+	resp, err := http.Get(lw.world.APIURL + "/climate/Oslo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	ch, err := x402.ParseChallenge(resp.Header, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	op := lw.ops(t, "")["getClimateHistory"]
+	now := time.Now()
+	tc := termsCache{ttl: time.Hour, now: func() time.Time { return now }}
+	tc.put(op, ch)
+	now = now.Add(30 * time.Second)
+	if tc.get(op) == nil {
+		t.Fatal("terms forgotten while their offer is valid")
+	}
+	now = now.Add(time.Minute)
+	if tc.get(op) != nil {
+		t.Error("terms with an expired offer are still cached")
 	}
 }
