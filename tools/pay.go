@@ -86,7 +86,7 @@ type payment struct {
 	// paymentID is the idempotency key sent with the payment; "" for none (identify).
 	paymentID string
 	// offer is the signed offer of the chosen terms, offerResource the resource it
-	// signs (checkOffers); receipt the settlement's signed receipt (checkReceipt).
+	// signs (checkOffers); receiptArt the settlement's signed receipt (checkReceipt).
 	offer, receiptArt *ledger.Artifact
 	offerResource     string
 }
