@@ -37,29 +37,41 @@ const unauthorized = "signed by a key other than the payTo; toll cannot check th
 // refuses the terms (recorded) before anything is signed; the one kept in p.offer is
 // verified (signed by the payTo) when one is.
 func (c *Client) checkOffers(ctx context.Context, p *payment) error {
-	p.offer, p.offerResource = nil, ""
-	offers, err := p.ch.Offers()
-	if err != nil {
-		return c.refuseOffer(ctx, p, fmt.Sprintf("the 402's signed offers cannot be read: %v", err))
+	offer, resource, refused := offerOf(p.ch, p.pick.option, c.terms.now())
+	if refused != nil {
+		c.recordRefusal(ctx, p, refused)
+		return refused
 	}
-	o := p.pick.option
-	now := c.terms.now()
+	p.offer, p.offerResource = offer, resource
+	if offer != nil && offer.Verified {
+		p.receipt.OfferSigner = offer.Signer
+	}
+	return nil
+}
+
+// offerOf checks the signed offers of ch that stand for requirement o at now, as
+// checkOffers does, and returns the one to keep (nil for none) and the resource it signs,
+// or the refusal of o by RuleOffer.
+func offerOf(ch *x402.Challenge, o x402.Option, now time.Time) (*ledger.Artifact, string, *RefusedError) {
+	offers, err := ch.Offers()
+	if err != nil {
+		return nil, "", offerRefusal(o, fmt.Sprintf("the 402's signed offers cannot be read: %v", err))
+	}
+	var kept *ledger.Artifact
+	var keptResource string
 	for i, a := range offers {
 		rec, resource, claims, problem := checkOffer(a, o, now)
 		if !claims {
 			continue
 		}
 		if problem != "" {
-			return c.refuseOffer(ctx, p, fmt.Sprintf("signed offer %d for the terms chosen (%s to %s on %s): %s", i, o.Amount.AtomicString(), o.PayTo, o.Network, problem))
+			return nil, "", offerRefusal(o, fmt.Sprintf("signed offer %d for the terms chosen (%s to %s on %s): %s", i, o.Amount.AtomicString(), o.PayTo, o.Network, problem))
 		}
-		if p.offer == nil || !p.offer.Verified && rec.Verified {
-			p.offer, p.offerResource = rec, resource
+		if kept == nil || !kept.Verified && rec.Verified {
+			kept, keptResource = rec, resource
 		}
 	}
-	if p.offer != nil && p.offer.Verified {
-		p.receipt.OfferSigner = p.offer.Signer
-	}
-	return nil
+	return kept, keptResource, nil
 }
 
 // checkOffer checks offer a against requirement o at now: what toll records of it, the
@@ -102,11 +114,9 @@ func checkOffer(a x402.SignedArtifact, o x402.Option, now time.Time) (rec *ledge
 	return rec, pl.ResourceURL, true, ""
 }
 
-// refuseOffer records and returns the refusal of p's terms by RuleOffer.
-func (c *Client) refuseOffer(ctx context.Context, p *payment, msg string) error {
-	refused := &RefusedError{Rule: RuleOffer, Amount: p.pick.option.Amount, Msg: msg + "; nothing was signed", Err: ErrNoAcceptableRequirement}
-	c.recordRefusal(ctx, p, refused)
-	return refused
+// offerRefusal is the refusal of requirement o by RuleOffer.
+func offerRefusal(o x402.Option, msg string) *RefusedError {
+	return &RefusedError{Rule: RuleOffer, Amount: o.Amount, Msg: msg + "; nothing was signed", Err: ErrNoAcceptableRequirement}
 }
 
 // checkReceipt checks the signed receipt of settlement s, if it has one, and keeps it in
@@ -203,4 +213,14 @@ func offersExpired(ch *x402.Challenge, now time.Time) bool {
 		}
 	}
 	return false
+}
+
+// termsRefusal is what refuses requirement o of ch beyond the policy's choice, as a paid
+// call checks before signing (for Quote): its signed offer, or a payment identifier toll
+// cannot send; nil when neither does.
+func termsRefusal(ch *x402.Challenge, o x402.Option, now time.Time) *RefusedError {
+	if _, _, refused := offerOf(ch, o, now); refused != nil {
+		return refused
+	}
+	return unsendableIdentifier(ch, o)
 }

@@ -37,17 +37,30 @@ func (c *Client) identify(ctx context.Context, p *payment) error {
 			p.log.Warn("paying without a payment identifier", "err", err)
 			return nil
 		}
-		return c.refuseIdentifier(ctx, p, fmt.Sprintf("the server requires a payment identifier and toll could not make one (%v)", err))
+		return c.refuseIdentifier(ctx, p, identifierRefusal(p.pick.option, fmt.Sprintf("the server requires a payment identifier and toll could not make one (%v)", err)))
 	}
-	if p.ch.PaymentIdentifierRequired() {
-		return c.refuseIdentifier(ctx, p, fmt.Sprintf("the server requires a payment identifier (extensions[%q]), which a payment of x402 version %d cannot carry", x402.ExtensionPaymentIdentifier, p.ch.Version))
+	if refused := unsendableIdentifier(p.ch, p.pick.option); refused != nil {
+		return c.refuseIdentifier(ctx, p, refused)
 	}
 	return nil
 }
 
-// refuseIdentifier records and returns the refusal of p's terms by RulePaymentID.
-func (c *Client) refuseIdentifier(ctx context.Context, p *payment, msg string) error {
-	refused := &RefusedError{Rule: RulePaymentID, Amount: p.pick.option.Amount, Msg: msg + "; nothing was signed", Err: ErrNoAcceptableRequirement}
+// unsendableIdentifier is the refusal of requirement o of ch when ch requires a payment
+// identifier that a payment of its x402 version cannot carry; nil otherwise.
+func unsendableIdentifier(ch *x402.Challenge, o x402.Option) *RefusedError {
+	if offered, _ := ch.PaymentIdentifier(); offered || !ch.PaymentIdentifierRequired() {
+		return nil
+	}
+	return identifierRefusal(o, fmt.Sprintf("the server requires a payment identifier (extensions[%q]), which a payment of x402 version %d cannot carry", x402.ExtensionPaymentIdentifier, ch.Version))
+}
+
+// identifierRefusal is the refusal of requirement o by RulePaymentID.
+func identifierRefusal(o x402.Option, msg string) *RefusedError {
+	return &RefusedError{Rule: RulePaymentID, Amount: o.Amount, Msg: msg + "; nothing was signed", Err: ErrNoAcceptableRequirement}
+}
+
+// refuseIdentifier records and returns a refusal of p's terms.
+func (c *Client) refuseIdentifier(ctx context.Context, p *payment, refused *RefusedError) error {
 	c.recordRefusal(ctx, p, refused)
 	return refused
 }

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ethereum/go-ethereum/crypto"
+
 	"github.com/tollhq/toll/ledger"
 	"github.com/tollhq/toll/tools/money"
 	"github.com/tollhq/toll/tools/x402"
@@ -146,5 +148,44 @@ func checkIdentifiedSpend(t *testing.T, led *ledger.Ledger, status ledger.Status
 	sp := spends[0]
 	if sp.Status != status || x402.ValidPaymentID(sp.PaymentID) != withID || sp.HTTPStatus != httpStatus {
 		t.Errorf("spend %s, payment id %q, HTTP %d: want %s, an id %v, HTTP %d", sp.Status, sp.PaymentID, sp.HTTPStatus, status, withID, httpStatus)
+	}
+}
+
+// TestQuoteSaysTermsRefusal: a quote reports the refusal a paid call would make before
+// signing, for a signed offer of other terms and for a payment identifier toll cannot
+// send, and records nothing.
+func TestQuoteSaysTermsRefusal(t *testing.T) {
+	key, err := crypto.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name     string
+		opts     x402test.Options
+		op       string
+		wantRule Rule // "" when toll would pay
+	}{
+		{name: "honest", opts: x402test.Options{PaymentID: &x402test.PaymentIDOptions{Required: true}}, op: "getClimateHistory"},
+		{name: "offer for another amount", opts: x402test.Options{Artifacts: &x402test.SignedArtifacts{Key: key, OfferAmount: "1"}}, op: "getClimateHistory", wantRule: RuleOffer},
+		{name: "identifier required on version 1", opts: x402test.Options{PaymentID: &x402test.PaymentIDOptions{Required: true, AdvertiseOnV1: true}}, op: "getWeather", wantRule: RulePaymentID},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			lw := newLocalWorld(t, tc.opts, 1_000_000)
+			q, err := worldClient(t, lw).Quote(t.Context(), Call{Op: lw.ops(t, "")[tc.op], Arguments: []byte(`{"city":"Oslo"}`), Session: "s"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got Rule
+			if q.Refused != nil {
+				got = q.Refused.Rule
+			}
+			if got != tc.wantRule || q.WouldPay() != (tc.wantRule == "") {
+				t.Errorf("quote refused by %q (would pay %v), want %q", got, q.WouldPay(), tc.wantRule)
+			}
+			if evs, err := lw.led.Events(t.Context()); err != nil || len(evs) != 0 {
+				t.Errorf("the ledger holds %d events (%v), want none", len(evs), err)
+			}
+		})
 	}
 }
