@@ -3,6 +3,7 @@ package tools
 import (
 	"bytes"
 	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -190,4 +191,23 @@ func TestTermsWithExpiredOffersForgotten(t *testing.T) {
 	if tc.get(op) != nil {
 		t.Error("terms with an expired offer are still cached")
 	}
+}
+
+// FuzzCheckOffer: no offer makes the check panic, and one it keeps as verified names its
+// signer, the requirement's payTo.
+func FuzzCheckOffer(f *testing.F) {
+	f.Add(`{"format":"eip712","acceptIndex":0,"payload":{"version":1,"resourceUrl":"https://a.example/x","scheme":"exact","network":"eip155:84532","asset":"0x036CbD53842c5426634e7929541eC2318f3dCF7e","payTo":"0x209693Bc6afc0C5328bA36FaF03C514EF312287C","amount":"1000","validUntil":0},"signature":"0x` + strings.Repeat("11", 64) + `1b"}`)
+	f.Add(`{"format":"jws","signature":"a.b.c"}`)
+	f.Add(`{"format":"eip712","payload":{"version":2},"signature":"0x"}`)
+	o := x402.Option{Index: 0, Scheme: "exact", Network: "eip155:84532", Asset: "0x036CbD53842c5426634e7929541eC2318f3dCF7e", PayTo: "0x209693Bc6afc0C5328bA36FaF03C514EF312287C"}
+	f.Fuzz(func(t *testing.T, raw string) {
+		var a x402.SignedArtifact
+		if json.Unmarshal([]byte(raw), &a) != nil {
+			return
+		}
+		rec, _, _, problem := checkOffer(a, o, time.Unix(1_700_000_000, 0))
+		if problem == "" && rec.Verified && !strings.EqualFold(rec.Signer, o.PayTo) {
+			t.Errorf("%s: verified, signed by %q, not the payTo", raw, rec.Signer)
+		}
+	})
 }
