@@ -13,6 +13,7 @@ import (
 //	callCompact ‖ fields, each a uvarint length and its bytes:
 //	  seq of the reserved event, seq of the last event (decimal), status,
 //	  updated time (encTime), tx hash, reason, HTTP status (encStatus)
+//	  and, only when the call has them, its artifacts (Spend.Artifacts)
 //
 // about 100 bytes for a settled call, instead of the 700 or so of the whole Spend as
 // JSON that formats 1 and 2 stored (and that a file of those formats still holds until
@@ -20,15 +21,19 @@ import (
 // too, and checks that it is the reservation of that call.
 const callCompact = 0x03 // a JSON record starts with '{'
 
-// callFields is the number of fields of a compact call record.
+// callFields is the number of fields of a compact call record; a record with artifacts
+// has one more.
 const callFields = 7
 
 // marshal returns the stored form of r in the current format.
 func (r *callRecord) marshal() []byte {
 	s := &r.Spend
-	fields := [callFields]string{
+	fields := []string{
 		strconv.FormatUint(r.Seq, 10), strconv.FormatUint(r.Last, 10), string(s.Status),
 		encTime(s.UpdatedAt), s.TxHash, s.Reason, encStatus(s.HTTPStatus),
+	}
+	if s.Artifacts != "" {
+		fields = append(fields, s.Artifacts)
 	}
 	n := 1
 	for _, f := range fields {
@@ -75,9 +80,12 @@ func (b buckets) decodeCall(id string, v []byte) (*callRecord, error) {
 		}
 		return &rec, nil
 	}
-	var f [callFields]string
+	var f [callFields + 1]string
 	rest := v[1:]
 	for i := range f {
+		if i == callFields && len(rest) == 0 {
+			break // no artifacts
+		}
 		n, k := binary.Uvarint(rest)
 		if k <= 0 || n > uint64(len(rest)-k) {
 			return nil, tampered(0, "call record %q is damaged: truncated", clip(id))
@@ -99,5 +107,6 @@ func (b buckets) decodeCall(id string, v []byte) (*callRecord, error) {
 	rec := &callRecord{Spend: reservedSpend(&e), Seq: seq, Last: last}
 	s := &rec.Spend
 	s.Status, s.UpdatedAt, s.TxHash, s.Reason, s.HTTPStatus = Status(f[2]), updated, f[4], f[5], status
+	s.Artifacts = f[callFields]
 	return rec, nil
 }

@@ -126,6 +126,7 @@ type spendJSON struct {
 	PaymentID   string `json:"payment_id,omitempty"`
 	Method      string `json:"method,omitempty"`
 	HTTPStatus  int    `json:"http_status,omitempty"`
+	Artifacts   string `json:"artifacts,omitempty"`
 	ReservedAt  string `json:"reserved_at"`
 	UpdatedAt   string `json:"updated_at"`
 }
@@ -137,7 +138,7 @@ func (s Spend) MarshalJSON() ([]byte, error) {
 		Network: s.Network, Asset: s.Asset, Amount: s.Amount.AtomicString(), PayTo: s.PayTo, Payer: s.Payer,
 		Nonce: s.Nonce, ValidBefore: fmtTime(s.ValidBefore), TxHash: s.TxHash, Reason: s.Reason,
 		PaymentID: s.PaymentID, ReservedAt: fmtTime(s.ReservedAt), UpdatedAt: fmtTime(s.UpdatedAt),
-		Method: s.Method, HTTPStatus: s.HTTPStatus,
+		Method: s.Method, HTTPStatus: s.HTTPStatus, Artifacts: s.Artifacts,
 	})
 }
 
@@ -153,7 +154,7 @@ func (s *Spend) UnmarshalJSON(b []byte) error {
 			Network: j.Network, Asset: j.Asset, PayTo: j.PayTo, Payer: j.Payer, Nonce: j.Nonce,
 			PaymentID: j.PaymentID, Method: j.Method,
 		},
-		Status: j.Status, TxHash: j.TxHash, Reason: j.Reason, HTTPStatus: j.HTTPStatus,
+		Status: j.Status, TxHash: j.TxHash, Reason: j.Reason, HTTPStatus: j.HTTPStatus, Artifacts: j.Artifacts,
 	}
 	a, err := money.ParseAtomic(j.Amount, Decimals)
 	if err != nil {
@@ -240,6 +241,7 @@ var csvHeader = []string{
 	"seq", "hash", "call_id", "status", "rule", "time_utc", "updated_utc", "agent", "session", "api",
 	"tool", "method", "http_status", "url", "network", "asset", "symbol", "decimals", "amount", "amount_atomic", "pay_to",
 	"payer", "nonce", "valid_before_utc", "tx_hash", "reason", "payment_id",
+	"offer_signer", "receipt_signer", "receipt_verified",
 }
 
 // How ExportCSV writes times: UTC, to the millisecond, in the form each spreadsheet reads
@@ -270,7 +272,13 @@ const (
 //   - amount as a decimal (0.027367) and amount_atomic (27367) in the token's atomic units;
 //     both, and decimals, are empty for a refusal that named no amount;
 //   - pay_to, payer, nonce, tx_hash, reason (the latest reason given: why the call was
-//     released, voided or unknown, or refused; empty on a settled row), payment_id.
+//     released, voided or unknown, or refused; empty on a settled row), payment_id (the
+//     idempotency key sent with the payment, x402's payment-identifier extension);
+//   - offer_signer: the address that signed the offer of the terms paid, when its
+//     signature verified; receipt_signer: the address that signed the settlement's
+//     receipt; receipt_verified: yes when the receipt's signature and fields (payer,
+//     network, resource) verified, no when not, empty without a receipt (x402's
+//     offer-receipt extension; the artifacts themselves are in the jsonl export).
 //
 // A text cell that starts with =, +, -, @, a tab or a carriage return starts with a single
 // quote as well, so that no spreadsheet reads it as a formula (CSV injection:
@@ -333,11 +341,13 @@ func csvRow(row []string, rec *spendRow, layout, symbol string) []string {
 	if s.HTTPStatus != 0 {
 		httpStatus = strconv.Itoa(s.HTTPStatus)
 	}
+	offerSigner, receiptSigner, receiptVerified := csvArtifacts(s.Artifacts)
 	return append(row,
 		strconv.FormatUint(rec.Last, 10), rec.lastHash, t(s.CallID), status, rule,
 		csvTimeOf(s.ReservedAt, layout), csvTimeOf(s.UpdatedAt, layout), t(s.Agent), t(s.Session), t(s.API),
 		t(s.Tool), t(s.Method), httpStatus, t(s.URL), t(s.Network), t(s.Asset), symbol, decimals, amount, atomic, t(s.PayTo),
 		t(s.Payer), t(s.Nonce), csvTimeOf(s.ValidBefore, layout), t(s.TxHash), t(reason), t(s.PaymentID),
+		t(offerSigner), t(receiptSigner), receiptVerified,
 	)
 }
 

@@ -3,6 +3,7 @@ package ledger
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"os"
@@ -81,7 +82,12 @@ func goldenLedger(t *testing.T) *Ledger {
 	do(l.Settle(ctx, "call-token", "0x"+strings.Repeat("c3", 32)))
 	c.Add(36 * time.Hour) // the next day
 	do(reserve(ctx, l, weather("call-7", 30000)))
-	do(l.Record(ctx, Outcome{CallID: "call-7", Kind: KindSettled, TxHash: "0x" + strings.Repeat("d4", 32), HTTPStatus: 201}))
+	signer := "0x209693Bc6afc0C5328bA36FaF03C514EF312287C"
+	art := Artifacts{
+		Offer:   &Artifact{Format: "eip712", Raw: json.RawMessage(`{"format":"eip712","payload":{"version":1},"signature":"0x01"}`), Verified: true, Signer: signer, SignerIsPayTo: true},
+		Receipt: &Artifact{Format: "eip712", Raw: json.RawMessage(`{"format":"eip712","payload":{"version":1},"signature":"0x02"}`), Signer: signer, SignerIsPayTo: true, Problem: "the receipt names payer 0x3333333333333333333333333333333333333333"},
+	}
+	do(l.Record(ctx, Outcome{CallID: "call-7", Kind: KindSettled, TxHash: "0x" + strings.Repeat("d4", 32), HTTPStatus: 201, Artifacts: art.JSON()}))
 	do(reserve(ctx, l, weather("call-8", 12000)))
 	do(reserve(ctx, l, news("call-9", 3000)))
 	do(l.MarkUnknown(ctx, "call-9", "connection reset"))

@@ -18,7 +18,15 @@ type Outcome struct {
 	TxHash     string // KindSettled: the settlement's transaction, if the server reported it
 	Reason     string // KindUnknown, KindReleased: why
 	HTTPStatus int    // the HTTP status the paid request was answered with; 0 when there was no answer
+	// Artifacts is what the server signed about the payment (x402's offer-receipt
+	// extension), as JSON: the offer and receipt as received and what toll found when it
+	// checked them (see Event). At most MaxArtifacts bytes; "" for none. Not on a void.
+	Artifacts string
 }
+
+// MaxArtifacts bounds Outcome.Artifacts: two signed artifacts of the size toll keeps
+// and what it found about them.
+const MaxArtifacts = 40 << 10
 
 // RecordLater records o as Settle, MarkUnknown or Release would, without waiting for a
 // commit of its own: it is queued for the handle's next write transaction (the next

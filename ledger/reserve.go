@@ -203,6 +203,7 @@ func (o *Outcome) check() (string, error) {
 	}
 	if err := checkText([]textField{
 		{"call id", o.CallID, maxShort}, {"tx hash", o.TxHash, maxShort}, {"reason", o.Reason, maxLong},
+		{"artifacts", o.Artifacts, MaxArtifacts},
 	}); err != nil {
 		return op, fmt.Errorf("%s %q: %w", op, clip(o.CallID), err)
 	}
@@ -211,6 +212,9 @@ func (o *Outcome) check() (string, error) {
 	}
 	if o.HTTPStatus != 0 && o.Kind == KindVoided {
 		return op, fmt.Errorf("%s %q: %w", op, clip(o.CallID), invalid("a void records no HTTP status"))
+	}
+	if err := checkArtifacts(o); err != nil {
+		return op, fmt.Errorf("%s %q: %w", op, clip(o.CallID), err)
 	}
 	return op, nil
 }
@@ -240,7 +244,7 @@ func transitionTx(b buckets, o Outcome, now time.Time) error {
 		return ErrNotFound
 	}
 	from := rec.Spend.Status
-	ev := Event{Time: now, Kind: o.Kind, CallID: o.CallID, TxHash: o.TxHash, Reason: o.Reason, HTTPStatus: o.HTTPStatus}
+	ev := Event{Time: now, Kind: o.Kind, CallID: o.CallID, TxHash: o.TxHash, Reason: o.Reason, HTTPStatus: o.HTTPStatus, Artifacts: o.Artifacts}
 	if err := apply(&rec.Spend, &ev); err != nil {
 		return err
 	}
@@ -291,6 +295,9 @@ func apply(s *Spend, e *Event) error {
 	}
 	if e.HTTPStatus != 0 {
 		s.HTTPStatus = e.HTTPStatus
+	}
+	if e.Artifacts != "" {
+		s.Artifacts = e.Artifacts
 	}
 	return nil
 }

@@ -77,6 +77,7 @@ type Spend struct {
 	TxHash     string    // settlement transaction, once settled
 	Reason     string    // the latest reason given (unknown, released, voided)
 	HTTPStatus int       // the HTTP status the paid request was answered with; 0 when there was no answer
+	Artifacts  string    // the latest artifacts recorded with an outcome (Outcome.Artifacts); "" for none
 	ReservedAt time.Time // when the reservation was written (ledger clock)
 	UpdatedAt  time.Time // when the status last changed
 }
@@ -172,7 +173,7 @@ func (in *Intent) validate() error {
 		{"call id", in.CallID, maxShort}, {"session", in.Session, maxShort}, {"api", in.API, maxShort},
 		{"tool", in.Tool, maxShort}, {"url", in.URL, maxLong}, {"network", in.Network, maxShort},
 		{"asset", in.Asset, maxShort}, {"payTo", in.PayTo, maxShort}, {"payer", in.Payer, maxShort},
-		{"agent", in.Agent, maxShort}, {"method", in.Method, maxShort},
+		{"agent", in.Agent, maxShort}, {"method", in.Method, maxShort}, {"payment id", in.PaymentID, maxShort},
 	})
 }
 

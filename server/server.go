@@ -387,6 +387,8 @@ func costLine(rc *tools.Receipt) string {
 	switch {
 	case rc == nil:
 		return "Cost: nothing paid."
+	case rc.Status == ledger.StatusSettled && rc.ReceiptByPayee:
+		return fmt.Sprintf("Cost: paid %s on %s to %s (transaction %s); receipt signed by the payee.", rc.Display, rc.Network, rc.PayTo, rc.Transaction)
 	case rc.Status == ledger.StatusSettled:
 		return fmt.Sprintf("Cost: paid %s on %s to %s (transaction %s).", rc.Display, rc.Network, rc.PayTo, rc.Transaction)
 	default:

@@ -221,6 +221,17 @@ type Receipt struct {
 	Nonce       string        `json:"nonce"`
 	Transaction string        `json:"transaction,omitempty"`
 	Version     int           `json:"x402Version"`
+	// PaymentID is the idempotency key sent with the payment (x402's payment-identifier
+	// extension); Resent says the answer was lost and recovered by sending the identical
+	// payment again with it.
+	PaymentID string `json:"paymentId,omitempty"`
+	Resent    bool   `json:"resent,omitempty"`
+	// OfferSigner is who signed the offer of these terms, ReceiptSigner who signed the
+	// settlement's receipt, each when its signature and fields verified (x402's
+	// offer-receipt extension); ReceiptByPayee says ReceiptSigner is PayTo.
+	OfferSigner    string `json:"offerSigner,omitempty"`
+	ReceiptSigner  string `json:"receiptSigner,omitempty"`
+	ReceiptByPayee bool   `json:"receiptByPayee,omitempty"`
 }
 
 // Call runs one tool call: validate, send, and on 402 pay once within the policy. A call

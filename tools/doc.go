@@ -15,15 +15,25 @@
 //  4. authorize: choose a requirement (scheme exact, an allowed network and asset, payTo as
 //     pinned, an amount no larger than the catalog's advertised price and the per-call
 //     cap) and prepare its authorization. None fits: refuse, record the refusal, sign
-//     nothing;
-//  5. reserve the intent in the ledger, caps checked in the same fsync'd transaction;
+//     nothing. When the 402 carries signed offers (x402's offer-receipt extension), the
+//     offer of the chosen requirement must recover a signer, sign exactly its terms and be
+//     unexpired, or the terms are refused (artifacts.go). When it advertises the
+//     payment-identifier extension, the payment gets an id; one it requires and toll
+//     cannot send (x402 version 1) refuses the terms (idempotent.go);
+//  5. reserve the intent in the ledger, with the payment id, caps checked in the same
+//     fsync'd transaction;
 //  6. signAndSend: sign the authorization with the wallet and resend the request once
-//     with the payment header (X-PAYMENT or PAYMENT-SIGNATURE);
+//     with the payment header (X-PAYMENT or PAYMENT-SIGNATURE). With a payment id, a paid
+//     request that got no answer (connection cut, timeout) is sent once more, identical,
+//     while the authorization is valid: the server answers it with the answer it kept
+//     for that id, without a second transfer;
 //  7. record the outcome: settled with its transaction hash, or unknown (counts as spent
 //     until reconciled against the chain, see package ledger/reconcile) when the server
-//     gave no proof of settlement.
+//     gave no proof of settlement; with the signed offer and receipt, and what toll found
+//     about them (ledger.Artifacts).
 //
-// Invariants: at most one authorization per call; nothing is signed before the ledger holds
+// Invariants: at most one authorization per call, sent at most twice, and twice only
+// with a payment id; nothing is signed before the ledger holds
 // the intent; nothing is signed that a cap, an allowlist or the advertised price does not
 // allow; no payment header travels in clear text to another machine unless the API's
 // config says it may; the outcome is recorded even when the call's context is done;

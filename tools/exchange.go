@@ -23,8 +23,9 @@ type exchanger interface {
 	// describe names the call for messages: "GET https://...", "tools/call NAME (mcp://...)".
 	describe() string
 	// carrier encodes payload for requirement i of ch as the transport carries it (a
-	// header, a _meta entry). An error means nothing was sent.
-	carrier(ch *x402.Challenge, i int, payload x402.ExactEVMPayload) (key string, value any, err error)
+	// header, a _meta entry), with the payment identifier id when it is not "". An error
+	// means nothing was sent.
+	carrier(ch *x402.Challenge, i int, payload x402.ExactEVMPayload, id string) (key string, value any, err error)
 	// send sends the call once: unpaid when key is "", else with the payment carrier
 	// made. An error means no answer was read; a sent payment is then not proven settled.
 	send(ctx context.Context, key string, value any) (*answer, error)
@@ -63,8 +64,14 @@ func (h httpExchange) url() string      { return h.req.url }
 func (h httpExchange) describe() string { return h.req.method + " " + h.req.url }
 func (h httpExchange) method() string   { return h.req.method }
 
-func (h httpExchange) carrier(ch *x402.Challenge, i int, payload x402.ExactEVMPayload) (string, any, error) {
-	name, value, err := ch.PaymentHeader(i, payload)
+func (h httpExchange) carrier(ch *x402.Challenge, i int, payload x402.ExactEVMPayload, id string) (string, any, error) {
+	var name, value string
+	var err error
+	if id == "" {
+		name, value, err = ch.PaymentHeader(i, payload)
+	} else {
+		name, value, err = ch.PaymentHeaderWithID(i, payload, id)
+	}
 	if err != nil {
 		return "", nil, fmt.Errorf("build payment header: %w", err)
 	}

@@ -86,6 +86,12 @@ type payment struct {
 	auth    wallet.Authorization
 	domain  wallet.Domain
 	receipt *Receipt
+	// paymentID is the idempotency key sent with the payment; "" for none (identify).
+	paymentID string
+	// offer is the signed offer of the chosen terms, offerResource the resource it
+	// signs (checkOffers); receiptArt the settlement's signed receipt (checkReceipt).
+	offer, receiptArt *ledger.Artifact
+	offerResource     string
 }
 
 // authorizeApproved authorizes p and, when its payment needs a person's approval, gets
@@ -144,6 +150,13 @@ func (c *Client) authorize(ctx context.Context, p *payment) error {
 		Nonce:    wallet.NonceHex(auth.Nonce),
 		Version:  p.ch.Version,
 	}
+	if err := c.checkOffers(ctx, p); err != nil {
+		return err
+	}
+	if err := c.identify(ctx, p); err != nil {
+		return err
+	}
+	p.receipt.PaymentID = p.paymentID
 	return nil
 }
 
@@ -170,6 +183,7 @@ func (c *Client) reserve(ctx context.Context, p *payment) error {
 		Nonce:       rc.Nonce,
 		ValidBefore: time.Unix(p.auth.ValidBefore.Int64(), 0),
 		Method:      p.via.method(),
+		PaymentID:   p.paymentID,
 	}, caps)
 	var capErr *ledger.CapError
 	switch {
@@ -184,8 +198,9 @@ func (c *Client) reserve(ctx context.Context, p *payment) error {
 
 // paidReply is what the one paid request got back, or how it failed.
 type paidReply struct {
-	ans *answer
-	err error // the request failed once the payment may have left toll
+	ans    *answer
+	err    error // the request failed once the payment may have left toll
+	status int   // with err: the HTTP status of a resend's answer that settled nothing; 0 for none
 }
 
 // signAndSend signs the authorization and sends the request once with the payment
@@ -209,7 +224,7 @@ func (c *Client) signAndSend(ctx context.Context, p *payment) (paidReply, error)
 			Nonce:       p.receipt.Nonce,
 		},
 	}
-	key, value, err := p.via.carrier(p.ch, p.pick.option.Index, payload)
+	key, value, err := p.via.carrier(p.ch, p.pick.option.Index, payload, p.paymentID)
 	if err != nil {
 		c.release(ctx, p, "payment encoding: "+err.Error())
 		return paidReply{}, err
@@ -218,6 +233,9 @@ func (c *Client) signAndSend(ctx context.Context, p *payment) (paidReply, error)
 	p.log.Info("paying", "amount", rc.Amount, "network", rc.Network, "asset", rc.Asset, "payTo", rc.PayTo, "nonce", rc.Nonce, "x402Version", rc.Version)
 	var r paidReply
 	r.ans, r.err = p.via.send(ctx, key, value)
+	if r.err != nil {
+		r = c.resend(ctx, p, key, value, r.err)
+	}
 	c.check(StepResponded)
 	return r, nil
 }
@@ -229,13 +247,14 @@ func (c *Client) signAndSend(ctx context.Context, p *payment) (paidReply, error)
 func (c *Client) record(ctx context.Context, p *payment, r paidReply) (*Result, error) {
 	rc := p.receipt
 	if r.err != nil {
-		c.markUnknown(ctx, p, 0, "sending the paid request failed: "+r.err.Error())
+		c.markUnknown(ctx, p, r.status, "sending the paid request failed: "+r.err.Error())
 		return nil, p.notSettled(fmt.Sprintf("the paid request failed after the payment was signed: %v", r.err))
 	}
 	a := r.ans
 	res := a.result
 	res.Payment = rc
 	settlement := a.settlement
+	c.checkReceipt(p, settlement)
 	if other := otherPayer(settlement, rc.Payer); other != "" {
 		reason := fmt.Sprintf("the server answered %s with a settlement for another payer (%s, not %s)", a.code, other, rc.Payer)
 		c.markUnknown(ctx, p, a.status, reason)
@@ -248,7 +267,7 @@ func (c *Client) record(ctx context.Context, p *payment, r paidReply) (*Result, 
 	switch {
 	case !a.failed && !a.required && settlement != nil && settlement.Success && settlement.Transaction != "":
 		rc.Status, rc.Transaction = ledger.StatusSettled, settlement.Transaction
-		c.recordLater(p.log, ledger.Outcome{CallID: p.callID, Kind: ledger.KindSettled, TxHash: rc.Transaction, HTTPStatus: a.status})
+		c.recordLater(p.log, ledger.Outcome{CallID: p.callID, Kind: ledger.KindSettled, TxHash: rc.Transaction, HTTPStatus: a.status, Artifacts: p.artifacts()})
 		p.log.Info("paid", "status", a.code, "tx", rc.Transaction)
 		return res, nil
 	case a.required:
@@ -293,7 +312,7 @@ func (p *payment) notSettled(reason string) *PaymentError {
 // settled; httpStatus is the server's answer, 0 when there was none.
 func (c *Client) markUnknown(ctx context.Context, p *payment, httpStatus int, reason string) {
 	p.receipt.Status = ledger.StatusUnknown
-	c.recordLater(p.log, ledger.Outcome{CallID: p.callID, Kind: ledger.KindUnknown, Reason: reason, HTTPStatus: httpStatus})
+	c.recordLater(p.log, ledger.Outcome{CallID: p.callID, Kind: ledger.KindUnknown, Reason: reason, HTTPStatus: httpStatus, Artifacts: p.artifacts()})
 }
 
 // release ends a reservation whose authorization never left toll.

@@ -128,6 +128,9 @@ func (c *Client) weighQuote(ctx context.Context, call Call, ch *x402.Challenge, 
 			q.Chosen = i
 		}
 	}
+	if q.Refused = termsRefusal(ch, pick.option, c.terms.now()); q.Refused != nil {
+		return nil
+	}
 	caps, err := c.policy.agentCaps(call.Agent)
 	if err != nil {
 		return err

@@ -26,7 +26,8 @@ type termsEntry struct {
 
 func termsKey(op *catalog.Operation) string { return op.API + "\x00" + op.Name }
 
-// get returns the terms seen for op within the time to live, or nil.
+// get returns the terms seen for op within the time to live, or nil; terms whose signed
+// offers have expired are forgotten, so that the next call reads fresh ones.
 func (t *termsCache) get(op *catalog.Operation) *x402.Challenge {
 	if t.ttl <= 0 {
 		return nil
@@ -37,7 +38,7 @@ func (t *termsCache) get(op *catalog.Operation) *x402.Challenge {
 	if !ok {
 		return nil
 	}
-	if t.now().Sub(e.seen) > t.ttl {
+	if now := t.now(); now.Sub(e.seen) > t.ttl || offersExpired(e.ch, now) {
 		delete(t.m, termsKey(op))
 		return nil
 	}

@@ -93,9 +93,17 @@ func (m mcpExchange) method() string   { return "tools/call" }
 
 // carrier is the _meta entry of the payment: the PaymentPayload object under
 // x402/payment for x402 version 2, the base64 X-PAYMENT text under x402.payment for
-// version 1 (the dialect of Vercel's x402-mcp).
-func (m mcpExchange) carrier(ch *x402.Challenge, i int, payload x402.ExactEVMPayload) (string, any, error) {
-	key, value, err := ch.PaymentMeta(i, payload)
+// version 1 (the dialect of Vercel's x402-mcp); with the payment identifier id in its
+// extensions when id is not "".
+func (m mcpExchange) carrier(ch *x402.Challenge, i int, payload x402.ExactEVMPayload, id string) (string, any, error) {
+	var key string
+	var value any
+	var err error
+	if id == "" {
+		key, value, err = ch.PaymentMeta(i, payload)
+	} else {
+		key, value, err = ch.PaymentMetaWithID(i, payload, id)
+	}
 	if err != nil {
 		return "", nil, fmt.Errorf("build payment _meta: %w", err)
 	}

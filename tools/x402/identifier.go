@@ -133,3 +133,15 @@ func withPaymentID(extensions json.RawMessage, id string) json.RawMessage {
 	}
 	return out
 }
+
+// PaymentIdentifierRequired reports whether c's 402, of either version, says a payment
+// must carry an identifier (extensions["payment-identifier"].info.required). A version
+// 1 402 may say so in its body's extensions, but a version 1 payment has no extensions
+// to carry the id: a client cannot comply with it.
+func (c *Challenge) PaymentIdentifierRequired() bool {
+	var info struct {
+		Required bool `json:"required"`
+	}
+	found, err := c.extensionInfo(ExtensionPaymentIdentifier, &info)
+	return found && err == nil && info.Required
+}

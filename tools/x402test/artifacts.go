@@ -93,7 +93,7 @@ func (s *SignedArtifacts) sign(domain string, td apitypes.TypedData) (string, er
 	}
 	sig[64] += 27
 	if s.CorruptSignatures {
-		sig[10] ^= 0xff
+		sig[64] = 29 // no recovery id: the signature recovers no address
 	}
 	return hexutil.Encode(sig), nil
 }

@@ -325,7 +325,7 @@ func (a *PaidAPI) serveV1(w http.ResponseWriter, r *http.Request, rt Route, run 
 		Extra:             a.extra(),
 	}
 	var extensions json.RawMessage
-	if a.opts.Artifacts != nil {
+	if a.opts.Artifacts != nil || a.opts.PaymentID != nil && a.opts.PaymentID.AdvertiseOnV1 {
 		var err error
 		if extensions, err = a.extensions(1, resource, rt.Price); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
@@ -431,7 +431,7 @@ func (a *PaidAPI) serveV2(w http.ResponseWriter, r *http.Request, rt Route, run 
 // payment-identifier extension (version 2 only) and the signed offer, as configured.
 func (a *PaidAPI) extensions(version int, resource string, price money.Amount) (json.RawMessage, error) {
 	exts := map[string]json.RawMessage{}
-	if a.opts.PaymentID != nil && version == 2 {
+	if a.opts.PaymentID != nil && (version == 2 || a.opts.PaymentID.AdvertiseOnV1) {
 		exts[x402.ExtensionPaymentIdentifier] = a.opts.PaymentID.extension()
 	}
 	if a.opts.Artifacts != nil {

@@ -23,6 +23,14 @@ type PaymentIDOptions struct {
 	// keeps the answer under its id and closes the connection without sending it, as a
 	// network cut after the server did the work.
 	DropResponses int
+	// ConflictOnResend answers every resend of a known id with 409, the identical
+	// payload too: a server that lost the answers it kept, or binds an id to more than
+	// the payload.
+	ConflictOnResend bool
+	// AdvertiseOnV1 advertises the extension in the 402s of the version 1 routes too,
+	// where a payment has no extensions to carry an id: with Required, a 402 no client
+	// can comply with. The version 1 routes still ignore ids.
+	AdvertiseOnV1 bool
 }
 
 // paymentIDs are the answers a PaidAPI keeps by route and id.
@@ -130,7 +138,7 @@ func (a *PaidAPI) withPaymentID(w http.ResponseWriter, rt Route, raw json.RawMes
 	for {
 		e, fresh := a.ids.claim(key, compact.Bytes())
 		if !fresh {
-			if !bytes.Equal(e.payload, compact.Bytes()) {
+			if !bytes.Equal(e.payload, compact.Bytes()) || a.opts.PaymentID.ConflictOnResend {
 				a.log.Info("x402test api: payment id reused with another payload", "route", rt.key(), "id", id)
 				writeJSON(w, http.StatusConflict, map[string]string{"error": "payment-identifier " + id + " was used with another payment"})
 				return true
