@@ -48,6 +48,7 @@ func (s *Spend) writeJSON(w *jsonObject) {
 	w.str("payment_id", s.PaymentID, true)
 	w.str("method", s.Method, true)
 	w.int("http_status", s.HTTPStatus, true)
+	w.str("artifacts", s.Artifacts, true)
 	w.time("reserved_at", s.ReservedAt, false)
 	w.time("updated_at", s.UpdatedAt, false)
 }
