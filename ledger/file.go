@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
+	"slices"
 )
 
 // A ledger file is a bbolt file. bbolt maps the file into memory and trusts what it
@@ -120,15 +121,20 @@ func readMeta(f io.ReaderAt, off, size int64) (boltMeta, error) {
 	return boltMeta{pageSize: ps, root: ne.Uint64(m[16:]), freelist: ne.Uint64(m[32:]), pgid: ne.Uint64(m[40:]), txid: ne.Uint64(m[48:])}, nil
 }
 
-// pageWalk checks the page tree of a file whose meta checkMeta accepted. It reads each
-// page once, with plain reads (no mapping): its memory is the pages on its path, not the
-// file.
+// pageWalk checks the page tree of a file whose meta checkMeta accepted. It checks each
+// page once, depth first and children in order, with plain reads (no mapping) of
+// walkWindow pages at a time: its memory is the keys on its path and one window, not the
+// file. Checking in order matters: an append-mostly tree lies mostly in order in the
+// file, so one read serves about twenty pages (a million-event ledger of 1 GB is checked
+// in about 0.2 s; in reverse order, each page took a read of its own, 1.1 s or more).
 type pageWalk struct {
 	f     io.ReaderAt // the file
 	m     boltMeta
 	path  string
 	used  []bool // reached, by page id
 	freed []bool // on the freelist, by page id
+	win   []byte // pages first.. of the file (see pages)
+	first uint64
 }
 
 // walkItem is a page still to check, with the range its keys must fall in: lo <= key,
@@ -156,6 +162,9 @@ func checkPages(f io.ReaderAt, m boltMeta, path string) error {
 		if err != nil {
 			return err
 		}
+		// Children go on in reverse, so that they are checked in order: the pages of an
+		// append-mostly tree lie in order in the file, and the reads follow them.
+		slices.Reverse(more)
 		stack = append(stack, more...)
 	}
 	return nil
@@ -167,14 +176,13 @@ func (w *pageWalk) damaged(id uint64, format string, args ...any) error {
 
 // read marks page id and its overflow pages used and returns their bytes, after
 // checking its header: in range, reached once, not free, of the kind want (a flag; 0
-// for branch or leaf).
+// for branch or leaf). The bytes are the walk's until its next read.
 func (w *pageWalk) read(id uint64, want uint16) ([]byte, error) {
 	if id < 2 || id >= w.m.pgid {
 		return nil, w.damaged(id, "outside the file's %d pages", w.m.pgid)
 	}
-	off := int64(id) * w.m.pageSize
-	h := make([]byte, w.m.pageSize)
-	if _, err := w.f.ReadAt(h, off); err != nil {
+	h, err := w.pages(id, 1)
+	if err != nil {
 		return nil, w.damaged(id, "read: %v", err)
 	}
 	flags, over := ne.Uint16(h[8:]), uint64(ne.Uint32(h[12:]))
@@ -195,12 +203,37 @@ func (w *pageWalk) read(id uint64, want uint16) ([]byte, error) {
 	if over == 0 {
 		return h, nil
 	}
-	b := make([]byte, int64(over+1)*w.m.pageSize)
-	copy(b, h)
-	if _, err := w.f.ReadAt(b[len(h):], off+int64(len(h))); err != nil {
+	b, err := w.pages(id, over+1)
+	if err != nil {
 		return nil, w.damaged(id, "read: %v", err)
 	}
 	return b, nil
+}
+
+// walkWindow is how many pages the walk reads at once: the tree of an append-mostly
+// ledger lies mostly in order in the file, so one read serves the pages that follow, and
+// a gigabyte takes thousands of reads instead of a quarter of a million.
+const walkWindow = 32
+
+// pages returns the bytes of the n pages from id (all below the meta's pgid), from the
+// walk's window of the file, which it moves to start at id when they are not in it. The
+// bytes are the walk's until its next call.
+func (w *pageWalk) pages(id, n uint64) ([]byte, error) {
+	ps := uint64(w.m.pageSize)
+	if id < w.first || id+n > w.first+uint64(len(w.win))/ps {
+		count := min(max(n, walkWindow), w.m.pgid-id)
+		if uint64(cap(w.win)) < count*ps {
+			w.win = make([]byte, count*ps)
+		}
+		w.win = w.win[:count*ps]
+		if _, err := w.f.ReadAt(w.win, int64(id*ps)); err != nil {
+			w.win = w.win[:0]
+			return nil, err
+		}
+		w.first = id
+	}
+	off := (id - w.first) * ps
+	return w.win[off : off+n*ps], nil
 }
 
 // freelist checks the freelist page and marks the pages it lists free.
@@ -290,6 +323,15 @@ func (w *pageWalk) branch(it walkItem, b []byte) ([]walkItem, error) {
 			return nil, err
 		}
 		keys[i], kids[i] = k, ne.Uint64(e[8:])
+	}
+	// The page's bytes are the walk's until its next read: the keys its children are
+	// checked against are copied.
+	var all []byte
+	for _, k := range keys {
+		all = append(all, k...)
+	}
+	for i, at := 0, 0; i < n; i++ {
+		keys[i], at = all[at:at+len(keys[i]):at+len(keys[i])], at+len(keys[i])
 	}
 	more := make([]walkItem, n)
 	for i := range n {

@@ -524,7 +524,7 @@ func (l *Ledger) openChecked(ctx context.Context, write, deep bool, deadline tim
 }
 
 // walkUnlocked checks the pages of the file without its lock, so that a large ledger's
-// check at Open does not keep writers waiting (about half a second a gigabyte), and
+// check at Open does not keep writers waiting (about 0.2 s a gigabyte), and
 // reports whether every page it read was well-formed. Without the lock, writers may
 // commit meanwhile; then the pages of an older transaction may be reused, and the walk
 // may read a page being written: a walk that fails proves nothing, and lock checks the

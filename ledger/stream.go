@@ -6,7 +6,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"runtime"
 	"slices"
+	"sync"
 )
 
 // Readers stream. Events are append-only, so the events up to the head a reader sees when
@@ -116,21 +118,92 @@ func (l *Ledger) scan(ctx context.Context, fn func(e *Event) error) (headPos, er
 
 // scanRange reads the events after ln's position up to to, checks each with ln and
 // calls fn with it.
+//
+// A large ledger's readers spend their time decoding and hashing, not reading, so each
+// batch is decoded on every core (decodeBatch: each record checked against its own hash,
+// independently of the others) while the next batch is copied out of the file in its
+// own read transaction; that read is over before fn is called with the batch's events,
+// in order, each linked to the one before. So fn still runs with no lock held (a writer
+// gets the lock at once meanwhile), memory holds two batches, and the first error in the
+// chain's order is the one returned, as if the events were read one by one.
 func (l *Ledger) scanRange(ctx context.Context, ln *links, to uint64, fn func(e *Event) error) error {
-	var buf []rawEvent
-	for ln.n < to {
-		if err := ctx.Err(); err != nil {
+	if ln.n >= to {
+		return nil
+	}
+	raw, err := l.readRaw(ctx, ln.n+1, to, nil)
+	for err == nil {
+		if len(raw) == 0 { // copyRaw returns an event or an error; never loop on neither
+			return tampered(ln.n+1, "event missing")
+		}
+		var next chan rawBatch
+		if from := raw[len(raw)-1].seq + 1; from <= to {
+			next = make(chan rawBatch, 1)
+			go func() {
+				nb, err := l.readRaw(ctx, from, to, nil)
+				next <- rawBatch{nb, err}
+			}()
+		}
+		evs, errs := decodeBatch(raw)
+		var nb rawBatch
+		if next != nil {
+			nb = <-next // no read transaction is open while fn runs
+		}
+		if err := addDecoded(ln, raw, evs, errs, fn); err != nil {
 			return err
 		}
-		var err error
-		if buf, err = l.readRaw(ctx, ln.n+1, to, buf); err != nil {
+		if next == nil {
+			return nil
+		}
+		raw, err = nb.raw, nb.err
+		if err == nil {
+			err = ctx.Err()
+		}
+	}
+	return err
+}
+
+// rawBatch is one read transaction's events, or the error that ended it.
+type rawBatch struct {
+	raw []rawEvent
+	err error
+}
+
+// addDecoded checks with ln the events decodeBatch made of raw and calls fn with each, in
+// order: the first decoding error, broken link or error of fn ends it.
+func addDecoded(ln *links, raw []rawEvent, evs []Event, errs []error, fn func(e *Event) error) error {
+	for i := range evs {
+		if errs[i] != nil {
+			return tampered(raw[i].seq, "%v", errs[i])
+		}
+		if err := ln.followRecord(&evs[i], raw[i].v); err != nil {
 			return err
 		}
-		if err := addRaw(buf, ln, fn); err != nil {
+		if err := fn(&evs[i]); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// decodeBatch decodes the records of raw, splitting the work over the machine's cores;
+// each record is decoded and checked against its own hash alone (decodeRecord), so the
+// parts do not depend on each other. The events are new (a callback may keep one).
+func decodeBatch(raw []rawEvent) ([]Event, []error) {
+	n := len(raw)
+	evs, errs := make([]Event, n), make([]error, n)
+	decode := func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			evs[i], errs[i] = decodeRecord(raw[i].v)
+		}
+	}
+	parts := min(runtime.GOMAXPROCS(0), max(n/256, 1))
+	var wg sync.WaitGroup
+	for p := 1; p < parts; p++ {
+		wg.Go(func() { decode(p*n/parts, (p+1)*n/parts) })
+	}
+	decode(0, n/parts)
+	wg.Wait()
+	return evs, errs
 }
 
 // links checks that events come in sequence from 1, each hashing to its contents and
@@ -164,6 +237,22 @@ func (ln *links) follow(e *Event) error {
 		return tampered(ln.n+1, "malformed hash %q", clip(e.Hash))
 	}
 	ln.n, ln.prev = ln.n+1, h
+	return nil
+}
+
+// followRecord is follow with the hashes taken from v, the stored record e was decoded
+// from by decodeRecord (previous hash ‖ hash ‖ canonical event), as bytes: the same
+// check without decoding and encoding their hex.
+func (ln *links) followRecord(e *Event, v []byte) error {
+	want := ln.n + 1
+	if e.Seq != want {
+		return tampered(want, "event has sequence number %d", e.Seq)
+	}
+	if !bytes.Equal(v[:sha256.Size], ln.prev[:]) {
+		return tampered(want, "previous hash does not match event %d", ln.n)
+	}
+	ln.n = want
+	copy(ln.prev[:], v[sha256.Size:2*sha256.Size])
 	return nil
 }
 

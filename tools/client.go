@@ -66,7 +66,8 @@ type Client struct {
 	ledger  *ledger.Ledger
 	policy  *compiledPolicy
 	http    *http.Client
-	paid    *http.Client // sends paid requests on a fresh connection (see New)
+	paid    *http.Client // sends paid requests on a fresh connection (see paidClient)
+	ahead   *aheadDialer // dials the paid request's connection ahead; nil: the transport dials
 	maxBody int64
 	log     *slog.Logger
 	check   func(Step)
@@ -117,40 +118,55 @@ func New(cfg Config) (*Client, error) {
 		c.check = func(Step) {}
 	}
 	hc := apiClient(cfg.HTTPClient, 60*time.Second)
-	c.http = &hc
-	c.paid = paidClient(hc, cfg.Checkpoint != nil, c.check)
+	c.http = unpaidClient(hc)
+	c.paid, c.ahead = paidClient(hc, cfg.Checkpoint != nil, c.check)
 	return c, nil
 }
 
 // paidClient is hc for paid requests: each on a fresh connection. net/http silently
 // resends an idempotent request (GET, HEAD) when a reused connection breaks after the
 // request was written; for a paid request that would hand the signed payment to the
-// server twice, and a fresh connection is never retried. With checkpoints, StepSent
-// fires once bytes of a paid request have left the process (for plain HTTP: the
-// request; over TLS: the first handshake bytes).
-func paidClient(hc http.Client, checkpoints bool, check func(Step)) *http.Client {
+// server twice, and a fresh connection is never retried. Its connection may have been
+// dialed ahead, while the reservation committed (dialahead.go): the returned dialer
+// starts such dials (nil when hc's transport is not an *http.Transport). With
+// checkpoints, StepSent fires once bytes of a paid request have left the process (for
+// plain HTTP: the request; over TLS: the first handshake bytes).
+func paidClient(hc http.Client, checkpoints bool, check func(Step)) (*http.Client, *aheadDialer) {
 	t, ok := transportOf(&hc).(*http.Transport)
 	if !ok {
-		return &hc
+		return &hc, nil
 	}
 	t = t.Clone()
 	t.DisableKeepAlives = true
-	if checkpoints {
-		dial := t.DialContext
-		if dial == nil {
-			dial = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
-		}
-		t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-			conn, err := dial(ctx, network, addr)
-			if err != nil {
-				return nil, err
-			}
-			return &checkConn{Conn: conn, check: func() { check(StepSent) }}, nil
-		}
+	// DialTLS is deprecated but still honored by net/http.
+	a := &aheadDialer{dial: t.DialContext, proxy: t.Proxy, tlsDial: t.DialTLSContext != nil || t.DialTLS != nil}
+	if a.dial == nil {
+		a.dial = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 	}
+	if !checkpoints {
+		check = nil
+	}
+	t.DialContext = a.dialContext(check)
+	hc.Transport = t
+	return &hc, a
+}
+
+// unpaidClient is hc for requests that carry no payment, which may share kept-alive
+// connections: as many idle ones per API as calls run at once (net/http keeps 2 by
+// default, and every call beyond them would dial and close a connection of its own).
+func unpaidClient(hc http.Client) *http.Client {
+	t, ok := transportOf(&hc).(*http.Transport)
+	if !ok || t.DisableKeepAlives || t.MaxIdleConnsPerHost >= idleConnsPerAPI {
+		return &hc
+	}
+	t = t.Clone()
+	t.MaxIdleConnsPerHost = idleConnsPerAPI
 	hc.Transport = t
 	return &hc
 }
+
+// idleConnsPerAPI is how many kept-alive connections to one API the unpaid client keeps.
+const idleConnsPerAPI = 32
 
 // Payer is the address that pays.
 func (c *Client) Payer() wallet.Address { return c.wallet.Address() }

@@ -53,11 +53,14 @@ func (c *Client) payOnce(ctx context.Context, p *payment) (*Result, error) {
 	if res, err := c.authorizeApproved(ctx, p); res != nil || err != nil {
 		return res, err
 	}
+	// The paid request's fresh connection is dialed while the reservation commits.
+	ahead := c.ahead.start(ctx, p.req.url)
+	defer ahead.close()
 	if err := c.reserve(ctx, p); err != nil {
 		return nil, err
 	}
 	c.check(StepReserved)
-	reply, err := c.signAndSend(ctx, p)
+	reply, err := c.signAndSend(withDialedAhead(ctx, ahead), p)
 	if err != nil {
 		return nil, err // nothing left toll; the reservation is released
 	}

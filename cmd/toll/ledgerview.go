@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -148,26 +147,22 @@ func writeSpendTable(w io.Writer, spends []ledger.Spend) error {
 	return t.close()
 }
 
-// spendJSONWriter prints spends as one indented JSON array, as writeJSON would.
+// spendJSONWriter prints spends as one indented JSON array, as writeJSON would
+// (ledger.Spend.AppendJSON writes what json.MarshalIndent would).
 type spendJSONWriter struct {
-	w io.Writer
-	n int
+	w   io.Writer
+	n   int
+	buf []byte
 }
 
 func (j *spendJSONWriter) write(s *ledger.Spend) error {
-	b, err := json.MarshalIndent(s, "  ", "  ")
-	if err != nil {
-		return err
-	}
 	sep := ",\n  "
 	if j.n == 0 {
 		sep = "[\n  "
 	}
 	j.n++
-	if _, err := io.WriteString(j.w, sep); err != nil {
-		return err
-	}
-	_, err = j.w.Write(b)
+	j.buf = s.AppendJSON(append(j.buf[:0], sep...), "  ", "  ")
+	_, err := j.w.Write(j.buf)
 	return err
 }
 
