@@ -39,6 +39,11 @@ type Options struct {
 	// Signer, when set, signs the head of the chain after every settlement, in the same
 	// transaction, and when SignHead is called (signed.go). Nil signs nothing.
 	Signer HeadSigner
+
+	// Migrate lets OpenURL apply the schema migrations a PostgreSQL ledger lacks (toll
+	// serve with ledger_migrate: true). False: an older schema is ErrSchema. Unused for
+	// a bbolt file, which upgrades itself (format.go).
+	Migrate bool
 }
 
 const (
@@ -70,6 +75,8 @@ type Ledger struct {
 	signer  HeadSigner
 	id      []byte // the "id" meta value seen by Open
 	st      store  // the storage: the bbolt file at path, or a PostgreSQL database
+	// closeStore, when set, releases what the store holds (a database's connections).
+	closeStore func()
 
 	// sem serializes this handle's operations (a second open of the file by
 	// this handle would only wait on its own lock). closed is guarded by sem.
@@ -288,6 +295,9 @@ func (l *Ledger) Close() error {
 		// Outcomes recorded for later (RecordLater) are written first.
 		if group := l.queue.take(); len(group) > 0 {
 			l.commitGroup(context.Background(), time.Now().Add(l.timeout), group)
+		}
+		if l.closeStore != nil {
+			l.closeStore()
 		}
 	}
 	l.closed = true
