@@ -311,7 +311,7 @@ func crossWorker(l *Ledger, prefix string, n int) error {
 }
 
 func helperProcess(path string) int {
-	l, err := Open(path, Options{Timeout: time.Minute})
+	l, err := openHelperLedger(path, Options{Timeout: time.Minute})
 	if err == nil {
 		err = crossWorker(l, os.Getenv(helperPrefixEnv), crossN)
 	}

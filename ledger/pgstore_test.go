@@ -3,8 +3,12 @@ package ledger
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -49,6 +53,19 @@ func openPGLedger(t testing.TB, path string, opts Options) *Ledger {
 	return l
 }
 
+// openHelperLedger opens the ledger of a helper process (TestCrossProcess): the file at
+// path, or the database whose URL it holds.
+func openHelperLedger(path string, opts Options) (*Ledger, error) {
+	if os.Getenv(envTestStore) != "postgres" {
+		return Open(path, opts)
+	}
+	u, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return OpenURL(context.Background(), string(u), opts)
+}
+
 // TestPostgresConformance runs the ledger's tests of its semantics (caps, outcomes,
 // refusals, approvals, the chain, signed heads, verify, checkpoints, the readers and
 // exports) again on PostgreSQL: one implementation on two stores, held by one suite.
@@ -64,6 +81,9 @@ func TestPostgresConformance(t *testing.T) {
 		name string
 		fn   func(*testing.T)
 	}{
+		{"TwoHandles", TestTwoHandles},
+		{"ConcurrentCaps", TestConcurrentCaps},
+		{"CrossProcess", TestCrossProcess},
 		{"PerCallCap", TestPerCallCap},
 		{"CumulativeCaps", TestCumulativeCaps},
 		{"CapOrderAndZero", TestCapOrderAndZero},
@@ -104,4 +124,105 @@ func TestPostgresConformance(t *testing.T) {
 	} {
 		t.Run(tc.name, tc.fn)
 	}
+}
+
+// BenchmarkReservePostgres is BenchmarkReserve on PostgreSQL: one reserve+settle cycle,
+// two committed transactions, with 1, 8 and 64 concurrent callers on one handle, and 64
+// callers spread over 4 handles (separate connection pools, as 4 processes would have).
+// The database is TOLL_TEST_POSTGRES's server, or a cluster started for the benchmark.
+func BenchmarkReservePostgres(b *testing.B) {
+	if os.Getenv(pgtest.EnvURL) == "" {
+		b.Setenv(pgtest.EnvURL, pgtest.StartCluster(b).URL("postgres"))
+	}
+	b.Setenv(envTestStore, "postgres")
+	for _, bc := range []struct {
+		name             string
+		callers, handles int
+	}{
+		{"callers-1", 1, 1},
+		{"callers-8", 8, 1},
+		{"callers-64", 64, 1},
+		{"callers-64-handles-4", 64, 4},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			path := filepath.Join(b.TempDir(), "ledger.url")
+			var hs []*Ledger
+			for range bc.handles {
+				hs = append(hs, openLedger(b, path, Options{Timeout: time.Minute}))
+			}
+			var n, g atomic.Int64
+			b.ReportAllocs()
+			b.SetParallelism(max(1, bc.callers/runtime.GOMAXPROCS(0)))
+			if bc.callers == 1 {
+				b.SetParallelism(1)
+			}
+			b.RunParallel(func(pb *testing.PB) {
+				l := hs[int(g.Add(1))%len(hs)]
+				for pb.Next() {
+					cycle(b, l, fmt.Sprintf("call-%d", n.Add(1)))
+				}
+			})
+			reportCycles(b)
+		})
+	}
+}
+
+// stopSigner stops the database server when it is asked to sign a head: the settlement
+// whose transaction asks is cut mid-way, holding the chain head's lock.
+type stopSigner struct {
+	walletSigner
+	stop func()
+}
+
+func (s stopSigner) SignHead(text []byte) ([]byte, error) {
+	s.stop()
+	return s.walletSigner.SignHead(text)
+}
+
+// TestPostgresStopped stops the database in the middle of a write transaction: the write
+// fails with an error naming the database, nothing of it is committed, a reservation
+// meanwhile fails (so its caller signs nothing), and once the server is back the same
+// handle works again and the chain verifies.
+func TestPostgresStopped(t *testing.T) {
+	ctx := t.Context()
+	c := pgtest.StartCluster(t)
+	var armed atomic.Bool
+	signer := stopSigner{walletSigner{newWallet(t)}, func() {
+		if armed.CompareAndSwap(true, false) {
+			if err := c.Stop(ctx); err != nil {
+				t.Errorf("stop the server: %v", err)
+			}
+		}
+	}}
+	l, err := OpenURL(ctx, c.URL("postgres"), Options{Migrate: true, Signer: signer, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	mustReserve(t, l, intent("a", 10), Caps{})
+
+	armed.Store(true)
+	if err := l.Settle(ctx, "a", "0xa"); err == nil || !strings.Contains(err.Error(), "ledger database") {
+		t.Fatalf("Settle while the server stops: err = %v, want an error naming the ledger database", err)
+	}
+	_, err = l.Reserve(ctx, intent("b", 10), Caps{})
+	t.Logf("Reserve with the server down: %v", err)
+	if err == nil || errors.Is(err, ErrCapExceeded) || !strings.Contains(err.Error(), "ledger database") {
+		t.Fatalf("Reserve with the server down: err = %v, want an error naming the ledger database", err)
+	}
+
+	if err := c.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sp, err := l.Spend(ctx, "a")
+	if err != nil || sp.Status != StatusReserved {
+		t.Fatalf("call a after the restart: %v, status %q; want reserved (the settlement was cut)", err, sp.Status)
+	}
+	if _, err := l.Spend(ctx, "b"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("call b after the restart: err = %v, want ErrNotFound (its reservation failed)", err)
+	}
+	if err := l.Settle(ctx, "a", "0xa"); err != nil {
+		t.Fatalf("Settle after the restart: %v", err)
+	}
+	verify(t, l)
 }
