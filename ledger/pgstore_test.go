@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5"
+
 	"github.com/tollhq/toll/ledger/pgtest"
 )
 
@@ -225,4 +228,106 @@ func TestPostgresStopped(t *testing.T) {
 		t.Fatalf("Settle after the restart: %v", err)
 	}
 	verify(t, l)
+}
+
+// TestPostgresSchema checks the schema's versions (a database without the schema is
+// refused until migrated, one newer than toll is refused) and that the auditors' views
+// say what the ledger says.
+func TestPostgresSchema(t *testing.T) {
+	ctx := t.Context()
+	u := pgtest.NewDatabase(t)
+	if _, err := OpenURL(ctx, u, Options{}); !errors.Is(err, ErrSchema) || !strings.Contains(err.Error(), "toll ledger migrate") {
+		t.Fatalf("OpenURL on an empty database: err = %v, want ErrSchema saying to run toll ledger migrate", err)
+	}
+	for _, want := range [][2]int{{0, pgSchemaCurrent}, {pgSchemaCurrent, pgSchemaCurrent}} {
+		from, to, err := Migrate(ctx, u)
+		if err != nil || from != want[0] || to != want[1] {
+			t.Fatalf("Migrate = %d, %d, %v; want %d, %d", from, to, err, want[0], want[1])
+		}
+	}
+	if _, err := OpenURL(ctx, u, Options{NoCreate: true}); !errors.Is(err, ErrNoLedger) {
+		t.Fatalf("OpenURL with NoCreate on a migrated database: err = %v, want ErrNoLedger", err)
+	}
+	l, err := OpenURL(ctx, u, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+
+	in := intent("api2", 300)
+	in.API, in.Agent = "maps", "alice"
+	for _, in := range []Intent{intent("paid", 100), intent("released", 200), intent("open", 50), in} {
+		mustReserve(t, l, in, Caps{})
+	}
+	if err := l.Settle(ctx, "paid", "0xpaid"); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Release(ctx, "released", "signing failed"); err != nil {
+		t.Fatal(err)
+	}
+	checkPaymentsView(t, l, u)
+
+	conn, err := pgx.Connect(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	for _, c := range []struct {
+		query string
+		want  string
+	}{
+		{`SELECT string_agg(api || '=' || counted || '/' || settled, ' ' ORDER BY api) FROM toll_totals_by_api`, "maps=0.0003/0 weather=0.00015/0.0001"},
+		{`SELECT string_agg(agent || '=' || counted, ' ' ORDER BY agent) FROM toll_totals_by_agent`, "=0.00015 alice=0.0003"},
+		{`SELECT string_agg(day || '=' || calls || ':' || counted, ' ') FROM toll_totals_by_day`, time.Now().UTC().Format(time.DateOnly) + "=4:0.00045"},
+	} {
+		var got string
+		if err := conn.QueryRow(ctx, c.query).Scan(&got); err != nil || got != c.want {
+			t.Errorf("%s\n = %q, %v; want %q", c.query, got, err, c.want)
+		}
+	}
+
+	if _, err := conn.Exec(ctx, `INSERT INTO toll_schema (version) VALUES (99)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenURL(ctx, u, Options{Migrate: true}); !errors.Is(err, ErrSchema) || !strings.Contains(err.Error(), "newer toll") {
+		t.Errorf("OpenURL on a newer schema: err = %v, want ErrSchema saying to use a newer toll", err)
+	}
+	if _, _, err := Migrate(ctx, u); !errors.Is(err, ErrSchema) {
+		t.Errorf("Migrate on a newer schema: err = %v, want ErrSchema", err)
+	}
+}
+
+// checkPaymentsView checks that toll_payments has one row per call of l, with its status,
+// amount and transaction.
+func checkPaymentsView(t *testing.T, l *Ledger, u string) {
+	t.Helper()
+	ctx := t.Context()
+	conn, err := pgx.Connect(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, `SELECT call_id, status, amount::text, COALESCE(tx_hash, ''), COALESCE(agent, '') FROM toll_payments ORDER BY reserved_seq`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) ([5]string, error) {
+		var v [5]string
+		err := r.Scan(&v[0], &v[1], &v[2], &v[3], &v[4])
+		return v, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want [][5]string
+	err = l.ScanSpends(ctx, Filter{}, func(s *Spend) error {
+		want = append(want, [5]string{s.CallID, string(s.Status), s.Amount.String(), s.TxHash, s.Agent})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("toll_payments (-ledger +view):\n%s", diff)
+	}
 }
