@@ -304,7 +304,8 @@ func (l *Ledger) Close() error {
 	return nil
 }
 
-// Path returns the ledger file's path.
+// Path returns the ledger file's path, or for a PostgreSQL ledger its database URL
+// without the password.
 func (l *Ledger) Path() string { return l.path }
 
 // update runs fn in one read-write transaction (fsync'd on commit) under the
