@@ -244,8 +244,15 @@ func (b *pgBucket) Put(key, value []byte) error {
 		b.tx.pending.Queue(sqlPut, b.name, bytes.Clone(key), value)
 	}
 	b.cache[string(key)] = value
+	if b.tx.pending.Len() >= pgMaxPending {
+		return b.tx.flush()
+	}
 	return nil
 }
+
+// pgMaxPending is how many writes a transaction holds back at most (a copy of a whole
+// ledger writes millions in one transaction).
+const pgMaxPending = 1000
 
 func (b *pgBucket) Delete(key []byte) error {
 	if !b.tx.write {

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -329,5 +330,58 @@ func checkPaymentsView(t *testing.T, l *Ledger, u string) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("toll_payments (-ledger +view):\n%s", diff)
+	}
+}
+
+// TestCopyToPostgres moves a bbolt ledger into PostgreSQL: the same chain (head and
+// every event), the same calls and totals, and a copy into a ledger that holds events is
+// refused.
+func TestCopyToPostgres(t *testing.T) {
+	ctx := t.Context()
+	from, clk := newLedger(t)
+	fill(t, from, 50, func(i int) bool { return i%7 == 0 })
+	in := intent("approved", 40)
+	in.Agent = "alice"
+	if _, err := from.AskApproval(ctx, approval("queued", 600000, true)); err != nil {
+		t.Fatal(err)
+	}
+	mustReserve(t, from, in, Caps{})
+	if err := from.Release(ctx, "approved", "signing failed"); err != nil {
+		t.Fatal(err)
+	}
+	to, err := OpenURL(ctx, pgtest.NewDatabase(t), Options{Migrate: true, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer to.Close()
+	head, err := Copy(ctx, to, from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := from.VerifyHead(ctx)
+	if err != nil || head != want {
+		t.Fatalf("Copy's head %v, the source's %v (%v)", head, want, err)
+	}
+	var a, b bytes.Buffer
+	if err := from.ExportJSONL(ctx, &a, Filter{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := to.ExportJSONL(ctx, &b, Filter{}); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(a.String(), b.String()); diff != "" {
+		t.Errorf("export of the copy (-source +copy):\n%s", diff)
+	}
+	if diff := cmp.Diff(totals(t, from, "s1", "api1"), totals(t, to, "s1", "api1")); diff != "" {
+		t.Errorf("totals of the copy (-source +copy):\n%s", diff)
+	}
+	qa, _ := from.Approvals(ctx)
+	qb, err := to.Approvals(ctx)
+	if err != nil || len(qb) != 1 || !cmp.Equal(qa, qb, amountCmp) {
+		t.Errorf("approval queue of the copy: %v (%v), want %v", qb, err, qa)
+	}
+	mustReserve(t, to, intent("after", 10), Caps{}) // the copy is a ledger that takes writes
+	if _, err := Copy(ctx, to, from); !errors.Is(err, ErrInvalid) {
+		t.Errorf("Copy into a ledger with events: err = %v, want ErrInvalid", err)
 	}
 }
