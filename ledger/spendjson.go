@@ -13,6 +13,20 @@ import (
 // TestSpendAppendJSON holds it to json.MarshalIndent for every field of Spend.
 func (s *Spend) AppendJSON(b []byte, prefix, indent string) []byte {
 	w := jsonObject{b: append(b, '{'), prefix: prefix, indent: indent}
+	s.writeJSON(&w)
+	return w.end()
+}
+
+// appendCompactJSON appends what MarshalJSON returns (compact): the stored form of a
+// call record's spend, which Verify rebuilds for every call.
+func (s *Spend) appendCompactJSON(b []byte) []byte {
+	w := jsonObject{b: append(b, '{'), compact: true}
+	s.writeJSON(&w)
+	return w.end()
+}
+
+// writeJSON writes the fields of MarshalJSON, in its order.
+func (s *Spend) writeJSON(w *jsonObject) {
 	w.str("call_id", s.CallID, false)
 	w.str("status", string(s.Status), false)
 	w.str("agent", s.Agent, true)
@@ -32,14 +46,14 @@ func (s *Spend) AppendJSON(b []byte, prefix, indent string) []byte {
 	w.str("payment_id", s.PaymentID, true)
 	w.time("reserved_at", s.ReservedAt, false)
 	w.time("updated_at", s.UpdatedAt, false)
-	return w.end()
 }
 
 // jsonObject writes one JSON object of string fields, one level deep, as
-// json.MarshalIndent lays it out.
+// json.MarshalIndent lays it out, or json.Marshal when compact.
 type jsonObject struct {
 	b              []byte
 	prefix, indent string
+	compact        bool
 	n              int // fields written
 }
 
@@ -49,6 +63,12 @@ func (w *jsonObject) key(name string) {
 		w.b = append(w.b, ',')
 	}
 	w.n++
+	if w.compact {
+		w.b = append(w.b, '"')
+		w.b = append(w.b, name...)
+		w.b = append(w.b, `":`...)
+		return
+	}
 	w.b = append(w.b, '\n')
 	w.b = append(w.b, w.prefix...)
 	w.b = append(w.b, w.indent...)
@@ -80,7 +100,7 @@ func (w *jsonObject) time(name string, t time.Time, omitEmpty bool) {
 }
 
 func (w *jsonObject) end() []byte {
-	if w.n > 0 {
+	if w.n > 0 && !w.compact {
 		w.b = append(w.b, '\n')
 		w.b = append(w.b, w.prefix...)
 	}

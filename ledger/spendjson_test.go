@@ -45,9 +45,11 @@ func fillSpend(t *testing.T, s *Spend, text string) {
 	fill(reflect.ValueOf(s).Elem(), "")
 }
 
-// TestSpendAppendJSON: AppendJSON writes exactly what json.MarshalIndent writes, for a
-// spend with every field set (to text that needs escaping), one with only the fields
-// that are always written, and with the indentations toll uses.
+// TestSpendAppendJSON: AppendJSON writes exactly what json.MarshalIndent writes, and
+// appendCompactJSON what json.Marshal writes (the stored form: a byte of difference would
+// make Verify report every call of an older file as tampered), for a spend with every
+// field set (to text that needs escaping), one with only the fields that are always
+// written, and with the indentations toll uses.
 func TestSpendAppendJSON(t *testing.T) {
 	texts := []string{
 		"plain", `quote " backslash \ slash /`, "<html> & </html>", "ctl \b\f\n\r\t \x00\x01\x1f\x7f",
@@ -60,6 +62,15 @@ func TestSpendAppendJSON(t *testing.T) {
 		spends = append(spends, s)
 	}
 	spends = append(spends, Spend{Intent: Intent{CallID: "only", Amount: money.USDC(1)}, Status: StatusReserved})
+	for i := range spends {
+		want, err := json.Marshal(&spends[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff("before"+string(want), string(spends[i].appendCompactJSON([]byte("before")))); diff != "" {
+			t.Errorf("spend %d: appendCompactJSON differs from json.Marshal, the stored form (-want +got):\n%s", i, diff)
+		}
+	}
 	for _, in := range []struct{ prefix, indent string }{{"  ", "  "}, {"", "  "}, {"", ""}, {"\t", "\t"}} {
 		for i := range spends {
 			want, err := json.MarshalIndent(&spends[i], in.prefix, in.indent)
@@ -74,7 +85,8 @@ func TestSpendAppendJSON(t *testing.T) {
 	}
 }
 
-// FuzzSpendAppendJSON holds AppendJSON's escaping to encoding/json's for any text.
+// FuzzSpendAppendJSON holds AppendJSON's and appendCompactJSON's escaping to
+// encoding/json's for any text.
 func FuzzSpendAppendJSON(f *testing.F) {
 	for _, s := range []string{"", "a<b>&c", "\u2028\xff\x00\"\\"} {
 		f.Add(s, s)
@@ -87,6 +99,13 @@ func FuzzSpendAppendJSON(f *testing.F) {
 		}
 		if got := s.AppendJSON(nil, "  ", "  "); string(got) != string(want) {
 			t.Errorf("AppendJSON = %s, want %s", got, want)
+		}
+		compact, err := json.Marshal(&s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := s.appendCompactJSON(nil); string(got) != string(compact) {
+			t.Errorf("appendCompactJSON = %s, want %s", got, compact)
 		}
 	})
 }

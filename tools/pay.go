@@ -54,7 +54,7 @@ func (c *Client) payOnce(ctx context.Context, p *payment) (*Result, error) {
 		return res, err
 	}
 	// The paid request's fresh connection is dialed while the reservation commits.
-	ahead := c.ahead.start(ctx, p.req.url)
+	ahead := c.ahead.start(ctx, p.via.url())
 	defer ahead.close()
 	if err := c.reserve(ctx, p); err != nil {
 		return nil, err
