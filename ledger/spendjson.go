@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"strconv"
 	"time"
 	"unicode/utf8"
 )
@@ -44,6 +45,11 @@ func (s *Spend) writeJSON(w *jsonObject) {
 	w.str("tx_hash", s.TxHash, true)
 	w.str("reason", s.Reason, true)
 	w.str("payment_id", s.PaymentID, true)
+	w.str("method", s.Method, true)
+	if s.HTTPStatus != 0 {
+		w.key("http_status")
+		w.b = strconv.AppendInt(w.b, int64(s.HTTPStatus), 10)
+	}
 	w.time("reserved_at", s.ReservedAt, false)
 	w.time("updated_at", s.UpdatedAt, false)
 }
