@@ -27,6 +27,7 @@ never create a file: a ledger path that holds no ledger is an error.`,
 	}
 	c.AddCommand(a.ledgerListCommand(), a.ledgerVerifyCommand(), a.ledgerExportCommand(), a.reconcileCommand())
 	c.AddCommand(a.ledgerReportCommand())
+	c.AddCommand(a.ledgerMigrateCommand(), a.ledgerCopyCommand())
 	return c
 }
 

@@ -121,7 +121,7 @@ func (s *serveCmd) run(ctx context.Context, fs *pflag.FlagSet, args []string) er
 	if err != nil {
 		return err
 	}
-	led, path, err := s.openLedgerWith(s.ledger, configLedger(cfg), ledger.Options{Signer: headSigner{w}})
+	led, path, err := s.openLedgerWith(s.ledger, configLedger(cfg), ledger.Options{Signer: headSigner{w}, Migrate: cfg != nil && cfg.LedgerMigrate})
 	if err != nil {
 		return err
 	}
