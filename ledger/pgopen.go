@@ -32,10 +32,6 @@ const pgSchemaCurrent = 2
 // migrations and the creation of the ledger across processes.
 const pgMigrateLock = 0x746f6c6c // "toll"
 
-// ErrSchema is returned when a PostgreSQL ledger's schema is not the one this toll uses:
-// older (run toll ledger migrate) or newer (use a newer toll).
-var ErrSchema = errors.New("ledger database schema version mismatch")
-
 // IsURL reports whether ledger names a PostgreSQL database (postgres:// or
 // postgresql://) rather than a bbolt file.
 func IsURL(ledger string) bool {

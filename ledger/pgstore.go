@@ -61,7 +61,7 @@ func (s *pgStore) run(ctx context.Context, write bool, deadline time.Time, fn fu
 	defer cancel()
 	err := s.runTx(ctx, write, fn)
 	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) && time.Now().After(deadline) {
-		return fmt.Errorf("%w: the database %s did not answer, or another toll held the ledger, for the whole timeout; try again: %v",
+		return fmt.Errorf("%w: the database %s did not answer, or another toll held the ledger, for the whole timeout (%v); try again",
 			ErrBusy, s.name, err)
 	}
 	return err
@@ -74,7 +74,7 @@ func (s *pgStore) runTx(ctx context.Context, write bool, fn func(tx kvTx) error)
 	}
 	ptx, err := s.pool.BeginTx(ctx, opts)
 	if err != nil {
-		return fmt.Errorf("ledger database %s: %w", s.name, err)
+		return s.unavailable(err)
 	}
 	defer func() {
 		if err != nil {
@@ -88,24 +88,30 @@ func (s *pgStore) runTx(ctx context.Context, write bool, fn func(tx kvTx) error)
 			if errors.Is(err, pgx.ErrNoRows) {
 				return errors.New("not a toll ledger (no chain head): run toll ledger migrate, or open it with toll first")
 			}
-			return fmt.Errorf("ledger database %s: lock the chain head: %w", s.name, err)
+			return s.unavailable(fmt.Errorf("lock the chain head: %w", err))
 		}
 		t.kv(bucketMeta).cache[string(keyHead)] = head
 	}
 	ferr := fn(t)
 	if t.err != nil {
-		return fmt.Errorf("ledger database %s: %w", s.name, t.err)
+		return s.unavailable(t.err)
 	}
 	if ferr != nil {
 		return ferr
 	}
 	if err := t.flush(); err != nil {
-		return fmt.Errorf("ledger database %s: %w", s.name, err)
+		return s.unavailable(err)
 	}
 	if err := ptx.Commit(ctx); err != nil {
-		return fmt.Errorf("ledger database %s: commit: %w", s.name, err)
+		return s.unavailable(fmt.Errorf("commit: %w", err))
 	}
 	return nil
+}
+
+// unavailable is the error of a transaction the database failed: ErrUnavailable, with
+// the database and what failed.
+func (s *pgStore) unavailable(err error) error {
+	return fmt.Errorf("%w: %s: %w", ErrUnavailable, s.name, err)
 }
 
 // pgTx is one transaction. ctx is the transaction's: it lives as long as the transaction

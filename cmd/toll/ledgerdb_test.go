@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mark3labs/mcp-go/mcp"
+
 	"github.com/tollhq/toll/ledger/pgtest"
 	"github.com/tollhq/toll/tools/x402test"
 )
@@ -114,4 +116,54 @@ func removeFlag(args []string, flag string) []string {
 		out = append(out, args[i])
 	}
 	return out
+}
+
+// TestServePostgresDown stops the ledger's database under a running toll serve: a paid
+// call gets a tool error that names the ledger database, nothing is paid (the payer's
+// balance does not move), a free operation is still served, and once the database is
+// back the next paid call goes through, with no toll restart.
+func TestServePostgresDown(t *testing.T) {
+	ctx := t.Context()
+	bin := tollBinary(t)
+	dir := t.TempDir()
+	cluster := pgtest.StartCluster(t)
+	keys := newKeyFiles(t, dir, "postgres down pass")
+	world, spec := startWorld(t, x402test.Options{}, keys.payer, dir)
+	cfg := writeFile(t, dir, "toll.yaml", "ledger: "+cluster.URL("postgres")+"\nledger_migrate: true\n")
+	args := removeFlag(keys.serveArgs(world, spec, "", "--config", cfg), "--ledger")
+	c, _, stderr := serveMCP(t, ctx, bin, withoutTollEnv(), args)
+	if res, _, err := paidCall(t, ctx, c, 0); err != nil || res.IsError {
+		t.Fatalf("paid call: %v %s\nstderr:\n%s", err, resultText(res), stderr)
+	}
+	balance := func() string {
+		b, err := world.Chain.BalanceOf(ctx, keys.payer.Hex())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b.String()
+	}
+	before := balance()
+
+	if err := cluster.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	res, _, err := paidCall(t, ctx, c, 0)
+	if err != nil || !res.IsError || !strings.Contains(resultText(res), "ledger database is unavailable") {
+		t.Fatalf("paid call with the database down: %v, %q; want a tool error naming the ledger database\nstderr:\n%s", err, resultText(res), stderr)
+	}
+	if got := balance(); got != before {
+		t.Errorf("the payer's balance moved from %s to %s while the ledger was down", before, got)
+	}
+	var free mcp.CallToolRequest
+	free.Params.Name = toolFor(t, ctx, c, "GET /health")
+	if res, err := c.CallTool(ctx, free); err != nil || res.IsError {
+		t.Errorf("free call with the database down: %v %s", err, resultText(res))
+	}
+
+	if err := cluster.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if res, _, err := paidCall(t, ctx, c, 0); err != nil || res.IsError {
+		t.Fatalf("paid call after the database is back: %v %s\nstderr:\n%s", err, resultText(res), stderr)
+	}
 }
