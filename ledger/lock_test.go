@@ -312,7 +312,9 @@ func crossWorker(l *Ledger, prefix string, n int) error {
 
 func helperProcess(path string) int {
 	l, err := openHelperLedger(path, Options{Timeout: time.Minute})
-	if err == nil {
+	if err == nil && os.Getenv(propWorkerEnv) == "caps" {
+		err = propWorker(l, os.Getenv(helperPrefixEnv))
+	} else if err == nil {
 		err = crossWorker(l, os.Getenv(helperPrefixEnv), crossN)
 	}
 	if err != nil {

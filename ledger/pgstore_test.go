@@ -88,6 +88,7 @@ func TestPostgresConformance(t *testing.T) {
 		{"TwoHandles", TestTwoHandles},
 		{"ConcurrentCaps", TestConcurrentCaps},
 		{"CrossProcess", TestCrossProcess},
+		{"CapsAcrossProcesses", TestCapsAcrossProcesses},
 		{"PerCallCap", TestPerCallCap},
 		{"CumulativeCaps", TestCumulativeCaps},
 		{"CapOrderAndZero", TestCapOrderAndZero},
