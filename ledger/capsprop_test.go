@@ -31,6 +31,7 @@ const (
 	propPerProc    = 120 // reservations each process attempts
 
 	propWorkerEnv = "TOLL_LEDGER_TEST_WORKER" // "caps": the helper runs propWorker
+	propCountEnv  = "TOLL_LEDGER_TEST_COUNT"  // the reservations propWorker makes; unset: propPerProc
 )
 
 // propCaps are the caps of a call of set "A" or "B" (Intent.Method says which): a day and
@@ -51,8 +52,8 @@ func propCaps(set string) Caps {
 	return c
 }
 
-// propWorker makes prefix's reservations on l from propGoroutines goroutines.
-func propWorker(l *Ledger, prefix string) error {
+// propWorker makes n reservations (ids prefix-1...) on l from propGoroutines goroutines.
+func propWorker(l *Ledger, prefix string, n int64) error {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	errs := make(chan error, propGoroutines)
@@ -62,7 +63,7 @@ func propWorker(l *Ledger, prefix string) error {
 			rng := rand.New(rand.NewPCG(seed, uint64(g)))
 			for {
 				i := next.Add(1)
-				if i > propPerProc {
+				if i > n {
 					return
 				}
 				if err := propCall(l, rng, fmt.Sprintf("%s-%d", prefix, i)); err != nil {
@@ -236,4 +237,32 @@ func checkRefusal(t *testing.T, e Event, counted map[string]int64, keys map[stri
 		t.Errorf("event %d: refused by %s with %d used of %v; the chain counts %d there and the amount is %v",
 			e.Seq, e.Cap, used, e.Limit, counted[k], e.Amount)
 	}
+}
+
+// TestKilledWriter kills (SIGKILL) a process that is reserving and settling from 64
+// goroutines, in the middle of its writes: what it committed is whole (the chain and
+// the state derived from it verify), and the ledger takes writes from others at once
+// (a transaction cut with its process holds no lock).
+func TestKilledWriter(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	l := openLedger(t, path, Options{Timeout: 2 * time.Minute})
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), helperEnv+"="+path, helperPrefixEnv+"=killed", propWorkerEnv+"=caps", propCountEnv+"=1000000000")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for len(events(t, l)) < 40 {
+		time.Sleep(time.Millisecond)
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err == nil {
+		t.Fatalf("the writer ended before it was killed:\n%s", &out)
+	}
+	verify(t, l)
+	mustReserve(t, l, intent("after-the-kill", 10), Caps{})
+	verify(t, l)
 }

@@ -313,7 +313,11 @@ func crossWorker(l *Ledger, prefix string, n int) error {
 func helperProcess(path string) int {
 	l, err := openHelperLedger(path, Options{Timeout: time.Minute})
 	if err == nil && os.Getenv(propWorkerEnv) == "caps" {
-		err = propWorker(l, os.Getenv(helperPrefixEnv))
+		n, perr := strconv.ParseInt(os.Getenv(propCountEnv), 10, 64)
+		if perr != nil {
+			n = propPerProc
+		}
+		err = propWorker(l, os.Getenv(helperPrefixEnv), n)
 	} else if err == nil {
 		err = crossWorker(l, os.Getenv(helperPrefixEnv), crossN)
 	}

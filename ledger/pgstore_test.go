@@ -89,6 +89,7 @@ func TestPostgresConformance(t *testing.T) {
 		{"ConcurrentCaps", TestConcurrentCaps},
 		{"CrossProcess", TestCrossProcess},
 		{"CapsAcrossProcesses", TestCapsAcrossProcesses},
+		{"KilledWriter", TestKilledWriter},
 		{"PerCallCap", TestPerCallCap},
 		{"CumulativeCaps", TestCumulativeCaps},
 		{"CapOrderAndZero", TestCapOrderAndZero},
