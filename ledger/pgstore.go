@@ -52,6 +52,7 @@ type pgStore struct {
 
 const (
 	sqlLockHead = `SELECT value FROM toll_kv WHERE bucket = 'meta' AND key = 'head' FOR UPDATE`
+	sqlMeta     = `SELECT key, value FROM toll_kv WHERE bucket = 'meta'`
 	sqlGet      = `SELECT value FROM toll_kv WHERE bucket = $1 AND key = $2`
 	sqlPut      = `INSERT INTO toll_kv (bucket, key, value) VALUES ($1, $2, $3)
 		ON CONFLICT (bucket, key) DO UPDATE SET value = excluded.value`
@@ -93,16 +94,9 @@ func (s *pgStore) runTx(ctx context.Context, write bool, fn func(tx kvTx) error)
 			_ = ptx.Rollback(context.WithoutCancel(ctx))
 		}
 	}()
-	t := &pgTx{ctx: ctx, tx: ptx, write: write, buckets: map[string]*pgBucket{}}
-	if write && !s.serializable {
-		var head []byte
-		if err := ptx.QueryRow(ctx, sqlLockHead).Scan(&head); err != nil {
-			if errors.Is(err, pgx.ErrNoRows) {
-				return errors.New("not a toll ledger (no chain head): run toll ledger migrate, or open it with toll first")
-			}
-			return s.unavailable(fmt.Errorf("lock the chain head: %w", err))
-		}
-		t.kv(bucketMeta).cache[string(keyHead)] = head
+	t := &pgTx{ctx: ctx, tx: ptx, store: s, write: write, buckets: map[string]*pgBucket{}}
+	if err := t.loadMeta(write && !s.serializable); err != nil {
+		return err
 	}
 	ferr := fn(t)
 	if t.err != nil {
@@ -138,10 +132,53 @@ func (s *pgStore) unavailable(err error) error {
 type pgTx struct {
 	ctx     context.Context
 	tx      pgx.Tx
+	store   *pgStore
 	write   bool
 	err     error // the first error of a read (see the top of this file)
 	buckets map[string]*pgBucket
 	pending pgx.Batch // writes not sent yet
+}
+
+// loadMeta reads the meta bucket whole (the format, id, head, rolling-day and checkpoint
+// records every operation reads) into the cache, in one round trip; with lock, after
+// locking the chain head's row. The two statements go in one batch and run in order: the
+// second reads after the lock is granted, so at READ COMMITTED it sees every commit
+// before it.
+func (t *pgTx) loadMeta(lock bool) error {
+	var batch pgx.Batch
+	if lock {
+		batch.Queue(sqlLockHead)
+	}
+	batch.Queue(sqlMeta)
+	br := t.tx.SendBatch(t.ctx, &batch)
+	defer br.Close()
+	if lock {
+		var head []byte
+		if err := br.QueryRow().Scan(&head); err != nil {
+			if errors.Is(err, pgx.ErrNoRows) {
+				return errors.New("not a toll ledger (no chain head): open it with toll first")
+			}
+			return t.store.unavailable(fmt.Errorf("lock the chain head: %w", err))
+		}
+	}
+	rows, err := br.Query()
+	if err != nil {
+		return t.store.unavailable(fmt.Errorf("read meta: %w", err))
+	}
+	meta := t.kv(bucketMeta)
+	for rows.Next() {
+		var k, v []byte
+		if err := rows.Scan(&k, &v); err != nil {
+			rows.Close()
+			return t.store.unavailable(fmt.Errorf("read meta: %w", err))
+		}
+		meta.cache[string(k)] = v
+	}
+	if err := rows.Err(); err != nil {
+		return t.store.unavailable(fmt.Errorf("read meta: %w", err))
+	}
+	meta.complete = true
+	return nil
 }
 
 func (t *pgTx) fail(err error) {
@@ -223,10 +260,13 @@ type pgBucket struct {
 	name   string
 	events bool
 	cache  map[string][]byte // key → value; a nil value: no such key
+	// complete says the cache holds every key of the bucket (meta: loadMeta): a key it
+	// lacks is not there.
+	complete bool
 }
 
 func (b *pgBucket) Get(key []byte) []byte {
-	if v, ok := b.cache[string(key)]; ok {
+	if v, ok := b.cache[string(key)]; ok || b.complete {
 		return v
 	}
 	if b.tx.err != nil {
