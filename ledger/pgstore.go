@@ -203,6 +203,34 @@ func (t *pgTx) flush() error {
 	return err
 }
 
+// query runs a query after the writes held back, sent with them in one batch (one round
+// trip); done releases the rows and the batch.
+func (t *pgTx) query(sql string, args ...any) (rows pgx.Rows, done func(), err error) {
+	if t.pending.Len() == 0 {
+		rows, err = t.tx.Query(t.ctx, sql, args...)
+		if err != nil {
+			return nil, nil, err
+		}
+		return rows, rows.Close, nil
+	}
+	batch := t.pending
+	t.pending = pgx.Batch{}
+	writes := batch.Len()
+	batch.Queue(sql, args...)
+	br := t.tx.SendBatch(t.ctx, &batch)
+	for range writes {
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return nil, nil, err
+		}
+	}
+	if rows, err = br.Query(); err != nil {
+		br.Close()
+		return nil, nil, err
+	}
+	return rows, func() { rows.Close(); br.Close() }, nil
+}
+
 func (t *pgTx) kv(name []byte) *pgBucket {
 	b := t.buckets[string(name)]
 	if b == nil {
@@ -396,7 +424,7 @@ func (c *pgCursor) step(asc bool) ([]byte, []byte) {
 func (c *pgCursor) read(key []byte, incl, asc bool) ([]byte, []byte) {
 	c.rows, c.i = c.rows[:0], 0
 	t := c.b.tx
-	if t.flush() != nil {
+	if t.err != nil {
 		return nil, nil
 	}
 	if c.n == 0 || asc != c.asc || key == nil || incl {
@@ -406,12 +434,12 @@ func (c *pgCursor) read(key []byte, incl, asc bool) ([]byte, []byte) {
 	}
 	c.asc = asc
 	q, args := c.query(key, incl, asc)
-	rows, err := t.tx.Query(t.ctx, q, args...)
+	rows, done, err := t.query(q, args...)
 	if err != nil {
 		t.fail(fmt.Errorf("read %s: %w", c.b.name, err))
 		return nil, nil
 	}
-	defer rows.Close()
+	defer done()
 	for rows.Next() {
 		var r pgRow
 		if c.b.events {
