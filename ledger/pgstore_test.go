@@ -30,10 +30,14 @@ const envTestStore = "TOLL_TEST_LEDGER_STORE"
 
 // openPGLedger is openLedger on PostgreSQL: the "path" is a file holding the URL of the
 // test's database, made on the first open, so that tests opening several handles on
-// one path get several handles on one database.
+// one path get several handles on one database. A database URL (a handle's Path) opens
+// that database.
 func openPGLedger(t testing.TB, path string, opts Options) *Ledger {
 	t.Helper()
 	u, err := os.ReadFile(path)
+	if IsURL(path) { // another handle's Path()
+		u, err = []byte(path), nil
+	}
 	if errors.Is(err, os.ErrNotExist) {
 		u = []byte(pgtest.NewDatabase(t))
 		if err = os.MkdirAll(filepath.Dir(path), 0o700); err == nil {
@@ -114,6 +118,7 @@ func TestPostgresConformance(t *testing.T) {
 		{"ScanSpendsOrder", TestScanSpendsOrder},
 		{"Filters", TestFilters},
 		{"RecentAcrossBatches", TestRecentAcrossBatches},
+		{"VerifyWhileWriting", TestVerifyWhileWriting},
 		{"VerifyJSONL", TestVerifyJSONL},
 		{"Recent", TestRecent},
 		{"WouldExceed", TestWouldExceed},
