@@ -16,8 +16,6 @@ import (
 	"strings"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/tollhq/toll/tools/money"
 )
 
@@ -156,7 +154,7 @@ func (l *Ledger) AskApproval(ctx context.Context, a Approval) (Approval, error) 
 		if !a.Queued {
 			return nil
 		}
-		q, err := b.meta.Tx().CreateBucketIfNotExists(bucketApprovals)
+		q, err := b.tx.createBucket(bucketApprovals)
 		if err != nil {
 			return err
 		}
@@ -182,7 +180,7 @@ func (l *Ledger) QueueApproval(ctx context.Context, a Approval) (Approval, error
 	}
 	a.Queued, a.State = true, ApprovalPending
 	err := l.update(ctx, func(b buckets) error {
-		q, err := b.meta.Tx().CreateBucketIfNotExists(bucketApprovals)
+		q, err := b.tx.createBucket(bucketApprovals)
 		if err != nil {
 			return err
 		}
@@ -211,7 +209,7 @@ func (l *Ledger) DecideApproval(ctx context.Context, d Decision) (Approval, erro
 	var out Approval
 	err := l.update(ctx, func(b buckets) error {
 		now := l.now().UTC()
-		q := b.meta.Tx().Bucket(bucketApprovals)
+		q := b.tx.bucket(bucketApprovals)
 		rec, err := getApproval(q, d.CallID)
 		if err != nil {
 			return err
@@ -280,7 +278,7 @@ func (l *Ledger) Approvals(ctx context.Context) ([]Approval, error) {
 	var out []Approval
 	err := l.view(ctx, func(b buckets) error {
 		out = nil
-		q := b.meta.Tx().Bucket(bucketApprovals)
+		q := b.tx.bucket(bucketApprovals)
 		if q == nil {
 			return nil
 		}
@@ -304,7 +302,7 @@ func (l *Ledger) Approvals(ctx context.Context) ([]Approval, error) {
 func (l *Ledger) ApprovalOf(ctx context.Context, callID string) (Approval, error) {
 	var out Approval
 	err := l.view(ctx, func(b buckets) error {
-		a, err := getApproval(b.meta.Tx().Bucket(bucketApprovals), callID)
+		a, err := getApproval(b.tx.bucket(bucketApprovals), callID)
 		if err != nil {
 			return err
 		}
@@ -342,7 +340,7 @@ func containsFold(s, lower []byte) bool {
 	return strings.Contains(strings.ToLower(string(s)), string(lower))
 }
 
-func getApproval(q *bolt.Bucket, callID string) (*Approval, error) {
+func getApproval(q kvBucket, callID string) (*Approval, error) {
 	if q == nil {
 		return nil, nil
 	}
@@ -361,7 +359,7 @@ func decodeApproval(k, v []byte) (*Approval, error) {
 	return &a, nil
 }
 
-func putApproval(q *bolt.Bucket, a *Approval) error {
+func putApproval(q kvBucket, a *Approval) error {
 	v, err := json.Marshal(a)
 	if err != nil {
 		return err
@@ -370,7 +368,7 @@ func putApproval(q *bolt.Bucket, a *Approval) error {
 }
 
 // pruneApprovals drops the entries that expired more than approvalKeep before now.
-func pruneApprovals(q *bolt.Bucket, now time.Time) error {
+func pruneApprovals(q kvBucket, now time.Time) error {
 	var old [][]byte
 	err := q.ForEach(func(k, v []byte) error {
 		a, err := decodeApproval(k, v)

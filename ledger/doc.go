@@ -1,6 +1,6 @@
-// Package ledger is toll's spending ledger: a bbolt file that records every
-// payment toll makes, enforces the spending caps, and can prove that its
-// history was not edited.
+// Package ledger is toll's spending ledger: a bbolt file (Open) or a PostgreSQL
+// database (OpenURL) that records every payment toll makes, enforces the spending
+// caps, and can prove that its history was not edited.
 //
 // # Life of a spend
 //
@@ -129,6 +129,36 @@
 // every page when it is opened), a fault or a panic while bbolt reads it is
 // recovered, and nothing is written to it. Only a path with nothing at it becomes a
 // new ledger; a new ledger is built beside it and linked into place whole.
+//
+// # Two stores, one ledger
+//
+// The ledger's logic (caps, the chain, outcomes, approvals, signed heads, verify, the
+// readers) is written once, against a small interface of ordered key-value
+// transactions (kv.go: buckets with Get, Put, Delete and a cursor), and two stores run
+// it: a bbolt file (the default: embedded, nothing to set up) and a PostgreSQL database,
+// for a team whose agents run on many machines and must share one budget and one audit
+// trail. The semantics are thus the same on both by construction, and one suite holds
+// them: TestPostgresConformance runs the ledger's tests of its semantics again on
+// PostgreSQL. A second implementation of the logic in SQL would have been faster to
+// query but would have to be kept equal to the first by hand, in the one place where a
+// difference costs money.
+//
+// On PostgreSQL (pgstore.go) the derived state is the rows of toll_kv, the same keys
+// and values as the bbolt buckets, and the chain is toll_events, one row per event: the
+// exact bytes its hash covers, and its fields in typed columns, so that auditors get SQL
+// (and read-only views: toll_payments, toll_totals_by_day, _by_api, _by_agent,
+// toll_refusals). Every write transaction first locks the chain head's row (SELECT ...
+// FOR UPDATE), then runs the same code as on bbolt at READ COMMITTED: after the lock,
+// each statement sees every earlier commit, so the caps are checked on committed state in
+// the transaction that reserves, across any number of processes and machines. Not
+// SERIALIZABLE: every write appends to the one chain, so writers serialize on its head
+// anyway, and SERIALIZABLE would turn that wait into serialization failures to retry,
+// for no gain. Readers run in REPEATABLE READ READ ONLY snapshots and never block a
+// writer. A database that fails or goes away mid-transaction fails the operation with an
+// error naming it, and nothing of the transaction is committed: Reserve fails, so
+// nothing is signed. The schema is versioned (pgschema/*.sql, Migrate, toll_schema): a
+// database without the current schema is refused unless Options.Migrate, and one newer
+// than this toll is refused.
 //
 // # Example
 //

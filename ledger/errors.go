@@ -38,6 +38,17 @@ var (
 	// recorded (empty call id, amount not > 0, malformed nonce...). Nothing is written.
 	ErrInvalid = errors.New("invalid ledger input")
 
+	// ErrUnavailable is matched (errors.Is) by the error of an operation on a PostgreSQL
+	// ledger whose database could not be reached or failed the transaction (the server
+	// stopped, the connection broke): nothing of the operation was committed, and a
+	// Reserve that fails so means nothing may be signed. Try again once it is back.
+	ErrUnavailable = errors.New("ledger database unavailable")
+
+	// ErrSchema is returned when a PostgreSQL ledger's schema is not the one this toll
+	// uses: older (run toll ledger migrate, or open with Options.Migrate) or newer (use
+	// a newer toll). Nothing was read or written.
+	ErrSchema = errors.New("ledger database schema version mismatch")
+
 	// ErrClosed is returned by operations on a closed *Ledger.
 	ErrClosed = errors.New("ledger closed")
 

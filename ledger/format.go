@@ -54,8 +54,8 @@ func fileFormat(v []byte) (int, error) {
 // upgrade brings the file of write transaction tx to formatCurrent: it creates the
 // buckets an older format lacks and records the format. It does nothing on a file of
 // the current format.
-func upgrade(tx *bolt.Tx) error {
-	meta := tx.Bucket(bucketMeta)
+func upgrade(tx kvTx) error {
+	meta := tx.bucket(bucketMeta)
 	if meta == nil {
 		return fmt.Errorf("not a toll ledger (buckets missing)")
 	}
@@ -67,10 +67,10 @@ func upgrade(tx *bolt.Tx) error {
 	// format: Check (which a writer runs first) compares what it should hold with the
 	// events, so one lost to damage is found there, not silently made empty here.
 	for _, name := range allBuckets {
-		if tx.Bucket(name) != nil {
+		if tx.bucket(name) != nil {
 			continue
 		}
-		if _, err := tx.CreateBucket(name); err != nil {
+		if _, err := tx.createBucket(name); err != nil {
 			return fmt.Errorf("upgrade the ledger from %s: %w", formatName(n), err)
 		}
 	}

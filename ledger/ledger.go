@@ -39,6 +39,11 @@ type Options struct {
 	// Signer, when set, signs the head of the chain after every settlement, in the same
 	// transaction, and when SignHead is called (signed.go). Nil signs nothing.
 	Signer HeadSigner
+
+	// Migrate lets OpenURL apply the schema migrations a PostgreSQL ledger lacks (toll
+	// serve with ledger_migrate: true). False: an older schema is ErrSchema. Unused for
+	// a bbolt file, which upgrades itself (format.go).
+	Migrate bool
 }
 
 const (
@@ -69,6 +74,9 @@ type Ledger struct {
 	now     func() time.Time
 	signer  HeadSigner
 	id      []byte // the "id" meta value seen by Open
+	st      store  // the storage: the bbolt file at path, or a PostgreSQL database
+	// closeStore, when set, releases what the store holds (a database's connections).
+	closeStore func()
 
 	// sem serializes this handle's operations (a second open of the file by
 	// this handle would only wait on its own lock). closed is guarded by sem.
@@ -96,6 +104,7 @@ func Open(path string, opts Options) (*Ledger, error) {
 		return nil, fmt.Errorf("open ledger %s: negative timeout %v", path, opts.Timeout)
 	}
 	l := &Ledger{path: path, timeout: opts.Timeout, now: opts.Now, signer: opts.Signer, sem: make(chan struct{}, 1)}
+	l.st = boltStore{l}
 	if l.timeout == 0 {
 		l.timeout = defaultTimeout
 	}
@@ -137,7 +146,7 @@ func create(path string) error {
 	if err != nil {
 		return err
 	}
-	err = db.Update(initialize)
+	err = db.Update(func(tx *bolt.Tx) error { return initialize(boltTx{tx: tx}) })
 	if cerr := db.Close(); err == nil {
 		err = cerr
 	}
@@ -215,7 +224,7 @@ func (l *Ledger) initializeEmpty() error {
 			if empty, err := l.readMeta(tx); err != nil || !empty {
 				return err // another process initialized it meanwhile
 			}
-			return initialize(tx)
+			return initialize(boltTx{tx: tx})
 		})
 	})
 }
@@ -252,9 +261,9 @@ func (l *Ledger) readMeta(tx *bolt.Tx) (empty bool, err error) {
 }
 
 // initialize creates the buckets and the meta records of a new ledger.
-func initialize(tx *bolt.Tx) error {
+func initialize(tx kvTx) error {
 	for _, name := range allBuckets {
-		if _, err := tx.CreateBucket(name); err != nil {
+		if _, err := tx.createBucket(name); err != nil {
 			return err
 		}
 	}
@@ -262,7 +271,7 @@ func initialize(tx *bolt.Tx) error {
 	if _, err := crand.Read(id); err != nil {
 		return err
 	}
-	meta := tx.Bucket(bucketMeta)
+	meta := tx.bucket(bucketMeta)
 	for k, v := range map[string][]byte{
 		string(keyFormat): []byte(formatName(formatCurrent)),
 		string(keyID):     []byte(hex.EncodeToString(id)),
@@ -287,12 +296,16 @@ func (l *Ledger) Close() error {
 		if group := l.queue.take(); len(group) > 0 {
 			l.commitGroup(context.Background(), time.Now().Add(l.timeout), group)
 		}
+		if l.closeStore != nil {
+			l.closeStore()
+		}
 	}
 	l.closed = true
 	return nil
 }
 
-// Path returns the ledger file's path.
+// Path returns the ledger file's path, or for a PostgreSQL ledger its database URL
+// without the password.
 func (l *Ledger) Path() string { return l.path }
 
 // update runs fn in one read-write transaction (fsync'd on commit) under the
@@ -362,31 +375,19 @@ func (l *Ledger) run(ctx context.Context, write bool, fn func(b buckets) error) 
 	return <-p.done // run now, or by the leader before
 }
 
-// inFile opens the file, takes its lock and runs fn in one transaction (a write one,
-// fsync'd on commit, when write is set).
+// inFile runs fn in one transaction of the ledger's store (a write one, durable on
+// commit, when write is set), after checking that the store still holds the ledger
+// this handle opened.
 func (l *Ledger) inFile(ctx context.Context, write bool, deadline time.Time, fn func(b buckets) error) error {
-	return l.guard(func() error {
-		db, err := l.lock(ctx, write, deadline, false)
+	return l.st.run(ctx, write, deadline, func(tx kvTx) error {
+		b, err := openKV(tx)
 		if err != nil {
-			return err
+			return fmt.Errorf("%s: %w", l.path, err)
 		}
-		// A close error after commit is not reported: the data is durable, and
-		// closing the descriptor releases the lock in any case.
-		defer db.Close()
-		txFn := func(tx *bolt.Tx) error {
-			b, err := openBuckets(tx)
-			if err != nil {
-				return fmt.Errorf("%s: %w", l.path, err)
-			}
-			if id := b.meta.Get(keyID); !bytes.Equal(id, l.id) {
-				return fmt.Errorf("ledger file %s was replaced since it was opened; open it again", l.path)
-			}
-			return fn(b)
+		if id := b.meta.Get(keyID); !bytes.Equal(id, l.id) {
+			return fmt.Errorf("ledger %s was replaced since it was opened; open it again", l.path)
 		}
-		if write {
-			return db.Update(txFn)
-		}
-		return db.View(txFn)
+		return fn(b)
 	})
 }
 

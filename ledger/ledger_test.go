@@ -99,6 +99,9 @@ func units(t testing.TB, a money.Amount) int64 {
 
 func openLedger(t testing.TB, path string, opts Options) *Ledger {
 	t.Helper()
+	if os.Getenv(envTestStore) == "postgres" {
+		return openPGLedger(t, path, opts)
+	}
 	l, err := Open(path, opts)
 	if err != nil {
 		t.Fatalf("Open(%s): %v", path, err)

@@ -311,8 +311,14 @@ func crossWorker(l *Ledger, prefix string, n int) error {
 }
 
 func helperProcess(path string) int {
-	l, err := Open(path, Options{Timeout: time.Minute})
-	if err == nil {
+	l, err := openHelperLedger(path, Options{Timeout: time.Minute})
+	if err == nil && os.Getenv(propWorkerEnv) == "caps" {
+		n, perr := strconv.ParseInt(os.Getenv(propCountEnv), 10, 64)
+		if perr != nil {
+			n = propPerProc
+		}
+		err = propWorker(l, os.Getenv(helperPrefixEnv), n)
+	} else if err == nil {
 		err = crossWorker(l, os.Getenv(helperPrefixEnv), crossN)
 	}
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/tollhq/toll/tools/money"
-	bolt "go.etcd.io/bbolt"
 )
 
 // The open index (bucket "open", format 3) lists the calls that are not final: reserved
@@ -123,10 +122,10 @@ func (st *derived) compareOpen(b buckets) error {
 // the stored call records (which Check compares with the events before a write uses
 // them). The stored checkpoint, which lacks the new counters, is dropped: the next
 // Checkpoint writes one.
-func upgradeTo3(tx *bolt.Tx) error {
+func upgradeTo3(tx kvTx) error {
 	b := buckets{
-		meta: tx.Bucket(bucketMeta), events: tx.Bucket(bucketEvents), calls: tx.Bucket(bucketCalls),
-		sums: tx.Bucket(bucketSums), window: tx.Bucket(bucketWindow), open: tx.Bucket(bucketOpen), format: 3,
+		tx: tx, meta: tx.bucket(bucketMeta), events: tx.bucket(bucketEvents), calls: tx.bucket(bucketCalls),
+		sums: tx.bucket(bucketSums), window: tx.bucket(bucketWindow), open: tx.bucket(bucketOpen), format: 3,
 	}
 	// In batches: a cursor must be placed again after the bucket under it changed.
 	var after []byte

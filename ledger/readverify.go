@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // verifier is Verify, streaming (see stream.go). It replays the events with the chain's
@@ -32,13 +30,12 @@ type verifier struct {
 	// stored reads a call's stored record: in a read transaction of its own during the
 	// scan, in finish's at the end.
 	stored func(id string) (*callRecord, error)
-	path   string // the ledger file, whose keys compareCounts counts; "" to count through bbolt
 }
 
 // VerifyHead is Verify, and returns the head of the chain it verified: a copy of it kept
 // elsewhere shows later whether events were cut from the end or rewritten.
 func (l *Ledger) VerifyHead(ctx context.Context) (Head, error) {
-	v := &verifier{ch: newChain(), doneIDs: map[string]*callRecord{}, path: l.path}
+	v := &verifier{ch: newChain(), doneIDs: map[string]*callRecord{}}
 	if err := l.verifyStream(ctx, v); err != nil {
 		return Head{}, fmt.Errorf("verify %s: %w", l.path, err)
 	}
@@ -211,18 +208,10 @@ func (v *verifier) finish(b buckets) (bool, error) {
 }
 
 // compareCounts checks that the file holds no call record and no rolling-day entry
-// beyond those of the replayed calls: each of those was compared one by one. With
-// v.path, the keys are counted from the file's pages with plain reads (keycount.go).
+// beyond those of the replayed calls: each of those was compared one by one. The store
+// counts the keys (bbolt: from the file's pages with plain reads, keycount.go).
 func (v *verifier) compareCounts(b buckets) error {
-	count := func(bkt *bolt.Bucket) (int, error) { return bkt.Stats().KeyN, nil }
-	if v.path != "" {
-		c, f, err := openKeyCounter(v.path, b.meta.Tx())
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		count = c.count
-	}
+	count := b.tx.countKeys
 	n, err := count(b.calls)
 	if err != nil {
 		return err

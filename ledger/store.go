@@ -30,8 +30,6 @@ import (
 	"math/big"
 	"strings"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 var (
@@ -87,23 +85,24 @@ func windowKey(t time.Time, seq uint64) []byte {
 
 // buckets returns the ledger's buckets, or an error when one is missing.
 type buckets struct {
-	meta, events, calls, sums, window *bolt.Bucket
-	agentWin                          *bolt.Bucket // nil in a read transaction of a ledger that has none
-	open                              *bolt.Bucket // nil before format 3 (a read of an older file)
-	format                            int          // the file's format version (format.go)
+	tx                                kvTx
+	meta, events, calls, sums, window kvBucket
+	agentWin                          kvBucket // nil in a read transaction of a ledger that has none
+	open                              kvBucket // nil before format 3 (a read of an older file)
+	format                            int      // the file's format version (format.go)
 }
 
-// openBuckets opens the buckets of tx's ledger; a write transaction first upgrades an
+// openKV opens the buckets of tx's ledger; a write transaction first upgrades an
 // older file to the current format (format.go).
-func openBuckets(tx *bolt.Tx) (buckets, error) {
-	if tx.Writable() {
+func openKV(tx kvTx) (buckets, error) {
+	if tx.writable() {
 		if err := upgrade(tx); err != nil {
 			return buckets{}, err
 		}
 	}
 	b := buckets{
-		meta: tx.Bucket(bucketMeta), events: tx.Bucket(bucketEvents), calls: tx.Bucket(bucketCalls),
-		sums: tx.Bucket(bucketSums), window: tx.Bucket(bucketWindow),
+		tx: tx, meta: tx.bucket(bucketMeta), events: tx.bucket(bucketEvents), calls: tx.bucket(bucketCalls),
+		sums: tx.bucket(bucketSums), window: tx.bucket(bucketWindow),
 	}
 	if b.meta == nil || b.events == nil || b.calls == nil || b.sums == nil || b.window == nil {
 		return b, errors.New("not a toll ledger (buckets missing)")
@@ -113,25 +112,22 @@ func openBuckets(tx *bolt.Tx) (buckets, error) {
 		return b, err
 	}
 	if b.format >= 3 {
-		if b.open = tx.Bucket(bucketOpen); b.open == nil {
+		if b.open = tx.bucket(bucketOpen); b.open == nil {
 			return b, errors.New("not a toll ledger (buckets missing)")
 		}
 	}
-	// Events and rolling-day entries are only appended (their keys grow): pages split
-	// full rather than half full. The file is read the same either way.
-	b.events.FillPercent, b.window.FillPercent = appendFill, appendFill
 	return b, b.openAgentWindow(tx)
 }
 
 // openAgentWindow opens the agents' rolling-day index. A ledger of format 1 lacks it
 // until its first write (format.go, which makes it in every write transaction), so a
 // read may find none (nil): no agent has spent.
-func (b *buckets) openAgentWindow(tx *bolt.Tx) error {
-	b.agentWin = tx.Bucket(bucketAgentWindow)
+func (b *buckets) openAgentWindow(tx kvTx) error {
+	b.agentWin = tx.bucket(bucketAgentWindow)
 	return nil
 }
 
-func readHead(meta *bolt.Bucket) (uint64, [sha256.Size]byte, error) {
+func readHead(meta kvBucket) (uint64, [sha256.Size]byte, error) {
 	var h [sha256.Size]byte
 	v := meta.Get(keyHead)
 	if len(v) != 8+sha256.Size {

@@ -357,6 +357,9 @@ func (s *Server) failure(op *catalog.Operation, err error) *mcp.CallToolResult {
 			perr.Reason, perr.URL, perr.Receipt.Display)
 	case errors.Is(err, tools.ErrInvalidArguments), errors.Is(err, tools.ErrUpstream), errors.Is(err, tools.ErrUnknownAgent):
 		msg = err.Error()
+	case errors.Is(err, ledger.ErrUnavailable):
+		s.log.Error("tool call failed: the ledger database is unavailable", "tool", op.Name, "err", err)
+		msg = fmt.Sprintf("%s was not paid: toll's ledger database is unavailable, so no payment was signed or sent (the details are in toll's log). Free tools still work; try again once the database is back.", op.Name)
 	default:
 		s.log.Error("tool call failed", "tool", op.Name, "err", err)
 		msg = fmt.Sprintf("%s failed inside toll (the details are in toll's log); no payment was sent.", op.Name)

@@ -21,7 +21,8 @@ const maxConfigBytes = 1 << 20
 // durations ("10m"); each is read by the same type as its flag (flags.go), so a value
 // means the same in both places.
 //
-//	ledger: /home/me/.config/toll/ledger.db
+//	ledger: /home/me/.config/toll/ledger.db   # or postgres://toll@db.example/toll (password: PGPASSWORD or ~/.pgpass)
+//	ledger_migrate: false      # true: toll serve applies a PostgreSQL ledger's schema migrations
 //	wallet:
 //	  keystore: /home/me/.config/toll/key.json
 //	  passphrase_file: /home/me/.config/toll/pass.txt
@@ -63,6 +64,7 @@ const maxConfigBytes = 1 << 20
 //	    # and every catalog key: base_url, prices, credentials, include, exclude, ...
 type fileConfig struct {
 	Ledger        string                 `yaml:"ledger"`
+	LedgerMigrate bool                   `yaml:"ledger_migrate"` // serve applies a PostgreSQL ledger's migrations
 	Wallet        walletConfig           `yaml:"wallet"`
 	Networks      []string               `yaml:"networks"`
 	Assets        []asset                `yaml:"assets"`

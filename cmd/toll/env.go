@@ -43,10 +43,11 @@ func (e env) keystorePath(flag, fromConfig string) string {
 	return first(flag, fromConfig, e(envKeystore))
 }
 
-// ledgerPath is the ledger file: --ledger, toll.yaml, $TOLL_LEDGER, else toll/ledger.db in
-// the user's config directory.
+// ledgerPath is the ledger: --ledger, toll.yaml, $TOLL_LEDGER_URL, $TOLL_LEDGER, else
+// toll/ledger.db in the user's config directory. Any of them may be a postgres:// URL
+// (ledgerdb.go).
 func (e env) ledgerPath(flag, fromConfig string) (string, error) {
-	if p := first(flag, fromConfig, e(envLedger)); p != "" {
+	if p := first(flag, fromConfig, e(envLedgerURL), e(envLedger)); p != "" {
 		return p, nil
 	}
 	dir, err := os.UserConfigDir()

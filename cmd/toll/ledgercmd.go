@@ -27,6 +27,7 @@ never create a file: a ledger path that holds no ledger is an error.`,
 	}
 	c.AddCommand(a.ledgerListCommand(), a.ledgerVerifyCommand(), a.ledgerExportCommand(), a.reconcileCommand())
 	c.AddCommand(a.ledgerReportCommand())
+	c.AddCommand(a.ledgerMigrateCommand(), a.ledgerCopyCommand())
 	return c
 }
 
@@ -40,7 +41,7 @@ type ledgerFlags struct {
 }
 
 func (l *ledgerFlags) register(fs *pflag.FlagSet) {
-	fs.StringVar(&l.ledger, "ledger", "", "ledger file (default: ledger: of the config, else $"+envLedger+", else toll/ledger.db in the user config dir)")
+	fs.StringVar(&l.ledger, "ledger", "", "ledger file or postgres:// URL (default: ledger: of the config, else $"+envLedgerURL+", else $"+envLedger+", else toll/ledger.db in the user config dir)")
 	fs.StringVar(&l.config, "config", "", "toll.yaml whose ledger to use (default $"+envConfig+")")
 	fs.DurationVar(&l.timeout, "timeout", 0, "how long each step waits for the ledger file's lock while toll serve writes (default 5s)")
 }

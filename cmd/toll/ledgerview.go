@@ -88,12 +88,12 @@ func (a *app) openLedgerTimeout(flag, fromConfig string, create bool, timeout ti
 	if err != nil {
 		return nil, "", err
 	}
-	led, err := ledger.Open(path, ledger.Options{NoCreate: !create, Timeout: timeout})
+	led, err := openLedgerStore(path, ledger.Options{NoCreate: !create, Timeout: timeout})
 	if errors.Is(err, ledger.ErrNoLedger) {
 		// The same answer as openLedger's.
 		return a.openLedger(flag, fromConfig, create)
 	}
-	return led, path, err
+	return led, ledgerName(path), err
 }
 
 // spendWriter prints spends as they are read.

@@ -65,7 +65,7 @@ with neither, when stdin is a terminal, toll asks for it there without echo.`,
 	fs.Var(&s.specs, "spec", "OpenAPI spec: a file, a folder or an https URL (YAML or JSON); repeatable, or give them as arguments")
 	s.sources.register(fs)
 	s.policy.register(fs)
-	fs.StringVar(&s.ledger, "ledger", "", "ledger file (default $"+envLedger+", else toll/ledger.db in the user config dir)")
+	fs.StringVar(&s.ledger, "ledger", "", "ledger file or postgres:// URL (default: ledger: of the config, else $"+envLedgerURL+", else $"+envLedger+", else toll/ledger.db in the user config dir)")
 	fs.StringVar(&s.keystore, "keystore", "", "encrypted keystore file holding the payer key (default $"+envKeystore+")")
 	fs.StringVar(&s.passFile, "passphrase-file", "", "file holding the keystore passphrase (default: the $"+envPassphrase+" variable)")
 	fs.StringVar(&s.keyEnv, "private-key-env", "", "read a raw hex private key from this environment variable instead of a keystore (explicit opt-in; prefer a keystore)")
@@ -121,7 +121,7 @@ func (s *serveCmd) run(ctx context.Context, fs *pflag.FlagSet, args []string) er
 	if err != nil {
 		return err
 	}
-	led, path, err := s.openLedgerWith(s.ledger, configLedger(cfg), ledger.Options{Signer: headSigner{w}})
+	led, path, err := s.openLedgerWith(s.ledger, configLedger(cfg), ledger.Options{Signer: headSigner{w}, Migrate: cfg != nil && cfg.LedgerMigrate})
 	if err != nil {
 		return err
 	}

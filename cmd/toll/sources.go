@@ -112,12 +112,12 @@ func (a *app) openLedgerWith(flag, fromConfig string, opts ledger.Options) (*led
 	if err != nil {
 		return nil, "", err
 	}
-	led, err := ledger.Open(path, opts)
+	led, err := openLedgerStore(path, opts)
 	if errors.Is(err, ledger.ErrNoLedger) {
-		return nil, "", fmt.Errorf("no ledger at %s: toll serve creates it with the first paid call; check --ledger, $%s or ledger: in toll.yaml", path, envLedger)
+		return nil, "", fmt.Errorf("no ledger at %s: toll serve creates it with the first paid call; check --ledger, $%s or ledger: in toll.yaml", ledgerName(path), envLedger)
 	}
 	if err != nil {
 		return nil, "", err
 	}
-	return led, path, nil
+	return led, ledgerName(path), nil
 }
