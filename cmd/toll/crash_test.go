@@ -20,6 +20,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/tollhq/toll/ledger"
+	"github.com/tollhq/toll/ledger/pgtest"
 	"github.com/tollhq/toll/ledger/reconcile"
 	"github.com/tollhq/toll/tools"
 	"github.com/tollhq/toll/tools/money"
@@ -79,14 +80,26 @@ func (o crashOutcome) String() string {
 // restarted without a crash on the same ledger and pays once more.
 func TestCrashAtEachStep(t *testing.T) {
 	cr := newCrashRig(t, tollCrashBinary(t))
-	runs := crashRuns(t)
-	dir := cr.dir
+	cr.crashSteps(t, func(t *testing.T, step string) string { return filepath.Join(cr.dir, step+".db") })
+}
 
+// TestCrashAtEachStepPostgres is TestCrashAtEachStep with the ledger in PostgreSQL (a new
+// database for each step, on the server TOLL_TEST_POSTGRES names or on a cluster of the
+// test's own): the same kills, the same reconcile through the binary, the same checks.
+func TestCrashAtEachStepPostgres(t *testing.T) {
+	cr := newCrashRig(t, tollCrashBinary(t))
+	cr.crashSteps(t, func(t *testing.T, _ string) string { return pgtest.NewDatabase(t) })
+}
+
+// crashSteps crashes toll serve at each step, crashRuns times, on the ledger ledgerFor
+// gives the step, and logs what the crashes left.
+func (cr *crashRig) crashSteps(t *testing.T, ledgerFor func(t *testing.T, step string) string) {
+	runs := crashRuns(t)
 	start := time.Now()
 	summary := map[string]map[string]int{}
 	for _, step := range crashSteps {
 		t.Run(step, func(t *testing.T) {
-			ledgerFile := filepath.Join(dir, step+".db")
+			ledgerFile := ledgerFor(t, step)
 			counts := map[string]int{}
 			for i := range runs {
 				o := cr.crashOnce(t, step, i, ledgerFile)
@@ -420,7 +433,7 @@ func (cr *crashRig) restart(t *testing.T, ledgerFile string) {
 // when there is no ledger yet.
 func countedIn(t *testing.T, path string) money.Amount {
 	t.Helper()
-	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) && !ledger.IsURL(path) {
 		return money.USDC(0)
 	}
 	tot, err := openLedger(t, path).Totals(t.Context(), "", "")
@@ -448,7 +461,7 @@ func (cr *crashRig) checkCounted(t *testing.T, ledgerFile, step string, i int, s
 // spendsIn lists the spends of the ledger file at path: none when there is no file yet.
 func spendsIn(t *testing.T, path string) []ledger.Spend {
 	t.Helper()
-	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) && !ledger.IsURL(path) {
 		return nil
 	}
 	spends, err := openLedger(t, path).Spends(t.Context())

@@ -315,7 +315,19 @@ func resultText(res *mcp.CallToolResult) string {
 // holds no lock between operations; each waits up to 10 s for another process's.
 func openLedger(t *testing.T, path string) *ledger.Ledger {
 	t.Helper()
-	led, err := ledger.Open(path, ledger.Options{Timeout: 10 * time.Second})
+	opts := ledger.Options{Timeout: 10 * time.Second}
+	if ledger.IsURL(path) {
+		// A PostgreSQL ledger: migrated and created on first use, as serve would with
+		// ledger_migrate.
+		opts.Migrate = true
+		led, err := ledger.OpenURL(t.Context(), path, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { led.Close() })
+		return led
+	}
+	led, err := ledger.Open(path, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
