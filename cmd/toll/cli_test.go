@@ -40,7 +40,7 @@ func TestUsageErrors(t *testing.T) {
 		{"bad log level", []string{"serve", "--log-level", "loud", "--private-key-env", "K", spec}, "--log-level"},
 		{"unknown flag", []string{"serve", "--pay-anything"}, "unknown flag: --pay-anything"},
 		{"single-dash long flag", []string{"ledger", "list", "-ledger", "x.db"}, "two dashes"},
-		{"ledger without subcommand", []string{"ledger"}, "list, verify, export, report or reconcile"},
+		{"ledger without subcommand", []string{"ledger"}, "list, verify, export, report, reconcile, migrate or copy"},
 		{"unknown subcommand", []string{"catalog", "lst"}, `unknown command "lst" for toll catalog; did you mean list?`},
 		{"ledger bad format", []string{"ledger", "list", "--format", "xml", "--ledger", filepath.Join(t.TempDir(), "l.db")}, "--format"},
 		{"flag of another command", []string{"catalog", "list", "--lazy", "on", spec}, "unknown flag: --lazy"},

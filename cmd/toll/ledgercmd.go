@@ -19,11 +19,13 @@ func (a *app) ledgerCommand() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "ledger",
 		Short: "inspect the spend ledger, and resolve unknown spends against the chain",
-		Long: `Every payment is a sequence of hash-chained events in the ledger file: reserved (before
-signing), then settled, unknown, released or voided. list, verify and export only read it, and
-never create a file: a ledger path that holds no ledger is an error.`,
+		Long: `Every payment is a sequence of hash-chained events in the ledger: a bbolt file, or a
+PostgreSQL database for a team (--ledger postgres://..., $TOLL_LEDGER_URL): reserved (before
+signing), then settled, unknown, released or voided. list, verify, export and report only read
+it, and never create a file: a ledger path that holds no ledger is an error. migrate prepares a
+PostgreSQL database; copy moves a file's ledger into one.`,
 		Args: cobra.ArbitraryArgs,
-		RunE: group("toll ledger", "a command: list, verify, export, report or reconcile"),
+		RunE: group("toll ledger", "a command: list, verify, export, report, reconcile, migrate or copy"),
 	}
 	c.AddCommand(a.ledgerListCommand(), a.ledgerVerifyCommand(), a.ledgerExportCommand(), a.reconcileCommand())
 	c.AddCommand(a.ledgerReportCommand())
