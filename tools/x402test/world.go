@@ -8,6 +8,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/ethereum/go-ethereum/crypto"
@@ -87,6 +88,7 @@ type World struct {
 
 	payTo   string
 	servers []*http.Server
+	unused  unusedConns // connections of the servers that carried no request yet
 }
 
 // Start starts a world: the chain (with the token deployed), the facilitator and the
@@ -170,7 +172,7 @@ func (w *World) serve(addr string, h http.Handler) (string, error) {
 }
 
 func (w *World) serveOn(ln net.Listener, h http.Handler) {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ConnState: w.unused.track}
 	w.servers = append(w.servers, srv)
 	go srv.Serve(ln)
 }
@@ -204,6 +206,9 @@ func (w *World) HandlerRuns(route string) int { return w.API.HandlerRuns(route) 
 func (w *World) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	// A connection a client dialed and never used (net/http dials ahead for queued
+	// requests) holds Shutdown for 5 s; it carries no request, so it is closed first.
+	w.unused.closeAll()
 	var errs []error
 	for _, srv := range w.servers {
 		if err := srv.Shutdown(ctx); err != nil {
@@ -215,4 +220,34 @@ func (w *World) Close() error {
 		errs = append(errs, w.Chain.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// unusedConns are the connections of the world's servers that have not carried a request
+// yet (http.StateNew).
+type unusedConns struct {
+	mu    sync.Mutex
+	conns map[net.Conn]struct{}
+}
+
+// track is an http.Server's ConnState hook.
+func (u *unusedConns) track(c net.Conn, state http.ConnState) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if state != http.StateNew {
+		delete(u.conns, c)
+		return
+	}
+	if u.conns == nil {
+		u.conns = map[net.Conn]struct{}{}
+	}
+	u.conns[c] = struct{}{}
+}
+
+func (u *unusedConns) closeAll() {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for c := range u.conns {
+		c.Close()
+	}
+	u.conns = nil
 }
