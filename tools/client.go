@@ -138,7 +138,9 @@ func paidClient(hc http.Client, checkpoints bool, check func(Step)) (*http.Clien
 	}
 	t = t.Clone()
 	t.DisableKeepAlives = true
-	// DialTLS is deprecated but still honored by net/http.
+	// DialTLS is deprecated but still honored by net/http: a transport that sets it dials
+	// TLS itself, and nothing can be dialed ahead for it.
+	//lint:ignore SA1019 read, not used: a caller's transport may still set it
 	a := &aheadDialer{dial: t.DialContext, proxy: t.Proxy, tlsDial: t.DialTLSContext != nil || t.DialTLS != nil}
 	if a.dial == nil {
 		a.dial = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext

@@ -246,6 +246,7 @@ func (c *Conn) dial(ctx context.Context) (*client.Client, []mcp.Tool, error) {
 	caps := mcp.ClientCapabilities{Extensions: map[string]any{x402.ExtensionMCPPayment: map[string]any{}}}
 	options := []client.ClientOption{client.WithClientCapabilities(caps), client.WithMaxInputRoundTrips(1)}
 	if c.cfg.Legacy {
+		//lint:ignore SA1019 legacy_protocol: true asks for exactly this, for servers that predate 2026-07-28
 		options = append(options, client.WithLegacyProtocolOnly())
 	}
 	cl := client.NewClient(tr, options...)
