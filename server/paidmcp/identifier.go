@@ -18,37 +18,6 @@ type keptAnswer struct {
 	answer []byte // the CallToolResult as JSON, before mcp-go decorates it
 }
 
-// paymentID reads extensions["payment-identifier"].info.id of a PaymentPayload: "" when
-// there is none, an error when it is not an id the extension allows.
-func paymentID(extensions json.RawMessage) (string, error) {
-	if len(extensions) == 0 {
-		return "", nil
-	}
-	var exts map[string]json.RawMessage
-	if json.Unmarshal(extensions, &exts) != nil {
-		return "", fmt.Errorf("extensions is not a JSON object")
-	}
-	raw, ok := exts[x402.ExtensionPaymentIdentifier]
-	if !ok {
-		return "", nil
-	}
-	var ext struct {
-		Info struct {
-			ID *string `json:"id"`
-		} `json:"info"`
-	}
-	if err := json.Unmarshal(raw, &ext); err != nil {
-		return "", fmt.Errorf("extensions[%q]: %w", x402.ExtensionPaymentIdentifier, err)
-	}
-	if ext.Info.ID == nil {
-		return "", nil
-	}
-	if !x402.ValidPaymentID(*ext.Info.ID) {
-		return "", fmt.Errorf("payment identifier %q: want 16 to 128 letters, digits, - and _", *ext.Info.ID)
-	}
-	return *ext.Info.ID, nil
-}
-
 // identified answers a payment under the payment-identifier extension: the id is looked
 // up before anything is verified; a new id is processed and its answer kept; the same id
 // with the same payload for the same tool gets the kept answer (waiting for it while the

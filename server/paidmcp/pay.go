@@ -118,7 +118,7 @@ func (s *Server) payment(req mcp.CallToolRequest) (*payment, error) {
 	if p.X402Version != 2 {
 		return nil, fmt.Errorf("_meta[%q]: x402Version %d, want 2", x402.MetaPayment, p.X402Version)
 	}
-	id, err := paymentID(p.Extensions)
+	id, err := x402.PaymentIDOf(p.Extensions)
 	if err != nil {
 		return nil, err
 	}

@@ -145,3 +145,35 @@ func (c *Challenge) PaymentIdentifierRequired() bool {
 	found, err := c.extensionInfo(ExtensionPaymentIdentifier, &info)
 	return found && err == nil && info.Required
 }
+
+// PaymentIDOf reads extensions["payment-identifier"].info.id of a PaymentPayload's
+// extensions, as a server does: "" when there is none, an error when the extensions are
+// not a JSON object or the id is not one the extension allows.
+func PaymentIDOf(extensions json.RawMessage) (string, error) {
+	if len(extensions) == 0 {
+		return "", nil
+	}
+	var exts map[string]json.RawMessage
+	if json.Unmarshal(extensions, &exts) != nil {
+		return "", fmt.Errorf("extensions is not a JSON object")
+	}
+	raw, ok := exts[ExtensionPaymentIdentifier]
+	if !ok {
+		return "", nil
+	}
+	var ext struct {
+		Info struct {
+			ID *string `json:"id"`
+		} `json:"info"`
+	}
+	if err := json.Unmarshal(raw, &ext); err != nil {
+		return "", fmt.Errorf("extensions[%q]: %w", ExtensionPaymentIdentifier, err)
+	}
+	if ext.Info.ID == nil {
+		return "", nil
+	}
+	if !ValidPaymentID(*ext.Info.ID) {
+		return "", fmt.Errorf("payment identifier %q: want 16 to 128 letters, digits, - and _", *ext.Info.ID)
+	}
+	return *ext.Info.ID, nil
+}

@@ -93,3 +93,25 @@ func TestPaymentIdentifier(t *testing.T) {
 		t.Error("a version 1 402 offers the payment identifier")
 	}
 }
+
+func TestPaymentIDOf(t *testing.T) {
+	tests := []struct {
+		extensions string
+		want       string
+		wantErr    bool
+	}{
+		{"", "", false},
+		{`{}`, "", false},
+		{`{"payment-identifier":{"info":{"required":true}}}`, "", false},
+		{`{"payment-identifier":{"info":{"id":"pay_0123456789abcdef"}}}`, "pay_0123456789abcdef", false},
+		{`{"payment-identifier":{"info":{"id":"short"}}}`, "", true},
+		{`{"payment-identifier":{"info":{"id":7}}}`, "", true},
+		{`[1]`, "", true},
+	}
+	for _, tt := range tests {
+		got, err := PaymentIDOf(json.RawMessage(tt.extensions))
+		if got != tt.want || (err != nil) != tt.wantErr {
+			t.Errorf("PaymentIDOf(%s) = %q, %v; want %q, error %v", tt.extensions, got, err, tt.want, tt.wantErr)
+		}
+	}
+}

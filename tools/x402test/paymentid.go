@@ -97,20 +97,6 @@ func (o *PaymentIDOptions) extension() json.RawMessage {
 	return b
 }
 
-// paymentIDOf reads info.id of the payment-identifier extension a payload echoes; "" when
-// there is none.
-func paymentIDOf(extensions json.RawMessage) string {
-	var exts map[string]struct {
-		Info struct {
-			ID string `json:"id"`
-		} `json:"info"`
-	}
-	if json.Unmarshal(extensions, &exts) != nil {
-		return ""
-	}
-	return exts[x402.ExtensionPaymentIdentifier].Info.ID
-}
-
 // withPaymentID serves a paid version 2 request under the payment-identifier rules, with
 // process doing the payment's work into the writer it is given. It returns false when
 // the API does not advertise the extension (the caller processes the request itself).
@@ -118,16 +104,16 @@ func (a *PaidAPI) withPaymentID(w http.ResponseWriter, rt Route, raw json.RawMes
 	if a.opts.PaymentID == nil {
 		return false
 	}
-	id := paymentIDOf(extensions)
+	id, err := x402.PaymentIDOf(extensions)
 	switch {
+	case err != nil:
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "payment-identifier: " + err.Error()})
+		return true
 	case id == "" && a.opts.PaymentID.Required:
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "payment-identifier required: send extensions[\"payment-identifier\"].info.id"})
 		return true
 	case id == "":
 		return false
-	case !x402.ValidPaymentID(id):
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "payment-identifier: id must be 16-128 letters, digits, - or _"})
-		return true
 	}
 	var compact bytes.Buffer
 	if err := json.Compact(&compact, raw); err != nil {
