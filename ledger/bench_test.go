@@ -35,16 +35,17 @@ func reportCycles(b *testing.B) {
 }
 
 // BenchmarkReserve measures one reserve+settle cycle: two fsync'd bbolt
-// transactions, each with its own open, lock and close of the file.
+// transactions, each taking and releasing the file lock.
 //
-//   - serial: one goroutine, one handle.
+//   - serial: one goroutine, one handle (which keeps its file open: keep.go).
 //   - parallel: 4×GOMAXPROCS goroutines (b.RunParallel) on one handle; they
-//     queue on the handle, and the file is opened once per operation.
+//     queue on the handle and share group commits.
 //   - parallel-4handles: the same goroutines spread over four handles on one
-//     file, which contend for the file lock as separate processes would.
-//   - kept-open: the same transactions on a bbolt DB kept open, the baseline
-//     that a single-process ledger would pay; the difference from serial is
-//     the cost of not holding the lock between operations.
+//     file, which contend for the file lock as separate processes would (each
+//     opens the file again after another's commit).
+//   - kept-open: the same transactions on a bbolt DB kept open and locked, the
+//     baseline that a single-process ledger would pay; the difference from serial
+//     is the cost of releasing the lock between operations and checking the file.
 func BenchmarkReserve(b *testing.B) {
 	b.Run("serial", func(b *testing.B) {
 		l := openLedger(b, filepath.Join(b.TempDir(), "ledger.db"), Options{})
@@ -124,11 +125,13 @@ func BenchmarkReserve(b *testing.B) {
 }
 
 // BenchmarkLock measures the per-operation overhead alone, on a ledger of
-// 1000 settled calls: open the file, take the lock, map it, close it.
+// 1000 settled calls.
 //
-//   - read: shared lock and an empty read transaction (what Spend, Totals... add).
-//   - write: exclusive lock, freelist load, no transaction (what Reserve, Settle... add
-//     on top of their commit).
+//   - read: an empty read transaction through the handle (what Spend, Totals... add):
+//     the lock taken again on the kept file, its meta pages checked.
+//   - write: a first open of the file: open it, take the lock, map it, load bbolt's
+//     freelist, close it (what every operation paid before files were kept, and what
+//     one pays after another process's commit).
 func BenchmarkLock(b *testing.B) {
 	l := openLedger(b, filepath.Join(b.TempDir(), "ledger.db"), Options{})
 	for i := range 1000 {
@@ -146,11 +149,11 @@ func BenchmarkLock(b *testing.B) {
 	b.Run("write", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			db, err := l.lock(ctx, true, time.Now().Add(time.Minute), false)
+			f, err := l.lock(ctx, true, time.Now().Add(time.Minute), false)
 			if err != nil {
 				b.Fatal(err)
 			}
-			if err := db.Close(); err != nil {
+			if err := f.db.Close(); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -13,25 +13,32 @@ import (
 // machinery (the flock, the page checks, reading a damaged file safely) is in
 // ledger.go and file.go; this file adapts bbolt's transactions to the interface.
 
-// boltStore runs the transactions of l on its file: each opens the file, takes its lock
-// (exclusive for a write, shared for a read) and closes it again (see Ledger).
+// boltStore runs the transactions of l on its file: each takes the file's lock
+// (exclusive for a write, shared for a read) on the file kept open from the last one, or
+// on the file opened again (keep.go), and releases it.
 type boltStore struct{ l *Ledger }
 
 func (s boltStore) run(ctx context.Context, write bool, deadline time.Time, fn func(tx kvTx) error) error {
 	l := s.l
 	return l.guard(func() error {
-		db, err := l.lock(ctx, write, deadline, false)
+		f, err := l.acquire(ctx, write, deadline)
 		if err != nil {
 			return err
 		}
-		// A close error after commit is not reported: the data is durable, and
-		// closing the descriptor releases the lock in any case.
-		defer db.Close()
-		txFn := func(tx *bolt.Tx) error { return fn(boltTx{tx: tx, path: l.path}) }
-		if write {
-			return db.Update(txFn)
+		// A panic (bbolt read a damaged page) leaves ok false: the file is closed.
+		ok := false
+		defer func() { l.release(f, ok) }()
+		txFn := func(tx *bolt.Tx) error {
+			f.txid = uint64(tx.ID()) // a write's, once committed; a read's, the file's last
+			return fn(boltTx{tx: tx, path: l.path})
 		}
-		return db.View(txFn)
+		if write {
+			err = f.db.Update(txFn)
+		} else {
+			err = f.db.View(txFn)
+		}
+		ok = err == nil
+		return err
 	})
 }
 

@@ -22,7 +22,7 @@
 // # Group commit
 //
 // The writes of one *Ledger that wait at the same time share one write transaction:
-// one open of the file, one lock, one fsync'd commit (group.go). They run in the order
+// one take of the lock, one fsync'd commit (group.go). They run in the order
 // they queued, each seeing what the ones before it wrote, so a reservation's caps are
 // checked against every reservation before it in the group exactly as if each had
 // committed alone; none returns before the commit that holds it is durable. A write that
@@ -90,14 +90,22 @@
 //
 // bbolt locks its file for as long as it is open, against other processes
 // and against other opens in the same process. A *Ledger therefore holds no
-// open file between operations: every operation opens the file, takes the
-// lock (exclusive for writes, shared for reads), runs one transaction and
-// closes it. Several toll processes (two MCP hosts) can share one ledger and
-// the caps hold across them. An operation that cannot get the lock within
-// Options.Timeout fails with ErrBusy. The price is an open, mmap and close
-// per operation (per group commit), next to the two fsyncs of every commit (see
-// BenchmarkReserve). The lock is a blocking flock bounded by the deadline (no
-// polling), so waiters are served in turn.
+// lock between operations: every operation takes the lock (exclusive for
+// writes, shared for reads), runs one transaction and releases it. Several
+// toll processes (two MCP hosts) can share one ledger and the caps hold across
+// them. An operation that cannot get the lock within Options.Timeout fails with
+// ErrBusy. The lock is a blocking flock bounded by the deadline (no polling), so
+// waiters are served in turn.
+//
+// The file itself stays open between operations (keep.go): the next operation takes
+// the lock again on the same open file and uses bbolt's state in memory only when
+// the file is still the one at the path and no other handle or process committed a
+// transaction since this handle's last (the transaction id in bbolt's meta pages);
+// otherwise it opens the file afresh. A ledger written by one process is thus opened
+// once, not at every operation (an open, a mapping of the file, a read of bbolt's
+// freelist, a close: the price grows with the file), and a shared one costs an open
+// only after another's commit. Where bbolt's lock is not a flock (Windows), the file
+// is opened and closed at every operation instead.
 //
 // Readers (list, export, verify, report, Recent) stream: they fix the head at
 // their start and read the events up to it in read transactions of a few

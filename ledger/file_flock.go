@@ -12,6 +12,10 @@ import (
 	bolterrors "go.etcd.io/bbolt/errors"
 )
 
+// keepFiles: a handle keeps its file open between operations, releasing only the flock
+// (keep.go).
+const keepFiles = true
+
 // unlockFile releases the flock bbolt took on f (the platforms where bbolt locks with
 // flock). Closing f alone would not: the lock belongs to the open file, which a mapping
 // of it keeps open.

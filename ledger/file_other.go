@@ -8,6 +8,10 @@ import (
 	"time"
 )
 
+// keepFiles: a handle closes its file after each operation, which releases the lock:
+// here the lock is not a flock that the open file can release and take again.
+const keepFiles = false
+
 // unlockFile does nothing where bbolt locks with fcntl or LockFileEx: closing the file
 // releases those locks.
 func unlockFile(*os.File) {}

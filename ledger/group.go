@@ -9,7 +9,7 @@ import (
 )
 
 // Group commit: the write operations of one *Ledger that wait at the same time share one
-// write transaction, and so one open of the file, one lock and one fsync'd commit.
+// write transaction, and so one take of the file lock and one fsync'd commit.
 //
 // A write joins the handle's queue. Whoever holds the handle next (the leader) takes
 // every write queued so far and runs them one after another, in queue order, in one

@@ -63,10 +63,11 @@ const (
 // errNoWait is waitLock's answer where it does not wait (lock polls there).
 var errNoWait = errors.New("no blocking file lock here")
 
-// Ledger is a handle on a ledger file. It holds no file descriptor and no
-// lock between operations: each operation opens the bbolt file, takes its
-// lock, runs one transaction and closes it, so several processes (and several
-// handles in one process) can share the file and the caps hold across them.
+// Ledger is a handle on a ledger file. It holds no lock between operations:
+// each operation takes the file's lock, runs one transaction and releases it, on
+// the file kept open from its last operation unless another handle or process
+// committed since (keep.go), so several processes (and several handles in one
+// process) can share the file and the caps hold across them.
 // A *Ledger is safe for concurrent use; its operations run one at a time.
 type Ledger struct {
 	path    string
@@ -82,7 +83,10 @@ type Ledger struct {
 	// this handle would only wait on its own lock). closed is guarded by sem.
 	sem    chan struct{}
 	closed bool
-	queue  writeQueue // writes waiting for the next group commit (group.go)
+	// kept is the bbolt file kept open between operations, without its lock (keep.go);
+	// nil for none. Guarded by sem.
+	kept  *boltFile
+	queue writeQueue // writes waiting for the next group commit (group.go)
 	// outcomeDelay, when not zero, replaces the constant outcomeDelay (tests that must
 	// see an outcome ride the next write, whatever the machine's speed).
 	outcomeDelay time.Duration
@@ -183,12 +187,12 @@ func (l *Ledger) openExisting(init bool) error {
 	var empty bool
 	read := func() error {
 		return l.guard(func() error {
-			db, err := l.lock(context.Background(), false, time.Now().Add(l.timeout), true)
+			f, err := l.lock(context.Background(), false, time.Now().Add(l.timeout), true)
 			if err != nil {
 				return err
 			}
-			defer db.Close()
-			return db.View(func(tx *bolt.Tx) (err error) {
+			defer f.db.Close()
+			return f.db.View(func(tx *bolt.Tx) (err error) {
 				empty, err = l.readMeta(tx)
 				return err
 			})
@@ -215,12 +219,12 @@ func (l *Ledger) openExisting(init bool) error {
 // initializeEmpty initializes a bbolt file that holds no bucket, under the write lock.
 func (l *Ledger) initializeEmpty() error {
 	return l.guard(func() error {
-		db, err := l.lock(context.Background(), true, time.Now().Add(l.timeout), false)
+		f, err := l.lock(context.Background(), true, time.Now().Add(l.timeout), false)
 		if err != nil {
 			return err
 		}
-		defer db.Close()
-		return db.Update(func(tx *bolt.Tx) error {
+		defer f.db.Close()
+		return f.db.Update(func(tx *bolt.Tx) error {
 			if empty, err := l.readMeta(tx); err != nil || !empty {
 				return err // another process initialized it meanwhile
 			}
@@ -285,9 +289,9 @@ func initialize(tx kvTx) error {
 	return nil
 }
 
-// Close marks the handle closed, after any operation in progress. It holds
-// no file, so there is nothing else to release. Later operations return
-// ErrClosed.
+// Close marks the handle closed, after any operation in progress, and closes the
+// file it kept open between operations (or a database's connections). Later
+// operations return ErrClosed.
 func (l *Ledger) Close() error {
 	l.sem <- struct{}{}
 	defer func() { <-l.sem }()
@@ -299,6 +303,7 @@ func (l *Ledger) Close() error {
 		if l.closeStore != nil {
 			l.closeStore()
 		}
+		l.drop()
 	}
 	l.closed = true
 	return nil
@@ -423,7 +428,7 @@ func (l *Ledger) panicked(r any) error {
 // are as short as the holder's transaction, whoever holds it. Elsewhere each attempt
 // is a non-blocking bbolt.Open (Timeout 1 ns: one try), retried here after a short,
 // growing, jittered pause (minPause to maxPause).
-func (l *Ledger) lock(ctx context.Context, write bool, deadline time.Time, deep bool) (*bolt.DB, error) {
+func (l *Ledger) lock(ctx context.Context, write bool, deadline time.Time, deep bool) (*boltFile, error) {
 	// Without the lock, a walk may fail on a page a writer was rewriting: try again
 	// before taking the lock for it.
 	for range unlockedWalks {
@@ -435,17 +440,16 @@ func (l *Ledger) lock(ctx context.Context, write bool, deadline time.Time, deep 
 	pause := minPause
 	var timer *time.Timer
 	for {
-		db, err := l.openChecked(ctx, write, deep, deadline)
+		f, err := l.openChecked(ctx, write, deep, deadline)
 		if err == nil {
-			return db, nil
+			return f, nil
 		}
 		if !errors.Is(err, bolterrors.ErrTimeout) {
 			return nil, err
 		}
 		left := time.Until(deadline)
 		if left <= 0 {
-			return nil, fmt.Errorf("%w: another toll process holds the lock on %s (waited %v); try again, or stop the other process",
-				ErrBusy, l.path, (l.timeout - left).Round(time.Millisecond))
+			return nil, l.busy(l.timeout - left)
 		}
 		wait := min(pause+jitter(pause), left)
 		if timer == nil {
@@ -463,8 +467,15 @@ func (l *Ledger) lock(ctx context.Context, write bool, deadline time.Time, deep 
 	}
 }
 
+// busy is the error of an operation that waited for the file lock for waited in vain.
+func (l *Ledger) busy(waited time.Duration) error {
+	return fmt.Errorf("%w: another toll process holds the lock on %s (waited %v); try again, or stop the other process",
+		ErrBusy, l.path, waited.Round(time.Millisecond))
+}
+
 // openChecked is one attempt of lock.
-func (l *Ledger) openChecked(ctx context.Context, write, deep bool, deadline time.Time) (db *bolt.DB, err error) {
+func (l *Ledger) openChecked(ctx context.Context, write, deep bool, deadline time.Time) (_ *boltFile, err error) {
+	var db *bolt.DB
 	var file *os.File
 	opts := &bolt.Options{Timeout: time.Nanosecond, ReadOnly: !write}
 	opts.OpenFile = func(name string, flag int, perm os.FileMode) (*os.File, error) {
@@ -521,7 +532,7 @@ func (l *Ledger) openChecked(ctx context.Context, write, deep bool, deadline tim
 		db.Close()
 		return nil, err
 	}
-	return db, nil
+	return &boltFile{db: db, file: file, write: write, txid: m.txid}, nil
 }
 
 // walkUnlocked checks the pages of the file without its lock, so that a large ledger's
