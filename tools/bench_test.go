@@ -3,6 +3,8 @@ package tools
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -44,6 +46,43 @@ func BenchmarkPaidCallInstant(b *testing.B) {
 			}
 		})
 	})
+}
+
+// BenchmarkPaidCallSteps is the serial case of BenchmarkPaidCallInstant with the time
+// spent up to each Step of the paid call reported as a metric (µs per call, from the
+// previous step; "reserved" counts from the start of the call, so it holds the unpaid
+// request, the choice and the reservation's commit). The checkpoints themselves cost a
+// little: the serial figure is BenchmarkPaidCallInstant's.
+func BenchmarkPaidCallSteps(b *testing.B) {
+	api := &hostileAPI{unpaid: write402(good()), paid: settledOK}
+	srv := httptest.NewServer(api)
+	b.Cleanup(srv.Close)
+	var (
+		last  time.Time
+		spent = map[Step]time.Duration{}
+	)
+	f := newFixture(b, srv.URL, Policy{Networks: []string{"base-sepolia"}})
+	c, err := New(Config{Wallet: f.wallet, Ledger: f.ledger, Policy: Policy{Networks: []string{"base-sepolia"}},
+		HTTPClient: &http.Client{Timeout: 2 * time.Second},
+		Checkpoint: func(s Step) {
+			now := time.Now()
+			spent[s] += now.Sub(last)
+			last = now
+		}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	args := json.RawMessage(`{"id":"1"}`)
+	for b.Loop() {
+		last = time.Now()
+		res, err := c.Call(b.Context(), Call{Op: f.op, Arguments: args, Session: "bench"})
+		if err != nil || res.Payment == nil || res.Payment.Status != ledger.StatusSettled {
+			b.Fatalf("call: %v %+v", err, res)
+		}
+	}
+	for _, s := range []Step{StepReserved, StepSigned, StepSent, StepResponded, StepRecorded} {
+		b.ReportMetric(float64(spent[s])/1e3/float64(b.N), string(s)+"-µs/op")
+	}
 }
 
 // BenchmarkPaidCallLocalWorld is a whole paid call against the local x402 world: 402,
