@@ -28,7 +28,9 @@ import (
 // locks are not flocks. So a ledger written by one process (the common case) is opened
 // once, and several processes sharing one still each see every commit of the others.
 // A file kept open for reading serves reads only; any error, a panic while bbolt read
-// the file, or Close closes it.
+// the file, or Close closes it. (Another ledger copied over this one in place, keeping
+// its inode, with by chance the same transaction id, is still refused: every
+// transaction checks the ledger's id before it reads or writes anything, see inFile.)
 
 // boltFile is a bbolt file open under its lock.
 type boltFile struct {
