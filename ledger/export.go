@@ -417,21 +417,6 @@ func (l *Ledger) scanRows(ctx context.Context, f Filter, refusals bool, fn func(
 	return nil
 }
 
-// knownUSDC is the USDC contract of each chain id, as the x402 reference implementation
-// lists them (https://github.com/x402-foundation/x402/blob/main/go/mechanisms/evm/constants.go),
-// lower-cased: the tokens whose symbol AssetSymbol knows.
-var knownUSDC = map[int64]string{
-	8453:   "0x833589fcd6edb6e08f4c7c32d4f71b54bda02913",
-	84532:  "0x036cbd53842c5426634e7929541ec2318f3dcf7e",
-	1:      "0xa0b86991c6218b36c1d19d4a2e9eb0ce3606eb48",
-	43114:  "0xb97ef9ef8734c71904d8002f8b6bc66dd9c48a6e",
-	43113:  "0x5425890298aed601595a70ab815c96711a31bc65",
-	137:    "0x3c499c542cef5e3811e1192ce70d8cc03d5c3359",
-	80002:  "0x41e94eb019c0762f9bfcf9fb1e58725bfb0e7582",
-	42161:  "0xaf88d065e77c8cc2239327c5edb3a432268e5831",
-	421614: "0x75faf114eafb1bdbe2f0316df893fd58ce46aa4d",
-}
-
 // symbols remembers the last symbol AssetSymbol gave: the rows of an export mostly pay
 // one token on one network.
 type symbols struct{ network, asset, symbol string }
@@ -451,7 +436,7 @@ func AssetSymbol(network, asset string) string {
 	if err != nil || !id.IsInt64() {
 		return ""
 	}
-	if usdc, ok := knownUSDC[id.Int64()]; ok && strings.EqualFold(usdc, asset) {
+	if usdc, ok := x402.USDC(id.Int64()); ok && strings.EqualFold(usdc.Address, asset) {
 		return "USDC"
 	}
 	return ""

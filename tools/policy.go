@@ -44,27 +44,6 @@ type Asset struct {
 	Address string // 0x token address
 }
 
-// knownToken is a token toll knows: its contract and its EIP-712 domain.
-type knownToken struct {
-	address, name, version string
-}
-
-// knownUSDC lists the USDC (EIP-3009) contract of each chain id with its EIP-712 domain,
-// as the x402 reference implementation lists them
-// (https://github.com/x402-foundation/x402/blob/main/go/mechanisms/evm/constants.go). A network's USDC is allowed whenever the network is, and a 402
-// that names it with another domain is refused: the signature would not be valid for it.
-var knownUSDC = map[int64]knownToken{
-	8453:   {"0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913", "USD Coin", "2"},
-	84532:  {"0x036CbD53842c5426634e7929541eC2318f3dCF7e", "USDC", "2"},
-	1:      {"0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48", "USD Coin", "2"},
-	43114:  {"0xB97EF9Ef8734C71904D8002F8b6Bc66Dd9c48a6E", "USD Coin", "2"},
-	43113:  {"0x5425890298aed601595a70AB815c96711a31Bc65", "USD Coin", "2"},
-	137:    {"0x3c499c542cEF5E3811e1192ce70d8cC03d5c3359", "USD Coin", "2"},
-	80002:  {"0x41E94Eb019C0762f9Bfcf9Fb1E58725BfB0e7582", "USDC", "2"},
-	42161:  {"0xaf88d065e77c8cC2239327C5EDb3A432268e5831", "USD Coin", "2"},
-	421614: {"0x75faf114eafb1BDbe2F0316DF893fd58CE46AA4d", "USD Coin", "2"},
-}
-
 // compiledPolicy is a Policy with its networks and assets resolved to chain ids and
 // addresses, so the paid path does no parsing of its own configuration.
 type compiledPolicy struct {
@@ -102,8 +81,8 @@ func compilePolicy(p Policy) (*compiledPolicy, error) {
 		key := id.String()
 		cp.chains[key] = true
 		cp.names = append(cp.names, n)
-		if usdc, ok := knownUSDC[id.Int64()]; ok && id.IsInt64() {
-			cp.allowAsset(key, usdc.address)
+		if usdc, ok := x402.USDC(id.Int64()); ok && id.IsInt64() {
+			cp.allowAsset(key, usdc.Address)
 		}
 	}
 	for _, a := range p.Assets {
@@ -268,9 +247,9 @@ func (cp *compiledPolicy) weigh(op *catalog.Operation, o x402.Option) (*choice, 
 	if !cp.assets[chain][key] && !cp.anyAssets[key] {
 		return nil, RuleAsset, fmt.Sprintf("asset %s is not an allowed token on %s (allowed: that network's USDC and the tokens the user added)", asset.Hex(), o.Network)
 	}
-	if known, ok := knownUSDC[id.Int64()]; ok && id.IsInt64() && strings.EqualFold(known.address, asset.Hex()) &&
-		(o.Domain.Name != known.name || o.Domain.Version != known.version) {
-		return nil, RuleAsset, fmt.Sprintf("the 402 names USDC's EIP-712 domain as %q version %q, but this token's is %q version %q", o.Domain.Name, o.Domain.Version, known.name, known.version)
+	if known, ok := x402.USDC(id.Int64()); ok && id.IsInt64() && strings.EqualFold(known.Address, asset.Hex()) &&
+		(o.Domain.Name != known.Name || o.Domain.Version != known.Version) {
+		return nil, RuleAsset, fmt.Sprintf("the 402 names USDC's EIP-712 domain as %q version %q, but this token's is %q version %q", o.Domain.Name, o.Domain.Version, known.Name, known.Version)
 	}
 	payTo, err := wallet.ParseAddress(o.PayTo)
 	if err != nil || payTo.IsZero() {

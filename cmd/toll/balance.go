@@ -8,7 +8,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tollhq/toll/tools"
 	"github.com/tollhq/toll/tools/x402"
 	"github.com/tollhq/toll/wallet"
 	"github.com/tollhq/toll/wallet/keystore"
@@ -170,8 +169,8 @@ func balanceTokens(network, chainID string, assets []asset) []wallet.Address {
 	var out []wallet.Address
 	seen := map[wallet.Address]bool{}
 	id, _ := new(big.Int).SetString(chainID, 10)
-	if usdc, ok := tools.KnownUSDC(id.Int64()); ok && id.IsInt64() {
-		a, _ := wallet.ParseAddress(usdc)
+	if usdc, ok := x402.USDC(id.Int64()); ok && id.IsInt64() {
+		a, _ := wallet.ParseAddress(usdc.Address)
 		out, seen[a] = append(out, a), true
 	}
 	for _, as := range assets {

@@ -12,6 +12,7 @@ import (
 	"github.com/tollhq/toll/server"
 	"github.com/tollhq/toll/tools"
 	"github.com/tollhq/toll/tools/money"
+	"github.com/tollhq/toll/tools/x402"
 	"github.com/tollhq/toll/wallet"
 	"github.com/tollhq/toll/wallet/onchain"
 )
@@ -99,8 +100,8 @@ func readChain(ctx context.Context, p chainPlan, owner wallet.Address) []balance
 func readToken(ctx context.Context, c *onchain.Client, p chainPlan, token, owner wallet.Address) balance {
 	l := balance{Network: p.network, Asset: token.Hex()}
 	id, _ := new(big.Int).SetString(p.chainID, 10)
-	usdc, known := tools.KnownUSDC(id.Int64())
-	if known && strings.EqualFold(usdc, token.Hex()) {
+	usdc, known := x402.USDC(id.Int64())
+	if known && id.IsInt64() && strings.EqualFold(usdc.Address, token.Hex()) {
 		l.Symbol, l.Decimals = "USDC", money.USDCDecimals
 	} else {
 		d, err := c.Decimals(ctx, token)

@@ -13,7 +13,7 @@ import (
 
 	"github.com/tollhq/toll/ledger"
 	"github.com/tollhq/toll/ledger/reconcile"
-	"github.com/tollhq/toll/tools"
+	"github.com/tollhq/toll/tools/x402"
 	"github.com/tollhq/toll/wallet"
 )
 
@@ -146,8 +146,8 @@ func (p *proofFlags) audit(ctx context.Context, w io.Writer, led *ledger.Ledger,
 			opts.FromBlock[e.chainID], _ = strconv.ParseUint(p.fromBlock, 10, 64)
 		}
 		if id, err := strconv.ParseInt(e.chainID, 10, 64); err == nil {
-			if usdc, ok := tools.KnownUSDC(id); ok {
-				a, _ := wallet.ParseAddress(usdc)
+			if usdc, ok := x402.USDC(id); ok {
+				a, _ := wallet.ParseAddress(usdc.Address)
 				opts.Tokens[e.chainID] = []wallet.Address{a}
 			}
 		}
