@@ -38,6 +38,17 @@ const (
 	KindSignedHead Kind = "signed-head"
 )
 
+// callless says whether events of kind k are about no call's money: approvals and
+// signed heads, which change no spend and no total. (A refusal is about a call that
+// was never reserved: it changes no total either, but has a row of its own.)
+func (k Kind) callless() bool {
+	switch k {
+	case KindApprovalAsked, KindApproved, KindDenied, KindSignedHead:
+		return true
+	}
+	return false
+}
+
 // Event is one entry of the append-only chain. Which fields are set depends
 // on Kind: reserved events carry the intent; refused events carry what was
 // asked and, for a cap refusal, Cap, Limit and Used; settled events carry
@@ -163,8 +174,7 @@ func (e *Event) canonVersion() byte {
 
 // needsV2 says whether e has a field version 1 cannot hold.
 func (e *Event) needsV2() bool {
-	switch e.Kind {
-	case KindApprovalAsked, KindApproved, KindDenied, KindSignedHead:
+	if e.Kind.callless() {
 		return true
 	}
 	return e.Signature != "" || e.Agent != "" || e.By != "" || e.PaymentID != "" || e.Artifacts != ""

@@ -319,6 +319,9 @@ func newSpendRows(emit func(*spendRow) error) *spendRows {
 }
 
 func (r *spendRows) add(e *Event) error {
+	if e.Kind.callless() {
+		return nil
+	}
 	switch e.Kind {
 	case KindRefused:
 		if !r.refusals {
@@ -328,8 +331,6 @@ func (r *spendRows) add(e *Event) error {
 		rec := &spendRow{callRecord{Spend: refusedSpend(e), Seq: e.Seq, Last: e.Seq}, e.Hash, &ev}
 		r.queue = append(r.queue, rec)
 		return r.drain()
-	case KindApprovalAsked, KindApproved, KindDenied, KindSignedHead:
-		return nil
 	case KindReserved:
 		if e.CallID == "" || e.Amount == nil || e.Amount.Sign() <= 0 {
 			return tampered(e.Seq, "reservation without call id or positive amount")

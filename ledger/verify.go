@@ -131,8 +131,10 @@ func (st *derived) replay(e *Event) error {
 	if !validKind(e.Kind) {
 		return tampered(e.Seq, "unknown event kind %q", e.Kind)
 	}
+	if e.Kind == KindRefused || e.Kind.callless() {
+		return nil // no spend, no total
+	}
 	switch e.Kind {
-	case KindRefused, KindApprovalAsked, KindApproved, KindDenied, KindSignedHead:
 	case KindReserved:
 		if e.CallID == "" || e.Amount == nil || e.Amount.Sign() <= 0 {
 			return tampered(e.Seq, "reservation without call id or positive amount")
