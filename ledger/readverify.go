@@ -30,6 +30,10 @@ type verifier struct {
 	// stored reads a call's stored record: in a read transaction of its own during the
 	// scan, in finish's at the end.
 	stored func(id string) (*callRecord, error)
+
+	// find are hashes (hex) whose positions in the chain VerifyReport reports in found.
+	find  map[string]bool
+	found map[string]uint64
 }
 
 // VerifyHead is Verify, and returns the head of the chain it verified: a copy of it kept
@@ -93,6 +97,9 @@ func (l *Ledger) verifyStream(ctx context.Context, v *verifier) error {
 func (v *verifier) replay(e *Event) error {
 	if err := v.forgotten(e); err != nil {
 		return err
+	}
+	if v.find[e.Hash] {
+		v.found[e.Hash] = e.Seq
 	}
 	if err := v.ch.replay(e); err != nil {
 		return err

@@ -155,18 +155,26 @@ type Report struct {
 	// configured there are none unless the process stopped between the two writes, or
 	// events were cut and the tail rewritten.
 	UnsignedSettled int
+	// Found is the position in the chain of each hash asked for (VerifyReport's find)
+	// that is the hash of an event; a hash that is not has no entry.
+	Found map[string]uint64
 }
 
 // VerifyReport is Verify, which it runs (streaming, as Verify does), with what it found:
 // the head, and the signed heads, each checked with recover (nil checks only that each
-// states the counted total).
-func (l *Ledger) VerifyReport(ctx context.Context, recover RecoverFunc) (Report, error) {
-	v := &verifier{ch: newChain(), doneIDs: map[string]*callRecord{}}
+// states the counted total); and where in the chain the event hashes find are (lower-case
+// hex, as Event.Hash), in the same pass: a head kept elsewhere is looked up without
+// reading the chain again.
+func (l *Ledger) VerifyReport(ctx context.Context, recover RecoverFunc, find ...string) (Report, error) {
+	v := &verifier{ch: newChain(), doneIDs: map[string]*callRecord{}, find: map[string]bool{}, found: map[string]uint64{}}
+	for _, h := range find {
+		v.find[h] = true
+	}
 	v.ch.recover = recover
 	if err := l.verifyStream(ctx, v); err != nil {
 		return Report{}, fmt.Errorf("verify %s: %w", l.path, err)
 	}
 	rep := v.ch.report
-	rep.Events, rep.Head = v.ch.n, hex.EncodeToString(v.ch.prev[:])
+	rep.Events, rep.Head, rep.Found = v.ch.n, hex.EncodeToString(v.ch.prev[:]), v.found
 	return rep, nil
 }

@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"errors"
+	"maps"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -72,6 +73,15 @@ func TestSignedHeads(t *testing.T) {
 	if rep.Events != 7 || rep.SignedHeads != 2 || rep.LastSigned != 5 || rep.UnsignedSettled != 0 ||
 		len(rep.Signers) != 1 || rep.Signers[0] != w.Address().Hex() || rep.Head != evs[6].Hash {
 		t.Errorf("report %+v", rep)
+	}
+	// Hashes looked up in the same pass: an event's is found at its place, another is not.
+	other := strings.Repeat("ab", 32)
+	rep, err = l.VerifyReport(t.Context(), nil, evs[2].Hash, other, evs[6].Hash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[string]uint64{evs[2].Hash: 3, evs[6].Hash: 7}; !maps.Equal(rep.Found, want) {
+		t.Errorf("Found = %v, want %v (and no entry for %s)", rep.Found, want, other)
 	}
 	if err := l.Check(t.Context()); err != nil {
 		t.Errorf("Check: %v", err)

@@ -190,7 +190,7 @@ func (v *ledgerVerifyCmd) run(ctx context.Context) error {
 		return err
 	}
 	defer led.Close()
-	rep, err := led.VerifyReport(ctx, recoverHead)
+	rep, err := led.VerifyReport(ctx, recoverHead, v.keptHash()...)
 	if err != nil {
 		return fmt.Errorf("ledger %s: %w", p, err)
 	}
@@ -198,7 +198,7 @@ func (v *ledgerVerifyCmd) run(ctx context.Context) error {
 	if err := v.signedHeads(v.stdout, rep, payer); err != nil {
 		return err
 	}
-	if err := v.keptHead(ctx, v.stdout, led); err != nil {
+	if err := v.keptHead(v.stdout, rep); err != nil {
 		return err
 	}
 	return v.audit(ctx, v.stdout, led, payer)

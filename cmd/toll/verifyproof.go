@@ -97,31 +97,27 @@ func (p *proofFlags) signedHeads(w io.Writer, rep ledger.Report, payer wallet.Ad
 	return nil
 }
 
-// keptHead checks that the head kept elsewhere is still an event of the chain.
-func (p *proofFlags) keptHead(ctx context.Context, w io.Writer, led *ledger.Ledger) error {
+// keptHash is the hash of --expect-head as the ledger writes hashes (lower-case hex, no
+// 0x), or none.
+func (p *proofFlags) keptHash() []string {
 	if p.expectHead == "" {
 		return nil
 	}
-	want := strings.ToLower(strings.TrimPrefix(p.expectHead, "0x"))
-	var at uint64
-	err := led.ScanEvents(ctx, ledger.Filter{}, func(e *ledger.Event) error {
-		if e.Hash == want {
-			at = e.Seq
-			return errFound
-		}
-		return nil
-	})
-	if err != nil && !errors.Is(err, errFound) {
-		return err
-	}
-	if at == 0 {
-		return fmt.Errorf("%w: the head you kept (%s) is not in the chain: entries were cut from the end or rewritten since", errProof, want)
-	}
-	fmt.Fprintf(w, "the head you kept is event %d of the chain: nothing up to it was cut or changed\n", at)
-	return nil
+	return []string{strings.ToLower(strings.TrimPrefix(p.expectHead, "0x"))}
 }
 
-var errFound = errors.New("found")
+// keptHead checks that the head kept elsewhere is still an event of the chain, from the
+// verify report that looked for it (VerifyReport with keptHash).
+func (p *proofFlags) keptHead(w io.Writer, rep ledger.Report) error {
+	for _, want := range p.keptHash() {
+		at, ok := rep.Found[want]
+		if !ok {
+			return fmt.Errorf("%w: the head you kept (%s) is not in the chain: entries were cut from the end or rewritten since", errProof, want)
+		}
+		fmt.Fprintf(w, "the head you kept is event %d of the chain: nothing up to it was cut or changed\n", at)
+	}
+	return nil
+}
 
 // audit holds the ledger against each chain of --rpc.
 func (p *proofFlags) audit(ctx context.Context, w io.Writer, led *ledger.Ledger, payer wallet.Address) error {
