@@ -26,6 +26,7 @@ type approveCmd struct {
 	watch   bool
 	history bool   // list past requests and their decisions
 	since   string // with --history
+	agent   string // only this agent's payments (the queue and --history)
 	format  *format
 	now     func() time.Time
 	user    func() (string, error) // the OS user who decides
@@ -47,6 +48,8 @@ decides them, from any terminal: the serving toll reads the decision and pays, o
   --watch                      keep waiting for new calls (with --list: print them as they come)
   toll approve --history       every request for approval and its decision: who, when, why
                                (--since DATE, --format json)
+  --agent NAME                 only the payments of this agent (toll.yaml agents:), in the queue
+                               and in --history
 
 Decisions are recorded in the ledger with the OS user who made them.`,
 		Args: cobra.MaximumNArgs(1),
@@ -60,6 +63,7 @@ Decisions are recorded in the ledger with the OS user who made them.`,
 	fs.BoolVar(&p.watch, "watch", false, "keep waiting for new pending calls until interrupted")
 	fs.BoolVar(&p.history, "history", false, "list past requests for approval and their decisions, oldest first")
 	fs.StringVar(&p.since, "since", "", "with --history: from this time on: RFC 3339 or a date (UTC)")
+	fs.StringVar(&p.agent, "agent", "", "only the payments of this agent (toll.yaml agents:): in the queue, --list, --watch and --history")
 	fs.Var(p.format, "format", "with --list or --history: text for people, json for programs")
 	return c
 }
@@ -84,6 +88,8 @@ func (p *approveCmd) run(ctx context.Context, args []string) error {
 		return usagef("--history lists past decisions and takes no ID, --list, --watch or --deny")
 	case p.since != "" && !p.history:
 		return usagef("--since goes with --history")
+	case p.agent != "" && len(args) == 1:
+		return usagef("--agent narrows the queue and --history; toll approve ID decides the one call ID, whatever its agent")
 	case p.format.value == "json" && !p.list && !p.history:
 		return usagef("--format json goes with --list or --history")
 	}
@@ -144,7 +150,7 @@ func (p *approveCmd) pending(ctx context.Context, led *ledger.Ledger, seen map[s
 	now := p.now()
 	for _, a := range all {
 		key := fmt.Sprintf("%s/%d", a.CallID, a.Seq)
-		if a.Open(now) && !seen[key] {
+		if a.Open(now) && !seen[key] && (p.agent == "" || a.Agent == p.agent) {
 			seen[key] = true
 			out = append(out, a)
 		}
@@ -166,7 +172,7 @@ func (p *approveCmd) print(pending []ledger.Approval, first bool) error {
 	}
 	if len(pending) == 0 {
 		if first && !p.watch {
-			_, err := fmt.Fprintln(p.stdout, "No payment waits for approval.")
+			_, err := fmt.Fprintln(p.stdout, p.noneWaits())
 			return err
 		}
 		return nil
@@ -180,6 +186,14 @@ func (p *approveCmd) print(pending []ledger.Approval, first bool) error {
 	return tw.Flush()
 }
 
+// noneWaits says that the queue (of --agent's payments) is empty.
+func (p *approveCmd) noneWaits() string {
+	if p.agent != "" {
+		return "No payment of agent " + p.agent + " waits for approval."
+	}
+	return "No payment waits for approval."
+}
+
 func orDash(s string) string {
 	if s == "" {
 		return "-"
@@ -190,7 +204,7 @@ func orDash(s string) string {
 // ask shows each pending call and reads the person's answer: approve, deny or skip.
 func (p *approveCmd) ask(ctx context.Context, led *ledger.Ledger, in *bufio.Reader, pending []ledger.Approval) error {
 	if len(pending) == 0 && !p.watch {
-		_, err := fmt.Fprintln(p.stdout, "No payment waits for approval.")
+		_, err := fmt.Fprintln(p.stdout, p.noneWaits())
 		return err
 	}
 	for _, a := range pending {

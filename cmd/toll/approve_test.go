@@ -24,6 +24,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/tollhq/toll/ledger"
+	"github.com/tollhq/toll/tools/money"
 	"github.com/tollhq/toll/tools/x402test"
 )
 
@@ -545,5 +546,53 @@ func TestApproveCommand(t *testing.T) {
 	}
 	if r := runBinary(t, nil, "config", "check", "--config", bad); r.code != 1 || !strings.Contains(r.stderr, "approval.mode") {
 		t.Errorf("an unknown mode: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+// TestApproveAgentFilter: --agent narrows the queue (--list) and --history to one agent's
+// payments, says so when it has none, and is a usage error next to a call's id.
+func TestApproveAgentFilter(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	led, err := ledger.Open(path, ledger.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	for _, c := range []struct{ id, agent string }{{"call_a1", "alpha"}, {"call_b1", "beta"}, {"call_a2", "alpha"}} {
+		if _, err := led.AskApproval(ctx, ledger.Approval{CallID: c.id, Agent: c.agent, API: "weather", Tool: "weather_get",
+			Network: "eip155:84532", Asset: "0x036CbD53842c5426634e7929541eC2318f3dCF7e", Amount: money.USDC(5000),
+			PayTo: "0x00000000000000000000000000000000000000aa", Reasons: []string{"over 0.001 USDC"},
+			Queued: true, Expires: time.Now().Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := led.DecideApproval(ctx, ledger.Decision{CallID: "call_a1", Approved: true, By: "os-user:test", Person: true}); err != nil {
+		t.Fatal(err)
+	}
+	led.Close()
+
+	r := runBinary(t, nil, "approve", "--list", "--agent", "alpha", "--format", "json", "--ledger", path)
+	var pending []ledger.Approval
+	if err := json.Unmarshal([]byte(r.stdout), &pending); r.code != 0 || err != nil || len(pending) != 1 || pending[0].CallID != "call_a2" {
+		t.Errorf("approve --list --agent alpha: exit %d, %v, %+v; want call_a2 alone\n%s", r.code, err, pending, r.stderr)
+	}
+	r = runBinary(t, nil, "approve", "--history", "--agent", "alpha", "--format", "json", "--ledger", path)
+	var history []approvalRecord
+	if err := json.Unmarshal([]byte(r.stdout), &history); r.code != 0 || err != nil || len(history) != 2 ||
+		history[0].CallID != "call_a1" || history[0].Decision != "approved" || history[1].CallID != "call_a2" {
+		t.Errorf("approve --history --agent alpha: exit %d, %v, %+v; want call_a1 approved, call_a2\n%s", r.code, err, history, r.stderr)
+	}
+	r = runBinary(t, nil, "approve", "--history", "--agent", "beta", "--ledger", path)
+	if r.code != 0 || !strings.Contains(r.stdout, "call_b1") || strings.Contains(r.stdout, "call_a") {
+		t.Errorf("approve --history --agent beta: exit %d, stdout:\n%s", r.code, r.stdout)
+	}
+	for _, args := range [][]string{{"--list"}, {"--history"}} {
+		r = runBinary(t, nil, append(append([]string{"approve"}, args...), "--agent", "gamma", "--ledger", path)...)
+		if r.code != 0 || !strings.Contains(r.stdout, "agent gamma") {
+			t.Errorf("approve %v --agent gamma (no payments): exit %d, stdout %q; want a line naming the agent", args, r.code, r.stdout)
+		}
+	}
+	if r := runBinary(t, nil, "approve", "--agent", "alpha", "call_a2", "--ledger", path); r.code != 2 {
+		t.Errorf("approve --agent alpha ID: exit %d, want 2 (usage)\n%s", r.code, r.stderr)
 	}
 }

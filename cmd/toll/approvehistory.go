@@ -30,8 +30,8 @@ type approvalRecord struct {
 	Seq       uint64       `json:"seq"` // the approval-asked event
 }
 
-// readHistory reads every request for approval from since on, oldest first, with its
-// decision: a decision answers the latest request of its call (a call asks again when
+// readHistory reads every request for approval from since on (of --agent's calls, with
+// --agent), oldest first, with its decision: a decision answers the latest request of its call (a call asks again when
 // its terms change).
 func (p *approveCmd) readHistory(ctx context.Context, led *ledger.Ledger, since time.Time) ([]*approvalRecord, error) {
 	var out []*approvalRecord
@@ -39,6 +39,9 @@ func (p *approveCmd) readHistory(ctx context.Context, led *ledger.Ledger, since 
 	err := led.ScanEvents(ctx, ledger.Filter{Since: since}, func(e *ledger.Event) error {
 		switch e.Kind {
 		case ledger.KindApprovalAsked:
+			if p.agent != "" && e.Agent != p.agent {
+				return nil
+			}
 			r := &approvalRecord{CallID: e.CallID, AskedAt: e.Time, Agent: e.Agent, API: e.API, Tool: e.Tool,
 				PayTo: e.PayTo, Why: e.Reason, Decision: "undecided", Seq: e.Seq}
 			if e.Amount != nil {
@@ -71,7 +74,11 @@ func (p *approveCmd) printHistory(records []*approvalRecord) error {
 		return writeJSON(p.stdout, records)
 	}
 	if len(records) == 0 {
-		_, err := fmt.Fprintln(p.stdout, "No payment has asked for approval"+sinceText(p.since)+".")
+		of := ""
+		if p.agent != "" {
+			of = " for agent " + p.agent
+		}
+		_, err := fmt.Fprintln(p.stdout, "No payment has asked for approval"+of+sinceText(p.since)+".")
 		return err
 	}
 	tw := tabwriter.NewWriter(p.stdout, 0, 4, 2, ' ', 0)
