@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -114,7 +115,7 @@ type spendTable struct {
 
 func newSpendTable(w io.Writer) *spendTable {
 	t := &spendTable{tw: tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)}
-	fmt.Fprintln(t.tw, "TIME\tTOOL\tAMOUNT (USDC)\tSTATUS\tNETWORK\tPAY TO\tTRANSACTION")
+	fmt.Fprintln(t.tw, "TIME\tTOOL\tAMOUNT (USDC)\tSTATUS\tHTTP\tNETWORK\tPAY TO\tTRANSACTION")
 	return t
 }
 
@@ -126,8 +127,12 @@ func (t *spendTable) write(s *ledger.Spend) error {
 			tx = "(" + s.Reason + ")"
 		}
 	}
-	_, err := fmt.Fprintf(t.tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.ReservedAt.UTC().Format(time.DateTime), s.Tool,
-		s.Amount, s.Status, s.Network, s.PayTo, tx)
+	httpStatus := "-" // no answer to the paid request (yet)
+	if s.HTTPStatus != 0 {
+		httpStatus = strconv.Itoa(s.HTTPStatus)
+	}
+	_, err := fmt.Fprintf(t.tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.ReservedAt.UTC().Format(time.DateTime), s.Tool,
+		s.Amount, s.Status, httpStatus, s.Network, s.PayTo, tx)
 	if t.rows++; err == nil && t.rows%tableBlock == 0 {
 		err = t.tw.Flush()
 	}

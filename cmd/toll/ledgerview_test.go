@@ -270,3 +270,49 @@ func TestLedgerTimeout(t *testing.T) {
 		}
 	}
 }
+
+// TestLedgerListText: the text table of toll ledger list has the HTTP status the paid
+// request was answered with, and "-" for a call with no answer yet.
+func TestLedgerListText(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	led, err := ledger.Open(path, ledger.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, id := range []string{"call-paid", "call-open"} {
+		in := ledger.Intent{CallID: id, API: "weather", Tool: "weather_get", Network: "eip155:84532", Amount: money.USDC(1000),
+			Nonce: fmt.Sprintf("0x%064x", i+1), ValidBefore: time.Now().Add(time.Hour)}
+		if _, err := led.Reserve(t.Context(), in, ledger.Caps{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := led.Record(t.Context(), ledger.Outcome{CallID: "call-paid", Kind: ledger.KindSettled, TxHash: "0xfeed", HTTPStatus: 201}); err != nil {
+		t.Fatal(err)
+	}
+	led.Close()
+	out, _, err := runTest(t, nil, "ledger", "list", "--ledger", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("ledger list printed %d lines, want a header and 2 rows:\n%s", len(lines), out)
+	}
+	col := func(line string, i int) string {
+		f := strings.Fields(line)
+		if i >= len(f) {
+			return ""
+		}
+		return f[i]
+	}
+	// TIME is two fields (date and time) and AMOUNT (USDC) two header words.
+	if h := strings.Fields(lines[0]); !slices.Equal(h[4:7], []string{"STATUS", "HTTP", "NETWORK"}) {
+		t.Errorf("header %q lacks the HTTP column after STATUS", lines[0])
+	}
+	for _, l := range lines[1:] {
+		status, http := col(l, 4), col(l, 5)
+		if want := map[string]string{"settled": "201", "reserved": "-"}[status]; want == "" || http != want {
+			t.Errorf("row %q: status %q, HTTP %q", l, status, http)
+		}
+	}
+}
