@@ -44,6 +44,13 @@ var (
 	// Reserve that fails so means nothing may be signed. Try again once it is back.
 	ErrUnavailable = errors.New("ledger database unavailable")
 
+	// ErrPermission is matched by the error of an operation on a PostgreSQL ledger that
+	// the database role may not make: a write by a role that may only read (an
+	// auditor's). Nothing of the operation was committed, and a Reserve that fails so
+	// means nothing may be signed. It is a setup error, not an outage: give toll serve's
+	// role write access (README: PostgreSQL).
+	ErrPermission = errors.New("ledger database permission denied")
+
 	// ErrSchema is returned when a PostgreSQL ledger's schema is not the one this toll
 	// uses: older (run toll ledger migrate, or open with Options.Migrate) or newer (use
 	// a newer toll). Nothing was read or written.

@@ -87,7 +87,7 @@ func (s *pgStore) runTx(ctx context.Context, write bool, fn func(tx kvTx) error)
 	}
 	ptx, err := s.pool.BeginTx(ctx, opts)
 	if err != nil {
-		return s.unavailable(err)
+		return s.failed(err)
 	}
 	defer func() {
 		if err != nil {
@@ -100,16 +100,16 @@ func (s *pgStore) runTx(ctx context.Context, write bool, fn func(tx kvTx) error)
 	}
 	ferr := fn(t)
 	if t.err != nil {
-		return s.unavailable(t.err)
+		return s.failed(t.err)
 	}
 	if ferr != nil {
 		return ferr
 	}
 	if err := t.flush(); err != nil {
-		return s.unavailable(err)
+		return s.failed(err)
 	}
 	if err := ptx.Commit(ctx); err != nil {
-		return s.unavailable(fmt.Errorf("commit: %w", err))
+		return s.failed(fmt.Errorf("commit: %w", err))
 	}
 	return nil
 }
@@ -121,11 +121,20 @@ func serializationFailure(err error) bool {
 	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01" || pe.Code == "23505")
 }
 
-// unavailable is the error of a transaction the database failed: ErrUnavailable, with
-// the database and what failed.
-func (s *pgStore) unavailable(err error) error {
+// failed is the error of a transaction the database failed, with the database and what
+// failed: ErrPermission when the role may not do what it tried, else ErrUnavailable.
+func (s *pgStore) failed(err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == pgInsufficientPrivilege {
+		return fmt.Errorf("%w: %s: %s: this database role may only do part of what toll does; toll serve's needs SELECT, INSERT, UPDATE and DELETE on toll's tables, an auditor's SELECT alone is enough to list, export, report and verify",
+			ErrPermission, s.name, pe.Message)
+	}
 	return fmt.Errorf("%w: %s: %w", ErrUnavailable, s.name, err)
 }
+
+// pgInsufficientPrivilege is PostgreSQL's SQLSTATE for a permission denied.
+const pgInsufficientPrivilege = "42501"
+
 
 // pgTx is one transaction. ctx is the transaction's: it lives as long as the transaction
 // (run's), as pgx's own transactions take it on every call.
@@ -158,24 +167,24 @@ func (t *pgTx) loadMeta(lock bool) error {
 			if errors.Is(err, pgx.ErrNoRows) {
 				return errors.New("not a toll ledger (no chain head): open it with toll first")
 			}
-			return t.store.unavailable(fmt.Errorf("lock the chain head: %w", err))
+			return t.store.failed(fmt.Errorf("lock the chain head: %w", err))
 		}
 	}
 	rows, err := br.Query()
 	if err != nil {
-		return t.store.unavailable(fmt.Errorf("read meta: %w", err))
+		return t.store.failed(fmt.Errorf("read meta: %w", err))
 	}
 	meta := t.kv(bucketMeta)
 	for rows.Next() {
 		var k, v []byte
 		if err := rows.Scan(&k, &v); err != nil {
 			rows.Close()
-			return t.store.unavailable(fmt.Errorf("read meta: %w", err))
+			return t.store.failed(fmt.Errorf("read meta: %w", err))
 		}
 		meta.cache[string(k)] = v
 	}
 	if err := rows.Err(); err != nil {
-		return t.store.unavailable(fmt.Errorf("read meta: %w", err))
+		return t.store.failed(fmt.Errorf("read meta: %w", err))
 	}
 	meta.complete = true
 	return nil

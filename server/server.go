@@ -357,6 +357,9 @@ func (s *Server) failure(op *catalog.Operation, err error) *mcp.CallToolResult {
 			perr.Reason, perr.URL, perr.Receipt.Display)
 	case errors.Is(err, tools.ErrInvalidArguments), errors.Is(err, tools.ErrUpstream), errors.Is(err, tools.ErrUnknownAgent):
 		msg = err.Error()
+	case errors.Is(err, ledger.ErrPermission):
+		s.log.Error("tool call failed: the ledger database refused a write", "tool", op.Name, "err", err)
+		msg = fmt.Sprintf("%s was not paid: toll's ledger database refused toll's write (its database role may only read), so no payment was signed or sent. The user must give toll's database role write access to toll's tables (details in toll's log).", op.Name)
 	case errors.Is(err, ledger.ErrUnavailable):
 		s.log.Error("tool call failed: the ledger database is unavailable", "tool", op.Name, "err", err)
 		msg = fmt.Sprintf("%s was not paid: toll's ledger database is unavailable, so no payment was signed or sent (the details are in toll's log). Free tools still work; try again once the database is back.", op.Name)
