@@ -133,6 +133,8 @@ func TestDemo(t *testing.T) {
 		"x402 version 1", "x402 version 2", "PRICE", "0.001 USDC", "0.005 USDC",
 		"✓ exactly the advertised 0.001 USDC moved", "✓ exactly the advertised 0.005 USDC moved",
 		"✓ refused before signing", "per-session cap", "hash chain verified", "settled", "the head signed with the payer's key",
+		"A paid MCP tool", "market_get_weather", "✓ exactly the advertised 0.001 USDC moved\n\n7.",
+		"3 payments on chain, 3 settled in the ledger as the chain says, 0 not yet reconciled",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)

@@ -65,14 +65,15 @@ type demo struct {
 	ledgerPath string
 	closers    []func()
 
-	world   *x402test.World
-	payer   string
-	funding money.Amount
-	led     *ledger.Ledger
-	pol     tools.Policy
-	mc      *server.LocalClient
-	byOp    map[string]string // operationId → tool name
-	step    int
+	world    *x402test.World
+	mcpRoute *lateHandler // the paid MCP server's route in the world (demomcp.go)
+	payer    string
+	funding  money.Amount
+	led      *ledger.Ledger
+	pol      tools.Policy
+	mc       *server.LocalClient
+	byOp     map[string]string // operationId → tool name
+	step     int
 }
 
 func (d *demo) printf(format string, args ...any) { fmt.Fprintf(d.out, format, args...) }
@@ -93,9 +94,9 @@ func (d *demo) run(ctx context.Context) error {
 	start := time.Now()
 	d.printf("toll demo: an agent pays for API calls by itself, within caps, on a local x402 world.\n")
 	d.printf("Everything runs in this process on 127.0.0.1: a simulated EVM (go-ethereum), an EIP-3009 USDC token,\n")
-	d.printf("an x402 facilitator and a paid weather API. No network, no real money.\n")
+	d.printf("an x402 facilitator, a paid weather API and a paid MCP server. No network, no real money.\n")
 	for _, step := range []func(context.Context) error{
-		d.startWorld, d.startToll, d.showWorld, d.showTools, d.freeCall, d.paidCalls, d.refusedCall, d.showLedger,
+		d.startWorld, d.startToll, d.showWorld, d.showTools, d.freeCall, d.paidCalls, d.paidMCPCall, d.refusedCall, d.showLedger,
 	} {
 		if err := step(ctx); err != nil {
 			return err
@@ -107,12 +108,15 @@ func (d *demo) run(ctx context.Context) error {
 
 // startWorld starts the local x402 world and funds a fresh agent wallet in it.
 func (d *demo) startWorld(ctx context.Context) error {
-	world, err := x402test.Start(ctx, x402test.Options{Logger: d.log})
+	world, err := x402test.Start(ctx, d.worldOptions())
 	if err != nil {
 		return fmt.Errorf("start the local x402 world: %w", err)
 	}
 	d.closers = append(d.closers, func() { world.Close() })
 	d.world = world
+	if err := d.startPaidMCP(); err != nil {
+		return err
+	}
 	d.funding = money.USDC(1_000_000) // 1 USDC
 	d.pol = tools.Policy{
 		Networks: []string{world.Chain.NetworkV2()},
@@ -163,7 +167,11 @@ func (d *demo) startToll(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	srv, err := server.New(client, api.Operations, server.Options{Version: version(), Logger: d.log})
+	up, err := d.connectPaidMCP(ctx)
+	if err != nil {
+		return err
+	}
+	srv, err := server.New(client, api.Operations, server.Options{Version: version(), Logger: d.log, Upstreams: []server.Upstream{up}})
 	if err != nil {
 		return err
 	}
@@ -183,6 +191,7 @@ func (d *demo) showWorld(context.Context) error {
 	fmt.Fprintf(tw, "   token\tUSDC (EIP-3009) at %s\n", c.TokenAddress())
 	fmt.Fprintf(tw, "   facilitator\t%s (verifies signatures, settles on the chain)\n", d.world.FacilitatorURL)
 	fmt.Fprintf(tw, "   paid API\t%s (answers 402 with x402 terms)\n", d.world.APIURL)
+	fmt.Fprintf(tw, "   paid MCP server\t%s (its tools ask to be paid in MCP)\n", d.mcpURL())
 	fmt.Fprintf(tw, "   agent wallet\t%s, a fresh key funded with %s USDC\n", d.payer, d.funding)
 	fmt.Fprintf(tw, "   caps\t%s USDC per call, %s USDC per session\n", d.pol.Caps.PerCall, d.pol.Caps.PerSession)
 	fmt.Fprintf(tw, "   ledger\t%s (bbolt)\n", d.ledgerPath)
@@ -199,9 +208,12 @@ func (d *demo) showTools(ctx context.Context) error {
 	fmt.Fprintln(tw, "   TOOL\tPRICE\tPRICE IN _meta")
 	for _, t := range list {
 		price, meta := "free", "-"
-		if t.Price != nil {
+		switch {
+		case t.Price != nil && t.Price["mode"] == "fixed":
 			price = fmt.Sprint(t.Price["display"])
 			meta = fmt.Sprintf("amount=%v decimals=%v network=%v", t.Price["amount"], t.Price["decimals"], t.Price["network"])
+		case t.Price != nil:
+			price, meta = "set at call time", fmt.Sprintf("mode=%q", t.Price["mode"])
 		}
 		fmt.Fprintf(tw, "   %s\t%s\t%s\n", t.Name, price, meta)
 	}
@@ -292,29 +304,39 @@ func (d *demo) showLedger(ctx context.Context) error {
 	if len(rep.Signers) != 1 || !strings.EqualFold(rep.Signers[0], d.payer) || rep.UnsignedSettled != 0 {
 		return fmt.Errorf("demo check failed: the signed heads are by %v, with %d settlements after the last, want the payer %s and none", rep.Signers, rep.UnsignedSettled, d.payer)
 	}
-	if err := d.matchChain(spends); err != nil {
+	audit, err := d.matchChain(ctx, spends)
+	if err != nil {
 		return err
 	}
 	d.printf("   %d events (%s); hash chain verified, each settlement followed by the head signed with the payer's key;\n"+
-		"   the %d transactions match the settlements on the chain.\n", len(events), strings.Join(parts, ", "), len(spends))
+		"   held against the chain (toll ledger verify --rpc): %s.\n", len(events), strings.Join(parts, ", "), clip(audit, 400))
 	return nil
 }
 
-// matchChain checks that every spend settled, with the transaction the chain has.
-func (d *demo) matchChain(spends []ledger.Spend) error {
-	settled := d.world.Settlements()
-	if len(settled) != len(spends) {
-		return fmt.Errorf("demo check failed: %d settlements on chain, %d in the ledger", len(settled), len(spends))
-	}
-	for i, s := range spends {
+// matchChain checks that every spend settled, and holds the ledger against the chain as
+// toll ledger verify --rpc does: every payment the payer's authorizations made on the
+// chain is a spend of the ledger with its amount, payee and transaction, and every settled
+// spend is such a payment. It returns the audit's line.
+func (d *demo) matchChain(ctx context.Context, spends []ledger.Spend) (string, error) {
+	for _, s := range spends {
 		if s.Status != ledger.StatusSettled {
-			return fmt.Errorf("demo check failed: spend %s is %s, want settled", s.CallID, s.Status)
-		}
-		if s.TxHash != settled[i].TxHash {
-			return fmt.Errorf("demo check failed: ledger transaction %s, chain transaction %s", s.TxHash, settled[i].TxHash)
+			return "", fmt.Errorf("demo check failed: spend %s is %s, want settled", s.CallID, s.Status)
 		}
 	}
-	return nil
+	payer, err := wallet.ParseAddress(d.payer)
+	if err != nil {
+		return "", err
+	}
+	c := d.world.Chain
+	p := proofFlags{rpcs: listFlag{c.NetworkV2() + "=" + c.RPCURL()}}
+	var out strings.Builder
+	if err := p.audit(ctx, &out, d.led, payer); err != nil {
+		return "", fmt.Errorf("demo check failed: %w\n%s", err, out.String())
+	}
+	if want := fmt.Sprintf("%d payments on chain, %d settled in the ledger as the chain says", len(spends), len(spends)); !strings.Contains(out.String(), want) {
+		return "", fmt.Errorf("demo check failed: the chain's audit says %q, want %q", out.String(), want)
+	}
+	return strings.TrimSpace(out.String()), nil
 }
 
 // call calls a tool and prints the result; wantErr says whether an error result is expected.

@@ -21,7 +21,8 @@ import (
 	"github.com/tollhq/toll/wallet/keystore"
 )
 
-// demoLedger runs toll demo, which pays a local world twice, and returns the ledger file
+// demoLedger runs toll demo, which pays a local world three times (0.001, 0.005 and, for
+// a paid MCP tool, 0.001 USDC), and returns the ledger file
 // it leaves.
 func demoLedger(t *testing.T, bin, dir string) string {
 	t.Helper()
@@ -123,7 +124,7 @@ func TestTamperedLedgerBinary(t *testing.T) {
 
 	r := runBinary(t, nil, k.serveArgs(world, spec, tampered, "--max-total", "0.01")...)
 	stderr, code := r.stderr, r.code
-	for _, want := range []string{`counter "t" is "0", events give 6000`, "toll ledger verify --ledger " + tampered} {
+	for _, want := range []string{`counter "t" is "0", events give 7000`, "toll ledger verify --ledger " + tampered} {
 		if code != 1 || !strings.Contains(stderr, want) {
 			t.Errorf("toll serve on the tampered ledger: exit %d, stderr:\n%s\nwant exit 1 and %q", code, stderr, want)
 		}

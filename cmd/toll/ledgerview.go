@@ -128,8 +128,11 @@ func (t *spendTable) write(s *ledger.Spend) error {
 		}
 	}
 	httpStatus := "-" // no answer to the paid request (yet)
-	if s.HTTPStatus != 0 {
+	switch {
+	case s.HTTPStatus != 0:
 		httpStatus = strconv.Itoa(s.HTTPStatus)
+	case s.Method == "tools/call":
+		httpStatus = "mcp" // a paid MCP server's tool: no HTTP status of its own
 	}
 	_, err := fmt.Fprintf(t.tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.ReservedAt.UTC().Format(time.DateTime), s.Tool,
 		s.Amount, s.Status, httpStatus, s.Network, s.PayTo, tx)

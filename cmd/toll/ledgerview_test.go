@@ -272,21 +272,28 @@ func TestLedgerTimeout(t *testing.T) {
 }
 
 // TestLedgerListText: the text table of toll ledger list has the HTTP status the paid
-// request was answered with, and "-" for a call with no answer yet.
+// request was answered with, "mcp" for a paid MCP server's tool, and "-" for a call with
+// no answer yet.
 func TestLedgerListText(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "ledger.db")
 	led, err := ledger.Open(path, ledger.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i, id := range []string{"call-paid", "call-open"} {
+	for i, id := range []string{"call-paid", "call-open", "call-mcp"} {
 		in := ledger.Intent{CallID: id, API: "weather", Tool: "weather_get", Network: "eip155:84532", Amount: money.USDC(1000),
-			Nonce: fmt.Sprintf("0x%064x", i+1), ValidBefore: time.Now().Add(time.Hour)}
+			Nonce: fmt.Sprintf("0x%064x", i+1), ValidBefore: time.Now().Add(time.Hour), Method: "GET"}
+		if id == "call-mcp" {
+			in.API, in.Tool, in.URL, in.Method = "market", "market_get_weather", "mcp://market/get_weather", "tools/call"
+		}
 		if _, err := led.Reserve(t.Context(), in, ledger.Caps{}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if err := led.Record(t.Context(), ledger.Outcome{CallID: "call-paid", Kind: ledger.KindSettled, TxHash: "0xfeed", HTTPStatus: 201}); err != nil {
+		t.Fatal(err)
+	}
+	if err := led.Record(t.Context(), ledger.Outcome{CallID: "call-mcp", Kind: ledger.KindSettled, TxHash: "0xbeef"}); err != nil {
 		t.Fatal(err)
 	}
 	led.Close()
@@ -295,8 +302,8 @@ func TestLedgerListText(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != 3 {
-		t.Fatalf("ledger list printed %d lines, want a header and 2 rows:\n%s", len(lines), out)
+	if len(lines) != 4 {
+		t.Fatalf("ledger list printed %d lines, want a header and 3 rows:\n%s", len(lines), out)
 	}
 	col := func(line string, i int) string {
 		f := strings.Fields(line)
@@ -309,10 +316,15 @@ func TestLedgerListText(t *testing.T) {
 	if h := strings.Fields(lines[0]); !slices.Equal(h[4:7], []string{"STATUS", "HTTP", "NETWORK"}) {
 		t.Errorf("header %q lacks the HTTP column after STATUS", lines[0])
 	}
+	want := map[string]string{"weather_get": "201", "market_get_weather": "mcp"}
 	for _, l := range lines[1:] {
-		status, http := col(l, 4), col(l, 5)
-		if want := map[string]string{"settled": "201", "reserved": "-"}[status]; want == "" || http != want {
-			t.Errorf("row %q: status %q, HTTP %q", l, status, http)
+		tool, status, http := col(l, 2), col(l, 4), col(l, 5)
+		w := want[tool]
+		if status == "reserved" {
+			w = "-"
+		}
+		if http != w {
+			t.Errorf("row %q: HTTP %q, want %q", l, http, w)
 		}
 	}
 }
