@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -45,6 +46,8 @@ type rigOptions struct {
 	// of elicit.
 	approval *tools.ApprovalRule
 	elicit   *answerer
+	// checkpoint, when set, is called at each step of a paid call (tools.Config).
+	checkpoint func(tools.Step)
 }
 
 // newUpstreamRig starts a world, a paid MCP server over HTTP, and toll serving it under
@@ -86,7 +89,7 @@ func newUpstreamRig(t *testing.T, ro rigOptions) *upstreamRig {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { r.ledger.Close() })
-	tc, err := tools.New(tools.Config{Wallet: r.payer, Ledger: r.ledger, Policy: tools.Policy{
+	tc, err := tools.New(tools.Config{Wallet: r.payer, Ledger: r.ledger, Checkpoint: ro.checkpoint, Policy: tools.Policy{
 		Caps:     ro.caps,
 		Approval: approvalRule(ro.approval),
 		Networks: []string{r.world.Chain.NetworkV2()},
@@ -209,7 +212,14 @@ func TestUpstreamPaidCall(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			perCall := money.USDC(10_000)
-			r := newUpstreamRig(t, rigOptions{paid: paidmcp.Options{Dialect: tc.dialect}, legacy: tc.legacy, caps: ledger.Caps{PerCall: &perCall}})
+			// Each step of the paid call, with how many payments the server had settled
+			// when it came: "sent" before the payment reached it, "responded" after.
+			var (
+				steps []string
+				r     *upstreamRig
+			)
+			checkpoint := func(s tools.Step) { steps = append(steps, fmt.Sprintf("%s:%d", s, r.paid.Settlements())) }
+			r = newUpstreamRig(t, rigOptions{paid: paidmcp.Options{Dialect: tc.dialect}, legacy: tc.legacy, caps: ledger.Caps{PerCall: &perCall}, checkpoint: checkpoint})
 			listed, err := r.toll.ListTools(t.Context(), mcp.ListToolsRequest{})
 			if err != nil {
 				t.Fatal(err)
@@ -241,6 +251,9 @@ func TestUpstreamPaidCall(t *testing.T) {
 			all := blockTexts(res.Content)
 			if !strings.Contains(all, "Oslo") || !strings.Contains(all, "Cost: paid 0.001 USDC") {
 				t.Errorf("result %q: want the upstream's weather for Oslo and the cost line", all)
+			}
+			if got, want := strings.Join(steps, " "), "reserved:0 signed:0 sent:0 responded:1 recorded:1"; got != want {
+				t.Errorf("the paid call's steps (and settlements at each) = %s, want %s", got, want)
 			}
 			if got := r.paid.ToolRuns(paidmcp.ToolWeather); got != 1 {
 				t.Errorf("tool runs = %d, want 1", got)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/tollhq/toll/tools/x402"
 )
@@ -18,8 +19,22 @@ type Upstream interface {
 	// CallTool sends one tools/call of tool with args (a JSON object) and, when meta is
 	// not nil, these entries in params._meta (a payment), and returns the JSON of its
 	// result whatever its resultType. It sends the call at most once: no retry, no
-	// second round trip, whatever the server answers.
+	// second round trip, whatever the server answers. When SentHook(ctx) is not nil, it
+	// calls it as the call's bytes start to leave the process (a paid call's StepSent).
 	CallTool(ctx context.Context, tool string, args json.RawMessage, meta map[string]any) (json.RawMessage, error)
+}
+
+// sentKey is the context key of a paid upstream call's SentHook.
+type sentKey struct{}
+
+// SentHook is the function an Upstream calls once the bytes of the call made with ctx
+// start to leave the process (over HTTP: as the transport reads the request's body to
+// write it; on stdio: just before the request is written), or nil for none. It is set
+// for a call that carries a payment, and fires Config.Checkpoint's StepSent; calling it
+// more than once is harmless.
+func SentHook(ctx context.Context) func() {
+	f, _ := ctx.Value(sentKey{}).(func())
+	return f
 }
 
 // UpstreamURL is the URL toll logs and records in the ledger for a call of tool on the
@@ -38,7 +53,8 @@ func (c *Client) callUpstream(ctx context.Context, call Call) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	via := mcpExchange{up: call.Upstream, tool: op.OperationID, args: args, target: UpstreamURL(op.API, op.OperationID), limit: c.maxBody}
+	via := mcpExchange{up: call.Upstream, tool: op.OperationID, args: args, target: UpstreamURL(op.API, op.OperationID), limit: c.maxBody,
+		sent: func() { c.check(StepSent) }}
 	log := c.log.With("tool", op.Name, "method", "tools/call", "url", via.target)
 	if refused := clearTextRefusal(op, op.ServerURL); refused != nil {
 		c.refuseUnsent(ctx, call, via, refused, log)
@@ -85,6 +101,7 @@ type mcpExchange struct {
 	args   json.RawMessage
 	target string // UpstreamURL
 	limit  int64  // the largest result kept (Config.MaxResponseBytes)
+	sent   func() // StepSent, for a paid call's SentHook
 }
 
 func (m mcpExchange) url() string      { return m.target }
@@ -114,6 +131,9 @@ func (m mcpExchange) send(ctx context.Context, key string, value any) (*answer, 
 	var meta map[string]any
 	if key != "" {
 		meta = map[string]any{key: value}
+		if m.sent != nil {
+			ctx = context.WithValue(ctx, sentKey{}, sync.OnceFunc(m.sent))
+		}
 	}
 	raw, err := m.up.CallTool(ctx, m.tool, m.args, meta)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -28,6 +29,7 @@ import (
 	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
 
+	"github.com/tollhq/toll/tools"
 	"github.com/tollhq/toll/tools/x402"
 )
 
@@ -285,7 +287,38 @@ func (c *Conn) transport() (transport.Interface, error) {
 		hc = *c.opts.HTTPClient
 	}
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	base := hc.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	hc.Transport = sentTransport{base}
 	return transport.NewStreamableHTTP(c.cfg.URL, transport.WithHTTPHeaders(c.cfg.Headers), transport.WithHTTPBasicClient(&hc))
+}
+
+// sentTransport calls the SentHook of a request's context (a paid call) as the request's
+// body is read to be written: its bytes start to leave the process then.
+type sentTransport struct{ base http.RoundTripper }
+
+func (t sentTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	sent := tools.SentHook(req.Context())
+	if sent == nil || req.Body == nil || req.Body == http.NoBody {
+		return t.base.RoundTrip(req)
+	}
+	r := req.Clone(req.Context())
+	r.Body = &sentBody{ReadCloser: req.Body, sent: sent}
+	return t.base.RoundTrip(r)
+}
+
+// sentBody calls sent before its first read.
+type sentBody struct {
+	io.ReadCloser
+	sent func()
+	once sync.Once
+}
+
+func (b *sentBody) Read(p []byte) (int, error) {
+	b.once.Do(b.sent)
+	return b.ReadCloser.Read(p)
 }
 
 // ErrUnreachable: the upstream server could not be connected; nothing was sent.
@@ -306,6 +339,9 @@ func (c *Conn) CallTool(ctx context.Context, tool string, args json.RawMessage, 
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.opts.CallTimeout)
 	defer cancel()
+	if sent := tools.SentHook(ctx); sent != nil && c.cfg.Command != "" {
+		sent() // on stdio the request is written at once, with nothing to hook
+	}
 	resp, err := cl.GetTransport().SendRequest(ctx, req)
 	if err != nil {
 		c.drop(cl)
