@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,6 +23,7 @@ import (
 	"github.com/tollhq/toll/ledger"
 	"github.com/tollhq/toll/ledger/pgtest"
 	"github.com/tollhq/toll/ledger/reconcile"
+	"github.com/tollhq/toll/server/paidmcp"
 	"github.com/tollhq/toll/tools"
 	"github.com/tollhq/toll/tools/money"
 	"github.com/tollhq/toll/tools/x402test"
@@ -55,11 +57,15 @@ type crashOutcome struct {
 	onChain          bool // the authorization was used on chain
 	reached          bool // the payment reached the facilitator
 	ignoreDisconnect bool // the paid API settled even after its client went away
+	mcp              bool // the call was to a paid MCP server's tool
 }
 
 func (o crashOutcome) String() string {
 	server := "api stops on disconnect"
-	if o.ignoreDisconnect {
+	switch {
+	case o.mcp:
+		server = "paid MCP server"
+	case o.ignoreDisconnect:
 		server = "api ignores disconnect"
 	}
 	return fmt.Sprintf("%s: %s→%s, payment reached the API %v, used on chain %v", server, o.before, o.after, o.reached, o.onChain)
@@ -132,6 +138,15 @@ func (cr *crashRig) crashSteps(t *testing.T, ledgerFor func(t *testing.T, step s
 	t.Logf("%d crashes in %v", total, time.Since(start).Round(time.Millisecond))
 }
 
+// TestCrashAtEachStepMCP is TestCrashAtEachStep for a paid MCP server's tool (toll.yaml
+// mcp_servers:, streamable HTTP; the x402 MCP transport): the same kills at each step,
+// the same reconcile through the binary, the same checks of the ledger against the chain.
+func TestCrashAtEachStepMCP(t *testing.T) {
+	cr := newCrashRig(t, tollCrashBinary(t))
+	cr.mcp = true
+	cr.crashSteps(t, func(t *testing.T, step string) string { return filepath.Join(cr.dir, "mcp-"+step+".db") })
+}
+
 // TestReleaseBuildIgnoresCrashEnv: a binary built without the tollcrash tag, as released,
 // cannot be made to crash by the environment: with TOLL_TEST_CRASH_AT set, a paid call
 // completes and settles.
@@ -163,7 +178,15 @@ func TestReleaseBuildIgnoresCrashEnv(t *testing.T) {
 type crashRig struct {
 	keyFiles
 	bin, dir string
+	// mcp: the paid calls are to a paid MCP server's tools (crashMCPNamespace), served
+	// on each world, instead of the world's HTTP API.
+	mcp bool
+	// config is toll.yaml of the world started last, with its paid MCP server; "" without.
+	config string
 }
+
+// crashMCPNamespace is the paid MCP server's namespace in toll.yaml (crashRig.mcp).
+const crashMCPNamespace = "market"
 
 // newCrashRig writes a fresh wallet's keystore and passphrase file for bin's toll serve.
 func newCrashRig(t *testing.T, bin string) *crashRig {
@@ -179,6 +202,13 @@ func (cr *crashRig) world(t *testing.T, ignoreDisconnect bool) (*x402test.World,
 	t.Helper()
 	events := &worldEvents{}
 	world, spec := startWorld(t, x402test.Options{RPCAddr: "127.0.0.1:0", IgnoreDisconnect: ignoreDisconnect, Logger: slog.New(events)}, cr.payer, cr.dir)
+	if cr.mcp {
+		paid := newPaidMCP(t, paidmcp.Options{World: world, Logger: slog.New(events)})
+		srv := httptest.NewServer(paid.HTTPHandler())
+		t.Cleanup(srv.Close)
+		cr.config = writeFile(t, t.TempDir(), "toll.yaml", fmt.Sprintf("mcp_servers:\n  - namespace: %s\n    url: %s/mcp\n    pay_to: %q\n",
+			crashMCPNamespace, srv.URL, world.PayTo()))
+	}
 	return world, events, spec
 }
 
@@ -225,7 +255,29 @@ func (e *worldEvents) loggedLocked(prefix string) bool {
 // read its exit status) and its stderr.
 func (cr *crashRig) serve(t *testing.T, ctx context.Context, world *x402test.World, spec, ledgerFile, step string) (*client.Client, *exec.Cmd, *safeBuffer) {
 	t.Helper()
-	return serveMCP(t, ctx, cr.bin, []string{envCrashAt + "=" + step}, cr.serveArgs(world, spec, ledgerFile, "--log-level", "debug"))
+	args := cr.serveArgs(world, spec, ledgerFile, "--log-level", "debug")
+	if cr.mcp {
+		args = append(args, "--config", cr.config)
+	}
+	return serveMCP(t, ctx, cr.bin, []string{envCrashAt + "=" + step}, args)
+}
+
+// call makes the paid call of run i: paidCall, or with crashRig.mcp the paid MCP server's
+// get_weather on even runs and get_forecast on odd ones.
+func (cr *crashRig) call(t *testing.T, ctx context.Context, c *client.Client, i int) (*mcp.CallToolResult, money.Amount, error) {
+	t.Helper()
+	if !cr.mcp {
+		return paidCall(t, ctx, c, i)
+	}
+	tool := paidmcp.ToolWeather
+	if i%2 == 1 {
+		tool = paidmcp.ToolForecast
+	}
+	var req mcp.CallToolRequest
+	req.Params.Name = crashMCPNamespace + "_" + tool
+	req.Params.Arguments = map[string]any{"city": "Oslo"}
+	res, err := c.CallTool(ctx, req)
+	return res, paidmcp.Price(tool), err
 }
 
 // paidCall calls the weather tool (x402 v1) on even runs and the report tool (v2) on odd
@@ -253,8 +305,8 @@ func (cr *crashRig) crashOnce(t *testing.T, step string, i int, ledgerFile strin
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	// Runs alternate x402 v1 and v2 (paidCall), and by pairs an API that stops at a
-	// disconnect and one that settles regardless.
-	ignore := (i/2)%2 == 1
+	// disconnect and one that settles regardless (the HTTP API only).
+	ignore := !cr.mcp && (i/2)%2 == 1
 	world, events, spec := cr.world(t, ignore)
 	before := spendsIn(t, ledgerFile)
 	countedBefore := countedIn(t, ledgerFile)
@@ -265,7 +317,7 @@ func (cr *crashRig) crashOnce(t *testing.T, step string, i int, ledgerFile strin
 			t.Logf("toll serve stderr:\n%s", stderr.String())
 		}
 	}()
-	res, price, callErr := paidCall(t, ctx, c, i)
+	res, price, callErr := cr.call(t, ctx, c, i)
 	c.Close() // waits for the process
 	if callErr == nil {
 		t.Fatalf("run %d: the call returned (%+v) though toll serve should have died at %q", i, res, step)
@@ -333,7 +385,7 @@ func (cr *crashRig) crashOnce(t *testing.T, step string, i int, ledgerFile strin
 	if step == string(tools.StepRecorded) && after.Status != ledger.StatusSettled {
 		t.Errorf("run %d: the outcome handed to the ledger was settled, but after reconcile the spend is %s", i, after.Status)
 	}
-	out := crashOutcome{before: sp.Status, after: after.Status, ignoreDisconnect: ignore}
+	out := crashOutcome{before: sp.Status, after: after.Status, ignoreDisconnect: ignore, mcp: cr.mcp}
 	out.onChain = cr.checkChain(t, ctx, world, led, after, i)
 	out.reached = events.logged("x402test verify:")
 
@@ -419,7 +471,7 @@ func (cr *crashRig) restart(t *testing.T, ledgerFile string) {
 	defer cancel()
 	world, _, spec := cr.world(t, false)
 	c, _, stderr := cr.serve(t, ctx, world, spec, ledgerFile, "")
-	res, _, err := paidCall(t, ctx, c, 0)
+	res, _, err := cr.call(t, ctx, c, 0)
 	c.Close()
 	if err != nil || res.IsError {
 		t.Fatalf("toll serve restarted on the ledger: %v %+v\nstderr:\n%s", err, res, stderr.String())
