@@ -59,6 +59,7 @@ type quoteResult struct {
 	Advertised   string      `json:"advertisedPrice"`
 	Sent         bool        `json:"sent"`
 	Status       int         `json:"status,omitempty"`
+	Answer       string      `json:"answer,omitempty"` // a paid MCP server's tool: what its unpaid tools/call answered
 	Free         bool        `json:"free"`
 	Version      int         `json:"x402Version,omitempty"`
 	Requirements []quoteTerm `json:"requirements,omitempty"`
@@ -73,6 +74,11 @@ type quoteResult struct {
 func (s *Server) quote(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 	name := req.GetString("name", "")
 	op, ok := s.ops[name]
+	var up tools.Upstream
+	if !ok {
+		op, up = s.upstreamNamed(name)
+		ok = op != nil
+	}
 	if !ok {
 		hint := "the tool names of tools/list are the operation names"
 		if s.lazy {
@@ -80,15 +86,17 @@ func (s *Server) quote(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallT
 		}
 		return mcp.NewToolResultError(fmt.Sprintf("no operation named %q; %s", name, hint)), nil
 	}
-	op, errRes := s.complete(ctx, op)
-	if errRes != nil {
-		return errRes, nil
+	if up == nil {
+		var errRes *mcp.CallToolResult
+		if op, errRes = s.complete(ctx, op); errRes != nil {
+			return errRes, nil
+		}
 	}
 	args, errRes := operationArguments(req)
 	if errRes != nil {
 		return errRes, nil
 	}
-	q, err := s.client.Quote(ctx, tools.Call{Op: op, Arguments: args, Session: s.capSession(ctx), Agent: s.agent(ctx)})
+	q, err := s.client.Quote(ctx, tools.Call{Op: op, Arguments: args, Session: s.capSession(ctx), Agent: s.agent(ctx), Upstream: up})
 	switch {
 	case errors.Is(err, tools.ErrInvalidArguments), errors.Is(err, tools.ErrUpstream), errors.Is(err, tools.ErrUnknownAgent):
 		return mcp.NewToolResultError(err.Error() + "\nNothing was paid."), nil
@@ -103,7 +111,7 @@ func (s *Server) quote(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallT
 func quoteResultOf(op *catalog.Operation, q *tools.Quote) quoteResult {
 	res := quoteResult{
 		Operation: op.Name, Method: q.Method, URL: q.URL, Advertised: op.PriceDisplay(),
-		Sent: q.Sent, Status: q.Status, Free: q.Free(), Version: q.Version, WouldPay: q.WouldPay(),
+		Sent: q.Sent, Status: q.Status, Answer: q.Answer, Free: q.Free(), Version: q.Version, WouldPay: q.WouldPay(),
 		NeedsApproval: q.Approval,
 	}
 	for _, o := range q.Terms {
@@ -130,17 +138,28 @@ func quoteText(res quoteResult, q *tools.Quote) string {
 		fmt.Fprintf(&b, "The request was not sent: %s.\n", q.Unsent)
 	case !res.Sent:
 		b.WriteString("The request was not sent: toll would refuse this call before sending anything.\n")
+	case res.Free && res.Answer != "":
+		fmt.Fprintf(&b, "The MCP server answered with %s without asking for payment: this tool is free. It ran once for this quote; "+
+			"call %s to get its answer.\n", res.Answer, res.Operation)
 	case res.Free:
 		fmt.Fprintf(&b, "The API answered %d without asking for payment: this call is free. The API did the work once for this quote; "+
 			"call %s to get its answer.\n", res.Status, res.Operation)
 	case res.Status != 402:
-		fmt.Fprintf(&b, "The API answered %d, an error, without asking for payment", res.Status)
+		if res.Answer != "" {
+			fmt.Fprintf(&b, "The MCP server answered with %s, without asking for payment", res.Answer)
+		} else {
+			fmt.Fprintf(&b, "The API answered %d, an error, without asking for payment", res.Status)
+		}
 		if q.Detail != "" {
 			fmt.Fprintf(&b, ": %s", q.Detail)
 		}
 		b.WriteString("\n")
 	default:
-		fmt.Fprintf(&b, "The API asks for payment (x402 version %d):\n", res.Version)
+		who := "API"
+		if res.Answer != "" {
+			who = "MCP server"
+		}
+		fmt.Fprintf(&b, "The %s asks for payment (x402 version %d):\n", who, res.Version)
 		for i, t := range res.Requirements {
 			fmt.Fprintf(&b, "%d. %s, %s on %s to %s", i+1, t.Display, t.Scheme, t.Network, t.PayTo)
 			if t.Problem != "" {

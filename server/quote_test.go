@@ -29,6 +29,7 @@ type quoteOut struct {
 	WouldPay     bool
 	RefusedBy    string
 	Reason       string
+	Answer       string
 }
 
 // moneyState is what a quote must not change: the ledger's events, the chain's balances

@@ -38,9 +38,9 @@ var upstreamName = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`)
 // names never collide with each other (a namespace has no "_"), and one that would
 // collide with a catalog or built-in tool is not served.
 type upstreamTools struct {
-	mu    sync.Mutex
-	conns map[*catalog.Operation]*upstream.Conn
-	names map[string]bool // the names served, per upstream tool
+	mu     sync.Mutex
+	conns  map[*catalog.Operation]*upstream.Conn
+	byName map[string]*catalog.Operation // the operation served under each name, as last listed
 }
 
 // watchUpstreams serves the tools of each upstream as it lists them: now when it is
@@ -59,7 +59,7 @@ func (s *Server) addUpstreamTools(up Upstream, listed []upstream.Tool) {
 	s.upstreams.mu.Lock()
 	if s.upstreams.conns == nil {
 		s.upstreams.conns = map[*catalog.Operation]*upstream.Conn{}
-		s.upstreams.names = map[string]bool{}
+		s.upstreams.byName = map[string]*catalog.Operation{}
 	}
 	for _, t := range listed {
 		name := t.ToolName()
@@ -73,11 +73,22 @@ func (s *Server) addUpstreamTools(up Upstream, listed []upstream.Tool) {
 		}
 		op := upstreamOperation(up, cfg, t)
 		s.upstreams.conns[op] = up.Conn
-		s.upstreams.names[name] = true
+		s.upstreams.byName[name] = op
 		st = append(st, mcpserver.ServerTool{Tool: upstreamTool(op, cfg, t), Handler: s.handler(op)})
 	}
 	s.upstreams.mu.Unlock()
 	s.mcp.AddTools(st...)
+}
+
+// upstreamNamed is the upstream tool served as name, and its server; nil, nil for none.
+func (s *Server) upstreamNamed(name string) (*catalog.Operation, tools.Upstream) {
+	s.upstreams.mu.Lock()
+	defer s.upstreams.mu.Unlock()
+	op := s.upstreams.byName[name]
+	if op == nil {
+		return nil, nil
+	}
+	return op, s.upstreams.conns[op]
 }
 
 // upstreamOf is the upstream server of op; nil for a catalog operation.

@@ -474,3 +474,44 @@ func statusStrings(s []ledger.Status) []string {
 	}
 	return out
 }
+
+// TestUpstreamQuote: toll_quote of a paid MCP server's tool sends its tools/call once
+// without payment and reports its terms and whether toll would pay them (a per-call cap
+// under the price is named); a tool whose server advertises no price is not sent, since a
+// tools/call of a free tool runs it. No tool runs, nothing is signed, recorded or paid.
+func TestUpstreamQuote(t *testing.T) {
+	perCall := money.USDC(3000)
+	r := newUpstreamRig(t, rigOptions{caps: ledger.Caps{PerCall: &perCall}})
+	quote := func(name string) (quoteOut, string) {
+		t.Helper()
+		res := onWire(t, callToolArgs(t, r.toll, QuoteTool, map[string]any{"name": name, "arguments": map[string]any{"city": "Oslo"}}))
+		if res.IsError {
+			t.Fatalf("toll_quote %s: error %s", name, blockTexts(res.Content))
+		}
+		return quoteOf(t, res), blockTexts(res.Content)
+	}
+	payer := r.balance(t, r.payer.Address().Hex())
+
+	q, text := quote("wx_" + paidmcp.ToolWeather)
+	if !q.Sent || !q.WouldPay || q.Answer != tools.AnswerPaymentRequired || len(q.Requirements) != 1 || q.Requirements[0].Amount != "1000" ||
+		!strings.Contains(text, "The MCP server asks for payment") || !strings.Contains(text, "toll would pay 0.001 USDC now") {
+		t.Errorf("quote of wx_get_weather: %+v\n%s", q, text)
+	}
+	q, text = quote("wx_" + paidmcp.ToolForecast)
+	if !q.Sent || q.WouldPay || q.RefusedBy != "per-call cap" {
+		t.Errorf("quote of wx_get_forecast over the per-call cap: %+v\n%s", q, text)
+	}
+	q, text = quote("wx_" + paidmcp.ToolPing)
+	if q.Sent || q.Free || !strings.Contains(text, "advertises no price") {
+		t.Errorf("quote of wx_ping (no advertised price): %+v\n%s", q, text)
+	}
+	for _, tool := range []string{paidmcp.ToolWeather, paidmcp.ToolForecast, paidmcp.ToolPing} {
+		if n := r.paid.ToolRuns(tool); n != 0 {
+			t.Errorf("%s ran %d times for a quote", tool, n)
+		}
+	}
+	if evs, err := r.ledger.Events(t.Context()); err != nil || len(evs) != 0 || r.paid.Settlements() != 0 || r.balance(t, r.payer.Address().Hex()) != payer {
+		t.Errorf("a quote changed the money: %d ledger events (%v), %d settlements, balance %d → %d", len(evs), err, r.paid.Settlements(),
+			payer, r.balance(t, r.payer.Address().Hex()))
+	}
+}

@@ -41,8 +41,9 @@ type answer struct {
 	// status is the HTTP status of the answer; 0 for an MCP answer.
 	status int
 	// failed says the answer is an error: an HTTP status of 400 or more, an MCP tool
-	// error.
+	// error; detail, for an MCP tool error, is its text.
 	failed bool
+	detail string
 	// required says the server asks for a payment (a 402; an MCP PaymentRequired);
 	// challenge holds its terms, or challengeErr says why they cannot be read.
 	required     bool

@@ -24,10 +24,17 @@ type Quote struct {
 	// why).
 	Sent   bool
 	Unsent string
-	// Status is the HTTP status of the unpaid request; 0 when it was not sent.
+	// Status is the HTTP status of the unpaid request; 0 when it was not sent. For a tool
+	// of an upstream MCP server (Method tools/call): 402 when it asked for a payment, else
+	// 0, and Answer says what it answered.
 	Status int
-	// Detail is the start of the body of an answer of 400 or more that is not a 402,
-	// for people; empty otherwise. The body of any other answer is never kept.
+	// Answer is, for a tool of an upstream MCP server, what its unpaid tools/call answered:
+	// AnswerPaymentRequired, AnswerToolResult (it is free, and ran) or AnswerToolError.
+	// "" for an HTTP operation.
+	Answer string
+	// Detail is the start of the body of an answer of 400 or more that is not a 402, or
+	// of the text of an MCP tool error, for people; empty otherwise. The body of any other
+	// answer is never kept.
 	Detail string
 	// Version is the x402 version of the 402; 0 when there was none.
 	Version int
@@ -42,8 +49,14 @@ type Quote struct {
 	Approval []string
 }
 
-// Free reports whether the operation answered without asking for a payment: 2xx or 3xx.
-func (q *Quote) Free() bool { return q.Sent && q.Status < 400 }
+// Free reports whether the operation answered without asking for a payment: 2xx or 3xx,
+// or an MCP tool's result.
+func (q *Quote) Free() bool {
+	if q.Answer != "" {
+		return q.Sent && q.Answer == AnswerToolResult
+	}
+	return q.Sent && q.Status < 400
+}
 
 // WouldPay reports whether toll would pay the 402 now.
 func (q *Quote) WouldPay() bool { return q.Chosen >= 0 && q.Refused == nil }
@@ -75,6 +88,9 @@ func safeMethod(method string) bool {
 // Errors: ErrInvalidArguments and ErrUnknownAgent (nothing sent), ErrUpstream (no answer,
 // or a 402 toll cannot read), or a ledger error while checking the caps.
 func (c *Client) Quote(ctx context.Context, call Call) (*Quote, error) {
+	if call.Upstream != nil {
+		return c.quoteUpstream(ctx, call)
+	}
 	op := call.Op
 	req, err := c.prepare(call)
 	if err != nil {
@@ -109,6 +125,47 @@ func (c *Client) Quote(ctx context.Context, call Call) (*Quote, error) {
 	}
 	q.Version, q.Terms = ch.Version, ch.Options
 	return q, c.weighQuote(ctx, call, ch, q)
+}
+
+// quoteUpstream is Quote for a tool of an upstream MCP server: its tools/call sent once
+// with no payment, read as callUpstream reads it. A tool whose server advertises no price
+// for it is not sent: a tools/call of a free tool runs it.
+func (c *Client) quoteUpstream(ctx context.Context, call Call) (*Quote, error) {
+	op := call.Op
+	if _, err := c.policy.agentCaps(call.Agent); err != nil {
+		return nil, err
+	}
+	args, err := objectArguments(op.Name, call.Arguments)
+	if err != nil {
+		return nil, err
+	}
+	via := mcpExchange{up: call.Upstream, tool: op.OperationID, args: args, target: UpstreamURL(op.API, op.OperationID), limit: x402.MaxBodyLen}
+	q := &Quote{Method: via.method(), URL: via.target, Chosen: -1}
+	if refused := clearTextRefusal(op, op.ServerURL); refused != nil {
+		q.Refused = refused
+		return q, nil
+	}
+	if op.Price == nil || op.Price.Mode != catalog.PriceFixed {
+		q.Unsent = fmt.Sprintf("the MCP server advertises no price for %s, and a tools/call of a free tool runs it. Call it to use it: "+
+			"toll pays what it asks within the user's policy and caps", op.Name)
+		return q, nil
+	}
+	a, err := via.send(ctx, "", nil)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrUpstream, via.describe(), err)
+	}
+	q.Sent, q.Answer = true, a.code
+	switch {
+	case !a.required:
+		if a.failed {
+			q.Detail = detail([]byte(a.detail))
+		}
+		return q, nil
+	case a.challengeErr != nil:
+		return nil, fmt.Errorf("%w: %s asked for a payment without terms toll can read: %v", ErrUpstream, via.describe(), a.challengeErr)
+	}
+	q.Status, q.Version, q.Terms = http.StatusPaymentRequired, a.challenge.Version, a.challenge.Options
+	return q, c.weighQuote(ctx, call, a.challenge, q)
 }
 
 // weighQuote sets q.Chosen and q.Refused: the policy's choice among the 402's

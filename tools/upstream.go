@@ -142,6 +142,13 @@ func (m mcpExchange) send(ctx context.Context, key string, value any) (*answer, 
 	return readToolAnswer(raw, m.limit)
 }
 
+// What an upstream MCP server's tool answered, as Quote.Answer (and messages) name it.
+const (
+	AnswerPaymentRequired = "payment required"
+	AnswerToolResult      = "a tool result"
+	AnswerToolError       = "a tool error"
+)
+
 // The result types of MCP 2026-07-28 that toll reads; an absent one is complete.
 const resultTypeComplete = "complete"
 
@@ -161,14 +168,14 @@ func readToolAnswer(raw json.RawMessage, limit int64) (*answer, error) {
 	if err := json.Unmarshal(raw, &r); err != nil {
 		return nil, fmt.Errorf("the tools/call result is not a JSON object: %v", err)
 	}
-	a := &answer{result: &Result{ContentType: "application/json", ToolResult: raw}, code: "a tool result"}
+	a := &answer{result: &Result{ContentType: "application/json", ToolResult: raw}, code: AnswerToolResult}
 	if int64(len(raw)) > limit {
 		a.result.ToolResult, a.result.Truncated = nil, true
 	}
 	a.settlement, a.settlementErr = x402.ParseSettlementMeta(r.Meta)
 	switch r.ResultType {
 	case x402.ResultTypePaymentRequired:
-		a.code, a.failed, a.required = "payment required", true, true
+		a.code, a.failed, a.required = AnswerPaymentRequired, true, true
 		a.challenge, a.challengeErr = x402.ParsePaymentRequired(r.PaymentRequired)
 		return a, nil
 	case "", resultTypeComplete:
@@ -176,11 +183,12 @@ func readToolAnswer(raw json.RawMessage, limit int64) (*answer, error) {
 		return nil, fmt.Errorf("the tools/call result is of type %q, which toll does not read", r.ResultType)
 	}
 	if r.IsError {
-		a.code, a.failed = "a tool error", true
+		a.code, a.failed = AnswerToolError, true
+		a.detail = firstText(r.Content)
 	}
 	ch, err := x402.ToolResultChallenge(r.IsError, r.StructuredContent, firstText(r.Content))
 	if !errors.Is(err, x402.ErrNotX402) {
-		a.code, a.required = "payment required", true
+		a.code, a.required = AnswerPaymentRequired, true
 		a.challenge, a.challengeErr = ch, err
 	}
 	return a, nil
