@@ -135,7 +135,6 @@ func (s *pgStore) failed(err error) error {
 // pgInsufficientPrivilege is PostgreSQL's SQLSTATE for a permission denied.
 const pgInsufficientPrivilege = "42501"
 
-
 // pgTx is one transaction. ctx is the transaction's: it lives as long as the transaction
 // (run's), as pgx's own transactions take it on every call.
 type pgTx struct {
