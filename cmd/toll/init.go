@@ -232,7 +232,9 @@ func (n *initCmd) configText() string {
 	fmt.Fprintf(&b, "  # per_session: \"1\"\n  # total: none\n\n")
 	fmt.Fprintf(&b, "# JSON-RPC endpoints, for toll wallet balance and toll ledger reconcile.\n# rpc:\n#   %s: https://…\n\n", n.network)
 	fmt.Fprintf(&b, "# The APIs toll may pay: OpenAPI specs (a file, a folder or an https URL).\n")
-	fmt.Fprintf(&b, "apis: []\n#  - spec: ./specs/weather.yaml\n#    namespace: wx\n#    max_total: \"1.00\"   # cap on everything this API is paid\n")
+	fmt.Fprintf(&b, "apis: []\n#  - spec: ./specs/weather.yaml\n#    namespace: wx\n#    max_total: \"1.00\"   # cap on everything this API is paid\n\n")
+	fmt.Fprintf(&b, "# Paid MCP servers: toll serves their tools as NAMESPACE_TOOL and pays them as it pays an API.\n")
+	fmt.Fprintf(&b, "# mcp_servers:\n#  - namespace: market\n#    url: https://market.example/mcp   # or command: ./server, with args: [...]\n#    max_total: \"1.00\"\n")
 	return b.String()
 }
 

@@ -50,6 +50,20 @@ func TestInitWithFlags(t *testing.T) {
 	if !strings.Contains(string(text), "# Caps in USDC") {
 		t.Errorf("toll.yaml has no comments:\n%s", text)
 	}
+	// The commented mcp_servers example is a valid entry once uncommented.
+	var uncommented []string
+	example := false
+	for _, l := range strings.Split(string(text), "\n") {
+		example = example || strings.HasPrefix(l, "# mcp_servers:")
+		if example {
+			l = strings.TrimPrefix(l, "# ")
+		}
+		uncommented = append(uncommented, l)
+	}
+	withMCP := writeFile(t, t.TempDir(), "toll.yaml", strings.Join(uncommented, "\n"))
+	if c, err := loadConfig(withMCP); err != nil || len(c.MCPServers) != 1 || c.MCPServers[0].Namespace != "market" {
+		t.Errorf("toll.yaml with its mcp_servers example uncommented: %+v, %v; want one entry, market", c, err)
+	}
 	for _, p := range []string{cfg, ks} {
 		if fi, err := os.Stat(p); err != nil || runtime.GOOS != "windows" && fi.Mode().Perm() != 0o600 {
 			t.Errorf("%s: %v, want mode 0600", p, err)
