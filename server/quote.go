@@ -24,7 +24,8 @@ func quoteTool() mcp.Tool {
 			"policy and caps (if not, which rule refuses). Nothing is signed, reserved or paid. Takes the operation name and its arguments, "+
 			"as you would call it. A priced POST, PUT, PATCH or DELETE is sent once unpaid too (an x402 API asks for payment before it "+
 			"does the work); one with no price is not sent. If the API answers without asking for payment, the operation is free and the "+
-			"API already did the work once; its answer is not returned: call the operation to get it.\n\nPrice: free",
+			"API already did the work once; its answer is not returned: call the operation to get it. A paid MCP server's tool is "+
+			"quoted the same way, by its tools/call sent once without payment, and only when its server advertises a price for it.\n\nPrice: free",
 		json.RawMessage(`{"type":"object","properties":{"name":{"type":"string","minLength":1,"maxLength":128,"description":"the operation's tool name"},`+
 			`"arguments":{"type":"object","description":"the operation's arguments, as its tool takes them"}},"required":["name"],"additionalProperties":false}`))
 	t.Title = "Quote a call"
