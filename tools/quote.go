@@ -132,14 +132,10 @@ func (c *Client) Quote(ctx context.Context, call Call) (*Quote, error) {
 // for it is not sent: a tools/call of a free tool runs it.
 func (c *Client) quoteUpstream(ctx context.Context, call Call) (*Quote, error) {
 	op := call.Op
-	if _, err := c.policy.agentCaps(call.Agent); err != nil {
-		return nil, err
-	}
-	args, err := objectArguments(op.Name, call.Arguments)
+	via, err := c.prepareUpstream(call, x402.MaxBodyLen)
 	if err != nil {
 		return nil, err
 	}
-	via := mcpExchange{up: call.Upstream, tool: op.OperationID, args: args, target: UpstreamURL(op.API, op.OperationID), limit: x402.MaxBodyLen}
 	q := &Quote{Method: via.method(), URL: via.target, Chosen: -1}
 	if refused := clearTextRefusal(op, op.ServerURL); refused != nil {
 		q.Refused = refused

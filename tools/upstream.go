@@ -46,15 +46,10 @@ func UpstreamURL(namespace, tool string) string { return "mcp://" + namespace + 
 // Call pays a 402: the same caps, approval, ledger records and refusals.
 func (c *Client) callUpstream(ctx context.Context, call Call) (*Result, error) {
 	op := call.Op
-	if _, err := c.policy.agentCaps(call.Agent); err != nil {
-		return nil, err
-	}
-	args, err := objectArguments(op.Name, call.Arguments)
+	via, err := c.prepareUpstream(call, c.maxBody)
 	if err != nil {
 		return nil, err
 	}
-	via := mcpExchange{up: call.Upstream, tool: op.OperationID, args: args, target: UpstreamURL(op.API, op.OperationID), limit: c.maxBody,
-		sent: func() { c.check(StepSent) }}
 	log := c.log.With("tool", op.Name, "method", "tools/call", "url", via.target)
 	if refused := clearTextRefusal(op, op.ServerURL); refused != nil {
 		c.refuseUnsent(ctx, call, via, refused, log)
@@ -78,6 +73,22 @@ func (c *Client) callUpstream(ctx context.Context, call Call) (*Result, error) {
 		return nil, fmt.Errorf("%w: %s asked for a payment without terms toll can read: %v", ErrUpstream, via.describe(), a.challengeErr)
 	}
 	return c.pay(ctx, call, via, a.challenge, false, log)
+}
+
+// prepareUpstream checks what a call of an upstream tool (or its quote) needs before
+// anything is sent, as prepare does for an HTTP operation: a known agent and arguments
+// that are a JSON object; and makes its exchange, which keeps results up to limit bytes.
+func (c *Client) prepareUpstream(call Call, limit int64) (mcpExchange, error) {
+	op := call.Op
+	if _, err := c.policy.agentCaps(call.Agent); err != nil {
+		return mcpExchange{}, err
+	}
+	args, err := objectArguments(op.Name, call.Arguments)
+	if err != nil {
+		return mcpExchange{}, err
+	}
+	return mcpExchange{up: call.Upstream, tool: op.OperationID, args: args, target: UpstreamURL(op.API, op.OperationID), limit: limit,
+		sent: func() { c.check(StepSent) }}, nil
 }
 
 // objectArguments checks that the arguments of an upstream tool are a JSON object (nil
