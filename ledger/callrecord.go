@@ -35,17 +35,7 @@ func (r *callRecord) marshal() []byte {
 	if s.Artifacts != "" {
 		fields = append(fields, s.Artifacts)
 	}
-	n := 1
-	for _, f := range fields {
-		n += uvarintLen(uint64(len(f))) + len(f)
-	}
-	v := make([]byte, 1, n)
-	v[0] = callCompact
-	for _, f := range fields {
-		v = binary.AppendUvarint(v, uint64(len(f)))
-		v = append(v, f...)
-	}
-	return v
+	return encodeFields(callCompact, fields)
 }
 
 // marshalJSON returns the stored form of r in formats 1 and 2: json.Marshal(r), written

@@ -148,12 +148,18 @@ func (e *Event) canonical() []byte {
 	if version >= canonV3 {
 		fields = append(fields, e.Method, encStatus(e.HTTPStatus))
 	}
+	return encodeFields(version, fields)
+}
+
+// encodeFields is tag followed by each field as a uvarint length and its bytes: the
+// layout of an event's canonical encoding and of a compact call record.
+func encodeFields(tag byte, fields []string) []byte {
 	n := 1
 	for _, f := range fields {
-		n += binary.MaxVarintLen64 + len(f)
+		n += uvarintLen(uint64(len(f))) + len(f)
 	}
 	b := make([]byte, 1, n)
-	b[0] = version
+	b[0] = tag
 	for _, f := range fields {
 		b = binary.AppendUvarint(b, uint64(len(f)))
 		b = append(b, f...)

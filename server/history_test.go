@@ -9,7 +9,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/mark3labs/mcp-go/client"
-	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/tollhq/toll/catalog"
 	"github.com/tollhq/toll/ledger"
@@ -85,14 +84,7 @@ func newPaidWorld(t *testing.T, caps ledger.Caps, opts Options) *paidWorld {
 // callToolWith calls name with args and returns the result as it travels.
 func callToolWith(t *testing.T, c *client.Client, name string, args map[string]any) wire {
 	t.Helper()
-	var req mcp.CallToolRequest
-	req.Params.Name = name
-	req.Params.Arguments = args
-	res, err := c.CallTool(t.Context(), req)
-	if err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	return onWire(t, res)
+	return onWire(t, callToolArgs(t, c, name, args))
 }
 
 // structuredOf decodes a result's structuredContent into dst.

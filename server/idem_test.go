@@ -34,7 +34,7 @@ func TestUpstreamPaymentIdentifier(t *testing.T) {
 			perCall := money.USDC(10_000)
 			r := newUpstreamRig(t, rigOptions{paid: paidmcp.Options{CutAfterSettle: true, PaymentIdentifier: &tc.ids}, caps: ledger.Caps{PerCall: &perCall}})
 			before := r.balance(t, r.payer.Address().Hex())
-			res := onWire(t, callToolArgs(t, r.toll, "wx_get_weather", map[string]any{"city": "Oslo"}))
+			res := callToolWith(t, r.toll, "wx_get_weather", map[string]any{"city": "Oslo"})
 			if res.IsError == tc.wantOK || !strings.Contains(blockTexts(res.Content), tc.wantText) {
 				t.Errorf("result %+v: want isError %v, saying %q", res, !tc.wantOK, tc.wantText)
 			}
@@ -86,7 +86,7 @@ func TestUpstreamSignedArtifacts(t *testing.T) {
 			t.Cleanup(func() { w.Close() })
 			perCall := money.USDC(10_000)
 			r := newUpstreamRig(t, rigOptions{paid: paidmcp.Options{World: w, Signer: &paidmcp.Signer{Sign: sign, Offers: true, Receipts: true, Tamper: tc.tamper}}, caps: ledger.Caps{PerCall: &perCall}})
-			res := onWire(t, callToolArgs(t, r.toll, "wx_get_weather", map[string]any{"city": "Oslo"}))
+			res := callToolWith(t, r.toll, "wx_get_weather", map[string]any{"city": "Oslo"})
 			sp := r.spends(t)
 			if tc.wantText != "" {
 				if !res.IsError || !strings.Contains(blockTexts(res.Content), tc.wantText) || len(sp) != 0 || r.paid.Settlements() != 0 {

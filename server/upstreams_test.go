@@ -152,7 +152,7 @@ func TestUpstreamApproval(t *testing.T) {
 			a := &answerer{result: tc.answer}
 			r := newUpstreamRig(t, rigOptions{caps: ledger.Caps{PerCall: &perCall}, approval: &tools.ApprovalRule{Threshold: &threshold}, elicit: a})
 			before := r.balance(t, r.payer.Address().Hex())
-			res := onWire(t, callToolArgs(t, r.toll, "wx_get_weather", map[string]any{"city": "Oslo"}))
+			res := callToolWith(t, r.toll, "wx_get_weather", map[string]any{"city": "Oslo"})
 			if res.IsError != tc.wantError {
 				t.Errorf("isError %v, want %v: %+v", res.IsError, tc.wantError, res)
 			}
@@ -353,7 +353,7 @@ func TestUpstreamHostile(t *testing.T) {
 			perCall := money.USDC(tc.perCall)
 			r := newUpstreamRig(t, rigOptions{paid: tc.opts, caps: ledger.Caps{PerCall: &perCall}, payTo: tc.payTo})
 			before := r.balance(t, r.payer.Address().Hex())
-			res := onWire(t, callToolArgs(t, r.toll, "wx_get_weather", map[string]any{"city": "Oslo"}))
+			res := callToolWith(t, r.toll, "wx_get_weather", map[string]any{"city": "Oslo"})
 			if res.IsError == tc.wantOK || !strings.Contains(blockTexts(res.Content), tc.wantText) {
 				t.Errorf("result %+v: want isError %v, saying %q", res, !tc.wantOK, tc.wantText)
 			}
@@ -410,7 +410,7 @@ func TestUpstreamLate(t *testing.T) {
 	if names := toolNames(t, r.toll); !names["wx_get_weather"] {
 		t.Fatalf("tools/list once the upstream is up lacks wx_get_weather: %v", names)
 	}
-	res := onWire(t, callToolArgs(t, r.toll, "wx_get_weather", map[string]any{"city": "Oslo"}))
+	res := callToolWith(t, r.toll, "wx_get_weather", map[string]any{"city": "Oslo"})
 	if res.IsError || !strings.Contains(blockTexts(res.Content), "Cost: paid 0.001 USDC") {
 		t.Errorf("result %+v: want the weather, paid", res)
 	}
@@ -446,6 +446,7 @@ func TestUpstreamDown(t *testing.T) {
 	}
 }
 
+// callToolArgs calls name with args and returns its result; a Go error fails t.
 func callToolArgs(t *testing.T, c *client.Client, name string, args map[string]any) *mcp.CallToolResult {
 	t.Helper()
 	var req mcp.CallToolRequest
@@ -484,7 +485,7 @@ func TestUpstreamQuote(t *testing.T) {
 	r := newUpstreamRig(t, rigOptions{caps: ledger.Caps{PerCall: &perCall}})
 	quote := func(name string) (quoteOut, string) {
 		t.Helper()
-		res := onWire(t, callToolArgs(t, r.toll, QuoteTool, map[string]any{"name": name, "arguments": map[string]any{"city": "Oslo"}}))
+		res := callToolWith(t, r.toll, QuoteTool, map[string]any{"name": name, "arguments": map[string]any{"city": "Oslo"}})
 		if res.IsError {
 			t.Fatalf("toll_quote %s: error %s", name, blockTexts(res.Content))
 		}
