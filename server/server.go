@@ -16,13 +16,14 @@ import (
 
 	"github.com/tollhq/toll/catalog"
 	"github.com/tollhq/toll/ledger"
+	"github.com/tollhq/toll/server/upstream"
 	"github.com/tollhq/toll/tools"
 )
 
 // Meta keys toll sets. MetaPrice is on every paid tool; MetaReceipt and
 // MetaPaymentResponse are on the result of a paid call.
 const (
-	MetaPrice           = "x402/price"
+	MetaPrice           = upstream.MetaPrice
 	MetaOperation       = "toll/operation"
 	MetaReceipt         = "toll/receipt"
 	MetaPaymentResponse = "x402/payment-response"
@@ -299,13 +300,17 @@ func (s *Server) call(ctx context.Context, op *catalog.Operation, args json.RawM
 	if errRes != nil {
 		return errRes
 	}
-	res, err := s.client.Call(ctx, tools.Call{Op: op, Arguments: args, Session: s.capSession(ctx), Agent: s.agent(ctx), ID: id, Approver: ap, Upstream: s.upstreamOf(op)})
+	up := s.upstreamOf(op)
+	res, err := s.client.Call(ctx, tools.Call{Op: op, Arguments: args, Session: s.capSession(ctx), Agent: s.agent(ctx), ID: id, Approver: ap, Upstream: up})
 	var input *inputRequired
 	if errors.As(err, &input) {
 		return input.result
 	}
 	if err != nil {
 		return s.failure(op, err)
+	}
+	if up != nil {
+		return s.upstreamSuccess(op, res)
 	}
 	return s.success(session, op, res)
 }
@@ -330,9 +335,6 @@ func (s *Server) sessionKey(id string) string {
 // success turns what the API answered into a tool result: its body as content (see
 // content), then the cost line, and the receipt in _meta.
 func (s *Server) success(session string, op *catalog.Operation, res *tools.Result) *mcp.CallToolResult {
-	if s.upstreamOf(op) != nil {
-		return s.upstreamSuccess(op, res)
-	}
 	result := &mcp.CallToolResult{IsError: res.Status >= 400}
 	s.content(session, op, res, result)
 	result.Content = append(result.Content, mcp.NewTextContent(costLine(res.Payment)))

@@ -39,15 +39,19 @@ var upstreamName = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`)
 // collide with a catalog or built-in tool is not served.
 type upstreamTools struct {
 	mu     sync.Mutex
-	conns  map[*catalog.Operation]*upstream.Conn
-	byName map[string]*catalog.Operation // the operation served under each name, as last listed
+	byName map[string]servedUpstream // as last listed
+}
+
+// servedUpstream is an upstream tool toll serves: its operation and its server.
+type servedUpstream struct {
+	op   *catalog.Operation
+	conn *upstream.Conn
 }
 
 // watchUpstreams serves the tools of each upstream as it lists them: now when it is
 // connected, and when it connects later (the tool list changes then).
 func (s *Server) watchUpstreams(ups []Upstream) {
 	for _, up := range ups {
-		up := up
 		up.Conn.Watch(func(listed []upstream.Tool) { s.addUpstreamTools(up, listed) })
 	}
 }
@@ -57,9 +61,8 @@ func (s *Server) addUpstreamTools(up Upstream, listed []upstream.Tool) {
 	cfg := up.Conn.Config()
 	var st []mcpserver.ServerTool
 	s.upstreams.mu.Lock()
-	if s.upstreams.conns == nil {
-		s.upstreams.conns = map[*catalog.Operation]*upstream.Conn{}
-		s.upstreams.byName = map[string]*catalog.Operation{}
+	if s.upstreams.byName == nil {
+		s.upstreams.byName = map[string]servedUpstream{}
 	}
 	for _, t := range listed {
 		name := t.ToolName()
@@ -72,8 +75,7 @@ func (s *Server) addUpstreamTools(up Upstream, listed []upstream.Tool) {
 			s.log.Warn("upstream tool's advertised price not read; its price is set at call time", "mcp_server", cfg.Namespace, "tool", t.Name, "problem", t.PriceProblem)
 		}
 		op := upstreamOperation(up, cfg, t)
-		s.upstreams.conns[op] = up.Conn
-		s.upstreams.byName[name] = op
+		s.upstreams.byName[name] = servedUpstream{op: op, conn: up.Conn}
 		st = append(st, mcpserver.ServerTool{Tool: upstreamTool(op, cfg, t), Handler: s.handler(op)})
 	}
 	s.upstreams.mu.Unlock()
@@ -84,19 +86,20 @@ func (s *Server) addUpstreamTools(up Upstream, listed []upstream.Tool) {
 func (s *Server) upstreamNamed(name string) (*catalog.Operation, tools.Upstream) {
 	s.upstreams.mu.Lock()
 	defer s.upstreams.mu.Unlock()
-	op := s.upstreams.byName[name]
-	if op == nil {
+	u, ok := s.upstreams.byName[name]
+	if !ok {
 		return nil, nil
 	}
-	return op, s.upstreams.conns[op]
+	return u.op, u.conn
 }
 
-// upstreamOf is the upstream server of op; nil for a catalog operation.
+// upstreamOf is the upstream server of op; nil for a catalog operation (whose name no
+// upstream tool is served under).
 func (s *Server) upstreamOf(op *catalog.Operation) tools.Upstream {
 	s.upstreams.mu.Lock()
 	defer s.upstreams.mu.Unlock()
-	if c, ok := s.upstreams.conns[op]; ok {
-		return c
+	if u, ok := s.upstreams.byName[op.Name]; ok {
+		return u.conn
 	}
 	return nil
 }

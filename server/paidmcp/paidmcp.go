@@ -122,7 +122,6 @@ type Server struct {
 	world *x402test.World
 	log   *slog.Logger
 	mcp   *mcpserver.MCPServer
-	tools map[string]*tool
 
 	mu          sync.Mutex
 	runs        map[string]int
@@ -156,7 +155,6 @@ func New(opts Options) (*Server, error) {
 		opts:     opts,
 		world:    opts.World,
 		log:      opts.Logger,
-		tools:    map[string]*tool{},
 		runs:     map[string]int{},
 		repriced: map[string]bool{},
 		kept:     map[string]*keptAnswer{},
@@ -174,7 +172,6 @@ func New(opts Options) (*Server, error) {
 	}
 	s.mcp = mcpserver.NewMCPServer("toll-paid-mcp", "1.0.0", mopts...)
 	for _, t := range catalog() {
-		s.tools[t.name] = t
 		s.mcp.AddTool(s.mcpTool(t), s.handler(t))
 	}
 	return s, nil

@@ -1,7 +1,6 @@
 package paidmcp
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -220,11 +219,8 @@ func (lw *lineWriter) Write(p []byte) (int, error) {
 		if i < 0 {
 			return len(p), nil
 		}
-		line := extensionResult(lw.partial[:i])
-		w := bufio.NewWriter(lw.out)
-		w.Write(line)
-		w.WriteByte('\n')
-		if err := w.Flush(); err != nil {
+		line := extensionResult(lw.partial[:i:i]) // capped: the newline is appended to a copy
+		if _, err := lw.out.Write(append(line, '\n')); err != nil {
 			return 0, err
 		}
 		lw.partial = lw.partial[i+1:]

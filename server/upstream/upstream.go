@@ -53,13 +53,12 @@ type Config struct {
 	Legacy bool
 }
 
-// namespacePattern is what a namespace looks like: a lower-case letter, then lower-case
+// NamespacePattern is what a namespace looks like: a lower-case letter, then lower-case
 // letters and digits. It has no "_", so that NAMESPACE_TOOL names of two namespaces
 // never collide.
-var namespacePattern = regexp.MustCompile(`^[a-z][a-z0-9]{0,23}$`)
-
-// NamespacePattern is the pattern a namespace matches, for messages.
 const NamespacePattern = `^[a-z][a-z0-9]{0,23}$`
+
+var namespacePattern = regexp.MustCompile(NamespacePattern)
 
 // Check reports what is wrong with cfg: no namespace or one that does not match
 // NamespacePattern, both URL and Command or neither, a URL that is not http(s).
@@ -120,7 +119,6 @@ type Conn struct {
 	cl     *client.Client // nil: not connected
 	listed []mcp.Tool     // as the last connection listed them
 	tools  map[string]mcp.Tool
-	err    error        // why the last connection attempt failed; nil after a success
 	watch  func([]Tool) // Watch's f; nil: none
 }
 
@@ -150,14 +148,6 @@ func New(cfg Config, opts Options) (*Conn, error) {
 
 // Config is the configuration c was made with.
 func (c *Conn) Config() Config { return c.cfg }
-
-// Err is why the last connection attempt failed; nil when c is connected or has not
-// tried.
-func (c *Conn) Err() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.err
-}
 
 // Run connects c again every Options.RetryEvery while it is down (a failed call drops
 // the connection), until ctx is done; then it closes c. It waits before its first try:
@@ -202,7 +192,6 @@ func (c *Conn) connected(ctx context.Context) (*client.Client, error) {
 		return c.cl, nil
 	}
 	cl, tools, err := c.dial(ctx)
-	c.err = err
 	if err != nil {
 		return nil, err
 	}
