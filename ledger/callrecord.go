@@ -41,7 +41,7 @@ func (r *callRecord) marshal() []byte {
 // marshalJSON returns the stored form of r in formats 1 and 2: json.Marshal(r), written
 // directly (Spend.appendCompactJSON writes what Spend.MarshalJSON returns, which
 // json.Marshal would only check and copy).
-func (r *callRecord) marshalJSON() ([]byte, error) {
+func (r *callRecord) marshalJSON() []byte {
 	v := make([]byte, 0, 512)
 	v = append(v, `{"spend":`...)
 	v = r.Spend.appendCompactJSON(v)
@@ -49,13 +49,13 @@ func (r *callRecord) marshalJSON() ([]byte, error) {
 	v = strconv.AppendUint(v, r.Seq, 10)
 	v = append(v, `,"last":`...)
 	v = strconv.AppendUint(v, r.Last, 10)
-	return append(v, '}'), nil
+	return append(v, '}')
 }
 
 // stored returns r as b's file stores it: compact from format 3, JSON before.
-func (b buckets) stored(r *callRecord) ([]byte, error) {
+func (b buckets) stored(r *callRecord) []byte {
 	if b.format >= 3 {
-		return r.marshal(), nil
+		return r.marshal()
 	}
 	return r.marshalJSON()
 }

@@ -356,7 +356,7 @@ func decStatus(s string) (int, error) {
 		return 0, nil
 	}
 	n, err := strconv.Atoi(s)
-	if err != nil || n < 1 || n > 999 || !canonDigits(s) || !digitsOnly(s) {
+	if err != nil || n < 1 || n > 999 || strconv.Itoa(n) != s { // one form only: no sign, no leading zero
 		return 0, fmt.Errorf("bad HTTP status %q", clip(s))
 	}
 	return n, nil

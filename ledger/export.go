@@ -337,15 +337,11 @@ func csvRow(row []string, rec *spendRow, layout, symbol string) []string {
 		reason = "" // a failure before the settlement is history, not the row's state
 	}
 	t := cellText
-	httpStatus := ""
-	if s.HTTPStatus != 0 {
-		httpStatus = strconv.Itoa(s.HTTPStatus)
-	}
 	offerSigner, receiptSigner, receiptVerified := csvArtifacts(s.Artifacts)
 	return append(row,
 		strconv.FormatUint(rec.Last, 10), rec.lastHash, t(s.CallID), status, rule,
 		csvTimeOf(s.ReservedAt, layout), csvTimeOf(s.UpdatedAt, layout), t(s.Agent), t(s.Session), t(s.API),
-		t(s.Tool), t(s.Method), httpStatus, t(s.URL), t(s.Network), t(s.Asset), symbol, decimals, amount, atomic, t(s.PayTo),
+		t(s.Tool), t(s.Method), encStatus(s.HTTPStatus), t(s.URL), t(s.Network), t(s.Asset), symbol, decimals, amount, atomic, t(s.PayTo),
 		t(s.Payer), t(s.Nonce), csvTimeOf(s.ValidBefore, layout), t(s.TxHash), t(reason), t(s.PaymentID),
 		t(offerSigner), t(receiptSigner), receiptVerified,
 	)

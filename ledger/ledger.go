@@ -246,11 +246,8 @@ func (l *Ledger) readMeta(tx *bolt.Tx) (empty bool, err error) {
 		}
 		return true, nil
 	}
-	b, err := openBuckets(tx)
+	b, err := openBuckets(tx) // checks the format too
 	if err != nil {
-		return false, err
-	}
-	if _, err := fileFormat(b.meta.Get(keyFormat)); err != nil {
 		return false, err
 	}
 	if err := checkBucketNames(tx); err != nil {

@@ -83,19 +83,8 @@ func copyRaw(b buckets, from, to uint64, buf []rawEvent) ([]rawEvent, error) {
 
 // addRaw decodes the records in buf, checks each with ln and calls fn with it.
 func addRaw(buf []rawEvent, ln *links, fn func(e *Event) error) error {
-	for i := range buf {
-		e, err := decodeRecord(buf[i].v)
-		if err != nil {
-			return tampered(buf[i].seq, "%v", err)
-		}
-		if err := ln.follow(&e); err != nil {
-			return err
-		}
-		if err := fn(&e); err != nil {
-			return err
-		}
-	}
-	return nil
+	evs, errs := decodeBatch(buf)
+	return addDecoded(ln, buf, evs, errs, fn)
 }
 
 // scan calls fn with every event from 1 to the head seen when it starts, in order, each
@@ -225,23 +214,10 @@ func (ln *links) add(e *Event) error {
 	return nil
 }
 
-// follow is add for an event read from the file by decodeRecord, which checked its hash
-// against its contents and its stored previous hash: it only checks the sequence and the
-// link.
-func (ln *links) follow(e *Event) error {
-	if err := ln.linked(e); err != nil {
-		return err
-	}
-	var h [sha256.Size]byte
-	if n, err := hex.Decode(h[:], []byte(e.Hash)); err != nil || n != len(h) {
-		return tampered(ln.n+1, "malformed hash %q", clip(e.Hash))
-	}
-	ln.n, ln.prev = ln.n+1, h
-	return nil
-}
-
-// followRecord is follow with the hashes taken from v, the stored record e was decoded
-// from by decodeRecord (previous hash ‖ hash ‖ canonical event), as bytes: the same
+// followRecord is add for an event decoded from v, a stored record (previous hash ‖
+// hash ‖ canonical event), by decodeRecord, which checked its hash against its contents
+// and its stored previous hash: it only checks the sequence and the link, on the bytes
+// of the hashes: the same
 // check without decoding and encoding their hex.
 func (ln *links) followRecord(e *Event, v []byte) error {
 	want := ln.n + 1
