@@ -125,7 +125,6 @@ func offerRefusal(o x402.Option, msg string) *RefusedError {
 // transaction.
 // A receipt that does not verify is recorded as such; it changes no outcome.
 func (c *Client) checkReceipt(p *payment, s *x402.SettlementResponse) {
-	p.receiptArt = nil
 	if s == nil {
 		return
 	}
@@ -201,18 +200,23 @@ func decodeSignature(s string) ([]byte, error) {
 	return hex.DecodeString(s[2:])
 }
 
-// offersExpired says whether a signed offer of ch has a validUntil before now.
-func offersExpired(ch *x402.Challenge, now time.Time) bool {
+// offersExpire is the end of the second named by the earliest validUntil of ch's signed
+// offers (an offer is valid while now.Unix() <= validUntil); zero when none has one.
+func offersExpire(ch *x402.Challenge) time.Time {
 	offers, err := ch.Offers()
 	if err != nil {
-		return false // checkOffers refuses them
+		return time.Time{} // checkOffers refuses them
 	}
+	var first uint64
 	for _, a := range offers {
-		if pl, err := a.OfferPayload(); err == nil && pl.ValidUntil != 0 && now.Unix() > int64(pl.ValidUntil) {
-			return true
+		if pl, err := a.OfferPayload(); err == nil && pl.ValidUntil != 0 && (first == 0 || pl.ValidUntil < first) {
+			first = pl.ValidUntil
 		}
 	}
-	return false
+	if first == 0 {
+		return time.Time{}
+	}
+	return time.Unix(int64(first)+1, 0).Add(-time.Nanosecond)
 }
 
 // termsRefusal is what refuses requirement o of ch beyond the policy's choice, as a paid

@@ -265,7 +265,7 @@ func (c *Client) record(ctx context.Context, p *payment, r paidReply) (*Result, 
 		return res, nil
 	}
 	switch {
-	case !a.failed && !a.required && settlement != nil && settlement.Success && settlement.Transaction != "":
+	case settledAnswer(a):
 		rc.Status, rc.Transaction = ledger.StatusSettled, settlement.Transaction
 		c.recordLater(p.log, ledger.Outcome{CallID: p.callID, Kind: ledger.KindSettled, TxHash: rc.Transaction, HTTPStatus: a.status, Artifacts: p.artifacts()})
 		p.log.Info("paid", "status", a.code, "tx", rc.Transaction)

@@ -22,6 +22,9 @@ type termsCache struct {
 type termsEntry struct {
 	ch   *x402.Challenge
 	seen time.Time
+	// expires is when the first of its signed offers stops being valid (validUntil);
+	// zero: none does. Read once, when the terms are kept.
+	expires time.Time
 }
 
 func termsKey(op *catalog.Operation) string { return op.API + "\x00" + op.Name }
@@ -38,7 +41,7 @@ func (t *termsCache) get(op *catalog.Operation) *x402.Challenge {
 	if !ok {
 		return nil
 	}
-	if now := t.now(); now.Sub(e.seen) > t.ttl || offersExpired(e.ch, now) {
+	if now := t.now(); now.Sub(e.seen) > t.ttl || (!e.expires.IsZero() && now.After(e.expires)) {
 		delete(t.m, termsKey(op))
 		return nil
 	}
@@ -54,7 +57,7 @@ func (t *termsCache) put(op *catalog.Operation, ch *x402.Challenge) {
 	if t.m == nil {
 		t.m = map[string]termsEntry{}
 	}
-	t.m[termsKey(op)] = termsEntry{ch: ch, seen: t.now()}
+	t.m[termsKey(op)] = termsEntry{ch: ch, seen: t.now(), expires: offersExpire(ch)}
 }
 
 func (t *termsCache) drop(op *catalog.Operation) {

@@ -15,10 +15,6 @@ import (
 	"github.com/tollhq/toll/tools/x402"
 )
 
-// ExtensionOfferReceipt is x402's offer-receipt extension
-// (https://github.com/x402-foundation/x402/blob/main/specs/extensions/extension-offer-and-receipt.md).
-const ExtensionOfferReceipt = "offer-receipt"
-
 // SignedArtifacts makes a PaidAPI sign its offers (one per requirement, in the 402's
 // extensions["offer-receipt"].info.offers) and, after each settlement, a receipt (in the
 // settlement response's extensions["offer-receipt"].info.receipt), as EIP-712 typed data
@@ -72,7 +68,7 @@ func (s *SignedArtifacts) receiptExtension(network, resource, payer, tx string) 
 	if err != nil {
 		return nil, err
 	}
-	ext := map[string]any{ExtensionOfferReceipt: map[string]any{"info": map[string]any{
+	ext := map[string]any{x402.ExtensionOfferReceipt: map[string]any{"info": map[string]any{
 		"receipt": map[string]any{"format": x402.FormatEIP712, "payload": p, "signature": sig},
 	}}}
 	return json.Marshal(ext)

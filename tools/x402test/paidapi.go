@@ -440,7 +440,7 @@ func (a *PaidAPI) extensions(version int, resource string, price money.Amount) (
 		if err != nil {
 			return nil, err
 		}
-		exts[ExtensionOfferReceipt] = ext
+		exts[x402.ExtensionOfferReceipt] = ext
 	}
 	return json.Marshal(exts)
 }
