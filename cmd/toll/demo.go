@@ -18,6 +18,7 @@ import (
 	"github.com/tollhq/toll/catalog"
 	"github.com/tollhq/toll/ledger"
 	"github.com/tollhq/toll/server"
+	"github.com/tollhq/toll/server/paidmcp"
 	"github.com/tollhq/toll/tools"
 	"github.com/tollhq/toll/tools/money"
 	"github.com/tollhq/toll/tools/x402test"
@@ -65,15 +66,14 @@ type demo struct {
 	ledgerPath string
 	closers    []func()
 
-	world    *x402test.World
-	mcpRoute *lateHandler // the paid MCP server's route in the world (demomcp.go)
-	payer    string
-	funding  money.Amount
-	led      *ledger.Ledger
-	pol      tools.Policy
-	mc       *server.LocalClient
-	byOp     map[string]string // operationId → tool name
-	step     int
+	world   *x402test.World
+	payer   string
+	funding money.Amount
+	led     *ledger.Ledger
+	pol     tools.Policy
+	mc      *server.LocalClient
+	byOp    map[string]string // operationId → tool name
+	step    int
 }
 
 func (d *demo) printf(format string, args ...any) { fmt.Fprintf(d.out, format, args...) }
@@ -106,17 +106,15 @@ func (d *demo) run(ctx context.Context) error {
 	return nil
 }
 
-// startWorld starts the local x402 world and funds a fresh agent wallet in it.
+// startWorld starts the local x402 world, with its paid MCP server (demomcp.go) and its
+// chain's JSON-RPC (for matchChain's audit).
 func (d *demo) startWorld(ctx context.Context) error {
-	world, err := x402test.Start(ctx, d.worldOptions())
+	world, _, err := startMCPWorld(ctx, x402test.Options{Logger: d.log, RPCAddr: "127.0.0.1:0"}, paidmcp.Options{Logger: d.log})
 	if err != nil {
-		return fmt.Errorf("start the local x402 world: %w", err)
+		return err
 	}
 	d.closers = append(d.closers, func() { world.Close() })
 	d.world = world
-	if err := d.startPaidMCP(); err != nil {
-		return err
-	}
 	d.funding = money.USDC(1_000_000) // 1 USDC
 	d.pol = tools.Policy{
 		Networks: []string{world.Chain.NetworkV2()},

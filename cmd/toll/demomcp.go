@@ -7,7 +7,6 @@ import (
 	"github.com/tollhq/toll/server"
 	"github.com/tollhq/toll/server/paidmcp"
 	"github.com/tollhq/toll/server/upstream"
-	"github.com/tollhq/toll/tools/x402test"
 )
 
 // The demo's paid MCP server: another MCP server whose tools ask to be paid (x402's MCP
@@ -18,24 +17,6 @@ import (
 // demoNamespace is the paid MCP server's namespace in the demo: its tools are
 // market_TOOL in toll.
 const demoNamespace = "market"
-
-// worldOptions are the local world's options: the weather API, and a route for the paid
-// MCP server, which needs the world before it can serve (startPaidMCP).
-func (d *demo) worldOptions() x402test.Options {
-	d.mcpRoute = &lateHandler{}
-	return x402test.Options{Logger: d.log, Spec: x402test.WeatherSpec(), RPCAddr: "127.0.0.1:0", // for matchChain's audit
-		Routes: append(x402test.WeatherRoutes(), x402test.Route{Pattern: "/mcp", Handler: d.mcpRoute})}
-}
-
-// startPaidMCP starts the paid MCP server on the world.
-func (d *demo) startPaidMCP() error {
-	paid, err := paidmcp.New(paidmcp.Options{World: d.world, Logger: d.log})
-	if err != nil {
-		return fmt.Errorf("start the paid MCP server: %w", err)
-	}
-	d.mcpRoute.set(paid.HTTPHandler())
-	return nil
-}
 
 // connectPaidMCP connects toll to the paid MCP server, as an entry of mcp_servers: would,
 // with its payee pinned.
@@ -52,7 +33,7 @@ func (d *demo) connectPaidMCP(ctx context.Context) (server.Upstream, error) {
 	return server.Upstream{Conn: conn, PayTo: d.world.PayTo()}, nil
 }
 
-func (d *demo) mcpURL() string { return d.world.APIURL + "/mcp" }
+func (d *demo) mcpURL() string { return mcpURL(d.world) }
 
 // paidMCPCall pays for a tool of the paid MCP server.
 func (d *demo) paidMCPCall(ctx context.Context) error {

@@ -126,22 +126,16 @@ func (d *devnetCmd) run(ctx context.Context) error {
 	if d.verbose {
 		logger = slog.New(slog.NewTextHandler(d.stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	mcpHandler := &lateHandler{}
-	world, err := x402test.Start(ctx, x402test.Options{ChainID: big.NewInt(d.chainID), APIAddr: d.apiAddr, RPCAddr: d.rpcAddr, Logger: logger,
-		Routes: append(x402test.WeatherRoutes(), x402test.Route{Pattern: "/mcp", Handler: mcpHandler}), Spec: x402test.WeatherSpec()})
-	if err != nil {
-		return fmt.Errorf("start the local x402 world: %w (is another toll devnet running? pick other ports with --api-addr and --rpc-addr)", err)
-	}
-	defer world.Close()
 	dialect := paidmcp.DialectSpec
 	if d.mcpDialect.value == "x402-mcp" {
 		dialect = paidmcp.DialectX402MCP
 	}
-	paid, err := paidmcp.New(paidmcp.Options{World: world, Dialect: dialect, Logger: logger})
+	world, paid, err := startMCPWorld(ctx, x402test.Options{ChainID: big.NewInt(d.chainID), APIAddr: d.apiAddr, RPCAddr: d.rpcAddr, Logger: logger},
+		paidmcp.Options{Dialect: dialect, Logger: logger})
 	if err != nil {
-		return fmt.Errorf("start the paid MCP server: %w", err)
+		return fmt.Errorf("%w (is another toll devnet running? pick other ports with --api-addr and --rpc-addr)", err)
 	}
-	mcpHandler.set(paid.HTTPHandler())
+	defer world.Close()
 	info := newDevnetInfo(world)
 	for _, g := range grants {
 		if err := world.Fund(ctx, g.addr.Hex(), g.amount); err != nil {
@@ -184,7 +178,7 @@ func newDevnetInfo(world *x402test.World) devnetInfo {
 		FacilitatorURL: world.FacilitatorURL,
 		APIURL:         world.APIURL,
 		SpecURL:        world.APIURL + "/openapi.yaml",
-		MCPURL:         world.APIURL + "/mcp",
+		MCPURL:         mcpURL(world),
 		PayTo:          world.PayTo(),
 		Funded:         []devnetFunded{},
 	}
@@ -221,6 +215,29 @@ Running until interrupted (Ctrl-C).
 
 // lateHandler serves the paid MCP server, which needs the started world, on the world's
 // API listener, which starts with it: 503 until set.
+// startMCPWorld starts a local x402 world with opts, whose API serves the weather routes
+// and, at /mcp (mcpURL), a paid MCP server made with mo on that world.
+func startMCPWorld(ctx context.Context, opts x402test.Options, mo paidmcp.Options) (*x402test.World, *paidmcp.Server, error) {
+	route := &lateHandler{} // the paid MCP server needs the world first
+	opts.Routes = append(x402test.WeatherRoutes(), x402test.Route{Pattern: "/mcp", Handler: route})
+	opts.Spec = x402test.WeatherSpec()
+	world, err := x402test.Start(ctx, opts)
+	if err != nil {
+		return nil, nil, fmt.Errorf("start the local x402 world: %w", err)
+	}
+	mo.World = world
+	paid, err := paidmcp.New(mo)
+	if err != nil {
+		world.Close()
+		return nil, nil, fmt.Errorf("start the paid MCP server: %w", err)
+	}
+	route.set(paid.HTTPHandler())
+	return world, paid, nil
+}
+
+// mcpURL is where startMCPWorld's world serves its paid MCP server.
+func mcpURL(w *x402test.World) string { return w.APIURL + "/mcp" }
+
 type lateHandler struct{ h atomic.Pointer[http.Handler] }
 
 func (l *lateHandler) set(h http.Handler) { l.h.Store(&h) }

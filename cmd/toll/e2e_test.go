@@ -105,14 +105,7 @@ func TestEndToEndStdio(t *testing.T) {
 	payTo := s.world.PayTo()
 	call := func(name string, args map[string]any) *mcp.CallToolResult {
 		t.Helper()
-		var req mcp.CallToolRequest
-		req.Params.Name = name
-		req.Params.Arguments = args
-		res, err := c.CallTool(ctx, req)
-		if err != nil {
-			t.Fatalf("tools/call %s: %v", name, err)
-		}
-		return res
+		return callWith(t, ctx, c, name, args)
 	}
 	text := resultText
 

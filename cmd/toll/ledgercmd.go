@@ -48,15 +48,25 @@ func (l *ledgerFlags) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&l.timeout, "timeout", 0, "how long each step waits for the ledger file's lock while toll serve writes (default 5s)")
 }
 
+// ledgerFromConfig is ledger: of the config file, when there is one and --ledger is not
+// given; "" otherwise.
+func (l *ledgerFlags) ledgerFromConfig() (string, error) {
+	path := l.env.configPath(l.config)
+	if path == "" || l.ledger != "" {
+		return "", nil
+	}
+	cfg, err := loadConfig(path)
+	if err != nil {
+		return "", err
+	}
+	return cfg.Ledger, nil
+}
+
 // open opens the ledger; unless create is set, a missing one is an error.
 func (l *ledgerFlags) open(create bool) (*ledger.Ledger, string, error) {
-	var fromConfig string
-	if path := l.env.configPath(l.config); path != "" && l.ledger == "" {
-		cfg, err := loadConfig(path)
-		if err != nil {
-			return nil, "", err
-		}
-		fromConfig = cfg.Ledger
+	fromConfig, err := l.ledgerFromConfig()
+	if err != nil {
+		return nil, "", err
 	}
 	if l.timeout < 0 {
 		return nil, "", usagef("--timeout %v is negative", l.timeout)

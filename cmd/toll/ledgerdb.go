@@ -89,13 +89,9 @@ func (m *ledgerMigrateCmd) run(ctx context.Context) error {
 
 // where is the ledger the flags name, as ledgerFlags.open finds it.
 func (l *ledgerFlags) where() (string, error) {
-	var fromConfig string
-	if path := l.env.configPath(l.config); path != "" && l.ledger == "" {
-		cfg, err := loadConfig(path)
-		if err != nil {
-			return "", err
-		}
-		fromConfig = cfg.Ledger
+	fromConfig, err := l.ledgerFromConfig()
+	if err != nil {
+		return "", err
 	}
 	return l.env.ledgerPath(l.ledger, fromConfig)
 }

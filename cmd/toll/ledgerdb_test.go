@@ -22,10 +22,7 @@ import (
 // trusts its socket, so any password is accepted): no output may show it.
 func pgURLWithPassword(t *testing.T, u, password string) string {
 	t.Helper()
-	p, err := url.Parse(u)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := mustParseURL(t, u)
 	p.User = url.UserPassword(p.User.Username(), password)
 	return p.String()
 }
@@ -231,28 +228,13 @@ func TestLedgerPostgresAuditor(t *testing.T) {
 // when t ends.
 func readOnlyRole(t *testing.T, db string) string {
 	t.Helper()
-	ctx := t.Context()
-	conn, err := pgx.Connect(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	u, err := url.Parse(db)
-	if err != nil {
-		t.Fatal(err)
-	}
+	u := mustParseURL(t, db)
 	role := "auditor_" + strings.TrimPrefix(u.Path, "/")
-	for _, q := range []string{
-		"CREATE ROLE " + role + " LOGIN",
-		"GRANT CONNECT ON DATABASE " + strings.TrimPrefix(u.Path, "/") + " TO " + role,
-		"GRANT USAGE ON SCHEMA public TO " + role,
-		"GRANT SELECT ON ALL TABLES IN SCHEMA public TO " + role,
-	} {
-		if _, err := conn.Exec(ctx, q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	t.Cleanup(func() {
+	sql(t, db, "CREATE ROLE "+role+" LOGIN",
+		"GRANT CONNECT ON DATABASE "+strings.TrimPrefix(u.Path, "/")+" TO "+role,
+		"GRANT USAGE ON SCHEMA public TO "+role,
+		"GRANT SELECT ON ALL TABLES IN SCHEMA public TO "+role)
+	t.Cleanup(func() { // t.Context() is done by now: sql cannot serve
 		c, err := pgx.Connect(context.Background(), db)
 		if err != nil {
 			t.Errorf("drop role %s: %v", role, err)

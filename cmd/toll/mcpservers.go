@@ -132,10 +132,9 @@ func capsOf(m map[string]money.Amount) []*money.Amount {
 }
 
 // mcpServers checks the agents' per_api names against the APIs and mcp_servers served,
-// connects to the mcp_servers of cfg, adds their caps and approval thresholds to pol, and
-// returns them for the server. One that is down is logged, and retried in the background
-// until ctx is done; its tools are served once it is up.
-func (s *serveCmd) mcpServers(ctx context.Context, cfg *fileConfig, pol *tools.Policy, logger *slog.Logger) ([]server.Upstream, error) {
+// makes the connections of the mcp_servers of cfg (not connected yet: connectMCPServers),
+// adds their caps and approval thresholds to pol, and returns them for the server.
+func (s *serveCmd) mcpServers(cfg *fileConfig, pol *tools.Policy, logger *slog.Logger) ([]server.Upstream, error) {
 	if err := checkAgentAPIs(cfg, s.apis); err != nil {
 		return nil, err
 	}
@@ -153,14 +152,23 @@ func (s *serveCmd) mcpServers(ctx context.Context, cfg *fileConfig, pol *tools.P
 		if err != nil {
 			return nil, err
 		}
-		if err := conn.Connect(ctx); err != nil {
-			logger.Error("mcp server unreachable at start; toll serves the rest and retries it", "mcp_server", e.Namespace, "at", ucfg.Where(), "err", err)
-		}
-		go conn.Run(ctx)
 		ups = append(ups, server.Upstream{Conn: conn, PayTo: e.PayTo, AllowInsecureHTTP: e.AllowInsecureHTTP})
 		addMCPServerCaps(pol, e)
 	}
 	return ups, nil
+}
+
+// connectMCPServers connects to the mcp_servers, once toll is otherwise ready to pay (the
+// wallet open, the ledger trusted). One that is down is logged, and retried in the
+// background until ctx is done; its tools are served once it is up.
+func connectMCPServers(ctx context.Context, ups []server.Upstream, logger *slog.Logger) {
+	for _, up := range ups {
+		if err := up.Conn.Connect(ctx); err != nil {
+			cfg := up.Conn.Config()
+			logger.Error("mcp server unreachable at start; toll serves the rest and retries it", "mcp_server", cfg.Namespace, "at", cfg.Where(), "err", err)
+		}
+		go up.Conn.Run(ctx)
+	}
 }
 
 // addMCPServerCaps adds the caps and approval threshold of e to pol, as an API's.

@@ -113,7 +113,7 @@ func (s *serveCmd) run(ctx context.Context, fs *pflag.FlagSet, args []string) er
 	if err != nil {
 		return err
 	}
-	upstreams, err := s.mcpServers(ctx, cfg, &pol, logger) // checks the agents' per_api too
+	upstreams, err := s.mcpServers(cfg, &pol, logger) // checks the agents' per_api too
 	if err != nil {
 		return err
 	}
@@ -133,6 +133,7 @@ func (s *serveCmd) run(ctx context.Context, fs *pflag.FlagSet, args []string) er
 	if len(eps) > 0 {
 		reconcileAtStart(ctx, led, eps, logger)
 	}
+	connectMCPServers(ctx, upstreams, logger)
 	var approval approvalConfig
 	if cfg != nil {
 		approval = cfg.Approval

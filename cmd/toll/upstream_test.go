@@ -225,6 +225,7 @@ func TestServeUpstreamMCP(t *testing.T) {
 	}
 }
 
+// callWith calls name with args on c; a Go error fails t.
 func callWith(t *testing.T, ctx context.Context, c *client.Client, name string, args map[string]any) *mcp.CallToolResult {
 	t.Helper()
 	var req mcp.CallToolRequest
