@@ -134,12 +134,7 @@ func (s *serveCmd) run(ctx context.Context, fs *pflag.FlagSet, args []string) er
 		reconcileAtStart(ctx, led, eps, logger)
 	}
 	connectMCPServers(ctx, upstreams, logger)
-	var approval approvalConfig
-	if cfg != nil {
-		approval = cfg.Approval
-	}
-	pol.Approval = approval.rule(pol.Approval.PerAPI)
-	pol.Approval.Agents = agentApprovalRules(cfg, pol.Approval)
+	approval := setApproval(cfg, &pol)
 	client, err := tools.New(tools.Config{Wallet: w, Ledger: led, Policy: pol, Logger: logger, TermsTTL: time.Duration(s.termsTTL),
 		Getenv: s.env, Checkpoint: crashHook(s.env)})
 	if err != nil {
@@ -366,4 +361,16 @@ func (r *resultFlags) register(fs *pflag.FlagSet) {
 func (r *resultFlags) options(opts server.Options) server.Options {
 	opts.MaxResultBytes, opts.ResultLimits = int(r.max), r.perAPI
 	return opts
+}
+
+// setApproval sets pol's approval rules from cfg's approval: and agents:, and returns the
+// approval configuration.
+func setApproval(cfg *fileConfig, pol *tools.Policy) approvalConfig {
+	var approval approvalConfig
+	if cfg != nil {
+		approval = cfg.Approval
+	}
+	pol.Approval = approval.rule(pol.Approval.PerAPI)
+	pol.Approval.Agents = agentApprovalRules(cfg, pol.Approval)
+	return approval
 }
