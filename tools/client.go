@@ -18,7 +18,6 @@ import (
 	"github.com/tollhq/toll/catalog"
 	"github.com/tollhq/toll/ledger"
 	"github.com/tollhq/toll/tools/money"
-	"github.com/tollhq/toll/tools/x402"
 	"github.com/tollhq/toll/wallet"
 )
 
@@ -248,35 +247,42 @@ func (c *Client) Call(ctx context.Context, call Call) (*Result, error) {
 	if call.Upstream != nil {
 		return c.callUpstream(ctx, call)
 	}
-	op := call.Op
 	req, err := c.prepare(call)
 	if err != nil {
 		return nil, err
 	}
-	log := c.log.With("tool", op.Name, "method", req.method, "url", req.url)
-	if refused := clearTextRefusal(op, req.url); refused != nil {
-		c.refuseUnsent(ctx, call, httpExchange{c: c, req: req}, refused, log)
+	log := c.log.With("tool", call.Op.Name, "method", req.method, "url", req.url)
+	return c.callVia(ctx, call, httpExchange{c, req}, req.url, log)
+}
+
+// callVia runs call through via, an HTTP request or an upstream tools/call whose server
+// is at serverURL: refused before anything is sent over plain HTTP to another machine;
+// paid with the first request when its terms were seen recently; else sent unpaid, and
+// the payment its answer asks for paid once within the policy.
+func (c *Client) callVia(ctx context.Context, call Call, via exchanger, serverURL string, log *slog.Logger) (*Result, error) {
+	op := call.Op
+	if refused := clearTextRefusal(op, serverURL); refused != nil {
+		c.refuseUnsent(ctx, call, via, refused, log)
 		return nil, refused
 	}
 	if ch := c.terms.get(op); ch != nil {
 		log.Debug("paying with the first request: terms seen recently")
-		return c.pay(ctx, call, httpExchange{c, req}, ch, true, log)
+		return c.pay(ctx, call, via, ch, true, log)
 	}
-	resp, body, truncated, err := c.send(ctx, req, nil)
+	a, err := via.send(ctx, "", nil)
 	if err != nil {
 		log.Warn("request failed", "err", err)
-		return nil, fmt.Errorf("%w: %s %s: %v", ErrUpstream, req.method, req.url, err)
+		return nil, fmt.Errorf("%w: %s: %v", ErrUpstream, via.describe(), err)
 	}
-	if resp.StatusCode != http.StatusPaymentRequired {
-		log.Info("call done", "status", resp.StatusCode, "paid", false)
-		return &Result{Status: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"), Body: body, Truncated: truncated}, nil
+	if !a.required {
+		log.Info("call done", "answer", a.code, "paid", false)
+		return a.result, nil
 	}
-	ch, err := x402.ParseChallenge(resp.Header, body)
-	if err != nil {
-		log.Warn("unusable 402", "err", err)
-		return nil, fmt.Errorf("%w: %s answered 402 without terms toll can read: %v", ErrUpstream, req.url, err)
+	if a.challengeErr != nil {
+		log.Warn("unusable payment terms", "err", a.challengeErr)
+		return nil, fmt.Errorf("%w: %s answered %s without terms toll can read: %v", ErrUpstream, via.describe(), a.code, a.challengeErr)
 	}
-	return c.pay(ctx, call, httpExchange{c, req}, ch, false, log)
+	return c.pay(ctx, call, via, a.challenge, false, log)
 }
 
 // prepare checks what a call (or its quote) needs before anything is sent: a known agent,

@@ -45,34 +45,12 @@ func UpstreamURL(namespace, tool string) string { return "mcp://" + namespace + 
 // payment in either binding of the x402 MCP transport, pays it once within the policy, as
 // Call pays a 402: the same caps, approval, ledger records and refusals.
 func (c *Client) callUpstream(ctx context.Context, call Call) (*Result, error) {
-	op := call.Op
 	via, err := c.prepareUpstream(call, c.maxBody)
 	if err != nil {
 		return nil, err
 	}
-	log := c.log.With("tool", op.Name, "method", "tools/call", "url", via.target)
-	if refused := clearTextRefusal(op, op.ServerURL); refused != nil {
-		c.refuseUnsent(ctx, call, via, refused, log)
-		return nil, refused
-	}
-	if ch := c.terms.get(op); ch != nil {
-		log.Debug("paying with the first call: terms seen recently")
-		return c.pay(ctx, call, via, ch, true, log)
-	}
-	a, err := via.send(ctx, "", nil)
-	if err != nil {
-		log.Warn("call failed", "err", err)
-		return nil, fmt.Errorf("%w: %s: %v", ErrUpstream, via.describe(), err)
-	}
-	if !a.required {
-		log.Info("call done", "result", a.code, "paid", false)
-		return a.result, nil
-	}
-	if a.challengeErr != nil {
-		log.Warn("unusable PaymentRequired", "err", a.challengeErr)
-		return nil, fmt.Errorf("%w: %s asked for a payment without terms toll can read: %v", ErrUpstream, via.describe(), a.challengeErr)
-	}
-	return c.pay(ctx, call, via, a.challenge, false, log)
+	log := c.log.With("tool", call.Op.Name, "method", "tools/call", "url", via.target)
+	return c.callVia(ctx, call, via, call.Op.ServerURL, log)
 }
 
 // prepareUpstream checks what a call of an upstream tool (or its quote) needs before
